@@ -1,0 +1,58 @@
+"""Wiring: build the parts of mailflow from validated settings (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow import db
+from mailflow.config import Settings
+from mailflow.daemon import Daemon
+from mailflow.intake import Intake
+from mailflow.models import utcnow
+from mailflow.outbox import Outbox
+from mailflow.paths import shipped
+from mailflow.render import Renderer
+from mailflow.rules import Rules, load_rules
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+    rules: Rules
+    renderer: Renderer
+    intake: Intake
+    outbox: Outbox
+
+    def daemon(self, **kwargs) -> Daemon:
+        return Daemon(self.settings, self.factory, self.intake, self.outbox, clock=self.intake.clock, **kwargs)
+
+    def close(self) -> None:
+        self.outbox.close()
+        self.engine.dispose()
+
+
+def template_dirs(settings: Settings) -> list:
+    dirs = []
+    if settings.office.templates is not None:
+        dirs.append(settings.office.templates)
+    dirs.append(shipped("templates"))
+    return dirs
+
+
+def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow, check_schema: bool = True) -> App:
+    engine = db.make_engine(settings.database_url)
+    if check_schema:
+        db.check_schema(engine)
+    factory = db.session_factory(engine)
+    rules = load_rules(settings.office.rules)
+    renderer = Renderer(template_dirs(settings))
+    intake = Intake(settings, rules, renderer, clock=clock)
+    outbox = Outbox(settings, factory, clock=clock)
+    return App(settings, engine, factory, rules, renderer, intake, outbox)

@@ -1,0 +1,444 @@
+"""The ``mailflow`` command line (Typer).
+
+Every command takes ``--config PATH`` (default ``./mailflow.toml``, or the
+``MAILFLOW_CONFIG`` environment variable). Errors a user can fix are printed
+as one line naming the fix, with exit code 2; NIK/KK are masked unless
+``--reveal`` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from sqlalchemy import func, select
+
+from mailflow import __version__, db
+from mailflow.config import Settings, load_settings, redact_url
+from mailflow.errors import MailflowError
+from mailflow.identity import mask_id, mask_ids_in_text
+from mailflow.models import Complaint, Hop, Message, OutboxItem
+from mailflow.paths import shipped
+
+app = typer.Typer(
+    help="mailflow: an email-driven complaint desk for Disdukcapil offices.\n\n"
+    "Citizens e-mail complaints (aduan); mailflow fetches them over IMAP, checks the "
+    "required format, registers them, acknowledges them, forwards them to the SOP's "
+    "role mailboxes, and logs every hop.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+rules_app = typer.Typer(help="Rules (SOP ladder) commands.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(rules_app, name="rules")
+app.add_typer(config_app, name="config")
+
+ConfigOpt = Annotated[
+    Optional[Path],
+    typer.Option("--config", "-c", help="Path to mailflow.toml (default ./mailflow.toml, or $MAILFLOW_CONFIG).",
+                 envvar="MAILFLOW_CONFIG", show_envvar=True),
+]
+RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show NIK/KK numbers in full (personal data, UU 27/2022).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+STATUS_WORDS = {
+    "registered": "terdaftar",
+    "in_progress": "diproses",
+    "waiting_citizen": "menunggu pelapor",
+    "awaiting_approval": "menunggu persetujuan",
+    "answered": "dijawab",
+    "closed": "selesai",
+}
+OPEN = ("registered", "in_progress", "waiting_citizen", "awaiting_approval")
+
+
+def main() -> None:
+    """Console-script entry point: user-fixable errors become one line and exit 2."""
+    try:
+        app()
+    except MailflowError as exc:
+        typer.echo(f"mailflow: error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _settings(config: Path | None) -> Settings:
+    return load_settings(config)
+
+
+def _setup_logging(settings: Settings | None, fmt: str | None = None) -> None:
+    from mailflow.hoplog import JsonFormatter, TextFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    use_json = fmt == "json" or (fmt is None and not sys.stderr.isatty())
+    handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level if settings else "INFO")
+    # Libraries' own chatter (imapclient logs every command at DEBUG, credentials
+    # included) stays out unless asked for.
+    logging.getLogger("imapclient").setLevel(logging.WARNING)
+
+
+def _build(settings: Settings, check_schema: bool = True):
+    from mailflow.app import build
+
+    return build(settings, check_schema=check_schema)
+
+
+# --------------------------------------------------------------------------- init
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write mailflow.toml, rules/ and the database.")] = Path("."),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing mailflow.toml.")] = False,
+) -> None:
+    """Write a starter mailflow.toml and rules/ here, and create the database."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "mailflow.toml"
+    if target.exists() and not force:
+        raise MailflowError(f"{target} exists already (use --force to overwrite it)")
+    shutil.copyfile(shipped("mailflow.toml"), target)
+    rules_dir = directory / "rules"
+    rules_dir.mkdir(exist_ok=True)
+    for src in sorted(shipped("rules").glob("*.toml")):
+        dest = rules_dir / src.name
+        if not dest.exists():
+            shutil.copyfile(src, dest)
+    typer.echo(f"wrote {target} and {rules_dir}/")
+    settings = load_settings(target, env={"MAILFLOW_IMAP_PASSWORD": "", "MAILFLOW_SMTP_PASSWORD": ""})
+    engine = db.make_engine(settings.database_url)
+    before, after = db.upgrade(engine)
+    engine.dispose()
+    typer.echo(f"database {redact_url(settings.database_url)} at schema {after}")
+    typer.echo("next: edit mailflow.toml (servers, addresses) and rules/, then run `mailflow config check`")
+
+
+# --------------------------------------------------------------------------- db
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """Create the schema or bring it up to this version of mailflow."""
+    settings = _settings(config)
+    engine = db.make_engine(settings.database_url)
+    before, after = db.upgrade(engine)
+    engine.dispose()
+    if before == after:
+        typer.echo(f"database already at schema {after}")
+    else:
+        typer.echo(f"database upgraded from {before or 'empty'} to {after}")
+
+
+@db_app.command("status")
+def db_status(config: ConfigOpt = None) -> None:
+    """Show the schema version of the database and the one this mailflow needs."""
+    settings = _settings(config)
+    engine = db.make_engine(settings.database_url)
+    current, head = db.current_revision(engine), db.head_revision()
+    engine.dispose()
+    typer.echo(f"database: {redact_url(settings.database_url)}\nschema:   {current or 'none'}\nneeded:   {head}")
+    if current != head:
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- config / rules
+@config_app.command("check")
+def config_check(config: ConfigOpt = None) -> None:
+    """Validate mailflow.toml, its rules file and templates, and the database schema."""
+    settings = _settings(config)
+    application = _build(settings, check_schema=False)
+    try:
+        db.check_schema(application.engine)
+        schema = "up to date"
+    except MailflowError as exc:
+        schema = str(exc)
+    typer.echo(f"config:    {settings.path} OK")
+    typer.echo(f"rules:     {application.rules.path} OK ({len(application.rules.steps)} steps, {len(application.rules.roles)} roles)")
+    typer.echo(f"templates: {len(application.renderer.names())} found")
+    typer.echo(f"database:  {redact_url(settings.database_url)}: {schema}")
+    application.close()
+
+
+@rules_app.command("check")
+def rules_check(
+    file: Annotated[Optional[Path], typer.Argument(help="A rules file (default: the one mailflow.toml names).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Validate a rules file and print its ladder as a table."""
+    from mailflow.rules import CITIZEN, SECTION_ROLE, load_rules
+
+    path = file if file is not None else _settings(config).office.rules
+    rules = load_rules(path)
+    typer.echo(f"{path}: OK — {rules.office}" + (f" ({rules.sop})" if rules.sop else ""))
+    typer.echo("")
+    rows = []
+    for i, step in enumerate(rules.steps, 1):
+        if step.role == CITIZEN:
+            who = "Pemohon (warga)"
+        elif step.role == SECTION_ROLE:
+            who = "Kepala Seksi sesuai seksi aduan"
+        else:
+            who = rules.roles[step.role].name
+        rows.append([str(i), step.key, who, str(step.standard), step.name])
+    _table(["#", "step", "held by", "standard", "what happens"], rows)
+    total = rules.total_standard
+    if total:
+        typer.echo(f"\ntotal standard: {total}")
+    typer.echo("\nroles:")
+    for role in rules.roles.values():
+        typer.echo(f"  {role.key:<16} {role.name} <{', '.join(role.members)}>")
+
+
+# --------------------------------------------------------------------------- daemon
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    log_format: Annotated[Optional[str], typer.Option(help="text or json (default: text on a terminal, else json).")] = None,
+) -> None:
+    """Run the daemon: poll the complaint mailbox and drain the outbox until SIGTERM/Ctrl-C."""
+    settings = _settings(config)
+    _setup_logging(settings, log_format)
+    application = _build(settings)
+    try:
+        application.daemon().run()
+    finally:
+        application.close()
+
+
+@app.command()
+def poll(
+    once: Annotated[bool, typer.Option("--once", help="One intake pass and one outbox drain, then exit.")] = False,
+    config: ConfigOpt = None,
+    log_format: Annotated[Optional[str], typer.Option(help="text or json.")] = None,
+) -> None:
+    """One intake pass plus an outbox drain (for cron or a manual check)."""
+    if not once:
+        raise MailflowError("`mailflow poll` needs --once (use `mailflow run` for the daemon)")
+    settings = _settings(config)
+    _setup_logging(settings, log_format)
+    application = _build(settings)
+    daemon = application.daemon()
+    try:
+        application.outbox.recover_interrupted()
+        result = daemon.run_once()
+        typer.echo(result.summary())
+    finally:
+        daemon.mailbox.close()
+        application.close()
+
+
+# --------------------------------------------------------------------------- queue / show
+def _local(dt: datetime | None, settings: Settings) -> str:
+    return dt.astimezone(settings.office.tz).strftime("%Y-%m-%d %H:%M") if dt else "-"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    typer.echo(line.rstrip())
+    typer.echo("  ".join("-" * w for w in widths))
+    for row in rows:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+@app.command()
+def queue(
+    config: ConfigOpt = None,
+    status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Only these statuses (repeatable); default: all open ones.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include closed complaints.")] = False,
+    outbox: Annotated[bool, typer.Option("--outbox", help="List outbound mail not yet sent (pending, sending, failed) instead.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 200,
+    as_json: JsonOpt = False,
+    reveal: RevealOpt = False,
+) -> None:
+    """List open complaints (oldest first): number, status, step, holder, complainant."""
+    settings = _settings(config)
+    application = _build(settings)
+    try:
+        with application.factory() as session:
+            if outbox:
+                _print_outbox(session, settings, limit, as_json)
+                return
+            stmt = select(Complaint).order_by(Complaint.created_at, Complaint.id).limit(limit)
+            if status:
+                stmt = stmt.where(Complaint.status.in_(status))
+            elif not all_:
+                stmt = stmt.where(Complaint.status.in_(OPEN))
+            complaints = session.scalars(stmt).all()
+            roles = application.rules.roles
+            if as_json:
+                typer.echo(json.dumps([_complaint_json(c, reveal) for c in complaints], ensure_ascii=False, indent=2))
+                return
+            if not complaints:
+                typer.echo("no complaints" + ("" if all_ or status else " open"))
+                return
+            rows = [
+                [
+                    c.number,
+                    _local(c.created_at, settings),
+                    STATUS_WORDS.get(c.status, c.status),
+                    c.step or "-",
+                    roles[c.holder_role].name if c.holder_role in roles else (c.holder_role or "-"),
+                    c.category_name,
+                    c.complainant_name,
+                    c.nik if reveal else mask_id(c.nik),
+                ]
+                for c in complaints
+            ]
+            _table(["number", "received", "status", "step", "holder", "category", "complainant", "NIK"], rows)
+    finally:
+        application.close()
+
+
+def _print_outbox(session, settings: Settings, limit: int, as_json: bool) -> None:
+    rows = session.execute(
+        select(OutboxItem, Message)
+        .join(Message, Message.id == OutboxItem.message_pk)
+        .where(OutboxItem.state != "sent")
+        .order_by(OutboxItem.id)
+        .limit(limit)
+    ).all()
+    if as_json:
+        typer.echo(json.dumps([
+            {"id": o.id, "state": o.state, "kind": o.kind, "to": o.recipients, "message_id": m.message_id,
+             "attempts": o.attempts, "last_error": o.last_error, "next_attempt_at": o.next_attempt_at.isoformat()}
+            for o, m in rows], ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("outbox empty: every mail has been sent")
+        return
+    _table(["id", "state", "kind", "to", "attempts", "next try", "last error"],
+           [[str(o.id), o.state, o.kind, o.recipients, str(o.attempts), _local(o.next_attempt_at, settings),
+             (o.last_error or "")[:60]] for o, m in rows])
+
+
+def _complaint_json(c: Complaint, reveal: bool) -> dict:
+    return {
+        "number": c.number, "status": c.status, "step": c.step, "holder_role": c.holder_role,
+        "category": c.category, "category_name": c.category_name, "section": c.section, "channel": c.channel,
+        "complainant": {
+            "name": c.complainant_name, "email": c.complainant_email,
+            "nik": c.nik if reveal else mask_id(c.nik),
+            "kk": (c.kk if reveal else mask_id(c.kk)) if c.kk else None,
+            "phone": c.phone, "address": c.address,
+        },
+        "description": c.description if reveal else mask_ids_in_text(c.description),
+        "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat(),
+        "due_at": c.due_at.isoformat() if c.due_at else None,
+        "closed_at": c.closed_at.isoformat() if c.closed_at else None,
+    }
+
+
+HOP_WORDS = {
+    "received": "Surel diterima",
+    "parsed": "Isi aduan dibaca",
+    "rejected": "Format aduan ditolak",
+    "registered": "Aduan didaftarkan",
+    "acknowledged": "Tanda terima disiapkan untuk pelapor",
+    "forwarded": "Diteruskan",
+    "attached": "Surel tambahan dari pelapor",
+    "sent": "Surel terkirim",
+    "failed": "Surel gagal terkirim",
+    "ignored": "Diabaikan",
+    "quarantined": "Dikarantina",
+    "resent": "Dikirim ulang",
+    "comment": "Catatan",
+}
+
+
+@app.command()
+def show(
+    number: Annotated[str, typer.Argument(help="The register number, e.g. ADU/2026/000123.")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    reveal: RevealOpt = False,
+) -> None:
+    """Show one complaint and its whole hop log, in time order."""
+    settings = _settings(config)
+    application = _build(settings)
+    try:
+        with application.factory() as session:
+            c = session.scalar(select(Complaint).where(func.upper(Complaint.number) == number.upper()))
+            if c is None:
+                from mailflow.errors import NotFound
+
+                raise NotFound(f"no complaint numbered {number!r} (see `mailflow queue --all`)")
+            hops = session.scalars(select(Hop).where(Hop.complaint_id == c.id).order_by(Hop.at, Hop.id)).all()
+            # Hops of the complaint's own inbound mail recorded before it had a number.
+            early = session.scalars(
+                select(Hop).where(Hop.complaint_id.is_(None), Hop.message_pk.in_(
+                    select(Message.id).where(Message.complaint_id == c.id)))
+            ).all()
+            hops = sorted([*hops, *early], key=lambda h: (h.at, h.id))
+            if as_json:
+                out = _complaint_json(c, reveal)
+                out["hops"] = [
+                    {"at": h.at.isoformat(), "kind": h.kind, "actor": h.actor, "from_state": h.from_state,
+                     "to_state": h.to_state, "message_id": h.message_id, "reason": h.reason}
+                    for h in hops
+                ]
+                typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+                return
+            roles = application.rules.roles
+            holder = roles[c.holder_role].name if c.holder_role in roles else (c.holder_role or "-")
+            nik = c.nik if reveal else mask_id(c.nik)
+            kk = (c.kk if reveal else mask_id(c.kk)) if c.kk else "-"
+            typer.echo(f"Aduan {c.number} — {STATUS_WORDS.get(c.status, c.status)}")
+            typer.echo(f"  Diterima     : {_local(c.created_at, settings)}")
+            typer.echo(f"  Pelapor      : {c.complainant_name} <{c.complainant_email}>, HP {c.phone}")
+            typer.echo(f"  NIK / No. KK : {nik} / {kk}")
+            typer.echo(f"  Alamat       : {c.address}")
+            typer.echo(f"  Jenis layanan: {c.category_name} ({application.rules.section_names.get(c.section, c.section)})")
+            typer.echo(f"  Tahap kini   : {c.step or '-'}, dipegang {holder}")
+            if c.due_at:
+                typer.echo(f"  Batas waktu  : {_local(c.due_at, settings)}")
+            typer.echo("  Uraian       :")
+            for line in (c.description if reveal else mask_ids_in_text(c.description)).splitlines() or [""]:
+                typer.echo(f"    {line}")
+            typer.echo("")
+            typer.echo("Riwayat (hop log):")
+            for h in hops:
+                states = f" [{h.from_state or '-'} → {h.to_state}]" if h.to_state else ""
+                who = "" if h.actor == "mailflow" else f" oleh {h.actor}"
+                typer.echo(f"  {_local(h.at, settings)}  {HOP_WORDS.get(h.kind, h.kind)}{who}{states}")
+                if h.reason:
+                    typer.echo(f"      {h.reason if reveal else mask_ids_in_text(h.reason)}")
+                if h.message_id:
+                    typer.echo(f"      Message-ID <{h.message_id}>")
+    finally:
+        application.close()
+
+
+# --------------------------------------------------------------------------- resend
+@app.command()
+def resend(
+    target: Annotated[str, typer.Argument(help="A register number (all its outbound mail that failed, or its last mail) or a Message-ID.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Put outbound mail back in the outbox: a failed one is retried as it was;
+    a sent one goes again under a new Message-ID with Resent-* headers."""
+    from mailflow.resend import resend as do_resend
+
+    settings = _settings(config)
+    application = _build(settings)
+    try:
+        with application.factory.begin() as session:
+            lines = do_resend(session, settings, target)
+        for line in lines:
+            typer.echo(line)
+    finally:
+        application.close()
+
+
+@app.command()
+def version() -> None:
+    """Print mailflow's version."""
+    typer.echo(f"mailflow {__version__}")

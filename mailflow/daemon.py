@@ -1,0 +1,206 @@
+"""The daemon loop: intake pass + outbox drain, over and over.
+
+``Daemon.run_once`` is one pass (tests and ``mailflow poll --once`` call it);
+``Daemon.run`` is the loop with the wait between passes, reconnects with
+capped backoff on network errors (it never exits on one) and a clean stop on
+SIGTERM/SIGINT after the message in hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.config import Settings
+from mailflow.errors import MailServerError, TLSRequiredError
+from mailflow.intake import Intake, Outcome, Source
+from mailflow.mailbox import NETWORK_ERRORS, Mailbox
+from mailflow.models import MailboxState, utcnow
+from mailflow.outbox import DrainResult, Outbox
+
+log = logging.getLogger("mailflow.daemon")
+
+
+@dataclass
+class PassResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    drained: DrainResult = field(default_factory=DrainResult)
+
+    def count(self, action: str) -> int:
+        return sum(1 for o in self.outcomes if o.action == action)
+
+    def summary(self) -> str:
+        actions = {}
+        for o in self.outcomes:
+            actions[o.action] = actions.get(o.action, 0) + 1
+        parts = [f"{n} {a}" for a, n in sorted(actions.items())] or ["no new mail"]
+        d = self.drained
+        return ", ".join(parts) + f"; sent {d.sent}, deferred {d.deferred}, failed {d.failed}"
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        intake: Intake,
+        outbox: Outbox,
+        *,
+        mailbox: Mailbox | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.settings = settings
+        self.factory = factory
+        self.intake = intake
+        self.outbox = outbox
+        self.mailbox = mailbox or Mailbox(settings.imap)
+        self.clock = clock
+        self.stop_requested = threading.Event()
+        self._full_scan = True  # after (re)connecting, look at everything left in the folder
+
+    # ------------------------------------------------------------------ one pass
+    def run_once(self) -> PassResult:
+        """One intake pass, then one outbox drain."""
+        result = PassResult()
+        result.outcomes = self.intake_once()
+        result.drained = self.outbox.run_once()
+        return result
+
+    def intake_once(self) -> list[Outcome]:
+        """Fetch new mail and handle each message in its own transaction."""
+        cfg = self.settings.imap
+        mailbox = self.mailbox
+        uidvalidity = mailbox.select()
+        with self.factory.begin() as session:
+            state = session.get(MailboxState, cfg.folder)
+            if state is None or state.uidvalidity != uidvalidity:
+                if state is not None:
+                    log.warning(
+                        "UIDVALIDITY of %s changed (%s -> %s): the mailbox was rebuilt; re-scanning it all "
+                        "(already handled mail is recognised by Message-ID)", cfg.folder, state.uidvalidity, uidvalidity)
+                    state.uidvalidity, state.last_uid = uidvalidity, 0
+                else:
+                    session.add(MailboxState(mailbox=cfg.folder, uidvalidity=uidvalidity, last_uid=0))
+                self._full_scan = True
+                last_uid = 0
+            else:
+                last_uid = state.last_uid
+        uids = mailbox.uids(0 if self._full_scan else last_uid)
+        self._full_scan = False
+        outcomes: list[Outcome] = []
+        if not uids:
+            return outcomes
+        done: dict[str, list[int]] = {cfg.processed_folder: [], cfg.quarantine_folder: []}
+        try:
+            for fetched in mailbox.fetch(uids):
+                source = Source(cfg.folder, uidvalidity, fetched.uid)
+                outcome = self._handle(fetched.raw, source)
+                outcomes.append(outcome)
+                target = cfg.quarantine_folder if outcome.action == "quarantined" else cfg.processed_folder
+                done[target].append(fetched.uid)
+                if self.stop_requested.is_set():
+                    break
+        finally:
+            # Committed work leaves INBOX even if the pass was cut short.
+            for folder, moved in done.items():
+                if moved:
+                    mailbox.move(moved, folder)
+        return outcomes
+
+    def _handle(self, raw: bytes, source: Source) -> Outcome:
+        try:
+            try:
+                with self.factory.begin() as session:
+                    outcome = self.intake.process(session, raw, source)
+                    self._advance(session, source)
+            except IntegrityError:
+                # Another poller stored the same mail between our check and our
+                # insert; a second look finds it and records a duplicate.
+                with self.factory.begin() as session:
+                    outcome = self.intake.process(session, raw, source)
+                    self._advance(session, source)
+            return outcome
+        except Exception as exc:  # noqa: BLE001 - any failure of one mail must not stop the queue
+            if _is_database_error(exc):
+                raise  # the database is down: nothing can be stored, so nothing is moved
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("handling UID %s failed; quarantining it", source.uid)
+            with self.factory.begin() as session:
+                outcome = self.intake.quarantine(session, raw, source, reason)
+                self._advance(session, source)
+            return outcome
+
+    @staticmethod
+    def _advance(session: Session, source: Source) -> None:
+        state = session.get(MailboxState, source.mailbox)
+        if state is not None and source.uid is not None and source.uid > state.last_uid:
+            state.last_uid = source.uid
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, *, install_signal_handlers: bool = True) -> None:
+        """Poll until SIGTERM/SIGINT. Network errors are logged and retried with backoff."""
+        if install_signal_handlers:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._on_signal)
+        recovered = self.outbox.recover_interrupted()
+        if recovered:
+            log.warning("%d outbound mail(s) were interrupted mid-send; queued again with the same Message-ID", recovered)
+        failures = 0
+        log.info("mailflow daemon started: %s on %s:%s, polling every %ss",
+                 self.settings.imap.folder, self.settings.imap.host, self.settings.imap.port, self.settings.imap.poll_interval)
+        while not self.stop_requested.is_set():
+            try:
+                result = self.run_once()
+                failures = 0
+                if result.outcomes or result.drained:
+                    log.info("pass: %s", result.summary())
+                wait = self.settings.imap.poll_interval
+            except TLSRequiredError as exc:
+                failures += 1
+                log.error("%s", exc)
+                self._reset_connection()
+                wait = _backoff(failures)
+            except (MailServerError, *NETWORK_ERRORS) as exc:
+                failures += 1
+                wait = _backoff(failures)
+                log.warning("mail server problem (%s); retrying in %.0fs", exc, wait)
+                self._reset_connection()
+            except Exception as exc:
+                if not _is_database_error(exc):
+                    raise
+                failures += 1
+                wait = _backoff(failures)
+                log.error("database problem (%s); retrying in %.0fs", exc, wait)
+            self.stop_requested.wait(wait)
+        self.mailbox.close()
+        log.info("mailflow daemon stopped")
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+
+    def _on_signal(self, signum, _frame) -> None:
+        log.info("received %s; stopping after the current message", signal.Signals(signum).name)
+        self.stop_requested.set()
+
+    def _reset_connection(self) -> None:
+        self.mailbox.close()
+        self._full_scan = True
+
+
+def _backoff(failures: int, cap: float = 300.0) -> float:
+    ceiling = min(cap, 2.0 ** min(failures, 10))
+    return ceiling / 2 + random.random() * ceiling / 2
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    return isinstance(exc, (OperationalError,)) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)

@@ -1,0 +1,43 @@
+"""Exception types. The type decides what a user sees (see docs/ARCHITECTURE.md).
+
+- ConfigError / RulesError: the admin fixes a file; the message names file, key, fix.
+- SchemaOutOfDate: the admin runs a command; the message names it.
+- MailServerError: a network problem; the daemon retries, never exits.
+- anything else raised while handling one inbound message: the message is
+  quarantined, the admin is alerted, the loop goes on.
+"""
+
+
+class MailflowError(Exception):
+    """Base class of every error mailflow raises on purpose."""
+
+
+class ConfigError(MailflowError):
+    """mailflow.toml (or a secret it points at) is missing or invalid."""
+
+
+class RulesError(MailflowError):
+    """A rules/*.toml file is invalid. The message names the file, key and fix."""
+
+
+class SchemaOutOfDate(MailflowError):
+    """The database schema is older (or newer) than this version of mailflow."""
+
+
+class MailServerError(MailflowError):
+    """An IMAP or SMTP server could not be reached or refused us."""
+
+
+class TLSRequiredError(MailServerError):
+    """TLS was required (security = starttls/tls) but could not be established.
+
+    Never fall back to plaintext: this is raised instead.
+    """
+
+
+class NotFound(MailflowError):
+    """A complaint or message asked for on the command line does not exist."""
+
+
+class MessageTooLarge(MailflowError):
+    """An inbound mail exceeds limits.max_message_bytes; it is quarantined, not parsed."""

@@ -1,0 +1,114 @@
+"""The hop log: one append-only row per hop, mirrored as one structured log line.
+
+Hop kinds (``KINDS``) are the words ``mailflow show`` prints; reasons are short
+and never carry a full NIK/KK (they are masked before storing).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from mailflow.identity import mask_ids_in_text
+from mailflow.models import Complaint, Hop, Message
+
+log = logging.getLogger("mailflow.hop")
+
+KINDS = (
+    "received",      # an inbound mail was archived
+    "parsed",        # its complaint fields were read
+    "rejected",      # the complaint format was wrong; the citizen was told why
+    "registered",    # a complaint got its register number
+    "acknowledged",  # the acknowledgement was queued for the citizen
+    "forwarded",     # the complaint was queued for a role mailbox
+    "attached",      # a later mail was added to an open complaint
+    "sent",          # an outbound mail left through SMTP
+    "failed",        # an outbound mail could not be sent
+    "ignored",       # a mail was logged and not acted on (automatic, duplicate, ...)
+    "quarantined",   # handling a mail raised; it went to the quarantine folder
+    "resent",        # an admin put an outbound mail back in the outbox
+    "comment",       # a staff comment (catatan)
+)
+SYSTEM = "mailflow"
+
+
+def record(
+    session: Session,
+    kind: str,
+    *,
+    at: datetime,
+    actor: str = SYSTEM,
+    complaint: Complaint | None = None,
+    complaint_id: int | None = None,
+    message: Message | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    message_id: str | None = None,
+    reason: str = "",
+) -> Hop:
+    """Append one hop row (flushed with the caller's transaction) and log it."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown hop kind {kind!r}")
+    reason = mask_ids_in_text(reason)[:2000]
+    hop = Hop(
+        at=at,
+        kind=kind,
+        actor=actor,
+        complaint_id=complaint.id if complaint is not None else complaint_id,
+        message_pk=message.id if message is not None else None,
+        from_state=from_state,
+        to_state=to_state,
+        message_id=message_id or (message.message_id if message is not None else None),
+        reason=reason,
+    )
+    session.add(hop)
+    log.info(
+        "hop %s",
+        kind,
+        extra={
+            "hop": {
+                "kind": kind,
+                "complaint": complaint.number if complaint is not None else complaint_id,
+                "actor": actor,
+                "from": from_state,
+                "to": to_state,
+                "message_id": hop.message_id,
+                "reason": reason,
+            }
+        },
+    )
+    return hop
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; hop records carry their fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": mask_ids_in_text(record.getMessage()),
+        }
+        hop = getattr(record, "hop", None)
+        if hop:
+            out["hop"] = hop
+        if record.exc_info:
+            out["error"] = mask_ids_in_text(self.formatException(record.exc_info))
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """Human-readable lines for a terminal; hop fields as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{datetime.fromtimestamp(record.created):%H:%M:%S} {record.levelname:<7} {mask_ids_in_text(record.getMessage())}"
+        hop = getattr(record, "hop", None)
+        if hop:
+            line += " " + " ".join(f"{k}={v}" for k, v in hop.items() if v not in (None, "") and k != "kind")
+        if record.exc_info:
+            line += "\n" + mask_ids_in_text(self.formatException(record.exc_info))
+        return line

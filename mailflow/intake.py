@@ -1,0 +1,460 @@
+"""Intake: what happens to one inbound mail, inside one database transaction.
+
+``Intake.process`` archives the raw bytes, parses, classifies, acts, writes the
+hop log and any outgoing mail (as outbox rows). The caller commits, and only
+then moves the mail out of the IMAP folder. If ``process`` raises, the caller
+rolls back and calls ``Intake.quarantine`` in a fresh transaction, which keeps
+the raw bytes, logs the reason and alerts the admin.
+
+The steps, in order (each one can end the handling of the mail):
+1. duplicate?      same Message-ID (or raw-bytes hash) already stored -> ignored
+2. archive         messages row + "received" hop
+3. parse           mail-parser; MessageParseError -> raise (quarantine)
+4. classify        bounce / auto-reply / list / our own mail -> "ignored" hop, no reply
+5. follow-up?      a reply on an existing complaint -> attached / comment
+6. complaint       parse the format: valid -> register, acknowledge, forward;
+                   invalid -> "rejected" hop and an explanatory reply
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailflow import hoplog, numbering
+from mailflow.classify import classify
+from mailflow.complaint_format import parse_complaint
+from mailflow.config import Settings
+from mailflow.errors import MessageTooLarge
+from mailflow.identity import mask_id, mask_ids_in_text
+from mailflow.message import InboundMail, header_bytes_message_id, parse_message
+from mailflow.models import Complaint, Message, OutboxItem, utcnow
+from mailflow.outbox import OWN_HEADER, Outgoing, enqueue
+from mailflow.render import Renderer
+from mailflow.rules import Rules
+
+STATUS_REGISTERED = "registered"
+OPEN_STATUSES = ("registered", "in_progress", "waiting_citizen", "awaiting_approval")
+# Automatic replies to one sender (format rejections) within a day, at most: a
+# sender whose mail keeps failing the format is probably a machine.
+_DAY = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a mail came from (for the archive and the hop log)."""
+
+    mailbox: str | None = None
+    uidvalidity: int | None = None
+    uid: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: str  # registered | rejected | ignored | duplicate | attached | quarantined
+    reason: str = ""
+    complaint_number: str | None = None
+    message_pk: int | None = None
+
+
+def dedupe_key(raw: bytes) -> tuple[str, str | None, str]:
+    """(dedupe key, Message-ID or None, sha256 hex) for raw mail bytes."""
+    digest = hashlib.sha256(raw).hexdigest()
+    message_id = header_bytes_message_id(raw)
+    return (f"mid:{message_id}" if message_id else f"sha256:{digest}"), message_id, digest
+
+
+def _token() -> str:
+    """80 random bits, lower-case base32: safe in an address local part."""
+    return base64.b32encode(secrets.token_bytes(10)).decode().lower()
+
+
+def number_regex(pattern: str) -> re.Pattern[str]:
+    """A regex finding register numbers made by ``pattern`` (e.g. ADU/{year}/{seq:06d})."""
+    parts = []
+    for literal, field, _spec, _conv in string.Formatter().parse(pattern):
+        parts.append(re.escape(literal))
+        if field == "year":
+            parts.append(r"\d{4}")
+        elif field == "seq":
+            parts.append(r"\d+")
+    return re.compile("".join(parts), re.I)
+
+
+def number_slug(number: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", number).strip("-").lower()
+
+
+class Intake:
+    def __init__(self, settings: Settings, rules: Rules, renderer: Renderer, *, clock: Callable[[], datetime] = utcnow):
+        self.settings = settings
+        self.rules = rules
+        self.renderer = renderer
+        self.clock = clock
+        office = settings.office
+        self.office_ctx = SimpleNamespace(
+            name=office.name, complaint_address=office.complaint_address, timezone=office.timezone, website=office.website
+        )
+        self._number_in_subject = number_regex(office.register_pattern)
+
+    # ------------------------------------------------------------------ entry
+    def process(self, session: Session, raw: bytes, source: Source = Source()) -> Outcome:
+        now = self.clock()
+        key, message_id, digest = dedupe_key(raw)
+
+        existing = session.scalar(select(Message).where(Message.dedupe_key == key))
+        retry = existing is not None and existing.direction == "in" and existing.classification == "quarantined"
+        if existing is not None and not retry:
+            own = existing.direction == "out"
+            reason = "our own outbound mail came back" if own else f"duplicate of message #{existing.id} (already handled)"
+            hoplog.record(session, "ignored", at=now, complaint_id=existing.complaint_id, message_id=message_id,
+                          reason=reason + _where(source))
+            return Outcome("duplicate", reason, message_pk=existing.id)
+
+        limit = self.settings.limits.max_message_bytes
+        if len(raw) > limit:
+            raise MessageTooLarge(
+                f"message too large: {len(raw)} bytes (limits.max_message_bytes = {limit})"
+            )
+
+        if retry:
+            # An admin moved a quarantined mail back to INBOX: handle it again.
+            message = existing
+            message.classification = None
+            message.mailbox, message.uidvalidity, message.uid = source.mailbox, source.uidvalidity, source.uid
+        else:
+            message = Message(
+                direction="in",
+                message_id=message_id,
+                dedupe_key=key,
+                sha256=digest,
+                size=len(raw),
+                raw=raw,
+                mailbox=source.mailbox,
+                uidvalidity=source.uidvalidity,
+                uid=source.uid,
+                created_at=now,
+            )
+            session.add(message)
+            session.flush()
+        hoplog.record(session, "received", at=now, message=message,
+                      reason=("retry of a quarantined mail; " if retry else "") + f"{len(raw)} bytes" + _where(source))
+
+        mail = parse_message(raw)  # MessageParseError propagates: the caller quarantines
+        message.subject = mail.subject[:2000]
+        message.from_addr = mail.from_addr[:320]
+        message.to_addrs = ", ".join(mail.to_addrs + mail.cc_addrs)[:4000]
+        message.in_reply_to = mail.in_reply_to
+
+        verdict = classify(mail, own_domains=(self.settings.office.domain,), own_header=OWN_HEADER)
+        message.classification = verdict.kind.value
+        if verdict.is_automatic:
+            hoplog.record(session, "ignored", at=now, message=message, actor=mail.from_addr or hoplog.SYSTEM,
+                          reason=f"{verdict.kind.value}: {verdict.reason}; no reply sent")
+            return Outcome("ignored", verdict.reason, message_pk=message.id)
+
+        if not mail.from_addr:
+            hoplog.record(session, "ignored", at=now, message=message, reason="no usable From: address; cannot reply")
+            return Outcome("ignored", "no From address", message_pk=message.id)
+
+        complaint = self._find_complaint(session, mail)
+        if complaint is not None:
+            outcome = self._follow_up(session, mail, message, complaint, now)
+            if outcome is not None:
+                return outcome
+
+        return self._new_complaint(session, mail, message, now)
+
+    # ------------------------------------------------------------------ matching
+    def _find_complaint(self, session: Session, mail: InboundMail) -> Complaint | None:
+        """The complaint a mail answers: reply token in the address, then
+        In-Reply-To/References, then a register number in the subject."""
+        local = self.settings.office.complaint_address.partition("@")[0]
+        for addr in mail.to_addrs + mail.cc_addrs:
+            m = re.match(rf"^{re.escape(local)}\+([a-z0-9-]+)\.([a-z2-7]+)@", addr, re.I)
+            if m:
+                found = session.scalar(select(Complaint).where(Complaint.reply_token == m.group(2).lower()))
+                if found is not None and number_slug(found.number) == m.group(1).lower():
+                    return found
+        refs = [r for r in (mail.in_reply_to, *mail.references) if r]
+        if refs:
+            found = session.scalar(
+                select(Complaint)
+                .join(Message, Message.complaint_id == Complaint.id)
+                .where(Message.message_id.in_(refs))
+                .order_by(Complaint.id.desc())
+                .limit(1)
+            )
+            if found is not None:
+                return found
+        m = self._number_in_subject.search(mail.subject)
+        if m:
+            return session.scalar(select(Complaint).where(func.upper(Complaint.number) == m.group(0).upper()))
+        return None
+
+    def _follow_up(self, session: Session, mail: InboundMail, message: Message, complaint: Complaint, now) -> Outcome | None:
+        """A mail on an existing complaint. Returns None to treat it as a new complaint."""
+        sender = mail.from_addr
+        role = self.rules.member_role(sender)
+        if role is not None:
+            # Staff acting by reply is the ladder's work (a later step); until then
+            # a staff mail on a complaint is kept as a comment.
+            message.complaint_id = complaint.id
+            hoplog.record(session, "comment", at=now, message=message, complaint=complaint, actor=sender,
+                          reason=f"{role.name}: {_excerpt(mail.text)}")
+            return Outcome("attached", "staff comment", complaint.number, message.id)
+        if sender != complaint.complainant_email:
+            return None
+        message.complaint_id = complaint.id
+        if complaint.status not in OPEN_STATUSES:
+            return None  # reopening is the ladder's business; a closed one starts anew
+        hoplog.record(session, "attached", at=now, message=message, complaint=complaint, actor=sender,
+                      reason="further mail from the complainant")
+        holder = self.rules.roles.get(complaint.holder_role or "")
+        if holder is not None:
+            rendered = self.renderer.render(
+                "staff/citizen-follow-up",
+                office=self.office_ctx,
+                now=now,
+                complaint=self._complaint_ctx(complaint),
+                role=SimpleNamespace(name=holder.name),
+                follow_up_text=mail.text.strip(),
+                reply_address=self.reply_address(complaint),
+            )
+            out = enqueue(session, self.settings, Outgoing(
+                kind="staff/citizen-follow-up", to=holder.members, subject=rendered.subject, body=rendered.body,
+                reply_to=self.reply_address(complaint), auto_submitted="auto-generated", attach_raw=message.raw,
+            ), now=now, complaint=complaint)
+            hoplog.record(session, "forwarded", at=now, complaint=complaint, message=out,
+                          reason=f"follow-up forwarded to {holder.name}")
+        return Outcome("attached", "follow-up from the complainant", complaint.number, message.id)
+
+    # ------------------------------------------------------------------ new
+    def _new_complaint(self, session: Session, mail: InboundMail, message: Message, now: datetime) -> Outcome:
+        fmt = self.rules.format
+        local_today = now.astimezone(self.settings.office.tz).date()
+        parsed = parse_complaint(mail.text, fmt, today=local_today)
+        if not parsed.ok:
+            problems = "; ".join(f"{e.label}: {e.problem}" for e in parsed.errors)
+            hoplog.record(session, "rejected", at=now, message=message, actor=mail.from_addr,
+                          reason=f"complaint format: {problems}")
+            if self._auto_reply_budget_spent(session, mail.from_addr, now):
+                hoplog.record(session, "ignored", at=now, message=message,
+                              reason=f"no reply: {mail.from_addr} already got "
+                                     f"{self.settings.limits.auto_replies_per_sender_per_day} automatic replies in 24 hours")
+                return Outcome("rejected", problems, message_pk=message.id)
+            found = [
+                SimpleNamespace(label=fmt.field(k).label, value=_shown_value(fmt.field(k).kind, v))
+                for k, v in parsed.fields.items()
+            ]
+            rendered = self.renderer.render(
+                "citizen/format-rejected",
+                office=self.office_ctx,
+                now=now,
+                errors=list(parsed.errors),
+                found=found,
+                blank_form=fmt.blank_form(),
+                example_form=fmt.example_form(),
+                original_subject=mail.subject,
+            )
+            enqueue(session, self.settings, self._reply(mail, "citizen/format-rejected", rendered), now=now)
+            return Outcome("rejected", problems, message_pk=message.id)
+
+        f = parsed.fields
+        seq, number = numbering.register_number(session, self.settings.office.register_pattern,
+                                                now.astimezone(self.settings.office.tz).year)
+        category = parsed.category
+        section = category.section if category else "lainnya"
+        step = self.rules.first_staff_step
+        holder = self.rules.role_for(step, section)
+        complaint = Complaint(
+            number=number,
+            year=now.astimezone(self.settings.office.tz).year,
+            seq=seq,
+            status=STATUS_REGISTERED,
+            channel="email",
+            category=category.key if category else "lainnya",
+            category_name=category.name if category else f.get("jenis_layanan", "Lainnya"),
+            section=section,
+            complainant_name=f["nama"],
+            complainant_email=mail.from_addr,
+            nik=f["nik"],
+            kk=f.get("no_kk") or None,
+            phone=f["no_hp"],
+            address=f["alamat"],
+            description=f["uraian"],
+            step=step.key,
+            holder_role=holder.key if holder else None,
+            step_started_at=now,
+            reply_token=_token(),
+            source_message_pk=message.id,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(complaint)
+        session.flush()
+        message.complaint_id = complaint.id
+        hoplog.record(session, "parsed", at=now, message=message, complaint=complaint, actor=mail.from_addr,
+                      reason=f"all required fields present; category {complaint.category_name}")
+        hoplog.record(session, "registered", at=now, message=message, complaint=complaint, actor=hoplog.SYSTEM,
+                      from_state=None, to_state=STATUS_REGISTERED, reason=f"register number {number}")
+
+        ctx = self._complaint_ctx(complaint)
+        total = self.rules.total_standard
+        rendered = self.renderer.render(
+            "citizen/acknowledgement",
+            office=self.office_ctx,
+            now=now,
+            complaint=ctx,
+            first_step=SimpleNamespace(name=step.name, role_name=holder.name if holder else "",
+                                       standard_minutes=step.standard.minutes),
+            total_standard_minutes=total.minutes if total else 0,
+            original_subject=mail.subject,
+        )
+        ack = enqueue(session, self.settings, self._reply(mail, "citizen/acknowledgement", rendered),
+                      now=now, complaint=complaint)
+        hoplog.record(session, "acknowledged", at=now, complaint=complaint, message=ack,
+                      reason=f"acknowledgement queued for {mail.from_addr}")
+
+        if holder is not None:
+            rendered = self.renderer.render(
+                "staff/forward",
+                office=self.office_ctx,
+                now=now,
+                complaint=ctx,
+                role=SimpleNamespace(name=holder.name),
+                step=SimpleNamespace(name=step.name, standard_minutes=step.standard.minutes),
+                due_at=complaint.due_at,
+                reply_address=self.reply_address(complaint),
+                commands=STAFF_COMMANDS,
+            )
+            fwd = enqueue(session, self.settings, Outgoing(
+                kind="staff/forward", to=holder.members, subject=rendered.subject, body=rendered.body,
+                reply_to=self.reply_address(complaint), auto_submitted="auto-generated", attach_raw=message.raw,
+            ), now=now, complaint=complaint)
+            hoplog.record(session, "forwarded", at=now, complaint=complaint, message=fwd, actor=hoplog.SYSTEM,
+                          from_state=STATUS_REGISTERED, to_state=step.key,
+                          reason=f"to {holder.name} ({', '.join(holder.members)}) for step '{step.name}'")
+        return Outcome("registered", "", number, message.id)
+
+    # ------------------------------------------------------------------ quarantine
+    def quarantine(self, session: Session, raw: bytes, source: Source, reason: str) -> Outcome:
+        """Keep a mail that made handling raise: archive it (if not yet), log, alert the admin."""
+        now = self.clock()
+        key, message_id, digest = dedupe_key(raw)
+        message = session.scalar(select(Message).where(Message.dedupe_key == key))
+        if message is None:
+            message = Message(direction="in", message_id=message_id, dedupe_key=key, sha256=digest, size=len(raw),
+                              raw=raw, mailbox=source.mailbox, uidvalidity=source.uidvalidity, uid=source.uid,
+                              created_at=now)
+            session.add(message)
+            session.flush()
+        message.classification = "quarantined"
+        hoplog.record(session, "quarantined", at=now, message=message,
+                      reason=f"{reason}; moved to {self.settings.imap.quarantine_folder}")
+        head = _safe_headers(raw)
+        rendered = self.renderer.render(
+            "admin/quarantine-alert",
+            office=self.office_ctx,
+            now=now,
+            reason=reason,
+            mail=SimpleNamespace(from_addr=head.get("from", ""), subject=head.get("subject", ""),
+                                 message_id=message_id, size=len(raw)),
+            mailbox=source.mailbox or "",
+            uid=source.uid or 0,
+            quarantine_folder=self.settings.imap.quarantine_folder,
+        )
+        enqueue(session, self.settings, Outgoing(
+            kind="admin/quarantine-alert", to=(self.settings.office.alert_address,), subject=rendered.subject,
+            body=rendered.body, auto_submitted="auto-generated",
+        ), now=now)
+        return Outcome("quarantined", reason, message_pk=message.id)
+
+    # ------------------------------------------------------------------ helpers
+    def reply_address(self, complaint: Complaint) -> str:
+        local, _, domain = self.settings.office.complaint_address.partition("@")
+        return self.settings.office.reply_address_pattern.format(
+            local=local, number=number_slug(complaint.number), token=complaint.reply_token, domain=domain
+        )
+
+    def _reply(self, mail: InboundMail, kind: str, rendered) -> Outgoing:
+        """An answer to the citizen's mail, threaded to it."""
+        return Outgoing(
+            kind=kind,
+            to=(mail.reply_to or mail.from_addr,),
+            subject=rendered.subject,
+            body=rendered.body,
+            in_reply_to=mail.message_id,
+            references=mail.references,
+            auto_submitted="auto-replied",
+        )
+
+    def _complaint_ctx(self, c: Complaint) -> SimpleNamespace:
+        return SimpleNamespace(
+            number=c.number, name=c.complainant_name, email=c.complainant_email, nik=c.nik, kk=c.kk or "",
+            phone=c.phone, address=c.address, category_name=c.category_name,
+            section=self.rules.section_names.get(c.section, c.section), description=c.description,
+            created_at=c.created_at,
+        )
+
+    def _auto_reply_budget_spent(self, session: Session, address: str, now: datetime) -> bool:
+        limit = self.settings.limits.auto_replies_per_sender_per_day
+        count = session.scalar(
+            select(func.count())
+            .select_from(OutboxItem)
+            .join(Message, Message.id == OutboxItem.message_pk)
+            .where(OutboxItem.kind == "citizen/format-rejected", Message.to_addrs == address,
+                   OutboxItem.created_at >= now - _DAY)
+        )
+        return (count or 0) >= limit
+
+
+STAFF_COMMANDS = [
+    SimpleNamespace(word="#jawab", meaning="teks balasan Anda menjadi jawaban untuk pelapor"),
+    SimpleNamespace(word="#teruskan", meaning="teruskan ke jenjang berikutnya, dengan catatan"),
+    SimpleNamespace(word="#kembalikan", meaning="kembalikan ke jenjang sebelumnya, dengan catatan"),
+    SimpleNamespace(word="#info", meaning="minta keterangan tambahan kepada pelapor"),
+    SimpleNamespace(word="#catatan", meaning="catatan untuk riwayat aduan saja"),
+]
+
+
+def _shown_value(kind: str, value: str) -> str:
+    return mask_id(value) if kind in ("nik", "kk") else mask_ids_in_text(value)
+
+
+def _excerpt(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _where(source: Source) -> str:
+    if source.uid is None:
+        return ""
+    return f" (IMAP {source.mailbox} UID {source.uid}, UIDVALIDITY {source.uidvalidity})"
+
+
+def _safe_headers(raw: bytes) -> dict[str, str]:
+    """From and Subject of a mail that failed to parse, decoded leniently."""
+    from email.parser import BytesHeaderParser
+    from email.policy import compat32
+
+    out: dict[str, str] = {}
+    try:
+        head = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536])
+        for name in ("from", "subject"):
+            value = head.get(name)
+            if value is not None:
+                out[name] = str(value)[:300]
+    except Exception:  # the alert must go out even for garbage
+        pass
+    return out

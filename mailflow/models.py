@@ -1,0 +1,185 @@
+"""The database schema, as SQLAlchemy 2.0 typed models.
+
+Changes to this file need a matching Alembic migration in
+``mailflow/migrations/versions/`` (``mailflow db upgrade`` applies them).
+
+Tables:
+- ``complaints``: one row per registered complaint (the buku register).
+- ``messages``: every inbound and outbound mail, raw bytes archived.
+- ``hops``: the append-only hop log (database triggers refuse UPDATE/DELETE).
+- ``outbox``: mail waiting to be sent; the message itself is a ``messages`` row,
+  so its Message-ID is fixed when the row is written.
+- ``mailbox_state``: UIDVALIDITY and the highest UID handled, per IMAP mailbox.
+- ``counters``: gap-free sequence numbers (the register number per year).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware one")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    channel: Mapped[str] = mapped_column(String(32), default="email")
+    category: Mapped[str] = mapped_column(String(64))
+    category_name: Mapped[str] = mapped_column(String(200))
+    section: Mapped[str] = mapped_column(String(64))
+    complainant_name: Mapped[str] = mapped_column(String(200))
+    complainant_email: Mapped[str] = mapped_column(String(320), index=True)
+    nik: Mapped[str] = mapped_column(String(16))
+    kk: Mapped[str | None] = mapped_column(String(16))
+    phone: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    # The ladder position: which step, which role holds it, and since when.
+    step: Mapped[str | None] = mapped_column(String(64))
+    holder_role: Mapped[str | None] = mapped_column(String(64))
+    step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The unguessable part of the per-complaint reply address.
+    reply_token: Mapped[str] = mapped_column(String(64))
+    # The citizen's original mail, for threading (In-Reply-To/References).
+    # No foreign key: messages.complaint_id already points the other way, and a
+    # cycle of constraints cannot be created on PostgreSQL in one pass.
+    source_message_pk: Mapped[int | None] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("year", "seq", name="uq_complaints_year_seq"),)
+
+    hops: Mapped[list[Hop]] = relationship(back_populates="complaint", order_by="Hop.id")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3))  # "in" or "out"
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    # "mid:<Message-ID>" or, for a mail without one, "sha256:<hash of the raw bytes>".
+    # Unique across both directions, so our own mail coming back is recognised too.
+    dedupe_key: Mapped[str] = mapped_column(String(1000), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    raw: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    from_addr: Mapped[str] = mapped_column(String(320), default="")
+    to_addrs: Mapped[str] = mapped_column(Text, default="")
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    mailbox: Mapped[str | None] = mapped_column(String(200))
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+    classification: Mapped[str | None] = mapped_column(String(32))
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Hop(Base):
+    __tablename__ = "hops"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(320))
+    from_state: Mapped[str | None] = mapped_column(String(64))
+    to_state: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    complaint: Mapped[Complaint | None] = relationship(back_populates="hops")
+
+    __table_args__ = (
+        Index("ix_hops_complaint_id_id", "complaint_id", "id"),
+        Index("ix_hops_kind_at", "kind", "at"),
+    )
+
+
+class OutboxItem(Base):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    envelope_from: Mapped[str] = mapped_column(String(320))
+    recipients: Mapped[str] = mapped_column(Text)  # comma-separated envelope recipients
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    message: Mapped[Message] = relationship()
+
+    __table_args__ = (Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),)
+
+
+class MailboxState(Base):
+    __tablename__ = "mailbox_state"
+
+    mailbox: Mapped[str] = mapped_column(String(200), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Counter(Base):
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

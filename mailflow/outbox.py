@@ -1,0 +1,359 @@
+"""The outbox: the only way mailflow sends mail.
+
+``enqueue`` builds the complete message (headers, body, attachments) and stores
+it as a ``messages`` row with its Message-ID fixed at that moment, plus an
+``outbox`` row, inside the caller's transaction. ``Outbox.run_once`` drains due
+rows through SMTP (aiosmtplib), one connection per drain:
+
+- the row is marked ``sending`` (committed) before the SMTP transaction and
+  ``sent`` (committed, with a ``sent`` hop) after it;
+- a 4xx answer or a network error puts the row back to ``pending`` with capped
+  exponential backoff and jitter, until ``limits.outbox_max_attempts``; then
+  ``failed``;
+- a 5xx answer fails the row at once with the server's reason.
+
+A row found in ``sending`` at start-up was interrupted mid-send; see
+docs/RELIABILITY.md for how it is resolved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import secrets
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime
+
+import aiosmtplib
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow import hoplog
+from mailflow.config import Settings, SmtpConfig
+from mailflow.errors import MailServerError, TLSRequiredError
+from mailflow.models import Complaint, Message, OutboxItem, utcnow
+
+log = logging.getLogger("mailflow.outbox")
+
+OWN_HEADER = "X-Mailflow-Office"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A mail to send, before it has a Message-ID."""
+
+    kind: str  # the template name, e.g. "citizen/acknowledgement"
+    to: tuple[str, ...]
+    subject: str
+    body: str
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    reply_to: str | None = None
+    # RFC 3834: "auto-replied" for answers to a mail, "auto-generated" otherwise.
+    auto_submitted: str = "auto-replied"
+    attach_raw: bytes | None = None  # an original mail, attached as message/rfc822
+    attach_name: str = "aduan-asli.eml"
+    extra_headers: tuple[tuple[str, str], ...] = field(default=())
+
+
+def new_message_id(domain: str) -> str:
+    """A fresh Message-ID (without angle brackets) in our own domain."""
+    return f"mailflow.{secrets.token_hex(12)}@{domain}"
+
+
+def compose(settings: Settings, out: Outgoing, message_id: str, now: datetime, complaint_number: str | None) -> bytes:
+    """Build the full RFC 5322 message bytes for ``out``."""
+    msg = EmailMessage(policy=SMTP_POLICY)
+    msg["From"] = Address(settings.smtp.from_name, addr_spec=settings.smtp.from_address)
+    msg["To"] = ", ".join(out.to)
+    msg["Subject"] = out.subject
+    msg["Date"] = format_datetime(now.astimezone(settings.office.tz))
+    msg["Message-ID"] = f"<{message_id}>"
+    if out.in_reply_to:
+        msg["In-Reply-To"] = f"<{out.in_reply_to}>"
+    refs = list(dict.fromkeys(r for r in out.references if r))
+    if out.in_reply_to and out.in_reply_to not in refs:
+        refs.append(out.in_reply_to)
+    if refs:
+        msg["References"] = " ".join(f"<{r}>" for r in refs[-20:])
+    if out.reply_to:
+        msg["Reply-To"] = out.reply_to
+    msg["Auto-Submitted"] = out.auto_submitted
+    # Ask Exchange not to send out-of-office or other automatic answers back.
+    msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
+    msg[OWN_HEADER] = settings.office.domain
+    msg["X-Mailflow-Kind"] = out.kind
+    if complaint_number:
+        msg["X-Mailflow-Complaint"] = complaint_number
+    for name, value in out.extra_headers:
+        msg[name] = value
+    msg.set_content(out.body, charset="utf-8")
+    if out.attach_raw is not None:
+        _attach_original(msg, out.attach_raw, out.attach_name)
+    return msg.as_bytes()
+
+
+def _attach_original(msg: EmailMessage, raw: bytes, name: str) -> None:
+    """Attach ``raw`` unchanged. message/rfc822 allows only 7bit/8bit/binary, so an
+    original with 8-bit bytes or very long lines goes as an .eml file instead (base64),
+    which every client opens the same way."""
+    msg.make_mixed()
+    seven_bit_safe = raw.isascii() and all(len(line) <= 998 for line in raw.splitlines())
+    if seven_bit_safe:
+        part = EmailMessage(policy=SMTP_POLICY)
+        part["Content-Type"] = "message/rfc822"
+        part["Content-Disposition"] = f'attachment; filename="{name}"'
+        part.set_payload(raw.decode("ascii"))
+        msg.attach(part)
+    else:
+        msg.add_attachment(raw, maintype="application", subtype="octet-stream", filename=name)
+
+
+def enqueue(
+    session: Session,
+    settings: Settings,
+    out: Outgoing,
+    *,
+    now: datetime,
+    complaint: Complaint | None = None,
+) -> Message:
+    """Store ``out`` as an outbound message and an outbox row. Returns the message row."""
+    message_id = new_message_id(settings.office.domain)
+    raw = compose(settings, out, message_id, now, complaint.number if complaint else None)
+    message = Message(
+        direction="out",
+        message_id=message_id,
+        dedupe_key=f"mid:{message_id}",
+        sha256=hashlib.sha256(raw).hexdigest(),
+        size=len(raw),
+        raw=raw,
+        subject=out.subject,
+        from_addr=settings.smtp.from_address,
+        to_addrs=", ".join(out.to),
+        in_reply_to=out.in_reply_to,
+        classification=out.kind,
+        complaint_id=complaint.id if complaint else None,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    session.add(
+        OutboxItem(
+            message_pk=message.id,
+            complaint_id=complaint.id if complaint else None,
+            kind=out.kind,
+            envelope_from=settings.smtp.from_address,
+            recipients=",".join(out.to),
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return message
+
+
+def backoff(attempts: int, *, base: float = 30.0, cap: float = 3600.0, rng: Callable[[], float] = random.random) -> float:
+    """Seconds to wait after ``attempts`` failures: capped exponential, with full jitter
+    on the upper half so many rows failing together do not retry together."""
+    ceiling = min(cap, base * (2 ** max(0, attempts - 1)))
+    return ceiling / 2 + rng() * ceiling / 2
+
+
+def tls_context(cfg: SmtpConfig | object) -> ssl.SSLContext:
+    """A verifying TLS context (system CAs, or ``ca_file``); verification off only if configured."""
+    ctx = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
+    if not cfg.verify_certificate:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.deferred or self.failed)
+
+
+class SmtpSender:
+    """One SMTP connection, opened lazily and reused across sends of a drain."""
+
+    def __init__(self, cfg: SmtpConfig):
+        self.cfg = cfg
+        self._smtp: aiosmtplib.SMTP | None = None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        cfg = self.cfg
+        smtp = aiosmtplib.SMTP(
+            hostname=cfg.host,
+            port=cfg.port,
+            use_tls=cfg.security == "tls",
+            # False, not None: None would mean "STARTTLS if offered", a silent downgrade.
+            start_tls=cfg.security == "starttls",
+            tls_context=tls_context(cfg) if cfg.security != "none" else None,
+            timeout=cfg.timeout,
+        )
+        try:
+            await smtp.connect()
+        except aiosmtplib.SMTPException as exc:
+            if cfg.security == "starttls" and "STARTTLS" in str(exc):
+                raise TLSRequiredError(
+                    f"SMTP server {cfg.host}:{cfg.port} does not offer STARTTLS; refusing to send in plaintext "
+                    "(set smtp.security = \"none\" only for a trusted local relay)"
+                ) from None
+            raise
+        except ssl.SSLError as exc:
+            raise TLSRequiredError(f"TLS with SMTP server {cfg.host}:{cfg.port} failed: {exc.reason or exc}") from None
+        if cfg.username:
+            await smtp.login(cfg.username, cfg.password.reveal() or "")
+        return smtp
+
+    async def send(self, sender: str, recipients: Sequence[str], raw: bytes) -> str:
+        if self._smtp is None or not self._smtp.is_connected:
+            self._smtp = await self._connect()
+        errors, _response = await self._smtp.sendmail(sender, list(recipients), raw)
+        # Some recipients refused, others accepted: the mail is sent; say who missed it.
+        return "; ".join(f"refused {rcpt}: {resp.code} {resp.message}" for rcpt, resp in errors.items())
+
+    async def close(self) -> None:
+        if self._smtp is not None and self._smtp.is_connected:
+            try:
+                await self._smtp.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                self._smtp.close()
+        self._smtp = None
+
+
+class Outbox:
+    """Drains the outbox through SMTP. ``run_once`` is one drain pass."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        batch_size: int = 200,
+    ):
+        self.settings = settings
+        self.factory = factory
+        self.clock = clock
+        self.batch_size = batch_size
+        self._loop = asyncio.new_event_loop()
+
+    def close(self) -> None:
+        self._loop.close()
+
+    def recover_interrupted(self) -> int:
+        """Put rows left in ``sending`` by a crash back to ``pending`` (same Message-ID).
+
+        The SMTP server may have accepted such a mail just before the crash, so
+        this can send it twice; receivers de-duplicate by Message-ID, and
+        docs/RELIABILITY.md states the guarantee.
+        """
+        with self.factory.begin() as session:
+            result = session.execute(
+                update(OutboxItem).where(OutboxItem.state == "sending").values(state="pending", next_attempt_at=self.clock())
+            )
+            return result.rowcount or 0
+
+    def run_once(self) -> DrainResult:
+        """Send every due pending row once. Never raises for SMTP or network errors."""
+        return self._loop.run_until_complete(self._drain())
+
+    def _claim(self) -> list[tuple[int, str, list[str], bytes, int, int | None, str | None]]:
+        now = self.clock()
+        with self.factory.begin() as session:
+            stmt = (
+                select(OutboxItem)
+                .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
+                .order_by(OutboxItem.id)
+                .limit(self.batch_size)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = session.scalars(stmt).all()
+            claimed = []
+            for row in rows:
+                row.state = "sending"
+                row.attempts += 1
+                claimed.append(
+                    (row.id, row.envelope_from, row.recipients.split(","), row.message.raw, row.attempts,
+                     row.complaint_id, row.message.message_id)
+                )
+            return claimed
+
+    async def _drain(self) -> DrainResult:
+        result = DrainResult()
+        claimed = self._claim()
+        if not claimed:
+            return result
+        sender = SmtpSender(self.settings.smtp)
+        try:
+            for index, (row_id, env_from, rcpts, raw, attempts, complaint_id, message_id) in enumerate(claimed):
+                try:
+                    refused = await sender.send(env_from, rcpts, raw)
+                except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
+                    code = getattr(exc, "code", 550)
+                    reason = f"{code} {getattr(exc, 'message', str(exc))}".strip()
+                    if 400 <= code < 500:
+                        self._defer(row_id, attempts, complaint_id, message_id, reason, result)
+                    else:
+                        self._fail(row_id, complaint_id, message_id, reason, result)
+                except (aiosmtplib.SMTPException, OSError, MailServerError, asyncio.TimeoutError) as exc:
+                    # The server is unreachable or dropped us: this row and the rest
+                    # of the batch wait for the next drain.
+                    reason = f"{type(exc).__name__}: {exc}"
+                    log.warning("SMTP unavailable (%s); %d mail(s) wait for the next pass", reason, len(claimed) - index)
+                    for later in claimed[index:]:
+                        self._defer(later[0], later[4], later[5], later[6], reason, result)
+                    await sender.close()
+                    break
+                else:
+                    self._mark_sent(row_id, complaint_id, message_id, rcpts, refused, result)
+        finally:
+            await sender.close()
+        return result
+
+    def _mark_sent(self, row_id, complaint_id, message_id, rcpts, refused, result) -> None:
+        now = self.clock()
+        with self.factory.begin() as session:
+            session.execute(
+                update(OutboxItem).where(OutboxItem.id == row_id).values(state="sent", sent_at=now, last_error=refused or None)
+            )
+            hoplog.record(session, "sent", at=now, complaint_id=complaint_id, message_id=message_id,
+                          reason=f"to {', '.join(rcpts)}" + (f" ({refused})" if refused else ""))
+        result.sent += 1
+
+    def _defer(self, row_id, attempts, complaint_id, message_id, reason, result) -> None:
+        if attempts >= self.settings.limits.outbox_max_attempts:
+            self._fail(row_id, complaint_id, message_id, f"gave up after {attempts} attempts: {reason}", result)
+            return
+        now = self.clock()
+        with self.factory.begin() as session:
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == row_id)
+                .values(state="pending", last_error=reason[:2000], next_attempt_at=now + timedelta(seconds=backoff(attempts)))
+            )
+        result.deferred += 1
+
+    def _fail(self, row_id, complaint_id, message_id, reason, result) -> None:
+        now = self.clock()
+        with self.factory.begin() as session:
+            session.execute(update(OutboxItem).where(OutboxItem.id == row_id).values(state="failed", last_error=reason[:2000]))
+            hoplog.record(session, "failed", at=now, complaint_id=complaint_id, message_id=message_id, reason=reason)
+        log.error("outbox row %s failed: %s", row_id, reason)
+        result.failed += 1

@@ -1,0 +1,729 @@
+"""The complaint format (mailflow.complaint_format): loading the rules file and
+parsing complaints written in every accepted style. Table-driven; pure."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from mailflow.complaint_format import (
+    EMPTY,
+    MISSING,
+    FieldError,
+    FormatSpec,
+    load_format,
+    match_category,
+    parse_complaint,
+)
+from mailflow.errors import RulesError
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "rules" / "complaint-format.toml"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "format"
+TODAY = date(2025, 5, 1)
+
+REQUIRED = ["nama", "nik", "alamat", "no_hp", "jenis_layanan", "uraian"]
+
+# The values every style below writes, and what the parser must make of them.
+SITI = {
+    "nama": "Siti Aminah",
+    "nik": "3201014501900001",
+    "no_kk": "3201011203150004",
+    "alamat": "Jl. Mawar No. 5, RT 02/RW 03, Sewon",
+    "no_hp": "081234567890",
+    "email": "siti@example.id",
+    "jenis_layanan": "KTP-el",
+    "uraian": "KTP saya belum jadi sejak 3 bulan.",
+}
+
+
+@pytest.fixture(scope="module")
+def spec() -> FormatSpec:
+    return load_format(SHIPPED)
+
+
+def parse(text: str, spec: FormatSpec):
+    return parse_complaint(textwrap.dedent(text), spec, today=TODAY)
+
+
+# ---------------------------------------------------------------- the shipped file
+
+
+def test_shipped_format_has_the_fields_in_form_order(spec):
+    assert [f.key for f in spec.fields] == ["nama", "nik", "no_kk", "alamat", "no_hp", "email", "jenis_layanan", "uraian"]
+    assert [f.key for f in spec.fields if f.required] == REQUIRED
+    assert spec.field("no_hp").label == "No. HP/WA"
+    assert spec.field("uraian").kind == "multiline"
+    assert all(f.help and f.example for f in spec.fields)
+
+
+def test_shipped_categories_route_to_the_sections(spec):
+    sections = {c.key: c.section for c in spec.categories}
+    assert sections["ktp-el"] == sections["kia"] == sections["ikd"] == "identitas"
+    assert sections["kk"] == sections["pindah-datang"] == "pindah"
+    assert {sections[k] for k in ("akta-kelahiran", "akta-kematian", "akta-perkawinan", "akta-perceraian")} == {"capil"}
+    assert sections["nik"] == sections["online"] == "piak"
+    assert sections["pengaduan-pegawai"] == "pegawai"
+    assert sections["lainnya"] == "lainnya"
+
+
+def test_field_lookup_names_the_known_keys(spec):
+    with pytest.raises(KeyError, match="no field 'nikk'.*nama, nik"):
+        spec.field("nikk")
+
+
+def test_example_form_round_trips(spec):
+    parsed = parse_complaint(spec.example_form(), spec, today=TODAY)
+    assert parsed.ok, parsed.errors
+    assert set(parsed.fields) == {f.key for f in spec.fields}
+    assert parsed.fields["uraian"] == spec.field("uraian").example
+    assert parsed.fields["nik"] == spec.field("nik").example
+    assert parsed.category is not None and parsed.category.key != "lainnya"
+
+
+def test_blank_form_lists_every_field_and_reads_back_as_empty(spec):
+    blank = spec.blank_form()
+    assert blank.splitlines() == [
+        "Nama: ", "NIK: ", "No. KK (boleh kosong): ", "Alamat: ", "No. HP/WA: ",
+        "Email (boleh kosong): ", "Jenis Layanan: ", "Uraian / Permasalahan: ",
+    ]
+    parsed = parse_complaint(blank, spec, today=TODAY)
+    assert parsed.fields == {}
+    assert parsed.errors == tuple(FieldError(k, spec.field(k).label, EMPTY) for k in REQUIRED)
+
+
+# ---------------------------------------------------------------- styles
+
+STYLES = {
+    "colon lines": """\
+        Nama: Siti Aminah
+        NIK: 3201014501900001
+        No. KK: 3201011203150004
+        Alamat: Jl. Mawar No. 5, RT 02/RW 03, Sewon
+        No. HP/WA: 081234567890
+        Email: siti@example.id
+        Jenis Layanan: KTP-el
+        Uraian / Permasalahan: KTP saya belum jadi sejak 3 bulan.
+        """,
+    "equals signs, any order, any case": """\
+        URAIAN = KTP saya belum jadi sejak 3 bulan.
+        jenis layanan = KTP-el
+        EMAIL=siti@example.id
+        no hp = 081234567890
+        alamat= Jl. Mawar No. 5, RT 02/RW 03, Sewon
+        NO.KK = 3201011203150004
+        nik = 3201014501900001
+        NAMA = Siti Aminah
+        """,
+    "other spellings of the labels": """\
+        Nama_Lengkap : Siti Aminah
+        Nomor Induk Kependudukan : 3201 0145 0190 0001
+        Nomor Kartu Keluarga : 3201.0112.0315.0004
+        Alamat Lengkap : Jl. Mawar No. 5, RT 02/RW 03, Sewon
+        Nomor_telp : 0812-3456-7890
+        Alamat_email : siti@example.id
+        Jenis Pelayanan : KTP-el
+        Isi Aduan : KTP saya belum jadi sejak 3 bulan.
+        """,
+    "numbered and bulleted": """\
+        1. Nama: Siti Aminah
+        2) NIK: 3201014501900001
+        3. No KK: 3201011203150004
+        - Alamat: Jl. Mawar No. 5, RT 02/RW 03, Sewon
+        • Nomor HP: 0812 3456 7890
+        * Email: siti@example.id
+        a. Jenis Layanan: KTP-el
+        (8) Permasalahan: KTP saya belum jadi sejak 3 bulan.
+        """,
+    "WhatsApp bold": """\
+        *Nama*: Siti Aminah
+        *NIK:* 3201014501900001
+        **No. KK**: 3201011203150004
+        *Alamat* : Jl. Mawar No. 5, RT 02/RW 03, Sewon
+        *No. WA:* 081234567890
+        _Email_: siti@example.id
+        *Jenis Layanan*: KTP-el
+        *Keluhan*: KTP saya belum jadi sejak 3 bulan.
+        """,
+    "label alone, value on the next line": """\
+        Nama
+        Siti Aminah
+
+        NIK:
+
+        3201014501900001
+        Nomor Kartu Keluarga
+        3201011203150004
+        Alamat
+        Jl. Mawar No. 5, RT 02/RW 03, Sewon
+        No. HP/WA
+        081234567890
+        Email
+        siti@example.id
+        Jenis Layanan
+        KTP-el
+        Uraian Pengaduan
+        KTP saya belum jadi sejak 3 bulan.
+        """,
+    "table converted from HTML (tabs and pipes)": """\
+        | Nama\t| Siti Aminah |
+        | NIK\t| 3201014501900001 |
+        No. KK\t3201011203150004
+        Alamat | Jl. Mawar No. 5, RT 02/RW 03, Sewon
+        No. HP/WA | 081234567890
+        Email\tsiti@example.id
+        Jenis Layanan\tKTP-el
+        Uraian\tKTP saya belum jadi sejak 3 bulan.
+        """,
+    "number fields without a separator": """\
+        Nama: Siti Aminah
+        NIK 3201 0145 0190 0001
+        No KK 3201011203150004
+        Alamat: Jl. Mawar No. 5, RT 02/RW 03, Sewon
+        No HP 0812 3456-7890
+        Email siti@example.id
+        Jenis Layanan: KTP-el
+        Uraian: KTP saya belum jadi sejak 3 bulan.
+        """,
+    "dukcapil # style with header": """\
+        #NIK #Nama_Lengkap #Nomor_Kartu_Keluarga #Nomor_telp #Alamat_email #permasalahan
+        #3201014501900001 #Siti Aminah #3201011203150004 #081234567890 #siti@example.id #KTP saya belum jadi sejak 3 bulan.
+        #Alamat: Jl. Mawar No. 5, RT 02/RW 03, Sewon #Jenis Layanan: KTP-el
+        """,
+    "dukcapil # style without header (positional.order)": """\
+        #3201014501900001 #Siti Aminah #3201011203150004 #081234567890 #siti@example.id #KTP saya belum jadi sejak 3 bulan.
+        #Alamat: Jl. Mawar No. 5, RT 02/RW 03, Sewon
+        #Jenis Layanan: KTP-el
+        """,
+    "dukcapil # style, header in another order": """\
+        #Nama #Alamat #NIK #Jenis_Layanan #No_HP #Email #No_KK #Uraian
+        #Siti Aminah #Jl. Mawar No. 5, RT 02/RW 03, Sewon #3201014501900001 #KTP-el #081234567890 #siti@example.id #3201011203150004 #KTP saya belum jadi sejak 3 bulan.
+        """,
+    "dukcapil # style, one labelled piece per line": """\
+        #Nama: Siti Aminah
+        #NIK: 3201014501900001
+        #No_KK: 3201011203150004
+        #Alamat: Jl. Mawar No. 5, RT 02/RW 03, Sewon
+        #No_HP: 081234567890
+        #Email: siti@example.id
+        #Jenis_Layanan: KTP-el
+        #Permasalahan: KTP saya belum jadi sejak 3 bulan.
+        """,
+    "dukcapil # style, one positional piece per line": """\
+        #3201014501900001
+        #Siti Aminah
+        #3201011203150004
+        #081234567890
+        #siti@example.id
+        #KTP saya belum jadi sejak 3 bulan.
+        Alamat: Jl. Mawar No. 5, RT 02/RW 03, Sewon
+        Jenis Layanan: KTP-el
+        """,
+}
+
+
+@pytest.mark.parametrize("style", list(STYLES))
+def test_every_style_reads_the_same_complaint(style, spec):
+    parsed = parse(STYLES[style], spec)
+    assert parsed.errors == ()
+    assert dict(parsed.fields) == SITI
+    assert parsed.category.key == "ktp-el"
+    assert parsed.ok
+
+
+# Whole mails (as the mail parser hands them over: plain text, HTML already
+# converted) in tests/fixtures/format/, and what each must give.
+FIXTURE_CASES = {
+    "html_converted_table_with_blank_lines.txt": (
+        "akta-kelahiran",
+        {
+            "nama": "Budi Santoso",
+            "nik": "3402010812850003",
+            "alamat": "Jl. Parangtritis Km 7, Sewon, Bantul",
+            "no_hp": "081234567890",
+            "jenis_layanan": "Akta Kelahiran",
+            "uraian": "Pengajuan akta kelahiran anak saya belum selesai.\n\n"
+                      "Sudah dua bulan sejak berkas lengkap.\n\nTerima kasih.",
+        },
+        "Selamat pagi Bapak/Ibu Admin,",
+    ),
+    "whatsapp_bold_numbered_with_greeting.txt": (
+        "ktp-el",
+        {
+            "nama": "Sri Wahyuni",
+            "nik": "3402024903920001",
+            "no_kk": "3402020105160002",
+            "alamat": "Dusun Ngireng-ireng RT 02, Sidomulyo, Bambanglipuro",
+            "no_hp": "+6281328765432",
+            "jenis_layanan": "KTP el",
+            "uraian": "Sudah perekaman KTP-el bulan Januari\ntetapi belum dicetak karena blangko habis.\n\nMohon kabarnya.",
+        },
+        "Assalamualaikum, selamat siang. Saya ingin mengadu:",
+    ),
+    "dukcapil_hash_header_with_address_pieces.txt": (
+        "nik",
+        {
+            "nama": "Dewi Lestari",
+            "nik": "3402105507880004",
+            "no_kk": "3402101409100007",
+            "alamat": "Kalurahan Trimulyo, Jetis, Bantul",
+            "no_hp": "085712345678",
+            "email": "dewi.lestari@example.id",
+            "jenis_layanan": "NIK tidak valid",
+            "uraian": "NIK saya tidak terbaca di aplikasi BPJS,\nkatanya NIK tidak ditemukan.",
+        },
+        "Dengan hormat,",
+    ),
+    "resent_with_quoted_rejection_and_signature.txt": (
+        "pindah-datang",
+        {
+            "nama": "Agus Prasetyo",
+            "nik": "3402121105790002",
+            "alamat": "Dusun Kembang, Srigading, Sanden",
+            "no_hp": "0274367509",
+            "jenis_layanan": "Pindah datang",
+            "uraian": "Surat pindah (SKPWNI) dari Sleman sudah saya serahkan,\ntetapi KK baru belum terbit.",
+        },
+        "",
+    ),
+    "wrapped_address_and_label_on_next_line.txt": (
+        "kia",
+        {
+            "nama": "Rina Marlina",
+            "nik": "3402036212010005",
+            "alamat": "Perumahan Griya Asri Blok C-12, Jalan Imogiri Timur Km 9, Wirokerten, Banguntapan, Bantul",
+            "no_hp": "087812345678",
+            "email": "rina.marlina@example.id",
+            "jenis_layanan": "Kartu Identitas Anak (KIA)",
+            # A label already used, inside the description, is part of it.
+            "uraian": "KIA anak saya salah tulis nama.\n\nMohon diperbaiki.\nUraian: kalimat ini tetap bagian uraian.",
+        },
+        "",
+    ),
+}
+
+
+def test_every_fixture_has_a_case():
+    assert sorted(p.name for p in FIXTURES.glob("*.txt")) == sorted(FIXTURE_CASES)
+
+
+@pytest.mark.parametrize("name", list(FIXTURE_CASES))
+def test_fixture_mails(name, spec):
+    category, fields, preamble = FIXTURE_CASES[name]
+    text = (FIXTURES / name).read_bytes().decode("utf-8")
+    parsed = parse_complaint(text, spec, today=TODAY)
+    assert parsed.errors == ()
+    assert dict(parsed.fields) == fields
+    assert parsed.category.key == category
+    assert parsed.preamble == preamble
+
+
+# ---------------------------------------------------------------- description, preamble, quotes
+
+BASE = """\
+Nama: Siti Aminah
+NIK: 3201014501900001
+Alamat: Jl. Mawar No. 5
+No. HP/WA: 081234567890
+Jenis Layanan: KTP-el
+"""
+
+
+@pytest.mark.parametrize(
+    "tail, uraian",
+    [
+        ("Uraian: baris satu\nbaris dua\n\n\n\nbaris tiga\n", "baris satu\nbaris dua\n\nbaris tiga"),
+        ("Uraian:\n   baris satu   \n\tbaris  dua\n", "baris satu\nbaris dua"),
+        ("Uraian: sebelum tanda tangan\n-- \nSiti Aminah\nNIK: 9999999999999999\n", "sebelum tanda tangan"),
+        ("Uraian: balasan saya\n\nOn Mon, 5 May 2025 at 09:00, Admin <a@b.id> wrote:\n> Uraian: kutipan lama\n", "balasan saya"),
+        ("Uraian: balasan\n-----Original Message-----\nFrom: admin\nUraian: lama\n", "balasan"),
+        ("Uraian: balasan\n________________________________\nFrom: Admin\nSent: Monday\n", "balasan"),
+        ("Uraian: pukul 10:30 saya datang\nhttps://dukcapil.example.id/antrian tidak bisa dibuka\n",
+         "pukul 10:30 saya datang\nhttps://dukcapil.example.id/antrian tidak bisa dibuka"),
+        ("Uraian: anak saya\nNama: Budi\nNIK: 3201010101150001\nbelum punya KIA\n",
+         "anak saya\nNama: Budi\nNIK: 3201010101150001\nbelum punya KIA"),
+        ("Uraian: tolong dibantu\n#savedukcapil #pelayananprima\n", "tolong dibantu\n#savedukcapil #pelayananprima"),
+    ],
+)
+def test_description_continues_until_the_next_label_or_the_end(tail, uraian, spec):
+    parsed = parse_complaint(BASE + tail, spec, today=TODAY)
+    assert parsed.ok, parsed.errors
+    assert parsed.fields["uraian"] == uraian
+    assert parsed.fields["nama"] == "Siti Aminah"
+
+
+def test_description_ends_at_the_next_label(spec):
+    parsed = parse("""\
+        Uraian: KTP saya belum jadi.
+        Sudah tiga bulan.
+        Nama: Siti Aminah
+        NIK: 3201014501900001
+        Alamat: Jl. Mawar No. 5
+        No. HP/WA: 081234567890
+        Jenis Layanan: KTP-el
+        """, spec)
+    assert parsed.ok
+    assert parsed.fields["uraian"] == "KTP saya belum jadi.\nSudah tiga bulan."
+
+
+def test_greeting_before_the_first_label_is_the_preamble(spec):
+    parsed = parse_complaint(
+        "Selamat siang,\nsaya ingin mengadu.\nKepada Yth: Admin Dukcapil\n\n" + BASE + "Uraian: KTP belum jadi\n",
+        spec, today=TODAY,
+    )
+    assert parsed.ok
+    assert parsed.preamble == "Selamat siang,\nsaya ingin mengadu.\nKepada Yth: Admin Dukcapil"
+    assert parsed.fields["nama"] == "Siti Aminah"
+
+
+def test_quoted_lines_are_ignored_everywhere(spec):
+    parsed = parse_complaint("> Nama: Orang Lain\n> NIK: 3201010101900001\n" + BASE + "Uraian: ok\n", spec, today=TODAY)
+    assert parsed.fields["nama"] == "Siti Aminah"
+    assert parsed.fields["nik"] == "3201014501900001"
+
+
+def test_first_value_of_a_repeated_label_wins_and_the_rest_is_kept_aside(spec):
+    parsed = parse_complaint(BASE + "Nama: Orang Lain\nUraian: ok\n", spec, today=TODAY)
+    assert parsed.fields["nama"] == "Siti Aminah"
+    assert parsed.unassigned == ("Nama: Orang Lain",)
+
+
+def test_a_heading_that_is_a_label_does_not_swallow_the_description(spec):
+    parsed = parse_complaint(
+        "ADUAN\nSelamat siang, saya mau mengadu.\n\n" + BASE + "Uraian: KTP saya belum jadi.\n", spec, today=TODAY
+    )
+    assert parsed.ok
+    assert parsed.fields["uraian"] == "KTP saya belum jadi."
+    assert parsed.unassigned == ("Selamat siang, saya mau mengadu.",)
+
+
+@pytest.mark.parametrize(
+    "noise", ["Sent from my iPhone", "Dikirim dari Yahoo Mail di Android", "Get Outlook for Android", "[image: ktp.jpg]"]
+)
+def test_mail_client_lines_are_not_part_of_the_description(noise, spec):
+    parsed = parse_complaint(BASE + f"Uraian: KTP belum jadi\n{noise}\n\n", spec, today=TODAY)
+    assert parsed.fields["uraian"] == "KTP belum jadi"
+
+
+def test_a_hashtag_in_the_greeting_is_not_the_hash_style(spec):
+    parsed = parse_complaint("#pengaduanKTP\n" + BASE + "Uraian: ok\n", spec, today=TODAY)
+    assert parsed.ok, parsed.errors
+    assert parsed.preamble == "#pengaduanKTP"
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        # No. KK and Email left out: positions whose value has another shape are skipped.
+        ("#3201014501900001 #Siti Aminah #081234567890 #KTP belum jadi",
+         {"nik": "3201014501900001", "nama": "Siti Aminah", "no_hp": "081234567890", "uraian": "KTP belum jadi"}),
+        # "-" marks an optional position empty.
+        ("#3201014501900001 #Siti Aminah #- #081234567890 #- #KTP belum jadi",
+         {"nik": "3201014501900001", "nama": "Siti Aminah", "no_hp": "081234567890", "uraian": "KTP belum jadi"}),
+        # A '#' inside the last value belongs to it.
+        ("#3201014501900001 #Siti Aminah #3201011203150004 #081234567890 #siti@example.id #KTP belum jadi #tolong",
+         {"nik": "3201014501900001", "nama": "Siti Aminah", "no_kk": "3201011203150004", "no_hp": "081234567890",
+          "email": "siti@example.id", "uraian": "KTP belum jadi #tolong"}),
+        # A header with a label mailflow does not know: that position is set aside.
+        ("#NIK #Nama #Pekerjaan #No HP #Uraian\n#3201014501900001 #Siti Aminah #Petani #081234567890 #KTP belum jadi",
+         {"nik": "3201014501900001", "nama": "Siti Aminah", "no_hp": "081234567890", "uraian": "KTP belum jadi"}),
+    ],
+)
+def test_hash_style_positions(line, expected, spec):
+    parsed = parse_complaint(line + "\n#Alamat: Sewon #Jenis Layanan: KTP\n", spec, today=TODAY)
+    assert parsed.ok, parsed.errors
+    assert dict(parsed.fields) == expected | {"alamat": "Sewon", "jenis_layanan": "KTP"}
+
+
+def test_crlf_and_cr_line_endings(spec):
+    text = BASE + "Uraian: satu\ndua\n"
+    for newline in ("\r\n", "\r"):
+        parsed = parse_complaint(text.replace("\n", newline), spec, today=TODAY)
+        assert parsed.ok
+        assert parsed.fields["uraian"] == "satu\ndua"
+
+
+# ---------------------------------------------------------------- missing and invalid fields
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", [(k, MISSING) for k in REQUIRED]),
+        ("Halo, KTP saya belum jadi.", [(k, MISSING) for k in REQUIRED]),
+        ("Nama: Siti\nAlamat: Sewon\n", [("nik", MISSING), ("no_hp", MISSING), ("jenis_layanan", MISSING), ("uraian", MISSING)]),
+        (BASE, [("uraian", MISSING)]),
+        (BASE + "Uraian:\n", [("uraian", EMPTY)]),
+        (BASE + "Uraian: -\n", [("uraian", EMPTY)]),
+        ("Uraian: ada\nNIK:\nNama: -\n", [("nama", EMPTY), ("nik", EMPTY), ("alamat", MISSING), ("no_hp", MISSING), ("jenis_layanan", MISSING)]),
+        # The published # format has no Alamat and no Jenis Layanan.
+        ("#3201014501900001 #Siti #3201011203150004 #081234567890 #siti@example.id #KTP belum jadi\n",
+         [("alamat", MISSING), ("jenis_layanan", MISSING)]),
+    ],
+)
+def test_missing_required_fields_are_listed_exactly(text, expected, spec):
+    parsed = parse_complaint(text, spec, today=TODAY)
+    assert [(e.key, e.problem) for e in parsed.errors] == expected
+    assert [e.label for e in parsed.errors] == [spec.field(k).label for k, _ in expected]
+    assert not parsed.ok
+
+
+def test_optional_fields_may_be_missing_or_marked_empty(spec):
+    for extra in ("", "No. KK: -\nEmail:\n", "No. KK (boleh kosong): \n"):
+        parsed = parse_complaint(BASE + extra + "Uraian: ok\n", spec, today=TODAY)
+        assert parsed.ok, (extra, parsed.errors)
+        assert "no_kk" not in parsed.fields and "email" not in parsed.fields
+
+
+@pytest.mark.parametrize(
+    "line, key, problem",
+    [
+        ("NIK: 320101450190001", "nik", "NIK harus 16 digit angka, yang tertulis 15 digit"),
+        ("NIK: 32010145O1900001", "nik", 'NIK harus 16 digit angka, yang tertulis mengandung huruf atau tanda selain angka ("O")'),
+        ("NIK: 9901014501900001", "nik", "kode provinsi 99 pada NIK tidak dikenal"),
+        ("NIK: 3201013102900001", "nik", "tanggal lahir pada NIK (31-02-90) bukan tanggal yang ada"),
+        ("NIK: 9901014501900000", "nik", "kode provinsi 99 pada NIK tidak dikenal; nomor urut NIK tidak boleh 0000"),
+        ("No. KK: 3201014503150004", "no_kk",
+         "tanggal pencatatan pada No. KK (45) tidak mungkin: harus 01–31 (pada No. KK tanggal tidak ditambah 40)"),
+        ("No. HP/WA: 12345", "no_hp",
+         "nomor HP harus 9–15 digit angka, yang tertulis 5 digit; nomor HP harus diawali 0 atau +62 (nomor Indonesia), misalnya 081234567890"),
+        ("Email: siti di example", "email", "alamat email tidak valid, tulis seperti nama@contoh.id"),
+        ("Nama: 123", "nama", "harus berisi keterangan dengan huruf, bukan hanya angka atau tanda baca"),
+    ],
+)
+def test_invalid_values_are_one_error_each(line, key, problem, spec):
+    # The bad line comes last, so it replaces nothing: BASE's values stay, and
+    # a second value for a label already used is ignored; put it first instead.
+    parsed = parse_complaint(line + "\n" + BASE + "Uraian: ok\n", spec, today=TODAY)
+    assert parsed.errors == (FieldError(key, spec.field(key).label, problem),)
+    assert key in parsed.fields  # found, though invalid: the reply can show what was read
+
+
+def test_errors_come_in_field_order_whatever_the_text_order(spec):
+    parsed = parse("""\
+        Uraian: ok
+        No. HP/WA: 0812
+        Alamat: Sewon
+        NIK: 123
+        """, spec)
+    assert [e.key for e in parsed.errors] == ["nama", "nik", "no_hp", "jenis_layanan"]
+
+
+# ---------------------------------------------------------------- phones and e-mail
+
+
+@pytest.mark.parametrize(
+    "written, stored",
+    [
+        ("081234567890", "081234567890"),
+        ("0812 3456 7890", "081234567890"),
+        ("0812-3456-7890", "081234567890"),
+        ("0812.3456.7890", "081234567890"),
+        ("+62 812-3456-7890", "+6281234567890"),
+        ("+62 (0) 812 3456 7890", "+6281234567890"),
+        ("62 812 3456 7890", "+6281234567890"),
+        ("(0274) 367509", "0274367509"),
+        ("0812-3456-7890 (WA aktif)", "081234567890"),
+        ("081234567", "081234567"),  # 9 digits: the shortest allowed
+    ],
+)
+def test_phone_numbers_are_normalised(written, stored, spec):
+    parsed = parse_complaint(BASE.replace("081234567890", written) + "Uraian: ok\n", spec, today=TODAY)
+    assert parsed.ok, parsed.errors
+    assert parsed.fields["no_hp"] == stored
+
+
+@pytest.mark.parametrize(
+    "written, problem",
+    [
+        ("08123456", "nomor HP harus 9–15 digit angka, yang tertulis 8 digit"),
+        ("0812345678901234", "nomor HP harus 9–15 digit angka, yang tertulis 16 digit"),
+        ("812345678", "nomor HP harus diawali 0 atau +62 (nomor Indonesia), misalnya 081234567890"),
+        ("+1 202 555 0100", "nomor HP harus diawali 0 atau +62 (nomor Indonesia), misalnya 081234567890"),
+        ("belum punya", "nomor HP harus berupa angka, misalnya 081234567890 atau +6281234567890"),
+    ],
+)
+def test_invalid_phone_numbers(written, problem, spec):
+    parsed = parse_complaint(BASE.replace("081234567890", written) + "Uraian: ok\n", spec, today=TODAY)
+    assert [(e.key, e.problem) for e in parsed.errors] == [("no_hp", problem)]
+
+
+@pytest.mark.parametrize(
+    "written, stored",
+    [("siti@example.id", "siti@example.id"), ("<siti@example.id>", "siti@example.id"),
+     ("mailto:siti@example.id", "siti@example.id"), ("siti.aminah+aduan@mail.example.co.id.", "siti.aminah+aduan@mail.example.co.id")],
+)
+def test_email_values(written, stored, spec):
+    parsed = parse_complaint(BASE + f"Email: {written}\nUraian: ok\n", spec, today=TODAY)
+    assert parsed.ok, parsed.errors
+    assert parsed.fields["email"] == stored
+
+
+@pytest.mark.parametrize("written", ["siti@example", "siti@@example.id", "Siti <siti@example.id>", "siti example.id"])
+def test_invalid_email_values(written, spec):
+    parsed = parse_complaint(BASE + f"Email: {written}\nUraian: ok\n", spec, today=TODAY)
+    assert [e.key for e in parsed.errors] == ["email"]
+
+
+# ---------------------------------------------------------------- categories
+
+
+@pytest.mark.parametrize(
+    "written, key",
+    [
+        ("KTP-el", "ktp-el"), ("e-KTP", "ktp-el"), ("ktp el", "ktp-el"), ("KTPel", "ktp-el"), ("EKTP hilang", "ktp-el"),
+        ("Kartu Tanda Penduduk", "ktp-el"), ("KIA", "kia"), ("kartu identitas anak", "kia"), ("Aktivasi IKD", "ikd"),
+        ("KK", "kk"), ("Kartu Keluarga", "kk"), ("Pindah Datang", "pindah-datang"), ("SKPWNI", "pindah-datang"),
+        ("Akta Kelahiran", "akta-kelahiran"), ("akte lahir anak", "akta-kelahiran"), ("Akta Kematian", "akta-kematian"),
+        ("akta perkawinan", "akta-perkawinan"), ("Perceraian", "akta-perceraian"), ("Akta", "pencatatan-sipil"),
+        ("NIK ganda", "nik"), ("NIK tidak valid", "nik"), ("Perbaikan data", "data"),
+        ("SIAK tidak sinkron", "online"), ("pendaftaran online", "online"),
+        ("Pungli", "pengaduan-pegawai"), ("pungutan liar saat rekam KTP", "pengaduan-pegawai"),
+        ("Sikap petugas", "pengaduan-pegawai"), ("Bansos", "lainnya"), ("Lain-lain", "lainnya"), ("1", "lainnya"),
+    ],
+)
+def test_category_matching(written, key, spec):
+    assert match_category(written, spec).key == key
+
+
+def test_unknown_service_is_lainnya_not_an_error(spec):
+    parsed = parse_complaint(BASE.replace("KTP-el", "Bantuan sosial") + "Uraian: ok\n", spec, today=TODAY)
+    assert parsed.ok
+    assert parsed.category.key == "lainnya"
+    assert parsed.fields["jenis_layanan"] == "Bantuan sosial"
+
+
+def test_no_category_without_jenis_layanan(spec):
+    parsed = parse_complaint("Nama: Siti\nUraian: KTP belum jadi\n", spec, today=TODAY)
+    assert parsed.category is None
+
+
+# ---------------------------------------------------------------- load_format errors
+
+MINIMAL = """\
+[positional]
+order = ["nik", "nama"]
+
+[[fields]]
+key = "nama"
+label = "Nama"
+required = true
+kind = "text"
+help = "Nama lengkap"
+example = "Siti"
+
+[[fields]]
+key = "nik"
+label = "NIK"
+aliases = ["Nomor NIK"]
+required = true
+kind = "nik"
+help = "16 digit"
+example = "3201014501900001"
+
+[[fields]]
+key = "alamat"
+label = "Alamat"
+required = true
+kind = "text"
+help = "Alamat"
+example = "Sewon"
+
+[[fields]]
+key = "no_hp"
+label = "No HP"
+required = true
+kind = "phone"
+help = "HP"
+example = "081234567890"
+
+[[fields]]
+key = "jenis_layanan"
+label = "Jenis Layanan"
+required = true
+kind = "category"
+help = "Layanan"
+example = "KTP"
+
+[[fields]]
+key = "uraian"
+label = "Uraian"
+required = true
+kind = "multiline"
+help = "Masalah"
+example = "KTP belum jadi"
+
+[[categories]]
+key = "ktp"
+name = "KTP-el"
+aliases = ["KTP"]
+section = "identitas"
+
+[[categories]]
+key = "lainnya"
+name = "Lainnya"
+section = "lainnya"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "complaint-format.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_minimal_format_loads(tmp_path):
+    spec = load_format(write(tmp_path, MINIMAL))
+    assert [f.key for f in spec.fields] == ["nama", "nik", "alamat", "no_hp", "jenis_layanan", "uraian"]
+    assert spec.positional == ("nik", "nama")
+    assert spec.fallback.key == "lainnya"
+
+
+@pytest.mark.parametrize(
+    "old, new, key, fix",
+    [
+        ('kind = "nik"', 'kind = "nikk"', "fields[1].kind",
+         "expected one of text, multiline, nik, kk, phone, email, category, got 'nikk'"),
+        ('key = "nik"\n', 'key = "Nik"\n', "fields[1].key", "lower-case"),
+        ('key = "alamat"', 'key = "nama"', "fields[2].key", "duplicate field key 'nama'"),
+        ('key = "alamat"', 'key = "domisili"', "fields", "no field with key 'alamat'"),
+        ('aliases = ["Nomor NIK"]', 'aliases = ["Nomor NIK", "NAMA"]', "fields[1].aliases[1]",
+         "'NAMA' is already a label of field 'nama'"),
+        ('aliases = ["Nomor NIK"]', 'aliases = "Nomor NIK"', "fields[1].aliases", "expected a list of non-empty strings"),
+        ('help = "16 digit"', 'help = "16 digit"\nwajib = true', "fields[1].wajib", "unknown key"),
+        ('aliases = ["Nomor NIK"]\nrequired = true', 'aliases = ["Nomor NIK"]\nrequired = "ya"', "fields[1].required",
+         "expected true or false"),
+        ('label = "Alamat"\nrequired = true', 'label = "Alamat"\nrequired = false', "fields[2].required",
+         "must be required = true"),
+        ('kind = "multiline"', 'kind = "text"', "fields[5].kind", "field 'uraian' must have kind multiline"),
+        ('example = "3201014501900001"', 'example = "9901014501900001"', "fields[1].example",
+         "kode provinsi 99 pada NIK tidak dikenal"),
+        ('example = "KTP"', 'example = "Bansos"', "fields[4].example", "names no category"),
+        ('help = "Masalah"\n', '', "fields[5].help", "is missing"),
+        ('key = "lainnya"', 'key = "umum"', "categories", "no category with key 'lainnya'"),
+        ('section = "identitas"', 'section = "Seksi Identitas"', "categories[0].section", "lower-case"),
+        ('name = "Lainnya"', 'name = "Lainnya"\naliases = ["ktp"]', "categories[1].aliases[0]",
+         "'ktp' already names category 'ktp'"),
+        ('order = ["nik", "nama"]', 'order = ["nik", "namaa"]', "positional.order[1]", "unknown field 'namaa'"),
+        ('order = ["nik", "nama"]', 'order = ["nik", "nik"]', "positional.order[1]", "listed twice"),
+        ("[positional]", "[posisi]", "posisi", "unknown key"),
+    ],
+)
+def test_load_format_errors_name_file_key_and_fix(tmp_path, old, new, key, fix):
+    assert old in MINIMAL
+    path = write(tmp_path, MINIMAL.replace(old, new, 1))
+    with pytest.raises(RulesError) as caught:
+        load_format(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: key '{key}': ")
+    assert fix in message
+
+
+def test_load_format_missing_file_and_bad_toml(tmp_path):
+    with pytest.raises(RulesError, match="no such complaint-format file"):
+        load_format(tmp_path / "nope.toml")
+    with pytest.raises(RulesError, match="not valid TOML"):
+        load_format(write(tmp_path, "[[fields]\nkey ="))
