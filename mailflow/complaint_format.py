@@ -39,7 +39,6 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from mailflow.errors import RulesError
 from mailflow.identity import check_kk, check_nik, normalise_id
@@ -166,8 +165,9 @@ def match_category(text: str, spec: FormatSpec) -> Category:
     """The category ``text`` (a Jenis Layanan value) names; ``lainnya`` if none.
 
     Case-insensitive; an alias matches as whole words (``"ktp"`` in ``"e-KTP
-    hilang"``) or, when at least 4 letters long, with separators ignored
-    (``"ktpel"`` in ``"KTPel"``). The longest matching alias wins, so
+    hilang"``); an alias of several words also matches with the spaces and
+    punctuation left out (``"KTP-el"`` in ``"KTPel"``, ``"e-KTP"`` in
+    ``"EKTP"``). The longest matching alias wins, so
     ``"pungli saat rekam KTP"`` is a conduct complaint, not a KTP one; a tie
     goes to the category listed first.
     """
@@ -175,7 +175,7 @@ def match_category(text: str, spec: FormatSpec) -> Category:
     compact = words.replace(" ", "")
     best: tuple[int, int, Category] | None = None
     for order, (term, term_compact, cat) in enumerate(spec._category_terms):
-        if f" {term} " in words or (len(term_compact) >= 4 and term_compact in compact):
+        if f" {term} " in words or (" " in term and term_compact in compact):
             score = (len(term_compact), -order)
             if best is None or score > best[:2]:
                 best = (*score, cat)
@@ -390,6 +390,9 @@ _PLACEHOLDERS = {"-", "--", "—", "–", ".", "…", "...", "_"}
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
 _PHONE_RUN = re.compile(r"\+?\d[\d\s.\-()\u00a0]*\d")
 _ONE_LINE = ("nik", "kk", "phone", "email")  # a value never continues on the next line
+# "Tempat/Tgl. Lahir: Bantul": a label mailflow does not know. Such a line does
+# not continue a one-line field (it would glue "Tempat/Tgl. Lahir" to the name).
+_UNKNOWN_LABEL = re.compile(r"^[*_~]*[^\W\d_][\w .,/()*'~-]{0,39}?\s*[:=]")
 
 
 def _prepare(text: str) -> list[str]:
@@ -457,7 +460,8 @@ def _match_label(text: str, spec: FormatSpec) -> tuple[FieldSpec, str, bool] | N
             value = value.strip(" \t|").lstrip(":=：").strip()
             # "*Nama:* Siti": the closing emphasis mark lands in the value.
             for mark in _EMPHASIS:
-                if raw_label.count(mark) % 2 == 1 and value.startswith(mark):
+                opened = raw_label.strip().startswith(mark) and raw_label.count(mark) % 2 == 1
+                if opened and value.startswith(mark):
                     value = value[1:].strip()
             return found, value.strip(), False
     # The whole line is a label (value on the next line).
@@ -473,6 +477,11 @@ def _match_label(text: str, spec: FormatSpec) -> tuple[FieldSpec, str, bool] | N
             if _looks_like(found.kind, rest):
                 return found, rest, False
     return None
+
+
+def _looks_like_a_label(line: str) -> bool:
+    m = _UNKNOWN_LABEL.match(_strip_decoration(line))
+    return bool(m) and len(m.group(0).split()) <= 4
 
 
 def _split_hash(line: str) -> list[str]:
@@ -589,6 +598,10 @@ class _Reader:
             return
         if self.mode == "multi":
             self.values[self.current.key].append(stripped)
+        elif stripped and self.mode in ("pending", "wrap") and _looks_like_a_label(stripped):
+            self.unassigned.append(stripped)
+            if self.mode == "wrap":
+                self.mode = None
         elif self.mode == "pending":
             if stripped:
                 self.start(self.current, stripped)
@@ -607,12 +620,12 @@ class _Reader:
         if not pieces:
             return False
         matched = [_match_label(p, self.spec) for p in pieces]
-        bare = [m is not None and m[1] == "" for m in matched]
-        if len(pieces) >= 2 and sum(bare) * 2 >= len(pieces) and not any(
-            any(c.isdigit() for c in p) or "@" in p for p, b in zip(pieces, bare) if not b
+        label_only = [m is not None and m[1] == "" for m in matched]
+        if len(pieces) >= 2 and sum(label_only) * 2 >= len(pieces) and not any(
+            any(c.isdigit() for c in p) or "@" in p for p, only in zip(pieces, label_only) if not only
         ):
             # A header line: its labels give the positions of the values.
-            self.order = [m[0].key if m is not None and b else None for m, b in zip(matched, bare)]
+            self.order = [m[0].key if m is not None and only else None for m, only in zip(matched, label_only)]
             self.position = 0
             self.in_hash = True
             self.started = True

@@ -54,8 +54,8 @@ def normalise_id(value: str) -> str:
 def _describe_length(value: str) -> str:
     if not value:
         return "kosong"
-    if not value.isdigit():
-        bad = sorted({c for c in value if not c.isdigit()})
+    if not (value.isdigit() and value.isascii()):
+        bad = sorted({c for c in value if c not in "0123456789"})
         shown = ", ".join(f"\"{c}\"" for c in bad[:5])
         return f"mengandung huruf atau tanda selain angka ({shown})"
     return f"{len(value)} digit"

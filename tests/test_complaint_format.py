@@ -427,6 +427,9 @@ def test_a_hashtag_in_the_greeting_is_not_the_hash_style(spec):
         ("#3201014501900001 #Siti Aminah #3201011203150004 #081234567890 #siti@example.id #KTP belum jadi #tolong",
          {"nik": "3201014501900001", "nama": "Siti Aminah", "no_kk": "3201011203150004", "no_hp": "081234567890",
           "email": "siti@example.id", "uraian": "KTP belum jadi #tolong"}),
+        # A labelled piece fills its field; the positions skip it.
+        ("#Nama: Siti Aminah #3201014501900001 #081234567890 #KTP belum jadi",
+         {"nik": "3201014501900001", "nama": "Siti Aminah", "no_hp": "081234567890", "uraian": "KTP belum jadi"}),
         # A header with a label mailflow does not know: that position is set aside.
         ("#NIK #Nama #Pekerjaan #No HP #Uraian\n#3201014501900001 #Siti Aminah #Petani #081234567890 #KTP belum jadi",
          {"nik": "3201014501900001", "nama": "Siti Aminah", "no_hp": "081234567890", "uraian": "KTP belum jadi"}),
@@ -436,6 +439,25 @@ def test_hash_style_positions(line, expected, spec):
     parsed = parse_complaint(line + "\n#Alamat: Sewon #Jenis Layanan: KTP\n", spec, today=TODAY)
     assert parsed.ok, parsed.errors
     assert dict(parsed.fields) == expected | {"alamat": "Sewon", "jenis_layanan": "KTP"}
+
+
+@pytest.mark.parametrize(
+    "extra", ["Tempat/Tgl. Lahir: Bantul, 05-01-1990", "Pekerjaan : Petani", "*Agama*: Islam"]
+)
+def test_an_unknown_label_line_does_not_continue_a_one_line_field(extra, spec):
+    text = BASE.replace("Alamat: Jl. Mawar No. 5\n", "Alamat: Jl. Mawar No. 5\n" + extra + "\n")
+    parsed = parse_complaint(text.replace("Nama: Siti Aminah\n", "Nama:\n" + extra + "\n") + "Uraian: ok\n", spec, today=TODAY)
+    assert parsed.fields["alamat"] == "Jl. Mawar No. 5"
+    assert "nama" not in parsed.fields
+    assert parsed.errors == (FieldError("nama", "Nama", EMPTY),)
+    assert parsed.unassigned == (extra, extra)
+
+
+def test_a_hard_wrapped_value_continues_until_a_blank_line(spec):
+    text = BASE.replace("Alamat: Jl. Mawar No. 5\n", "Alamat: Jl. Mawar No. 5,\nRT 02/RW 03, Sewon\n\nterima kasih\n")
+    parsed = parse_complaint(text + "Uraian: ok\n", spec, today=TODAY)
+    assert parsed.fields["alamat"] == "Jl. Mawar No. 5, RT 02/RW 03, Sewon"
+    assert parsed.unassigned == ("terima kasih",)
 
 
 def test_crlf_and_cr_line_endings(spec):
@@ -582,7 +604,8 @@ def test_invalid_email_values(written, spec):
         ("NIK ganda", "nik"), ("NIK tidak valid", "nik"), ("Perbaikan data", "data"),
         ("SIAK tidak sinkron", "online"), ("pendaftaran online", "online"),
         ("Pungli", "pengaduan-pegawai"), ("pungutan liar saat rekam KTP", "pengaduan-pegawai"),
-        ("Sikap petugas", "pengaduan-pegawai"), ("Bansos", "lainnya"), ("Lain-lain", "lainnya"), ("1", "lainnya"),
+        ("Sikap petugas", "pengaduan-pegawai"), ("Akta perkawinan calon pengantin", "akta-perkawinan"),
+        ("Pendataan ulang", "lainnya"), ("Surat keterangan datang", "pindah-datang"), ("aktakelahiran", "akta-kelahiran"), ("Bansos", "lainnya"), ("Lain-lain", "lainnya"), ("1", "lainnya"),
     ],
 )
 def test_category_matching(written, key, spec):

@@ -24,6 +24,7 @@ TODAY = date(2025, 5, 1)
     [
         "3201010101900001",  # man, 01-01-1990
         "3201014501900001",  # woman: day 45 = 05 + 40
+        "3201014101900001",  # woman born on the 1st: day 41
         "3201017101900001",  # woman born on the 31st: day 71
         "3201013101900001",  # man born on the 31st
         "3201 0145 0190 0001",  # spaces between groups
