@@ -100,7 +100,7 @@ _BOUNCE_PHRASES = (
     r"tidak (?:dapat )?terkirim",
     r"tidak dapat dikirim",
     r"gagal (?:terkirim|dikirim|mengirim)",
-    r"pengiriman (?:surat|pesan|email|e-mail )?gagal",
+    r"pengiriman (?:(?:surat|pesan|e-?mail) )?gagal",
     r"surat (?:dikembalikan|tidak terkirim)",
 )
 _BOUNCE_SUBJECT_START = re.compile(r"^\W{0,3}(?:" + "|".join(_BOUNCE_PHRASES) + ")", re.I)
@@ -140,7 +140,7 @@ _ORIGINAL_MARKER = re.compile(
     re.I,
 )
 _MSGID_LINE = re.compile(r"^[ \t]*message-id[ \t]*:[ \t]*(?:\r?\n[ \t]+)?(<[^<>\n]+>|[^\s<>]+@[^\s<>]+)", re.I | re.M)
-_ADDR = re.compile(r"[^\s<>(),;:\"'\[\]@=]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+_ADDR = re.compile(r"[^\s<>(),;:\"'\[\]@]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
 _REPORT_ORIGINALS = ("message/rfc822", "message/global", "text/rfc822-headers", "message/global-headers")
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _MDN_TYPES = ("message/disposition-notification", "message/global-disposition-notification")

@@ -118,7 +118,7 @@ class InboundMail:
     html: str | None
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...]
-    # Beyond the brief, for mailflow.classify:
+    # Structure, for mailflow.classify:
     content_type: str = "text/plain"  # top-level, lower-case type/subtype
     report_type: str | None = None  # report-type of the first multipart/report
     report_parts: tuple[ReportPart, ...] = field(default=())
@@ -185,7 +185,8 @@ def _codec(label: str | None) -> str | None:
 
 
 def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
-    """Decode ``data`` declared as charset ``declared``.
+    """Decode ``data`` declared as charset ``declared`` (NUL characters dropped:
+    PostgreSQL text cannot store them).
 
     Order: UTF-8 when the bytes are non-ASCII valid UTF-8 (a legacy label on
     UTF-8 bytes is a common mislabel, while legacy text is almost never valid
@@ -194,6 +195,13 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
     itself; then UTF-8, windows-1252 and finally latin-1 (never fails).
     Returns (text, short defect description or None).
     """
+    text, defect = _decode_bytes(data, declared)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return text, defect
+
+
+def _decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
     codec = _codec(declared)
     if data.isascii() and codec in (None, "ascii", "utf-8", "iso8859-1", "cp1252"):
         return data.decode("ascii"), None
@@ -214,7 +222,7 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
     for c in candidates:
         try:
             text = data.decode(c)
-        except (UnicodeDecodeError, LookupError):
+        except Exception:  # the sender names the codec: "undefined", "zlib", "idna"... may raise anything
             continue
         if codec == "ascii":
             return text, f"8-bit bytes in a {declared!r} part; decoded as {c}"
@@ -231,11 +239,11 @@ def _surrogate_str(value: str) -> str:
     """A header/payload str from the stdlib bytes parser (8-bit bytes carried as
     surrogate escapes) -> proper text: UTF-8, else windows-1252."""
     if value.isascii():
-        return value
+        return value.replace("\x00", "") if "\x00" in value else value
     try:
         data = value.encode("ascii", "surrogateescape")
     except UnicodeEncodeError:
-        return value  # already real text (e.g. from a str parse)
+        return value.replace("\x00", "")  # already real text (e.g. from a str parse)
     return decode_bytes(data, None)[0]
 
 
@@ -424,8 +432,10 @@ class _TextExtractor(HTMLParser):
             self._newline(1)
             self.out.append("- ")
         elif tag in ("td", "th"):
+            # a tab between cells: "Nama<TAB>Sri" from a table still reads as
+            # label and value (mailflow.complaint_format accepts a tab)
             if not self.line_start:
-                self.out.append(" ")
+                self.out.append("\t")
         elif tag in _BLOCK_TAGS:
             self._newline(1)
         if tag == "pre":
@@ -463,6 +473,7 @@ class _TextExtractor(HTMLParser):
 
 
 _SPACE_BEFORE_NL = re.compile(r"[ \t]+\n")
+_TAB_RUNS = re.compile(r"[ \t]*\t[ \t]*")
 _MANY_NL = re.compile(r"\n{3,}")
 
 
@@ -481,6 +492,7 @@ def html_to_text(html: str) -> str:
         text = _html_unescape(re.sub(r"<[^>]*>", " ", html))
     text = text.replace("\xa0", " ")
     text = _SPACE_BEFORE_NL.sub("\n", text)
+    text = _TAB_RUNS.sub("\t", text)
     text = _MANY_NL.sub("\n\n", text)
     return text.strip()
 
@@ -532,7 +544,7 @@ def _part_bytes(part: Message) -> bytes:
     if payload is None:
         raw = _payload(part)
         if isinstance(raw, str):
-            return raw.encode("ascii", "surrogateescape") if not raw.isascii() else raw.encode("ascii")
+            return raw.encode("utf-8", "surrogateescape")
         return b""
     return payload if isinstance(payload, bytes) else bytes(payload)
 
@@ -637,7 +649,6 @@ _DEFECT_TEXT = {
 
 @dataclass
 class _Walk:
-    defects: list[str]
     plain: list[tuple[Message, int | None, bool]] = field(default_factory=list)  # part, parent id, parent is mixed
     html: list[Message] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
@@ -683,7 +694,7 @@ def _walk(root: Message, defects: list[str]) -> _Walk:
     Iterative (no recursion limit). message/* parts are leaves: an attached
     mail's own text is not this mail's text.
     """
-    w = _Walk(defects)
+    w = _Walk()
     # stack items: (part, inside_attachment, parent id, parent is multipart/mixed)
     stack: list[tuple[Message, bool, int | None, bool]] = [(root, False, None, False)]
     while stack:
@@ -906,9 +917,6 @@ def _extract(raw: bytes, msg: Message, mp_date: datetime | None, defects: list[s
     html = _part_text(w.html[0], defects) if w.html else None
     if not text.strip() and html:
         text = html_to_text(html)
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-        defects.append("NUL characters removed from the text")
 
     content_type = msg.get_content_type()
     return InboundMail(

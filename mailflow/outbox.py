@@ -37,6 +37,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow import hoplog
+from mailflow.classify import OWN_MESSAGE_ID_PREFIX
 from mailflow.config import Settings, SmtpConfig
 from mailflow.errors import MailServerError, TLSRequiredError
 from mailflow.models import Complaint, Message, OutboxItem, utcnow
@@ -66,7 +67,7 @@ class Outgoing:
 
 def new_message_id(domain: str) -> str:
     """A fresh Message-ID (without angle brackets) in our own domain."""
-    return f"mailflow.{secrets.token_hex(12)}@{domain}"
+    return f"{OWN_MESSAGE_ID_PREFIX}{secrets.token_hex(12)}@{domain}"
 
 
 def compose(settings: Settings, out: Outgoing, message_id: str, now: datetime, complaint_number: str | None) -> bytes:

@@ -295,7 +295,7 @@ def test_base64_hebrew_body():
 # ------------------------------------------------------------- our fixtures
 LABELLED = [
     "Nama: Ibu Sri Wulandari",
-    "NIK: 3402013113990001",
+    "NIK: 3402014501900001",
     "Alamat: Jl. Parangtritis Km 5, Sewon — RT 03",
     "No. HP: 0812-0000-0000",
     "Jenis Layanan: KTP-el",
@@ -404,8 +404,8 @@ def test_html_to_text():
         "",
         "  x",
         "  y",
-        "Nama: Sri",
-        "NIK: 1",
+        "Nama:\tSri",
+        "NIK:\t1",
         "Jl. Parangtritis — RT 03 “ok”",
     ]
     assert html_to_text("") == "" and html_to_text("<p>unclosed <b>tags") == "unclosed tags"
@@ -421,6 +421,41 @@ def test_header_bytes_message_id_units():
     assert header_bytes_message_id(b"") is None
     for raw in (b"Subject: a\nnot a header\nMessage-ID: <x@y>\n\nb", b"Message-ID: <a@b>\nMessage-ID: <c@d>\n\nb"):
         assert header_bytes_message_id(raw) == parse_message(raw).message_id
+
+
+def test_a_header_name_with_a_space_before_the_colon_ends_the_headers_in_both_paths():
+    raw = b"From: a@example.net\r\nMessage-Id : <spaced@example.net>\r\n\r\nbody\r\n"
+    mail = parse_message(raw)
+    assert mail.message_id is None and header_bytes_message_id(raw) is None
+    assert "no blank line between headers and body" in " ".join(mail.defects)
+
+
+def test_apple_mail_text_split_around_an_inline_image_is_joined():
+    raw = (
+        b"From: Sri <sri@example.net>\nSubject: KTP\nMessage-ID: <apple@example.net>\n"
+        b"Content-Type: multipart/mixed; boundary=AM\n\n"
+        b"--AM\nContent-Type: text/plain; charset=utf-8\n\nNama: Ibu Sri Wulandari\n"
+        b"--AM\nContent-Type: image/jpeg; name=ktp.jpg\nContent-Disposition: inline; filename=ktp.jpg\n"
+        b"Content-Transfer-Encoding: base64\n\n/9j/4AAQ\n"
+        b"--AM\nContent-Type: text/plain; charset=utf-8\n\nUraian: foto KTP di atas.\n"
+        b"--AM--\n"
+    )
+    mail = parse_message(raw)
+    assert mail.text.splitlines() == ["Nama: Ibu Sri Wulandari", "Uraian: foto KTP di atas."]
+    assert mail.attachments == (Attachment("ktp.jpg", "image/jpeg", 6),)
+
+
+@pytest.mark.parametrize("charset", ["undefined", "zlib", "base64", "idna", "utf-16", "x-unknown", "unicode-1-1-utf-7"])
+def test_any_charset_label_is_survived_and_nul_never_comes_out(charset):
+    cs = charset.encode()
+    raw = (
+        b"From: =?" + cs + b"?B?AAEC/w==?= <a@example.net>\nSubject: =?" + cs + b"?Q?x=00y?= \x00z\n"
+        b"Content-Type: text/plain; charset=" + cs + b"\n\nNama: Andr\xe9\x00 \xff\n"
+    )
+    mail = parse_message(raw)
+    strings = [mail.subject, mail.text, mail.from_name, *(v for vs in mail.headers.values() for v in vs)]
+    assert not any("\x00" in s for s in strings)
+    assert mail.text.startswith("Nama: ")
 
 
 def test_parse_errors():
