@@ -113,7 +113,7 @@ def init(
         if not dest.exists():
             shutil.copyfile(src, dest)
     typer.echo(f"wrote {target} and {rules_dir}/")
-    settings = load_settings(target, env={"MAILFLOW_IMAP_PASSWORD": "", "MAILFLOW_SMTP_PASSWORD": ""})
+    settings = load_settings(target)
     engine = db.make_engine(settings.database_url)
     before, after = db.upgrade(engine)
     engine.dispose()
@@ -162,6 +162,11 @@ def config_check(config: ConfigOpt = None) -> None:
     typer.echo(f"rules:     {application.rules.path} OK ({len(application.rules.steps)} steps, {len(application.rules.roles)} roles)")
     typer.echo(f"templates: {len(application.renderer.names())} found")
     typer.echo(f"database:  {redact_url(settings.database_url)}: {schema}")
+    try:
+        settings.check_secrets()
+        typer.echo("secrets:   found (not shown)")
+    except MailflowError as exc:
+        typer.echo(f"secrets:   {exc}")
     application.close()
 
 
@@ -203,6 +208,7 @@ def run(
 ) -> None:
     """Run the daemon: poll the complaint mailbox and drain the outbox until SIGTERM/Ctrl-C."""
     settings = _settings(config)
+    settings.check_secrets()
     _setup_logging(settings, log_format)
     application = _build(settings)
     try:
@@ -221,6 +227,7 @@ def poll(
     if not once:
         raise MailflowError("`mailflow poll` needs --once (use `mailflow run` for the daemon)")
     settings = _settings(config)
+    settings.check_secrets()
     _setup_logging(settings, log_format)
     application = _build(settings)
     daemon = application.daemon()

@@ -25,15 +25,26 @@ SECURITY_MODES = ("tls", "starttls", "none")
 
 
 class Secret:
-    """A password that never prints itself."""
+    """A password that never prints itself.
 
-    __slots__ = ("_value",)
+    A secret whose source is missing (an unset variable) only fails when it is
+    used, so commands that need no server (queue, show, db) work without it.
+    """
 
-    def __init__(self, value: str | None):
+    __slots__ = ("_value", "_missing")
+
+    def __init__(self, value: str | None, missing: str | None = None):
         self._value = value
+        self._missing = missing
 
     def reveal(self) -> str | None:
+        if self._missing:
+            raise ConfigError(self._missing)
         return self._value
+
+    def check(self) -> None:
+        """Raise ConfigError if the secret's source is missing."""
+        self.reveal()
 
     def __bool__(self) -> bool:
         return bool(self._value)
@@ -113,6 +124,12 @@ class Settings:
     def base_dir(self) -> Path:
         return self.path.parent
 
+    def check_secrets(self) -> None:
+        """Raise ConfigError naming the key whose secret is missing (for commands that log in)."""
+        self.imap.password.check()
+        if self.smtp.username:
+            self.smtp.password.check()
+
 
 class _Reader:
     """Typed access to one TOML table, with errors that name file and key."""
@@ -184,10 +201,10 @@ def _secret(r: _Reader, base: Path, env: dict[str, str]) -> Secret:
         raise r.fail("password_file", "only one of password_env / password_file")
     if var:
         if var not in env:
-            raise ConfigError(
+            return Secret(None, missing=(
                 f"{r.path}: key '{r.prefix}password_env' names the environment variable {var}, "
                 "which is not set"
-            )
+            ))
         return Secret(env[var])
     if file:
         p = _resolve(base, file)

@@ -1,0 +1,156 @@
+"""The mailflow command line, run as a user runs it (a subprocess), on a real
+SQLite database filled through the real intake."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select, text
+
+from mailflow import db
+from mailflow.app import build
+from mailflow.config import load_settings
+from mailflow.intake import Source
+from mailflow.models import OutboxItem
+from support import INVALID_BODY, REPO, TEST_ENV, complaint_mail, write_config
+
+
+def mailflow(*args: str, cwd=None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **TEST_ENV, "PYTHONPATH": str(REPO)}
+    env.pop("MAILFLOW_CONFIG", None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "mailflow", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=60)
+
+
+@pytest.fixture
+def filled(tmp_path):
+    """A config + database holding one registered complaint and one rejection."""
+    path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}")
+    settings = load_settings(path, env=TEST_ENV)
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    engine.dispose()
+    app = build(settings)
+    with app.factory.begin() as s:
+        app.intake.process(s, complaint_mail(message_id="<c1@warga.test>"), Source("INBOX", 1, 1))
+    with app.factory.begin() as s:
+        app.intake.process(s, complaint_mail(INVALID_BODY, sender="warga2@dukcapil.test"), Source("INBOX", 1, 2))
+    app.close()
+    return path, settings
+
+
+def test_help_lists_every_command():
+    out = mailflow("--help").stdout
+    for cmd in ("init", "db", "run", "poll", "queue", "show", "resend", "rules", "config"):
+        assert cmd in out
+
+
+def test_init_writes_a_config_and_a_database(tmp_path):
+    r = mailflow("init", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "mailflow.toml").is_file() and (tmp_path / "rules" / "bantul-email.toml").is_file()
+    assert (tmp_path / "mailflow.db").is_file()
+    again = mailflow("init", str(tmp_path))
+    assert again.returncode == 2 and "--force" in again.stderr
+    status = mailflow("db", "status", "--config", str(tmp_path / "mailflow.toml"))
+    assert status.returncode == 0 and "0001" in status.stdout
+
+
+def test_run_on_an_old_schema_refuses_and_names_the_fix(tmp_path):
+    path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}")
+    r = mailflow("run", "--config", str(path))
+    assert r.returncode == 2
+    assert "mailflow db upgrade" in r.stderr
+    up = mailflow("db", "upgrade", "--config", str(path))
+    assert up.returncode == 0 and "upgraded" in up.stdout
+
+
+def test_config_errors_are_one_line_with_file_and_key(tmp_path):
+    path = write_config(tmp_path, db_url="sqlite:///m.db")
+    path.write_text(path.read_text().replace('security = "none"', 'security = "maybe"', 1))
+    r = mailflow("queue", "--config", str(path))
+    assert r.returncode == 2
+    assert "imap.security" in r.stderr and str(path) in r.stderr and "Traceback" not in r.stderr
+
+
+def test_config_path_from_environment(filled):
+    path, _ = filled
+    r = mailflow("queue", env_extra={"MAILFLOW_CONFIG": str(path)})
+    assert r.returncode == 0 and "ADU/" in r.stdout
+
+
+def test_queue_masks_nik_unless_revealed(filled):
+    path, _ = filled
+    r = mailflow("queue", "--config", str(path))
+    assert r.returncode == 0, r.stderr
+    assert "Siti Aminah" in r.stdout and "340201******0001" in r.stdout and "3402014501900001" not in r.stdout
+    revealed = mailflow("queue", "--reveal", "--config", str(path)).stdout
+    assert "3402014501900001" in revealed
+    rows = json.loads(mailflow("queue", "--json", "--config", str(path)).stdout)
+    assert [r["status"] for r in rows] == ["registered"]
+    assert rows[0]["complainant"]["nik"] == "340201******0001"
+    assert "no complaints" in mailflow("queue", "--status", "closed", "--config", str(path)).stdout
+
+
+def test_show_tells_the_path_in_order(filled):
+    path, _ = filled
+    number = json.loads(mailflow("queue", "--json", "--config", str(path)).stdout)[0]["number"]
+    r = mailflow("show", number, "--config", str(path))
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    order = [out.index(w) for w in ("Surel diterima", "Aduan didaftarkan", "Tanda terima", "Diteruskan")]
+    assert order == sorted(order)
+    assert "3402014501900001" not in out and "Admin Email" in out
+    data = json.loads(mailflow("show", number, "--json", "--config", str(path)).stdout)
+    assert [h["kind"] for h in data["hops"]][:5] == ["received", "parsed", "registered", "acknowledged", "forwarded"]
+    missing = mailflow("show", "ADU/1999/000009", "--config", str(path))
+    assert missing.returncode == 2 and "no complaint" in missing.stderr
+
+
+def test_outbox_listing_and_resend(filled):
+    path, settings = filled
+    out = mailflow("queue", "--outbox", "--config", str(path)).stdout
+    assert "citizen/acknowledgement" in out and "staff/forward" in out and "pending" in out
+    engine = db.make_engine(settings.database_url)
+    with engine.begin() as conn:  # as if SMTP had refused it for good
+        conn.execute(text("UPDATE outbox SET state = 'failed', last_error = '550 no such user' WHERE kind = 'staff/forward'"))
+    number = json.loads(mailflow("queue", "--json", "--config", str(path)).stdout)[0]["number"]
+    r = mailflow("resend", number, "--config", str(path))
+    assert r.returncode == 0 and "queued again" in r.stdout
+    with engine.connect() as conn:
+        states = dict(conn.execute(select(OutboxItem.kind, OutboxItem.state)).all())
+        resent_id = conn.execute(text("SELECT message_id FROM messages WHERE direction='out' AND classification='citizen/acknowledgement'")).scalar()
+        conn.execute(text("SELECT 1"))
+    assert states["staff/forward"] == "pending"
+    # a sent mail goes again as a Resent- copy with the same Message-ID
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE outbox SET state = 'sent' WHERE kind = 'citizen/acknowledgement'"))
+    r = mailflow("resend", f"<{resent_id}>", "--config", str(path))
+    assert r.returncode == 0 and "Resent-Message-ID" in r.stdout
+    with engine.connect() as conn:
+        raws = conn.execute(text("SELECT raw FROM messages WHERE dedupe_key LIKE 'resent:%'")).scalars().all()
+        hops = conn.execute(text("SELECT count(*) FROM hops WHERE kind = 'resent'")).scalar()
+    engine.dispose()
+    assert len(raws) == 1 and raws[0].startswith(b"Resent-Date:") and resent_id.encode() in raws[0]
+    assert hops == 2
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "rules").glob("*.toml") if p.name != "complaint-format.toml"))
+def test_rules_check_passes_on_each_shipped_file(name):
+    r = mailflow("rules", "check", str(REPO / "rules" / name))
+    assert r.returncode == 0, r.stderr
+    assert "OK" in r.stdout
+
+
+def test_rules_check_names_a_typod_role(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text((REPO / "rules" / "bantul-email.toml").read_text().replace('role = "kabid"', 'role = "kabidd"'))
+    (tmp_path / "complaint-format.toml").write_text((REPO / "rules" / "complaint-format.toml").read_text())
+    r = mailflow("rules", "check", str(bad))
+    assert r.returncode == 2
+    assert "steps[5].role" in r.stderr and "kabidd" in r.stderr
