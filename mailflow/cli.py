@@ -86,6 +86,7 @@ def _setup_logging(settings: Settings | None, fmt: str | None = None) -> None:
     # Libraries' own chatter (imapclient logs every command at DEBUG, credentials
     # included) stays out unless asked for.
     logging.getLogger("imapclient").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _build(settings: Settings, check_schema: bool = True):

@@ -24,7 +24,7 @@ from imapclient.exceptions import IMAPClientError
 
 from mailflow.config import ImapConfig
 from mailflow.errors import MailServerError, TLSRequiredError
-from mailflow.outbox import tls_context
+from mailflow.outbox import tls_context, tls_failure
 
 log = logging.getLogger("mailflow.imap")
 
@@ -56,7 +56,7 @@ class Mailbox:
                 cfg.host, port=cfg.port, ssl=cfg.security == "tls", ssl_context=ctx, timeout=cfg.timeout
             )
         except ssl.SSLError as exc:
-            raise TLSRequiredError(f"TLS with IMAP server {cfg.host}:{cfg.port} failed: {exc.reason or exc}") from None
+            raise TLSRequiredError(tls_failure(f"IMAP server {cfg.host}:{cfg.port}", exc)) from None
         except NETWORK_ERRORS as exc:
             raise MailServerError(f"cannot connect to IMAP server {cfg.host}:{cfg.port}: {exc}") from None
         try:
@@ -69,9 +69,7 @@ class Mailbox:
                 try:
                     client.starttls(ctx)
                 except ssl.SSLError as exc:
-                    raise TLSRequiredError(
-                        f"STARTTLS with IMAP server {cfg.host}:{cfg.port} failed: {exc.reason or exc}"
-                    ) from None
+                    raise TLSRequiredError(tls_failure(f"IMAP server {cfg.host}:{cfg.port} (STARTTLS)", exc)) from None
             try:
                 client.login(cfg.username, cfg.password.reveal() or "")
             except imapclient.exceptions.LoginError:

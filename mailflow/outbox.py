@@ -178,6 +178,15 @@ def tls_context(cfg: SmtpConfig | object) -> ssl.SSLContext:
     return ctx
 
 
+def tls_failure(what: str, exc: ssl.SSLError) -> str:
+    """A TLS error in words an admin can act on."""
+    if isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        detail = getattr(exc, "verify_message", "") or exc.reason or "not trusted"
+        return (f"TLS with {what} failed: the server's certificate could not be verified ({detail}); "
+                "set ca_file to the CA that signed it (verify_certificate = false only for testing)")
+    return f"TLS with {what} failed: {exc.reason or exc}"
+
+
 @dataclass
 class DrainResult:
     sent: int = 0
@@ -216,7 +225,7 @@ class SmtpSender:
                 ) from None
             raise
         except ssl.SSLError as exc:
-            raise TLSRequiredError(f"TLS with SMTP server {cfg.host}:{cfg.port} failed: {exc.reason or exc}") from None
+            raise TLSRequiredError(tls_failure(f"SMTP server {cfg.host}:{cfg.port}", exc)) from None
         if cfg.username:
             await smtp.login(cfg.username, cfg.password.reveal() or "")
         return smtp
@@ -235,6 +244,18 @@ class SmtpSender:
             except (aiosmtplib.SMTPException, OSError):
                 self._smtp.close()
         self._smtp = None
+
+
+def _smtp_reason(exc: Exception) -> tuple[int, str]:
+    """(code, the server's words) of an SMTP refusal; for several refused
+    recipients, the lowest code decides (a 4xx one is worth retrying)."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        refusals = exc.recipients or []
+        if refusals:
+            code = min(r.code for r in refusals)
+            return code, "; ".join(f"{r.code} {r.message}" for r in refusals)
+        return 550, "all recipients refused"
+    return exc.code, f"{exc.code} {exc.message}".strip()
 
 
 class Outbox:
@@ -307,8 +328,7 @@ class Outbox:
                 try:
                     refused = await sender.send(env_from, rcpts, raw)
                 except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
-                    code = getattr(exc, "code", 550)
-                    reason = f"{code} {getattr(exc, 'message', str(exc))}".strip()
+                    code, reason = _smtp_reason(exc)
                     if 400 <= code < 500:
                         self._defer(row_id, attempts, complaint_id, message_id, reason, result)
                     else:
@@ -322,6 +342,10 @@ class Outbox:
                         self._defer(later[0], later[4], later[5], later[6], reason, result)
                     await sender.close()
                     break
+                except UnicodeError as exc:
+                    # e.g. a non-ASCII address: undeliverable without SMTPUTF8; fail this row only.
+                    self._fail(row_id, complaint_id, message_id, f"cannot send to {', '.join(rcpts)}: {exc}", result)
+                    await sender.close()
                 else:
                     self._mark_sent(row_id, complaint_id, message_id, rcpts, refused, result)
         finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mailflow.testing.mailstack import MailStack  # noqa: E402
+from mailflow.testing.mailstack import DOMAIN, PASSWORD, MailStack  # noqa: E402
 
 DEMO = REPO / "var" / "demo"
 MAILS = REPO / "scripts" / "demo-mail"
@@ -35,10 +35,10 @@ def main() -> int:
     keep = "--keep" in sys.argv[1:]
     t0 = time.monotonic()
     say("Starting the local mail sandbox (Dovecot IMAP + SMTP relay on loopback)")
-    stack = MailStack.start(DEMO / "mailstack")
+    stack = MailStack().start(DEMO / "mailstack")
     stack.reset()
     print(f"IMAP 127.0.0.1:{stack.imap_port} (STARTTLS), SMTP 127.0.0.1:{stack.smtp_starttls_port} (STARTTLS), "
-          f"domain {stack.domain}; users aduan, admin, kasi-*, kabid, kadis, warga1..9")
+          f"domain {DOMAIN}; users aduan, admin, kasi-*, kabid, kadis, warga1..9")
 
     for leftover in DEMO.glob("mailflow.db*"):
         leftover.unlink()
@@ -47,8 +47,8 @@ def main() -> int:
 name = "Dinas Kependudukan dan Pencatatan Sipil Kabupaten Bantul"
 timezone = "Asia/Jakarta"
 rules = "{REPO / 'rules' / 'bantul-email.toml'}"
-complaint_address = "aduan@{stack.domain}"
-alert_address = "admin@{stack.domain}"
+complaint_address = "aduan@{DOMAIN}"
+alert_address = "admin@{DOMAIN}"
 
 [imap]
 host = "127.0.0.1"
@@ -68,7 +68,7 @@ ca_file = "{stack.ca_file}"
 [database]
 url = "sqlite:///mailflow.db"
 """)
-    env = {**os.environ, "MAILFLOW_IMAP_PASSWORD": stack.password, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "MAILFLOW_IMAP_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO)}
     say("Creating the database: mailflow db upgrade")
     print(mailflow("db", "upgrade", env=env).strip())
 
@@ -77,7 +77,7 @@ url = "sqlite:///mailflow.db"
         raw = path.read_bytes()
         msg = message_from_bytes(raw, policy=policy.default)
         sender = msg["From"].addresses[0].addr_spec
-        stack.send(raw, sender, [f"aduan@{stack.domain}"])
+        stack.send(raw, sender, [f"aduan@{DOMAIN}"])
         print(f"  {sender:<24} {msg['Subject']}")
 
     say("Running the daemon: mailflow run (it stops on SIGTERM after the current message)")
@@ -103,9 +103,9 @@ url = "sqlite:///mailflow.db"
     for user in ("warga1", "warga2", "warga3", "warga4", "admin"):
         for raw in stack.messages(user):
             msg = message_from_bytes(raw, policy=policy.default)
-            print(f"  {user + '@' + stack.domain:<24} {msg['Subject']}")
+            print(f"  {user + '@' + DOMAIN:<24} {msg['Subject']}")
         if not stack.messages(user):
-            print(f"  {user + '@' + stack.domain:<24} {DIM}(nothing: an automatic reply is never answered){RESET}")
+            print(f"  {user + '@' + DOMAIN:<24} {DIM}(nothing: an automatic reply is never answered){RESET}")
     ack = message_from_bytes(stack.messages("warga1")[0], policy=policy.default)
     say("The acknowledgement Siti Aminah received (threaded to her mail: In-Reply-To " + ack["In-Reply-To"] + ")")
     print(ack.get_body(("plain",)).get_content())

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from mailflow import db, hoplog, numbering
 from mailflow.errors import SchemaOutOfDate
 from mailflow.models import Complaint, Hop
-from support import db_url  # noqa: F401  (fixture)
+
 
 
 def test_schema_check_names_the_fix_then_passes_after_upgrade(db_url):

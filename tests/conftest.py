@@ -1,0 +1,86 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import pytest
+
+# --------------------------------------------------------------------------
+# Local real mail servers (mailflow/testing/mailstack.py, scripts/mailstack).
+#
+#   mailstack  session-scoped: Dovecot (IMAP/IMAPS/LMTP) + the aiosmtpd SMTP
+#              front, started once per test session (per xdist worker) in a
+#              tmp dir on free loopback ports, stopped at the end.
+#   mail       function-scoped: the same stack after reset() -- every mailbox
+#              of every user empty, created folders gone.
+#
+# Tests that use them are marked @pytest.mark.integration.  If Dovecot can't
+# be installed or started the tests fail (with the reason), never skip.
+# --------------------------------------------------------------------------
+_mailstack_failure: str | None = None
+
+
+@pytest.fixture(scope="session")
+def mailstack(tmp_path_factory):
+    global _mailstack_failure
+    from mailflow.testing.mailstack import MailStack, MailStackError
+
+    if _mailstack_failure is not None:  # don't retry the install for every test
+        pytest.fail(_mailstack_failure, pytrace=False)
+    stack = MailStack()
+    try:
+        stack.start(tmp_path_factory.mktemp("mailstack"))
+    except (MailStackError, OSError) as exc:
+        _mailstack_failure = f"the local mail stack (Dovecot + SMTP relay) could not start: {exc}"
+        stack.stop()
+        pytest.fail(_mailstack_failure, pytrace=False)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def mail(mailstack):
+    mailstack.reset()
+    return mailstack
+
+
+# --------------------------------------------------------------------------
+# mailflow on the stack: `desk` = (stack, app, daemon) on a fresh SQLite
+# database; `make_desk(settings=None, extra="")` builds another one (sharing
+# a database when given the settings of an existing desk).
+# --------------------------------------------------------------------------
+from support import TEST_ENV, db_url, write_config  # noqa: E402,F401  (db_url is a fixture)
+
+
+@pytest.fixture
+def make_desk(mail, tmp_path):
+    from mailflow import db
+    from mailflow.app import build
+    from mailflow.config import load_settings
+
+    apps = []
+
+    def make(settings=None, extra: str = "", **config):
+        where = tmp_path / f"desk{len(apps)}"
+        where.mkdir()
+        url = settings.database_url if settings is not None else f"sqlite:///{where / 'mailflow.db'}"
+        config.setdefault("imap_port", mail.imap_port)
+        config.setdefault("smtp_port", mail.smtp_port)
+        path = write_config(where, db_url=url, extra=extra, **config)
+        new = load_settings(path, env=TEST_ENV)
+        engine = db.make_engine(new.database_url)
+        db.upgrade(engine)
+        engine.dispose()
+        app = build(new)
+        daemon = app.daemon()
+        apps.append((app, daemon))
+        return mail, app, daemon
+
+    yield make
+    for app, daemon in apps:
+        daemon.mailbox.close()
+        app.close()
+
+
+@pytest.fixture
+def desk(make_desk):
+    return make_desk()

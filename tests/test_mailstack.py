@@ -1,0 +1,288 @@
+"""The local real mail stack (Dovecot + SMTP front) does what the other tests rely on."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import smtplib
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
+
+from mailflow.testing.mailstack import ENV_KEYS, MailStack
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[1]
+ADDED_BY_SERVERS = {"return-path", "delivered-to", "received"}
+
+
+def complaint(subject: str = "Pengaduan KTP-el hilang", size: int = 0) -> bytes:
+    """A hand-made message with the awkward bits: UTF-8 body, folded header,
+    a line starting with a dot, trailing blanks, a base64 attachment."""
+    attachment = base64.encodebytes(os.urandom(size or 3000)).replace(b"\n", b"\r\n")
+    return (
+        b"From: Warga Satu <warga1@dukcapil.test>\r\n"
+        b"To: aduan@dukcapil.test\r\n"
+        b"Subject: " + subject.encode() + b"\r\n"
+        b"Message-ID: <test-" + str(time.monotonic_ns()).encode() + b"@warga.example>\r\n"
+        b"Date: Mon, 23 Nov 2026 09:00:00 +0700\r\n"
+        b"X-Folded: first part\r\n\tsecond part\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b1"\r\n'
+        b"\r\n"
+        b"--b1\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n"
+        b"\r\n"
+        b"Yth. Disdukcapil, KTP-el saya hilang \xe2\x80\x94 NIK 3201234567890001.\r\n"
+        b".baris diawali titik\r\n"
+        b"..dua titik\r\n"
+        b"spasi di akhir   \r\n"
+        b"\r\n"
+        b"--b1\r\n"
+        b"Content-Type: application/pdf; name=\"surat.pdf\"\r\n"
+        b"Content-Transfer-Encoding: base64\r\n"
+        b"\r\n" + attachment + b"--b1--\r\n"
+    )
+
+
+def split_added(got: bytes, sent: bytes) -> list[str]:
+    """Names of the header fields the servers put on top of ``sent``."""
+    assert got.endswith(sent), "message not byte-identical below the added headers"
+    added = got[: len(got) - len(sent)].decode("ascii")
+    return [m.group(1).lower() for m in re.finditer(r"^([^\s:]+):", added, re.M)]
+
+
+def verified(cafile: str | None) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=cafile)
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    return ctx
+
+
+# ------------------------------------------------------------------ delivery
+
+
+def test_smtp_to_plus_address_arrives_byte_identical(mail):
+    raw = complaint()
+    with smtplib.SMTP(mail.host, mail.smtp_port) as smtp:
+        refused = smtp.sendmail("warga1@dukcapil.test", ["aduan+abc.def@dukcapil.test"], raw)
+    assert refused == {}
+    # Visible as soon as the send returned: no waiting.
+    [got] = mail.messages("aduan")
+    assert set(split_added(got, raw)) <= ADDED_BY_SERVERS
+    assert b"Delivered-To: aduan+abc.def@dukcapil.test\r\n" in got
+    assert got.startswith(b"Return-Path: <warga1@dukcapil.test>\r\n")
+
+
+def test_large_message_and_several_recipients_in_one_transaction(mail):
+    raw = complaint("lampiran besar", size=3 * 1024 * 1024)
+    with smtplib.SMTP(mail.host, mail.smtp_port) as smtp:
+        smtp.sendmail("", ["aduan@dukcapil.test", "Kabid@DUKCAPIL.test", "warga9+x@dukcapil.test"], raw)
+    for user in ("aduan", "kabid", "warga9"):
+        [got] = mail.messages(user)
+        assert set(split_added(got, raw)) <= ADDED_BY_SERVERS
+        assert got.startswith(b"Return-Path: <>\r\n")
+
+
+def test_unknown_recipient_and_other_domains_are_refused(mail):
+    raw = complaint()
+    with smtplib.SMTP(mail.host, mail.smtp_port) as smtp:
+        smtp.ehlo()
+        smtp.mail("warga1@dukcapil.test")
+        for rcpt in ("nobody@dukcapil.test", "nobody+aduan@dukcapil.test", "aduan@example.com"):
+            code, text = smtp.rcpt(rcpt)
+            assert 500 <= code < 600, (rcpt, code, text)
+        smtp.rset()
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as err:
+            smtp.sendmail("warga1@dukcapil.test", ["nobody@dukcapil.test"], raw)
+        assert err.value.recipients["nobody@dukcapil.test"][0] == 550
+    assert mail.count("aduan") == 0
+
+
+def test_send_deliver_and_wait_for_helpers(mail):
+    mail.send(b"Subject: satu\n\nisi\n", "warga2", "aduan")  # LF-only is sent as CRLF
+    uid = mail.deliver("aduan", complaint("dua"), folder="Arsip/2026")
+    assert uid == 1
+    [first] = mail.wait_for("aduan", 1)
+    assert first.endswith(b"Subject: satu\r\n\r\nisi\r\n")
+    assert len(mail.messages("aduan", "Arsip/2026")) == 1
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        mail.wait_for("aduan", 2, timeout=0.3)
+    assert time.monotonic() - start < 2
+    assert mail.messages("aduan", "Tidak/Ada") == []
+
+
+# ------------------------------------------------------------------ IMAP and TLS
+
+
+def test_both_login_forms_and_capabilities(mail):
+    for login in ("aduan", "aduan@dukcapil.test"):
+        with IMAPClient(mail.host, port=mail.imap_port, ssl=False) as client:
+            client.login(login, mail.password)
+            caps = set(client.capabilities())
+            assert {b"IDLE", b"MOVE", b"UIDPLUS"} <= caps
+            client.logout()
+    with IMAPClient(mail.host, port=mail.imap_port, ssl=False) as client:
+        with pytest.raises(LoginError):
+            client.login("aduan", "wrong")
+
+
+def test_imaps_with_ca_and_verification(mail):
+    with IMAPClient(mail.host, port=mail.imaps_port, ssl=True, ssl_context=verified(mail.ca_file)) as c:
+        c.login("aduan@dukcapil.test", mail.password)
+        assert c.select_folder("INBOX")[b"EXISTS"] == 0
+        c.logout()
+    # The certificate is for localhost too.
+    with IMAPClient("localhost", port=mail.imaps_port, ssl=True, ssl_context=verified(mail.ca_file)) as c:
+        c.login("aduan", mail.password)
+        c.logout()
+
+
+def test_starttls_with_ca_and_verification(mail):
+    with IMAPClient(mail.host, port=mail.imap_port, ssl=False) as c:
+        assert b"STARTTLS" in c.capabilities()
+        c.starttls(verified(mail.ca_file))
+        c.login("aduan", mail.password)
+        c.logout()
+    with smtplib.SMTP(mail.host, mail.smtp_starttls_port) as smtp:
+        smtp.starttls(context=verified(mail.ca_file))
+        smtp.login("kasi-capil", mail.password)  # AUTH is offered, not required
+        smtp.sendmail("kasi-capil@dukcapil.test", ["aduan@dukcapil.test"], complaint())
+    assert mail.count("aduan") == 1
+
+
+def test_starttls_without_the_ca_fails_verification(mail):
+    with IMAPClient(mail.host, port=mail.imap_port, ssl=False) as c:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            c.starttls(verified(None))
+    with smtplib.SMTP(mail.host, mail.smtp_starttls_port) as smtp:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            smtp.starttls(context=verified(None))
+    with pytest.raises(ssl.SSLCertVerificationError):
+        IMAPClient(mail.host, port=mail.imaps_port, ssl=True, ssl_context=verified(None))
+
+
+def test_plain_listeners_do_not_offer_starttls(mail):
+    assert mail.imap_plain_host == "127.0.0.2"
+    with IMAPClient(mail.imap_plain_host, port=mail.imap_plain_port, ssl=False) as c:
+        assert b"STARTTLS" not in c.capabilities()
+        with pytest.raises(Exception):
+            c.starttls(verified(mail.ca_file))
+    with IMAPClient(mail.imap_plain_host, port=mail.imap_plain_port, ssl=False) as c:
+        c.login("aduan", mail.password)  # plaintext login works there
+        c.logout()
+    with smtplib.SMTP(mail.host, mail.smtp_port) as smtp:
+        smtp.ehlo()
+        assert not smtp.has_extn("starttls")
+        with pytest.raises(smtplib.SMTPNotSupportedError):
+            smtp.starttls(context=verified(mail.ca_file))
+
+
+# ------------------------------------------------------------------ restart and reset
+
+
+def test_restart_imap_and_smtp_keep_ports_and_mail(mail):
+    env = dict(mail.env)
+    mail.send(complaint("sebelum restart"), "warga1", "aduan")
+    mail.deliver("aduan", complaint("arsip"), folder="Arsip")
+    open_session = mail.imap("aduan")
+    open_session.select_folder("INBOX")
+
+    mail.restart_imap()
+    assert mail.env == env
+    with pytest.raises(Exception):  # the old session was cut
+        open_session.noop()
+    assert mail.count("aduan") == 1
+    assert mail.count("aduan", "Arsip") == 1
+    mail.send(complaint("setelah restart"), "warga1", "aduan")  # relay reconnects to LMTP
+    assert mail.count("aduan") == 2
+
+    mail.restart_smtp()
+    assert mail.env == env
+    mail.send(complaint("setelah restart smtp"), "warga1", "aduan")
+    assert mail.count("aduan") == 3
+
+
+def test_reset_empties_everything(mail):
+    mail.send(complaint(), "warga1", ["aduan", "kadis"])
+    mail.deliver("aduan", complaint(), folder="Sent")
+    mail.deliver("aduan", complaint(), folder="Proses/Verifikasi")
+    mail.deliver("kadis", complaint(), folder="Disposisi")
+    busy = mail.imap("kadis")  # an open session: emptied through doveadm
+    busy.select_folder("INBOX")
+    try:
+        start = time.monotonic()
+        mail.reset()
+        elapsed = time.monotonic() - start
+        assert elapsed < 0.5, f"reset took {elapsed:.3f}s"
+        for user in ("aduan", "kadis"):
+            with mail.imap(user) as c:
+                names = {name for _flags, _sep, name in c.list_folders()}
+                assert names == {"INBOX", "Drafts", "Sent", "Trash", "Junk"}
+                for name in names:
+                    assert c.folder_status(name, [b"MESSAGES"])[b"MESSAGES"] == 0
+        busy.noop()  # still usable
+        assert busy.search("ALL") == []
+    finally:
+        busy.logout()
+
+
+# ------------------------------------------------------------------ the script
+
+
+def test_script_start_env_status_stop_with_users_file(tmp_path, mailstack):
+    users = tmp_path / "users.txt"
+    users.write_text("# extra\npetugas-loket\nkasi-dafduk@dukcapil.test\n")
+    state = tmp_path / "stack"
+    script = [str(REPO / "scripts" / "mailstack")]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("MAILSTACK_DIR", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*script, *args], capture_output=True, text=True, env=env, timeout=120)
+
+    started = run("start", "--dir", str(state), "--users-file", str(users))
+    assert started.returncode == 0, started.stderr
+    try:
+        values = dict(line.split("=", 1) for line in started.stdout.splitlines())
+        assert list(values) == list(ENV_KEYS)
+        assert values["MAILSTACK_DIR"] == str(state)
+        assert values["MAILSTACK_DOMAIN"] == "dukcapil.test"
+        assert (state / "env").read_text() == started.stdout
+        assert run("env", "--dir", str(state)).stdout == started.stdout
+        assert run("status", "--dir", str(state)).returncode == 0
+        again = run("start", "--dir", str(state))  # already running: same env
+        assert again.returncode == 0 and again.stdout == started.stdout
+        # A second stack never shares a port with the session's stack.
+        ports = {v for k, v in values.items() if k.endswith("_PORT")}
+        assert len(ports) == 5
+        assert not ports & {str(v) for k, v in mailstack.env.items() if k.endswith("_PORT")}
+
+        other = MailStack.attach(state)
+        other.send(complaint(), "warga1", ["petugas-loket+x", "kasi-dafduk"])
+        assert other.count("petugas-loket") == 1 and other.count("kasi-dafduk") == 1
+    finally:
+        stopped = run("stop", "--dir", str(state))
+    assert stopped.returncode == 0, stopped.stderr
+    assert run("status", "--dir", str(state)).returncode == 3
+    assert run("env", "--dir", str(state)).returncode == 1
+    help_text = subprocess.run([*script, "--help"], capture_output=True, text=True, env=env).stdout
+    assert "restart-imap" in help_text and "MAILSTACK_IMAP_PLAIN_PORT" in help_text
+
+
+def test_module_runs_with_this_python():
+    # scripts/mailstack execs `python -m mailflow.testing.mailstack`.
+    out = subprocess.run(
+        [sys.executable, "-m", "mailflow.testing.mailstack", "--help"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert out.returncode == 0 and "usage: scripts/mailstack" in out.stdout
