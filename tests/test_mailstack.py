@@ -6,6 +6,7 @@ import base64
 import os
 import re
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from imapclient.exceptions import LoginError
 
 from mailflow.testing.mailstack import ENV_KEYS, MailStack
 
-pytestmark = pytest.mark.integration
+integration = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[1]
 ADDED_BY_SERVERS = {"return-path", "delivered-to", "received"}
@@ -70,6 +71,7 @@ def verified(cafile: str | None) -> ssl.SSLContext:
 # ------------------------------------------------------------------ delivery
 
 
+@integration
 def test_smtp_to_plus_address_arrives_byte_identical(mail):
     raw = complaint()
     with smtplib.SMTP(mail.host, mail.smtp_port) as smtp:
@@ -82,6 +84,7 @@ def test_smtp_to_plus_address_arrives_byte_identical(mail):
     assert got.startswith(b"Return-Path: <warga1@dukcapil.test>\r\n")
 
 
+@integration
 def test_large_message_and_several_recipients_in_one_transaction(mail):
     raw = complaint("lampiran besar", size=3 * 1024 * 1024)
     with smtplib.SMTP(mail.host, mail.smtp_port) as smtp:
@@ -92,6 +95,7 @@ def test_large_message_and_several_recipients_in_one_transaction(mail):
         assert got.startswith(b"Return-Path: <>\r\n")
 
 
+@integration
 def test_unknown_recipient_and_other_domains_are_refused(mail):
     raw = complaint()
     with smtplib.SMTP(mail.host, mail.smtp_port) as smtp:
@@ -107,6 +111,7 @@ def test_unknown_recipient_and_other_domains_are_refused(mail):
     assert mail.count("aduan") == 0
 
 
+@integration
 def test_send_deliver_and_wait_for_helpers(mail):
     mail.send(b"Subject: satu\n\nisi\n", "warga2", "aduan")  # LF-only is sent as CRLF
     uid = mail.deliver("aduan", complaint("dua"), folder="Arsip/2026")
@@ -124,6 +129,7 @@ def test_send_deliver_and_wait_for_helpers(mail):
 # ------------------------------------------------------------------ IMAP and TLS
 
 
+@integration
 def test_both_login_forms_and_capabilities(mail):
     for login in ("aduan", "aduan@dukcapil.test"):
         with IMAPClient(mail.host, port=mail.imap_port, ssl=False) as client:
@@ -136,6 +142,7 @@ def test_both_login_forms_and_capabilities(mail):
             client.login("aduan", "wrong")
 
 
+@integration
 def test_imaps_with_ca_and_verification(mail):
     with IMAPClient(mail.host, port=mail.imaps_port, ssl=True, ssl_context=verified(mail.ca_file)) as c:
         c.login("aduan@dukcapil.test", mail.password)
@@ -147,6 +154,7 @@ def test_imaps_with_ca_and_verification(mail):
         c.logout()
 
 
+@integration
 def test_starttls_with_ca_and_verification(mail):
     with IMAPClient(mail.host, port=mail.imap_port, ssl=False) as c:
         assert b"STARTTLS" in c.capabilities()
@@ -160,6 +168,7 @@ def test_starttls_with_ca_and_verification(mail):
     assert mail.count("aduan") == 1
 
 
+@integration
 def test_starttls_without_the_ca_fails_verification(mail):
     with IMAPClient(mail.host, port=mail.imap_port, ssl=False) as c:
         with pytest.raises(ssl.SSLCertVerificationError):
@@ -171,6 +180,7 @@ def test_starttls_without_the_ca_fails_verification(mail):
         IMAPClient(mail.host, port=mail.imaps_port, ssl=True, ssl_context=verified(None))
 
 
+@integration
 def test_plain_listeners_do_not_offer_starttls(mail):
     assert mail.imap_plain_host == "127.0.0.2"
     with IMAPClient(mail.imap_plain_host, port=mail.imap_plain_port, ssl=False) as c:
@@ -190,6 +200,7 @@ def test_plain_listeners_do_not_offer_starttls(mail):
 # ------------------------------------------------------------------ restart and reset
 
 
+@integration
 def test_restart_imap_and_smtp_keep_ports_and_mail(mail):
     env = dict(mail.env)
     mail.send(complaint("sebelum restart"), "warga1", "aduan")
@@ -212,6 +223,7 @@ def test_restart_imap_and_smtp_keep_ports_and_mail(mail):
     assert mail.count("aduan") == 3
 
 
+@integration
 def test_reset_empties_everything(mail):
     mail.send(complaint(), "warga1", ["aduan", "kadis"])
     mail.deliver("aduan", complaint(), folder="Sent")
@@ -239,6 +251,7 @@ def test_reset_empties_everything(mail):
 # ------------------------------------------------------------------ the script
 
 
+@integration
 def test_script_start_env_status_stop_with_users_file(tmp_path, mailstack):
     users = tmp_path / "users.txt"
     users.write_text("# extra\npetugas-loket\nkasi-dafduk@dukcapil.test\n")
@@ -286,3 +299,107 @@ def test_module_runs_with_this_python():
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert out.returncode == 0 and "usage: scripts/mailstack" in out.stdout
+
+
+# ------------------------------------------------------------------ the relay's DATA reader
+# FastDataSMTP replaces aiosmtpd's line-by-line DATA reading; it must answer
+# and store exactly what stock aiosmtpd does.  No Dovecot needed here.
+
+
+class _Capture:
+    def __init__(self) -> None:
+        self.contents: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.contents.append(envelope.content)
+        return "250 2.0.0 stored"
+
+
+@pytest.fixture(scope="module")
+def two_relays():
+    """A stock aiosmtpd server and a FastDataSMTP one, both with a 1000-byte limit."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP
+
+    from mailflow.testing.smtprelay import FastDataSMTP
+
+    class Ctl(Controller):
+        def __init__(self, cls):
+            self.cls = cls
+            with socket.socket() as probe:  # Controller can't use port 0
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            super().__init__(_Capture(), hostname="127.0.0.1", port=port)
+
+        def factory(self):
+            return self.cls(self.handler, decode_data=False, data_size_limit=1000)
+
+    servers = {}
+    for name, cls in (("stock", SMTP), ("fast", FastDataSMTP)):
+        ctl = Ctl(cls)
+        ctl.start()
+        servers[name] = ctl
+    yield servers
+    for ctl in servers.values():
+        ctl.stop()
+
+
+def _reply(sock, buf: bytearray) -> bytes:
+    while True:
+        for line in bytes(buf).split(b"\r\n")[:-1]:
+            if line[3:4] == b" ":
+                end = buf.index(line + b"\r\n") + len(line) + 2
+                del buf[:end]
+                return line
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        buf += chunk
+
+
+def _data_exchange(ctl, payload: bytes, piece: int) -> tuple[list[bytes], list[bytes]]:
+    """Send ``payload`` after DATA in pieces; return (replies, stored contents)."""
+    before = len(ctl.handler.contents)
+    buf = bytearray()
+    with socket.create_connection((ctl.hostname, ctl.port)) as sock:
+        replies = [_reply(sock, buf)]
+        for cmd in (b"HELO t", b"MAIL FROM:<a@b>", b"RCPT TO:<c@d>", b"DATA"):
+            sock.sendall(cmd + b"\r\n")
+            replies.append(_reply(sock, buf))
+        for i in range(0, len(payload), piece):
+            sock.sendall(payload[i : i + piece])
+            if piece < 100:
+                time.sleep(0.0002)  # let the server see the pieces one by one
+        replies.append(_reply(sock, buf))
+        sock.sendall(b"NOOP\r\n")  # the session still works afterwards
+        replies.append(_reply(sock, buf))
+    return [r[:3] for r in replies[1:]], ctl.handler.contents[before:]
+
+
+DATA_CASES = {
+    "empty": b".\r\n",
+    "one empty line": b"\r\n.\r\n",
+    "a lone dot line": b"..\r\n.\r\n",
+    "leading dots": b"a\r\n.b\r\n..c\r\n...\r\nd.\r\n.\r\n",
+    "bare LF kept": b"a\nb\r\n.\n\r\n\n.\r\n\r\n.\r\n",
+    "dot CR without LF": b"x\r\n.\r.\r\n.\r\n",
+    "line too long": b"x" * 1200 + b"\r\nok\r\n.\r\n",
+    "longest allowed line": b"y" * 999 + b"\r\n.\r\n",
+    "over the size limit": (b"z" * 70 + b"\r\n") * 20 + b".\r\n",
+    "exactly at the limit": (b"z" * 98 + b"\r\n") * 10 + b".\r\n",
+    "pipelined next command": b"p\r\n.\r\nRSET\r\n",
+    "long line after the limit": (b"z" * 70 + b"\r\n") * 15 + b"x" * 1100 + b"\r\n.\r\n",
+    "long line before the limit": (b"z" * 70 + b"\r\n") * 5 + b"x" * 1100 + b"\r\n.\r\n",
+}
+
+
+@pytest.mark.parametrize("piece", [1, 7, 1 << 20])
+@pytest.mark.parametrize("case", sorted(DATA_CASES))
+def test_fast_data_reader_matches_stock_aiosmtpd(two_relays, case, piece):
+    payload = DATA_CASES[case]
+    if piece == 1 and len(payload) > 300:
+        piece = 97  # keeps the test quick; still splits the long ones often
+    stock = _data_exchange(two_relays["stock"], payload, piece)
+    fast = _data_exchange(two_relays["fast"], payload, piece)
+    assert fast == stock
+    if case == "pipelined next command":
+        assert fast[0][-2:] == [b"250", b"250"]  # data stored, then RSET answered

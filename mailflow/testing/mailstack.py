@@ -1057,7 +1057,11 @@ def _wait_gone(pids: list[int], timeout: float) -> bool:
 
 
 def _sweep_stale_spools() -> None:
-    """Remove temp spools left by stacks whose state dir is gone (best effort)."""
+    """Remove temp spools left by stacks whose state dir is gone (best effort).
+
+    (A stack killed without ``stop`` leaves its spool; pytest later deletes
+    its old tmp dirs, which makes the spool collectable here.)
+    """
     for parent in ("/dev/shm", tempfile.gettempdir()):
         with contextlib.suppress(OSError):
             for entry in os.scandir(parent):
@@ -1065,7 +1069,7 @@ def _sweep_stale_spools() -> None:
                     continue
                 with contextlib.suppress(OSError):
                     owner = Path(entry.path, "owner").read_text().strip()
-                    if not owner or Path(owner, "state.json").exists():
+                    if not owner or Path(owner).exists():
                         continue
                     if _alive(_read_pid(Path(entry.path, "run", "master.pid")), "dovecot"):
                         continue

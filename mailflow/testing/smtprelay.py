@@ -31,7 +31,6 @@ import asyncio
 import json
 import logging
 import os
-import re
 import signal
 import smtplib
 import socket
@@ -111,16 +110,25 @@ class LmtpDeliverer:
             _close(conn)
 
     def deliver(
-        self, mail_from: str, rcpts: list[str], data: bytes, mail_options: list[str]
+        self,
+        mail_from: str,
+        rcpts: list[str],
+        data: bytes,
+        mail_options: list[str],
+        stuffed: bytes | None = None,
     ) -> dict[str, tuple[int, str]]:
-        """Deliver one message; returns {rcpt: (code, text)} per recipient."""
+        """Deliver one message; returns {rcpt: (code, text)} per recipient.
+
+        ``stuffed``, if given, is ``data`` already dot-stuffed as it came in
+        over SMTP (ending in CRLF, or empty): sent as is, saving a regex pass.
+        """
         try:
             conn, reused = self._take()
         except OSError as exc:
             raise LmtpError(451, f"4.4.1 LMTP socket unavailable: {exc}") from exc
         try:
             try:
-                result = self._transaction(conn, mail_from, rcpts, data, mail_options)
+                result = self._transaction(conn, mail_from, rcpts, data, mail_options, stuffed)
             except _NotStarted:
                 # A pooled connection went stale (Dovecot restarted or timed it
                 # out) before the transaction began: safe to retry once.
@@ -128,7 +136,7 @@ class LmtpDeliverer:
                 if not reused:
                     raise
                 conn = self._connect()
-                result = self._transaction(conn, mail_from, rcpts, data, mail_options)
+                result = self._transaction(conn, mail_from, rcpts, data, mail_options, stuffed)
         except _NotStarted as exc:
             _close(conn)
             raise LmtpError(451, f"4.4.2 LMTP connection failed: {exc.__cause__}") from exc
@@ -140,7 +148,12 @@ class LmtpDeliverer:
 
     @staticmethod
     def _transaction(
-        conn: smtplib.LMTP, mail_from: str, rcpts: list[str], data: bytes, mail_options: list[str]
+        conn: smtplib.LMTP,
+        mail_from: str,
+        rcpts: list[str],
+        data: bytes,
+        mail_options: list[str],
+        stuffed: bytes | None = None,
     ) -> dict[str, tuple[int, str]]:
         options = []
         if "8bitmime" in conn.esmtp_features:
@@ -167,7 +180,15 @@ class LmtpDeliverer:
             return results
         # LMTP answers DATA once per accepted recipient; smtplib reads only
         # the first reply, the others are read here.
-        code, text = conn.data(data)
+        if stuffed is None:
+            code, text = conn.data(data)
+        else:
+            code, text = conn.docmd("data")
+            if code != 354:
+                conn.rset()
+                return {**results, **{r: (code, _text(text)) for r in accepted}}
+            conn.send(stuffed + b".\r\n")
+            code, text = conn.getreply()
         results[accepted[0]] = (code, _text(text))
         for rcpt in accepted[1:]:
             code, text = conn.getreply()
@@ -231,6 +252,7 @@ class RelayHandler:
                 rcpts,
                 data,
                 list(envelope.mail_options or []),
+                getattr(envelope, "mailstack_stuffed", None),
             )
         except LmtpError as exc:
             log.warning("from=<%s> to=%s size=%d failed: %s", envelope.mail_from, rcpts, len(data), exc)
@@ -246,7 +268,8 @@ class RelayHandler:
         return f"{prefix} <{rcpt}> LMTP said: {code} {text}"
 
 
-_UNSTUFF = re.compile(rb"(?<=\r\n)\.")
+_TOO_LONG = "500 Line too long (see RFC5321 4.5.3.1.6)"
+_TOO_MUCH = "552 Error: Too much mail data"
 _FAST_DATA_NEEDS = ("check_helo_needed", "check_auth_needed", "_set_post_data_state", "_call_handler_hook")
 
 
@@ -276,55 +299,80 @@ class FastDataSMTP(SMTP):
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         try:
-            raw, too_much = await self._read_data()
+            raw, error = await self._read_data()
         except asyncio.CancelledError:
             log.info("Connection lost during DATA")
             self._writer.close()
             raise
         if raw is None:  # connection closed before the final dot
             return
-        if too_much:
-            await self.push("552 Error: Too much mail data")
+        limit = self.data_size_limit
+        if error is None and (
+            (limit and len(raw) > limit)
+            or (raw and max(map(len, raw.split(b"\r\n"))) + 2 > self.line_length_limit)
+        ):
+            error = self._verdict(raw)
+        if error is not None:
+            await self.push(error)
             self._set_post_data_state()
             return
-        if raw and max(map(len, raw.split(b"\r\n"))) + 2 > self.line_length_limit:
-            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
-            self._set_post_data_state()
-            return
-        content = _UNSTUFF.sub(b"", raw)
+        # Un-stuff: every line starting with "." loses that dot.  ("\r\n."
+        # matches cannot overlap, so a plain replace is exact.)
+        content = raw.replace(b"\r\n.", b"\r\n")
         if content.startswith(b"."):
             content = content[1:]
         self.envelope.content = content
         self.envelope.original_content = content
+        # Still dot-stuffed: forwarded to LMTP as is, without re-stuffing.
+        self.envelope.mailstack_stuffed = raw
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()
         await self.push("250 OK" if status is MISSING else status)
 
-    async def _read_data(self) -> tuple[bytes | None, bool]:
+    def _verdict(self, data: bytes) -> str | None:
+        """Which error stock aiosmtpd gives for ``data`` (it stops at the first)."""
+        max_line, limit = self.line_length_limit, self.data_size_limit
+        total = pos = 0
+        while True:
+            nl = data.find(b"\r\n", pos)
+            if nl < 0:  # a line still without its CRLF
+                return _TOO_LONG if len(data) - pos > max_line else None
+            n = nl - pos
+            if n > max_line:  # StreamReader overrun: before the line is counted
+                return _TOO_LONG
+            total += n + 2
+            if limit and total > limit:
+                return _TOO_MUCH
+            if n + 2 > max_line:
+                return _TOO_LONG
+            pos = nl + 2
+
+    async def _read_data(self) -> tuple[bytes | None, str | None]:
+        """Read up to the final dot: (dot-stuffed data or None if closed, error)."""
         reader = self._reader
         limit = self.data_size_limit
         buf = bytearray(b"\r\n")  # a virtual CRLF: a first line "." ends DATA too
         scan = 0
-        over = False  # past data_size_limit: keep reading, keep nothing
+        error = None  # once decided (over the size limit), keep reading, keep nothing
         while True:
             idx = buf.find(b"\r\n.\r\n", scan)
             if idx >= 0:
                 break
-            if limit and len(buf) - 2 > limit and len(buf) > 8:
-                over = True
+            if error is None and limit and len(buf) - 5 > limit:
+                error = self._verdict(bytes(buf[2:]))
+            if error is not None and len(buf) > 8:
                 del buf[:-4]  # keep only what a split terminator may need
             scan = max(0, len(buf) - 4)
             # A huge n returns everything buffered, so the reader is empty
             # afterwards and bytes after the final dot can be put back in order.
             chunk = await reader.read(1 << 30)
             if not chunk:
-                return None, False
+                return None, None
             buf += chunk
         leftover = bytes(buf[idx + 5 :])
         if leftover:  # a client that pipelined its next command
             reader.feed_data(leftover)
-        raw = bytes(buf[2 : idx + 2])
-        return raw, over or bool(limit and len(raw) > limit)
+        return bytes(buf[2 : idx + 2]), error
 
 
 def _smtp_class() -> type[SMTP]:
