@@ -1,0 +1,563 @@
+"""The office calendar: when a Disdukcapil office is open, and working-time arithmetic.
+
+Pure: values in, values out. The only data it reads is the ``holidays``
+package's table of Indonesian public holidays and *cuti bersama*; nothing here
+touches the database, IMAP or SMTP.
+
+Semantics (docs/CALENDAR.md has the long form):
+
+- An office day has zero or more opening intervals ``[start, end]`` in the
+  office's local time (default, Perpres 21/2023: Mon-Thu 07:30-16:00,
+  Fri 07:30-16:30, Sat/Sun closed).
+- A day is closed when it is in ``extra_closed``; otherwise open when it is
+  in ``extra_open`` (with that weekday's hours, or Monday's hours if that
+  weekday is normally closed); otherwise closed on a public holiday, on cuti
+  bersama (unless ``cuti_bersama=False``) and on weekdays without hours.
+- During Ramadan the weekday's ``ramadan_hours`` apply (a weekday missing from
+  ``ramadan_hours`` keeps its normal hours).
+- Every method takes aware datetimes (naive ones raise ``ValueError``) and
+  returns aware datetimes **in the time zone of its input** (``t.tzinfo``),
+  except ``working_intervals``, which answers in the office's zone. "Clock
+  time" always means the office's local clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone as dt_timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as holidays_pkg
+from holidays.constants import GOVERNMENT, PUBLIC
+
+from mailflow.errors import RulesError
+
+Interval = tuple[time, time]
+
+UTC = dt_timezone.utc
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
+UNITS = ("minutes", "hours", "working_days")
+DEFAULT_TIMEZONE = "Asia/Jakarta"
+_MON_THU: tuple[Interval, ...] = ((time(7, 30), time(16, 0)),)
+_FRI: tuple[Interval, ...] = ((time(7, 30), time(16, 30)),)
+# Civil-service hours (Perpres 21/2023): 37.5 hours a week.
+DEFAULT_HOURS: Mapping[int, tuple[Interval, ...]] = {0: _MON_THU, 1: _MON_THU, 2: _MON_THU, 3: _MON_THU, 4: _FRI}
+EXTRA_CLOSED_NAME = "Libur kantor"  # display name of an extra closed day the office did not name
+# Names of the first day of Idul Fitri in the holidays package (language "id");
+# an estimated date carries a suffix: "Hari Raya Idul Fitri (perkiraan)".
+_IDUL_FITRI = "Hari Raya Idul Fitri"
+# Ramadan is 29 or 30 days; without office-given dates we take the 30 days
+# before Idul Fitri (at worst one day too early at the start).
+_RAMADAN_DAYS = 30
+# add_working_* give up after this many consecutive closed days: a calendar
+# that never opens again would otherwise loop for ever.
+_MAX_CLOSED_RUN = 3660
+_MINUTE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class _YearData:
+    public: dict[date, str]  # public holidays (libur nasional)
+    cuti: dict[date, str]  # cuti bersama (the package's GOVERNMENT category for ID)
+    idul_fitri: tuple[date, ...]  # first day(s) of Idul Fitri in that Gregorian year
+
+
+def _load_year(year: int) -> _YearData:
+    """Public holidays and cuti bersama of one year, names in Indonesian."""
+    public = holidays_pkg.country_holidays("ID", years=year, categories=(PUBLIC,), language="id")
+    cuti = holidays_pkg.country_holidays("ID", years=year, categories=(GOVERNMENT,), language="id")
+    fitri = tuple(
+        sorted(
+            d
+            for d in public
+            if any(n == _IDUL_FITRI or n.startswith(_IDUL_FITRI + " (") for n in public.get_list(d))
+        )
+    )
+    return _YearData(public=dict(public.items()), cuti=dict(cuti.items()), idul_fitri=fitri)
+
+
+def _aware(t: datetime, name: str = "t") -> None:
+    if not isinstance(t, datetime):
+        raise TypeError(f"{name} must be a datetime, got {type(t).__name__}")
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {t.isoformat()}")
+
+
+def _count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def _normalize_intervals(intervals: Sequence[Interval], what: str) -> tuple[Interval, ...]:
+    out = tuple(sorted((s, e) for s, e in intervals))
+    for s, e in out:
+        if not (isinstance(s, time) and isinstance(e, time)) or s.tzinfo or e.tzinfo:
+            raise ValueError(f"{what}: intervals are pairs of naive datetime.time, got {(s, e)!r}")
+        if not s < e:
+            raise ValueError(f"{what}: an interval must start before it ends, got {s}-{e}")
+    for (_, e1), (s2, _) in zip(out, out[1:]):
+        if s2 < e1:
+            raise ValueError(f"{what}: intervals overlap ({e1} > {s2})")
+    return out
+
+
+def _normalize_hours(hours: Mapping[int, Sequence[Interval]], what: str) -> dict[int, tuple[Interval, ...]]:
+    out: dict[int, tuple[Interval, ...]] = {}
+    for weekday, intervals in hours.items():
+        if weekday not in range(7):
+            raise ValueError(f"{what}: weekday must be 0 (Monday) .. 6 (Sunday), got {weekday!r}")
+        out[weekday] = _normalize_intervals(intervals or (), f"{what}[{weekday}]")
+    return out
+
+
+class OfficeCalendar:
+    """One office's working time: hours per weekday, Ramadan hours, holidays, exceptions.
+
+    ``hours``: weekday (0=Mon .. 6=Sun) -> list of ``(start, end)`` local times;
+    a weekday missing or empty is closed. ``ramadan_hours``: the same shape, or
+    None for no Ramadan schedule; a weekday missing keeps its normal hours, an
+    empty list closes it. ``ramadan_periods``: year -> ``(first_day, last_day)``
+    (or a list of such pairs); a year without an entry takes the 30 days
+    before that year's Idul Fitri from the holidays package. ``cuti_bersama``:
+    True = closed on cuti bersama. ``extra_closed`` / ``extra_open``: dates
+    closed / open whatever else says. ``holiday_names``: display names of
+    dates (e.g. the extra closed days).
+
+    Caches holiday data per year and opening intervals per date (filled
+    lazily; the answers never change for a given calendar).
+    """
+
+    def __init__(
+        self,
+        timezone: str = DEFAULT_TIMEZONE,
+        hours: Mapping[int, Sequence[Interval]] | None = None,
+        ramadan_hours: Mapping[int, Sequence[Interval]] | None = None,
+        ramadan_periods: Mapping[int, Any] | None = None,
+        cuti_bersama: bool = True,
+        extra_closed: Sequence[date] | frozenset[date] | set[date] = frozenset(),
+        extra_open: Sequence[date] | frozenset[date] | set[date] = frozenset(),
+        holiday_names: Mapping[date, str] | None = None,
+    ) -> None:
+        try:
+            self.zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ValueError(f"unknown time zone {timezone!r}") from None
+        self.timezone = timezone
+        normal = _normalize_hours(DEFAULT_HOURS if hours is None else hours, "hours")
+        self.hours: dict[int, tuple[Interval, ...]] = {w: normal.get(w, ()) for w in range(7)}
+        open_weekdays = [w for w in range(7) if self.hours[w]]
+        if not open_weekdays:
+            raise ValueError("hours: the office is closed on every weekday")
+        # An extra open day on a weekday that is normally closed (a weekend)
+        # gets the hours of the first open weekday: Monday (Mon-Thu hours) by default.
+        self._fallback_weekday = open_weekdays[0]
+        self.ramadan_hours = None if ramadan_hours is None else _normalize_hours(ramadan_hours, "ramadan_hours")
+        self.ramadan_periods: dict[int, tuple[tuple[date, date], ...]] = {}
+        for year, value in (ramadan_periods or {}).items():
+            pairs = [value] if len(value) == 2 and all(isinstance(v, date) for v in value) else list(value)
+            for first, last in pairs:
+                if not first <= last:
+                    raise ValueError(f"ramadan_periods[{year}]: {first} is after {last}")
+            self.ramadan_periods[int(year)] = tuple((first, last) for first, last in pairs)
+        self.cuti_bersama = bool(cuti_bersama)
+        self.extra_closed = frozenset(extra_closed)
+        self.extra_open = frozenset(extra_open)
+        both = self.extra_closed & self.extra_open
+        if both:
+            raise ValueError(f"dates both extra closed and extra open: {', '.join(map(str, sorted(both)))}")
+        self.holiday_names = dict(holiday_names or {})
+        self._years: dict[int, _YearData] = {}
+        self._days: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
+
+    @classmethod
+    def default(cls, timezone: str = DEFAULT_TIMEZONE) -> OfficeCalendar:
+        """Civil-service hours, closed on public holidays and cuti bersama, no Ramadan schedule."""
+        return cls(timezone)
+
+    def __repr__(self) -> str:
+        return f"OfficeCalendar({self.timezone!r}, cuti_bersama={self.cuti_bersama})"
+
+    # ------------------------------------------------------------------ days
+
+    def _year(self, year: int) -> _YearData:
+        data = self._years.get(year)
+        if data is None:
+            data = self._years[year] = _load_year(year)
+        return data
+
+    def _closing_holiday(self, d: date) -> str | None:
+        """The name of the public holiday (or observed cuti bersama) on d, else None."""
+        data = self._year(d.year)
+        name = data.public.get(d)
+        if name is None and self.cuti_bersama:
+            name = data.cuti.get(d)
+        return name
+
+    def _ramadan_periods_of(self, year: int) -> tuple[tuple[date, date], ...]:
+        if year in self.ramadan_periods:
+            return self.ramadan_periods[year]
+        return tuple((f - timedelta(days=_RAMADAN_DAYS), f - timedelta(days=1)) for f in self._year(year).idul_fitri)
+
+    def is_ramadan(self, d: date) -> bool:
+        """True if the Ramadan schedule applies on d (always False without ramadan_hours)."""
+        if self.ramadan_hours is None:
+            return False
+        # A period keyed by year Y may start in Y-1 or end in Y+1.
+        years = (d.year - 1, d.year, d.year + 1)
+        return any(first <= d <= last for y in years for first, last in self._ramadan_periods_of(y))
+
+    def _local_hours(self, d: date) -> tuple[Interval, ...]:
+        if d in self.extra_closed:
+            return ()
+        weekday = d.weekday()
+        if d in self.extra_open:
+            if not self.hours[weekday]:
+                weekday = self._fallback_weekday
+        elif self._closing_holiday(d) is not None:
+            return ()
+        if self.ramadan_hours is not None and weekday in self.ramadan_hours and self.is_ramadan(d):
+            return self.ramadan_hours[weekday]
+        return self.hours[weekday]
+
+    def _day(self, d: date) -> tuple[tuple[datetime, datetime], ...]:
+        """Opening intervals of local date d as UTC instants (cached)."""
+        found = self._days.get(d)
+        if found is None:
+            found = self._days[d] = tuple(
+                (datetime.combine(d, s, self.zone).astimezone(UTC), datetime.combine(d, e, self.zone).astimezone(UTC))
+                for s, e in self._local_hours(d)
+            )
+        return found
+
+    def _local_date(self, t: datetime) -> date:
+        return t.astimezone(self.zone).date()
+
+    def _working_days_after(self, d: date) -> Iterator[date]:
+        """Working days strictly after d, in order; raises after a decade of closed days."""
+        closed_run = 0
+        while True:
+            d += timedelta(days=1)
+            if self._day(d):
+                closed_run = 0
+                yield d
+            else:
+                closed_run += 1
+                if closed_run > _MAX_CLOSED_RUN:
+                    raise ValueError(f"the office never opens again after {d - timedelta(days=closed_run)}")
+
+    def is_working_day(self, d: date) -> bool:
+        """True if the office opens on local date d."""
+        return bool(self._day(d))
+
+    def working_intervals(self, d: date) -> list[tuple[datetime, datetime]]:
+        """The opening intervals of local date d, aware datetimes in the office's zone; [] if closed."""
+        return [(s.astimezone(self.zone), e.astimezone(self.zone)) for s, e in self._day(d)]
+
+    def holiday_name(self, d: date) -> str | None:
+        """Why the office is closed on d, for display; None if no holiday closes it.
+
+        An extra open day gives None; an extra closed day gives its name from
+        ``holiday_names``, else the holiday's name, else "Libur kantor"; a
+        public holiday or an observed cuti bersama gives the package's
+        Indonesian name (overridden by ``holiday_names``). Ordinary weekends and
+        unobserved cuti bersama give None.
+        """
+        if d in self.extra_open:
+            return None
+        name = self._closing_holiday(d)
+        if d in self.extra_closed:
+            return self.holiday_names.get(d) or name or EXTRA_CLOSED_NAME
+        if name is None:
+            return None
+        return self.holiday_names.get(d, name)
+
+    # ------------------------------------------------------------ arithmetic
+
+    def add_working_minutes(self, t: datetime, minutes: int) -> datetime:
+        """The earliest instant r >= t with ``minutes`` working minutes in [t, r].
+
+        Counting starts at t if the office is open then, else at the next
+        opening; a count that ends exactly at a closing time gives the closing
+        time (not the next opening). ``minutes == 0`` gives t itself.
+        Seconds in t are kept. Result in t's time zone.
+        """
+        _aware(t)
+        remaining = timedelta(minutes=_count(minutes, "minutes"))
+        if not remaining:
+            return t
+        cursor = t.astimezone(UTC)
+        d = self._local_date(t)
+        days = self._working_days_after(d)
+        while True:
+            for start, end in self._day(d):
+                if end <= cursor:
+                    continue
+                start = max(start, cursor)
+                if remaining <= end - start:
+                    return (start + remaining).astimezone(t.tzinfo)
+                remaining -= end - start
+            d = next(days)
+
+    def working_minutes_between(self, a: datetime, b: datetime) -> int:
+        """Whole working minutes (floored) between a and b; 0 if b <= a."""
+        _aware(a, "a")
+        _aware(b, "b")
+        a, b = a.astimezone(UTC), b.astimezone(UTC)
+        if b <= a:
+            return 0
+        total = timedelta(0)
+        d, last = self._local_date(a), self._local_date(b)
+        while d <= last:
+            for start, end in self._day(d):
+                lo, hi = max(start, a), min(end, b)
+                if lo < hi:
+                    total += hi - lo
+            d += timedelta(days=1)
+        return total // _MINUTE
+
+    def add_working_days(self, t: datetime, days: int) -> datetime:
+        """The due time of a standard of ``days`` working days started at t.
+
+        The rule ("same clock time N working days later"), in office time:
+        - t while the office is open on day D (after an opening, up to and
+          including the closing): the clock time of t on the Nth working day
+          after D. If the office isn't open at that clock time on that day
+          (shorter Friday or Ramadan hours, a break), the due time is the last
+          moment before it that the office was open: that day's closing, the
+          start of the break, or -- if it hadn't opened yet -- the previous
+          working day's closing.
+        - t in a break: as if t were the start of the break (the same moment
+          in working time).
+        - t otherwise outside hours (before or exactly at the day's first
+          opening, after its last closing, a weekend or a holiday): the close
+          of business of the Nth working day, counting the day of the next
+          opening as day 1.
+        So a due time is never an opening time; it is at most the close of
+        business. ``days == 0`` gives t. Result in t's time zone.
+        """
+        _aware(t)
+        n = _count(days, "days")
+        if n == 0:
+            return t
+        tu = t.astimezone(UTC)
+        day = self._local_date(t)
+        intervals = self._day(day)
+        anchor = None
+        for i, (start, end) in enumerate(intervals):
+            if start < tu <= end:
+                anchor = tu
+            elif i and intervals[i - 1][1] < tu <= start:  # in a break
+                anchor = intervals[i - 1][1]
+        if anchor is None:  # before the first opening, after the last closing, or a closed day
+            if not intervals or tu > intervals[-1][1]:
+                day = next(self._working_days_after(day))
+            following = self._working_days_after(day)
+            for _ in range(n - 1):
+                day = next(following)
+            return self._day(day)[-1][1].astimezone(t.tzinfo)
+        clock = anchor.astimezone(self.zone).time()
+        following = self._working_days_after(day)
+        previous = day
+        for _ in range(n):
+            previous, day = day, next(following)
+        wanted = datetime.combine(day, clock, self.zone).astimezone(UTC)
+        due = self._day(previous)[-1][1]  # not open yet at that clock time: the previous closing
+        for start, end in self._day(day):
+            if start < wanted:
+                due = min(wanted, end)
+        return due.astimezone(t.tzinfo)
+
+    def due(self, start: datetime, standard_amount: int, unit: str) -> datetime:
+        """The due time of a time standard (mutu baku waktu) started at ``start``.
+
+        ``unit``: "minutes" or "hours" (working time, via add_working_minutes)
+        or "working_days" (via add_working_days).
+        """
+        if unit == "minutes":
+            return self.add_working_minutes(start, standard_amount)
+        if unit == "hours":
+            return self.add_working_minutes(start, _count(standard_amount, "standard_amount") * 60)
+        if unit == "working_days":
+            return self.add_working_days(start, standard_amount)
+        raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
+
+
+# ---------------------------------------------------------------- rules file
+
+_INTERVAL = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*[-\u2013]\s*(\d{1,2})[:.](\d{2})\s*$")
+_HOURS_HINT = 'expected "HH:MM-HH:MM" (several separated by ",", "" = closed), e.g. "07:30-16:00"'
+_TZ_HINT = "expected an IANA zone: Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT)"
+_CALENDAR_KEYS = ("timezone", "cuti_bersama", "hours", "ramadan", "closed", "open")
+_RAMADAN_KEYS = ("hours", "periods")
+
+
+def _fail(path: Path | str, key: str, message: str) -> RulesError:
+    return RulesError(f"{path}: key '{key}': {message}")
+
+
+def _check_keys(path: Path | str, table: dict, where: str, known: Sequence[str], hint: str = "") -> None:
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise _fail(path, f"{where}.{unknown[0]}", f"unknown key (known: {', '.join(known)}){hint}")
+
+
+def _parse_intervals(path: Path | str, key: str, value: Any) -> tuple[Interval, ...]:
+    if not isinstance(value, str):
+        raise _fail(path, key, f"{_HOURS_HINT}, got {value!r}")
+    if not value.strip():
+        return ()
+    out: list[Interval] = []
+    for part in value.split(","):
+        m = _INTERVAL.match(part)
+        if not m:
+            raise _fail(path, key, f"{_HOURS_HINT}, got {value!r}")
+        h1, m1, h2, m2 = map(int, m.groups())
+        if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+            raise _fail(path, key, f"{part.strip()!r} is not a time of day (00:00 to 23:59)")
+        s, e = time(h1, m1), time(h2, m2)
+        if not s < e:
+            raise _fail(path, key, f"{part.strip()!r} ends before it starts: write the opening time first")
+        out.append((s, e))
+    out.sort()
+    for (_, e1), (s2, _) in zip(out, out[1:]):
+        if s2 < e1:
+            raise _fail(path, key, f"the intervals in {value!r} overlap: list them without overlap")
+    return tuple(out)
+
+
+def _parse_week(path: Path | str, key: str, value: Any) -> dict[int, tuple[Interval, ...]]:
+    if not isinstance(value, dict):
+        raise _fail(path, key, f"expected a table of weekdays ({', '.join(WEEKDAYS)}) to {_HOURS_HINT}")
+    _check_keys(path, value, key, WEEKDAYS)
+    return {WEEKDAYS.index(day): _parse_intervals(path, f"{key}.{day}", v) for day, v in value.items()}
+
+
+def _parse_date(path: Path | str, key: str, value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise _fail(path, key, f'expected a date "YYYY-MM-DD", e.g. "2026-08-18", got {value!r}')
+
+
+def _parse_dates(path: Path | str, key: str, value: Any, *, named: bool) -> dict[date, str]:
+    """A list of dates, or (if named) a table date -> display name."""
+    if named and isinstance(value, dict):
+        out: dict[date, str] = {}
+        for k, name in value.items():
+            d = _parse_date(path, f"{key}.{k}", k)
+            if not isinstance(name, str) or not name.strip():
+                raise _fail(path, f"{key}.{k}", f"expected the day's name as a non-empty string, got {name!r}")
+            out[d] = name.strip()
+        return out
+    if not isinstance(value, list):
+        shape = 'a list of dates ["YYYY-MM-DD", ...]' + (' or a table { "YYYY-MM-DD" = "name" }' if named else "")
+        raise _fail(path, key, f"expected {shape}, got {value!r}")
+    return {_parse_date(path, f"{key}[{i}]", v): "" for i, v in enumerate(value)}
+
+
+def _parse_periods(path: Path | str, key: str, value: Any) -> dict[int, tuple[tuple[date, date], ...]]:
+    hint = 'expected a table of years to ["first day", "last day"], e.g. { 2026 = ["2026-02-19", "2026-03-20"] }'
+    if not isinstance(value, dict):
+        raise _fail(path, key, f"{hint}, got {value!r}")
+    out: dict[int, tuple[tuple[date, date], ...]] = {}
+    for year_key, pairs in value.items():
+        where = f"{key}.{year_key}"
+        if not re.fullmatch(r"\d{4}", str(year_key)):
+            raise _fail(path, where, f"{hint}: the key must be a year")
+        year = int(year_key)
+        if isinstance(pairs, list) and len(pairs) == 2 and not any(isinstance(p, list) for p in pairs):
+            pairs = [pairs]
+        if not isinstance(pairs, list) or not pairs or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+            raise _fail(path, where, f"{hint}, got {value[year_key]!r}")
+        parsed = []
+        for first_raw, last_raw in pairs:
+            first, last = _parse_date(path, where, first_raw), _parse_date(path, where, last_raw)
+            if not first <= last:
+                raise _fail(path, where, f"{first} is after {last}: write the first day of Ramadan first")
+            if year not in (first.year, last.year):
+                raise _fail(path, where, f"{first}..{last} is not in {year}: fix the year or the dates")
+            if (last - first).days > 31:
+                raise _fail(path, where, f"{first}..{last} is {(last - first).days + 1} days; Ramadan is 29 or 30")
+            parsed.append((first, last))
+        out[year] = tuple(parsed)
+    return out
+
+
+def calendar_from_table(
+    path: Path | str, table: dict | None, *, default_timezone: str = DEFAULT_TIMEZONE
+) -> OfficeCalendar:
+    """Build the office calendar from a rules file's ``[calendar]`` table.
+
+    ``path`` is only used in error messages; ``None`` or ``{}`` gives
+    ``OfficeCalendar.default(default_timezone)`` (pass the office's zone from
+    mailflow.toml). Raises RulesError naming the file, the key and the fix.
+    """
+    if not table:
+        return OfficeCalendar.default(default_timezone)
+    if not isinstance(table, dict):
+        raise _fail(path, "calendar", "expected a table [calendar]")
+    _check_keys(path, table, "calendar", _CALENDAR_KEYS)
+
+    timezone = table.get("timezone", default_timezone)
+    if not isinstance(timezone, str):
+        raise _fail(path, "calendar.timezone", f"{_TZ_HINT}, got {timezone!r}")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail(path, "calendar.timezone", f"{_TZ_HINT}, got {timezone!r}") from None
+
+    cuti_bersama = table.get("cuti_bersama", True)
+    if not isinstance(cuti_bersama, bool):
+        raise _fail(
+            path, "calendar.cuti_bersama", f"expected true (closed on cuti bersama) or false (open), got {cuti_bersama!r}"
+        )
+
+    hours: dict[int, tuple[Interval, ...]] | None = None
+    if "hours" in table:
+        hours = _parse_week(path, "calendar.hours", table["hours"])
+        if not any(hours.values()):
+            raise _fail(path, "calendar.hours", 'every weekday is closed: give at least one day\'s hours, e.g. mon = "07:30-16:00"')
+
+    ramadan_hours = ramadan_periods = None
+    if "ramadan" in table:
+        ramadan = table["ramadan"]
+        if not isinstance(ramadan, dict):
+            raise _fail(path, "calendar.ramadan", "expected a table with hours (and optionally periods)")
+        _check_keys(
+            path, ramadan, "calendar.ramadan", _RAMADAN_KEYS,
+            "; extra closed/open days go in [calendar] as closed = [...] / open = [...]",
+        )
+        if "hours" not in ramadan:
+            example = '{ mon = "08:00-15:00", fri = "08:00-15:30" }'
+            raise _fail(path, "calendar.ramadan.hours", f"is missing: expected e.g. {example}")
+        ramadan_hours = _parse_week(path, "calendar.ramadan.hours", ramadan["hours"])
+        if "periods" in ramadan:
+            ramadan_periods = _parse_periods(path, "calendar.ramadan.periods", ramadan["periods"])
+
+    closed = _parse_dates(path, "calendar.closed", table.get("closed", []), named=True)
+    open_days = _parse_dates(path, "calendar.open", table.get("open", []), named=False)
+    both = sorted(set(closed) & set(open_days))
+    if both:
+        raise _fail(path, "calendar.open", f"{both[0]} is also in calendar.closed: keep it in one of them")
+
+    return OfficeCalendar(
+        timezone,
+        hours=hours,
+        ramadan_hours=ramadan_hours,
+        ramadan_periods=ramadan_periods,
+        cuti_bersama=cuti_bersama,
+        extra_closed=frozenset(closed),
+        extra_open=frozenset(open_days),
+        holiday_names={d: name for d, name in closed.items() if name},
+    )
