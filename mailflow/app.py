@@ -51,7 +51,7 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow, check_s
     if check_schema:
         db.check_schema(engine)
     factory = db.session_factory(engine)
-    rules = load_rules(settings.office.rules)
+    rules = load_rules(settings.office.rules, default_timezone=settings.office.timezone)
     renderer = Renderer(template_dirs(settings))
     intake = Intake(settings, rules, renderer, clock=clock)
     outbox = Outbox(settings, factory, clock=clock)

@@ -23,7 +23,7 @@ from mailflow import __version__, db
 from mailflow.config import Settings, load_settings, redact_url
 from mailflow.errors import MailflowError
 from mailflow.identity import mask_id, mask_ids_in_text
-from mailflow.models import Complaint, Hop, Message, OutboxItem
+from mailflow.models import Complaint, Hop, Message, OutboxItem, utcnow
 from mailflow.paths import shipped
 
 app = typer.Typer(
@@ -191,14 +191,24 @@ def rules_check(
             who = "Kepala Seksi sesuai seksi aduan"
         else:
             who = rules.roles[step.role].name
-        rows.append([str(i), step.key, who, str(step.standard), step.name])
-    _table(["#", "step", "held by", "standard", "what happens"], rows)
+        replies = "(otomatis)" if step.auto else ", ".join(f"#{w} → {t}" for w, t in step.actions.items())
+        if step.confirm:
+            replies += f'; perlu konfirmasi "{step.confirm}"'
+        rows.append([str(i), step.key, who, str(step.standard), replies, step.name])
+    _table(["#", "step", "held by", "standard", "replies", "what happens"], rows)
     total = rules.total_standard
     if total:
         typer.echo(f"\ntotal standard: {total}")
+    a = rules.answer
+    approver = "Kepala Seksi sesuai seksi aduan" if a.approver in ("", SECTION_ROLE) else rules.roles[a.approver].name
+    typer.echo(f"\nanswers: a draft from a role below rank {a.min_rank} is approved by {approver} "
+               f"(standard {a.approval_standard})"
+               + (f"; approved answers are sent at step {a.send_step}" if a.send_step else "; approved answers go out at once")
+               + f"; the citizen may reopen within {a.reopen_days} day(s)")
     typer.echo("\nroles:")
     for role in rules.roles.values():
-        typer.echo(f"  {role.key:<16} {role.name} <{', '.join(role.members)}>")
+        deputies = f", deputies {', '.join(role.deputies)}" if role.deputies else ""
+        typer.echo(f"  {role.key:<16} rank {role.rank}  {role.name} <{', '.join(role.members)}>{deputies}")
 
 
 # --------------------------------------------------------------------------- daemon
@@ -246,6 +256,17 @@ def _local(dt: datetime | None, settings: Settings) -> str:
     return dt.astimezone(settings.office.tz).strftime("%Y-%m-%d %H:%M") if dt else "-"
 
 
+def _remaining(due: datetime | None, now: datetime) -> str:
+    """Wall-clock time left until ``due`` ("1h05m"), or how long overdue ("-0h20m late")."""
+    if due is None:
+        return "-"
+    seconds = int((due - now).total_seconds())
+    sign, seconds = ("", seconds) if seconds >= 0 else ("late ", -seconds)
+    days, rest = divmod(seconds, 86400)
+    text = (f"{days}d" if days else "") + f"{rest // 3600}h{rest % 3600 // 60:02d}m"
+    return sign + text
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> None:
     widths = [len(h) for h in headers]
     for row in rows:
@@ -263,11 +284,13 @@ def queue(
     status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Only these statuses (repeatable); default: all open ones.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include closed complaints.")] = False,
     outbox: Annotated[bool, typer.Option("--outbox", help="List outbound mail not yet sent (pending, sending, failed) instead.")] = False,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only complaints past the due time of their step.")] = False,
+    sort: Annotated[str, typer.Option(help="Order by 'received' (oldest first) or 'due' (soonest first).")] = "received",
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 200,
     as_json: JsonOpt = False,
     reveal: RevealOpt = False,
 ) -> None:
-    """List open complaints (oldest first): number, status, step, holder, complainant."""
+    """List open complaints: number, status, step, holder, due time (remaining or overdue), complainant."""
     settings = _settings(config)
     application = _build(settings)
     try:
@@ -275,7 +298,14 @@ def queue(
             if outbox:
                 _print_outbox(session, settings, limit, as_json)
                 return
-            stmt = select(Complaint).order_by(Complaint.created_at, Complaint.id).limit(limit)
+            if sort not in ("received", "due"):
+                raise MailflowError("--sort must be 'received' or 'due'")
+            now = utcnow()
+            order = (Complaint.due_at, Complaint.id) if sort == "due" or overdue else (Complaint.created_at, Complaint.id)
+            stmt = select(Complaint).order_by(*order).limit(limit)
+            if overdue:
+                # uses the index on due_at; closed complaints have no due time
+                stmt = stmt.where(Complaint.due_at.is_not(None), Complaint.due_at < now)
             if status:
                 stmt = stmt.where(Complaint.status.in_(status))
             elif not all_:
@@ -295,13 +325,15 @@ def queue(
                     STATUS_WORDS.get(c.status, c.status),
                     c.step or "-",
                     roles[c.holder_role].name if c.holder_role in roles else (c.holder_role or "-"),
+                    _local(c.due_at, settings),
+                    _remaining(c.due_at, now),
                     c.category_name,
                     c.complainant_name,
                     c.nik if reveal else mask_id(c.nik),
                 ]
                 for c in complaints
             ]
-            _table(["number", "received", "status", "step", "holder", "category", "complainant", "NIK"], rows)
+            _table(["number", "received", "status", "step", "holder", "due", "left", "category", "complainant", "NIK"], rows)
     finally:
         application.close()
 
@@ -341,6 +373,7 @@ def _complaint_json(c: Complaint, reveal: bool) -> dict:
         "description": c.description if reveal else mask_ids_in_text(c.description),
         "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat(),
         "due_at": c.due_at.isoformat() if c.due_at else None,
+        "overdue": bool(c.due_at and c.due_at < utcnow()),
         "closed_at": c.closed_at.isoformat() if c.closed_at else None,
     }
 
@@ -359,6 +392,14 @@ HOP_WORDS = {
     "quarantined": "Dikarantina",
     "resent": "Dikirim ulang",
     "comment": "Catatan",
+    "returned": "Dikembalikan",
+    "drafted": "Draf jawaban dibuat",
+    "approved": "Jawaban disetujui",
+    "answered": "Jawaban dikirim kepada pelapor",
+    "info-requested": "Pelapor dimintai keterangan",
+    "reopened": "Dibuka kembali oleh pelapor",
+    "closed": "Selesai dan diarsipkan",
+    "refused": "Ditolak (tidak ada perubahan)",
 }
 
 
@@ -407,7 +448,8 @@ def show(
             typer.echo(f"  Jenis layanan: {c.category_name} ({application.rules.section_names.get(c.section, c.section)})")
             typer.echo(f"  Tahap kini   : {c.step or '-'}, dipegang {holder}")
             if c.due_at:
-                typer.echo(f"  Batas waktu  : {_local(c.due_at, settings)}")
+                left = _remaining(c.due_at, utcnow())
+                typer.echo(f"  Batas waktu  : {_local(c.due_at, settings)} ({'terlambat ' + left[5:] if left.startswith('late') else 'sisa ' + left})")
             typer.echo("  Uraian       :")
             for line in (c.description if reveal else mask_ids_in_text(c.description)).splitlines() or [""]:
                 typer.echo(f"    {line}")

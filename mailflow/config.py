@@ -66,6 +66,7 @@ class OfficeConfig:
     reply_address_pattern: str
     website: str
     templates: Path | None
+    check_authentication_results: bool = True
 
     @property
     def domain(self) -> str:
@@ -305,6 +306,7 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
         reply_address_pattern=reply_pattern,
         website=o.get("website", str, "a URL", ""),
         templates=_resolve(base, templates) if templates else None,
+        check_authentication_results=o.get("check_authentication_results", bool, "true or false", True),
     )
     o.reject_unknown()
 

@@ -31,6 +31,14 @@ KINDS = (
     "quarantined",   # handling a mail raised; it went to the quarantine folder
     "resent",        # an admin put an outbound mail back in the outbox
     "comment",       # a staff comment (catatan)
+    "returned",      # sent back down the ladder (#kembalikan), or a draft rejected (#tolak)
+    "drafted",       # an answer was drafted and waits for its approver
+    "approved",      # a draft was approved and goes to the role that sends it
+    "answered",      # the answer was queued for the citizen
+    "info-requested",  # the citizen was asked for more information (#info)
+    "reopened",      # the citizen replied after the answer, within the reopen window
+    "closed",        # the complaint was closed and archived
+    "refused",       # a staff mail moved nothing (not allowed, not authorised); the sender or holder was told
 )
 SYSTEM = "mailflow"
 

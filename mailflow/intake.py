@@ -32,7 +32,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailflow import hoplog, numbering
-from mailflow.classify import classify
+from mailflow.classify import Kind, classify
+from mailflow.commands import MEANINGS
+from mailflow.ladder import allowed_words, initial_state
 from mailflow.complaint_format import parse_complaint
 from mailflow.config import Settings
 from mailflow.errors import MessageTooLarge
@@ -42,6 +44,7 @@ from mailflow.models import Complaint, Message, OutboxItem, utcnow
 from mailflow.outbox import OWN_HEADER, Outgoing, enqueue
 from mailflow.render import Renderer
 from mailflow.rules import Rules
+from mailflow.visits import open_visit
 
 STATUS_REGISTERED = "registered"
 OPEN_STATUSES = ("registered", "in_progress", "waiting_citizen", "awaiting_approval")
@@ -106,6 +109,9 @@ class Intake:
             name=office.name, complaint_address=office.complaint_address, timezone=office.timezone, website=office.website
         )
         self._number_in_subject = number_regex(office.register_pattern)
+        from mailflow.workflow import Workflow  # the ladder's IO edge uses this class's helpers
+
+        self.workflow = Workflow(self)
 
     # ------------------------------------------------------------------ entry
     def process(self, session: Session, raw: bytes, source: Source = Source()) -> Outcome:
@@ -159,6 +165,14 @@ class Intake:
         verdict = classify(mail, own_domains=(self.settings.office.domain,), own_header=OWN_HEADER)
         message.classification = verdict.kind.value
         if verdict.is_automatic:
+            if verdict.kind == Kind.AUTO_REPLY:
+                # A staff member's out-of-office on a complaint: logged, deputies told,
+                # never an action and never forwarded to the citizen.
+                complaint, _ = self._find_complaint(session, mail)
+                role = self.rules.member_role(mail.from_addr) if complaint is not None else None
+                if complaint is not None and role is not None:
+                    message.complaint_id = complaint.id
+                    return self.workflow.auto_reply(session, mail, message, complaint, role, now)
             hoplog.record(session, "ignored", at=now, message=message, actor=mail.from_addr or hoplog.SYSTEM,
                           reason=f"{verdict.kind.value}: {verdict.reason}; no reply sent")
             return Outcome("ignored", verdict.reason, message_pk=message.id)
@@ -167,17 +181,18 @@ class Intake:
             hoplog.record(session, "ignored", at=now, message=message, reason="no usable From: address; cannot reply")
             return Outcome("ignored", "no From address", message_pk=message.id)
 
-        complaint = self._find_complaint(session, mail)
+        complaint, via_token = self._find_complaint(session, mail)
         if complaint is not None:
-            outcome = self._follow_up(session, mail, message, complaint, now)
+            outcome = self.workflow.follow_up(session, mail, message, complaint, via_token, now)
             if outcome is not None:
                 return outcome
 
         return self._new_complaint(session, mail, message, now)
 
     # ------------------------------------------------------------------ matching
-    def _find_complaint(self, session: Session, mail: InboundMail) -> Complaint | None:
-        """The complaint a mail answers: reply token in the address, then
+    def _find_complaint(self, session: Session, mail: InboundMail) -> tuple[Complaint | None, bool]:
+        """The complaint a mail answers, and whether it came through the complaint's
+        own reply address (with its secret token): that address first, then
         In-Reply-To/References, then a register number in the subject."""
         local = self.settings.office.complaint_address.partition("@")[0]
         for addr in mail.to_addrs + mail.cc_addrs:
@@ -185,7 +200,7 @@ class Intake:
             if m:
                 found = session.scalar(select(Complaint).where(Complaint.reply_token == m.group(2).lower()))
                 if found is not None and number_slug(found.number) == m.group(1).lower():
-                    return found
+                    return found, True
         refs = [r for r in (mail.in_reply_to, *mail.references) if r]
         if refs:
             found = session.scalar(
@@ -196,48 +211,11 @@ class Intake:
                 .limit(1)
             )
             if found is not None:
-                return found
+                return found, False
         m = self._number_in_subject.search(mail.subject)
         if m:
-            return session.scalar(select(Complaint).where(func.upper(Complaint.number) == m.group(0).upper()))
-        return None
-
-    def _follow_up(self, session: Session, mail: InboundMail, message: Message, complaint: Complaint, now) -> Outcome | None:
-        """A mail on an existing complaint. Returns None to treat it as a new complaint."""
-        sender = mail.from_addr
-        role = self.rules.member_role(sender)
-        if role is not None:
-            # Staff acting by reply is the ladder's work (a later step); until then
-            # a staff mail on a complaint is kept as a comment.
-            message.complaint_id = complaint.id
-            hoplog.record(session, "comment", at=now, message=message, complaint=complaint, actor=sender,
-                          reason=f"{role.name}: {_excerpt(mail.text)}")
-            return Outcome("attached", "staff comment", complaint.number, message.id)
-        if sender != complaint.complainant_email:
-            return None
-        message.complaint_id = complaint.id
-        if complaint.status not in OPEN_STATUSES:
-            return None  # reopening is the ladder's business; a closed one starts anew
-        hoplog.record(session, "attached", at=now, message=message, complaint=complaint, actor=sender,
-                      reason="further mail from the complainant")
-        holder = self.rules.roles.get(complaint.holder_role or "")
-        if holder is not None:
-            rendered = self.renderer.render(
-                "staff/citizen-follow-up",
-                office=self.office_ctx,
-                now=now,
-                complaint=self._complaint_ctx(complaint),
-                role=SimpleNamespace(name=holder.name),
-                follow_up_text=mail.text.strip(),
-                reply_address=self.reply_address(complaint),
-            )
-            out = enqueue(session, self.settings, Outgoing(
-                kind="staff/citizen-follow-up", to=holder.members, subject=rendered.subject, body=rendered.body,
-                reply_to=self.reply_address(complaint), auto_submitted="auto-generated", attach_raw=message.raw,
-            ), now=now, complaint=complaint)
-            hoplog.record(session, "forwarded", at=now, complaint=complaint, message=out,
-                          reason=f"follow-up forwarded to {holder.name}")
-        return Outcome("attached", "follow-up from the complainant", complaint.number, message.id)
+            return session.scalar(select(Complaint).where(func.upper(Complaint.number) == m.group(0).upper())), False
+        return None, False
 
     # ------------------------------------------------------------------ new
     def _new_complaint(self, session: Session, mail: InboundMail, message: Message, now: datetime) -> Outcome:
@@ -271,10 +249,23 @@ class Intake:
             return Outcome("rejected", problems, message_pk=message.id)
 
         f = parsed.fields
+        category = parsed.category
+        return self.register(
+            session, mail, message, now,
+            category_key=category.key if category else "lainnya",
+            category_name=category.name if category else f.get("jenis_layanan", "Lainnya"),
+            section=category.section if category else "lainnya",
+            name=f["nama"], nik=f["nik"], kk=f.get("no_kk") or None, phone=f["no_hp"], address=f["alamat"],
+            description=f["uraian"],
+            reason=f"all required fields present; category {category.name if category else 'Lainnya'}",
+        )
+
+    def register(self, session: Session, mail: InboundMail, message: Message, now: datetime, *, category_key: str,
+                 category_name: str, section: str, name: str, nik: str, kk: str | None, phone: str, address: str,
+                 description: str, reason: str, parent: Complaint | None = None) -> Outcome:
+        """Give a complaint its number, acknowledge it and forward it to the first rung."""
         seq, number = numbering.register_number(session, self.settings.office.register_pattern,
                                                 now.astimezone(self.settings.office.tz).year)
-        category = parsed.category
-        section = category.section if category else "lainnya"
         step = self.rules.first_staff_step
         holder = self.rules.role_for(step, section)
         complaint = Complaint(
@@ -283,16 +274,17 @@ class Intake:
             seq=seq,
             status=STATUS_REGISTERED,
             channel="email",
-            category=category.key if category else "lainnya",
-            category_name=category.name if category else f.get("jenis_layanan", "Lainnya"),
+            category=category_key,
+            category_name=category_name,
             section=section,
-            complainant_name=f["nama"],
+            complainant_name=name,
             complainant_email=mail.from_addr,
-            nik=f["nik"],
-            kk=f.get("no_kk") or None,
-            phone=f["no_hp"],
-            address=f["alamat"],
-            description=f["uraian"],
+            nik=nik,
+            kk=kk,
+            phone=phone,
+            address=address,
+            description=description,
+            parent_id=parent.id if parent is not None else None,
             step=step.key,
             holder_role=holder.key if holder else None,
             step_started_at=now,
@@ -304,10 +296,13 @@ class Intake:
         session.add(complaint)
         session.flush()
         message.complaint_id = complaint.id
+        visit = open_visit(session, complaint, self.rules, now)
+        complaint.due_at = visit.due_at if visit is not None else None
         hoplog.record(session, "parsed", at=now, message=message, complaint=complaint, actor=mail.from_addr,
-                      reason=f"all required fields present; category {complaint.category_name}")
+                      reason=reason)
         hoplog.record(session, "registered", at=now, message=message, complaint=complaint, actor=hoplog.SYSTEM,
-                      from_state=None, to_state=STATUS_REGISTERED, reason=f"register number {number}")
+                      from_state=None, to_state=STATUS_REGISTERED,
+                      reason=f"register number {number}" + (f", follows {parent.number}" if parent else ""))
 
         ctx = self._complaint_ctx(complaint)
         total = self.rules.total_standard
@@ -336,7 +331,7 @@ class Intake:
                 step=SimpleNamespace(name=step.name, standard_minutes=step.standard.minutes),
                 due_at=complaint.due_at,
                 reply_address=self.reply_address(complaint),
-                commands=STAFF_COMMANDS,
+                commands=command_help(initial_state(self.rules, section), self.rules),
             )
             fwd = enqueue(session, self.settings, Outgoing(
                 kind="staff/forward", to=holder.members, subject=rendered.subject, body=rendered.body,
@@ -419,13 +414,14 @@ class Intake:
         return (count or 0) >= limit
 
 
-STAFF_COMMANDS = [
-    SimpleNamespace(word="#jawab", meaning="teks balasan Anda menjadi jawaban untuk pelapor"),
-    SimpleNamespace(word="#teruskan", meaning="teruskan ke jenjang berikutnya, dengan catatan"),
-    SimpleNamespace(word="#kembalikan", meaning="kembalikan ke jenjang sebelumnya, dengan catatan"),
-    SimpleNamespace(word="#info", meaning="minta keterangan tambahan kepada pelapor"),
-    SimpleNamespace(word="#catatan", meaning="catatan untuk riwayat aduan saja"),
-]
+def command_help(state, rules: Rules) -> list[SimpleNamespace]:
+    """The commands the holder may reply with now, with their meaning (for staff mail)."""
+    out = [SimpleNamespace(word=f"#{w}", meaning=MEANINGS[w]) for w in allowed_words(state, rules)]
+    confirm = rules.step(state.step).confirm
+    if confirm:
+        out.append(SimpleNamespace(word=f'"{confirm}"', meaning="wajib ditulis di balasan untuk melanjutkan "
+                                   "dari tahap ini (konfirmasi)"))
+    return out
 
 
 def _shown_value(kind: str, value: str) -> str:

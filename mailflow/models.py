@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -86,6 +87,14 @@ class Complaint(Base):
     holder_role: Mapped[str | None] = mapped_column(String(64))
     step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The answer being drafted or approved (the ladder's state, see ladder.State).
+    draft: Mapped[str | None] = mapped_column(Text)
+    draft_role: Mapped[str | None] = mapped_column(String(64))
+    draft_step: Mapped[str | None] = mapped_column(String(64))
+    approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_step: Mapped[str | None] = mapped_column(String(64))
+    answered_role: Mapped[str | None] = mapped_column(String(64))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The unguessable part of the per-complaint reply address.
     reply_token: Mapped[str] = mapped_column(String(64))
     # The citizen's original mail, for threading (In-Reply-To/References).
@@ -183,3 +192,43 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StepVisit(Base):
+    """One stay of a complaint at one ladder step: when it started and ended,
+    its due time in working time, and whether the reminder and the breach
+    action were done (each at most once per visit). The deadline checker reads
+    the open visits by ``remind_at`` / ``due_at`` (indexed), never scanning
+    every complaint; the monthly report reads the closed ones."""
+
+    __tablename__ = "step_visits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    step: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(64))
+    section: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    standard_minutes: Mapped[int | None] = mapped_column(Integer)  # None for day-sized standards
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    working_minutes: Mapped[int | None] = mapped_column(Integer)  # time spent, in working minutes
+    within_standard: Mapped[bool | None] = mapped_column(Boolean)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_step_visits_open_remind", "ended_at", "reminded_at", "remind_at"),
+        Index("ix_step_visits_open_due", "ended_at", "breached_at", "due_at"),
+        Index("ix_step_visits_started_at", "started_at"),
+    )
+
+
+class ReportRun(Base):
+    """A monthly report that was mailed (so the daemon sends each month once)."""
+
+    __tablename__ = "report_runs"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-11"
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

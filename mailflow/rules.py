@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mailflow.calendar import OfficeCalendar, calendar_from_table
 from mailflow.complaint_format import FormatSpec, load_format
 from mailflow.errors import RulesError
 
 CITIZEN = "pemohon"  # the role key of the complainant in a ladder
+APPROVAL = "persetujuan"  # the virtual step where a draft answer waits for its approver
+COMMAND_WORDS = ("jawab", "teruskan", "kembalikan", "setuju", "tolak", "info")
+SPECIAL_TARGETS = {"@answer": ("jawab",), "@info": ("info",), "@send": ("setuju",), "@close": ("setuju", "teruskan")}
 SECTION_ROLE = "@section"  # a step held by the Kasi of the complaint's section
 _STANDARD = re.compile(r"^\s*(\d+)\s*(m|min|menit|h|jam|d|hari)\s*$", re.I)
 _UNIT = {"m": "minutes", "min": "minutes", "menit": "minutes", "h": "hours", "jam": "hours", "d": "working_days", "hari": "working_days"}
@@ -47,6 +52,8 @@ class Role:
     key: str
     name: str
     members: tuple[str, ...]
+    rank: int = 1  # seniority for the approval rule (admin 1 < kasi 2 < kabid 3 < kadis 4)
+    deputies: tuple[str, ...] = ()  # told when a member's automatic reply (out-of-office) comes in
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,28 @@ class Step:
     role: str  # a role key, CITIZEN, or SECTION_ROLE
     standard: Standard
     output: str
+    actions: dict[str, str] = field(default_factory=dict)  # command word -> step key or @answer/@info/@send/@close
+    auto: bool = False  # done by mailflow or the citizen, not by a staff command
+    confirm: str = ""  # a phrase the holder must write to leave this step (e.g. a confidentiality check)
+
+
+@dataclass(frozen=True)
+class AnswerRules:
+    min_rank: int = 1  # a final answer needs a role of at least this rank
+    approver: str = ""  # who approves a draft from below min_rank (a role key or @section)
+    send_step: str = ""  # the step whose role sends an approved answer; "" = at once
+    reopen_days: int = 7  # a citizen's reply within this many days after the answer reopens it
+    approval_standard: Standard = Standard(30, "minutes")
+
+
+@dataclass(frozen=True)
+class DeadlineRules:
+    remind_share: float = 0.8  # remind the holder when this share of the standard has passed
+    on_breach: str = "notify-next"  # notify-next | escalate | notify-holder
+    report_to: tuple[str, ...] = ()  # role keys the monthly report is mailed to
+
+
+BREACH_ACTIONS = ("notify-next", "escalate", "notify-holder")
 
 
 @dataclass(frozen=True)
@@ -68,6 +97,41 @@ class Rules:
     steps: tuple[Step, ...]
     sections: dict[str, str]  # section key -> role key (the Kasi of that section)
     section_names: dict[str, str]
+    answer: AnswerRules = AnswerRules()
+    calendar: OfficeCalendar = field(default_factory=OfficeCalendar.default)
+    deadlines: DeadlineRules = DeadlineRules()
+
+    def next_staff_step(self, step_key: str) -> Step | None:
+        """The next step in SOP order held by staff (where a breach escalates to)."""
+        keys = [s.key for s in self.steps]
+        if step_key not in keys:
+            return None
+        for step in self.steps[keys.index(step_key) + 1:]:
+            if step.role != CITIZEN and not step.auto:
+                return step
+        return None
+
+    def due(self, step_key: str, start: datetime) -> datetime | None:
+        """When a step started at ``start`` is due, in working time (None for citizen steps)."""
+        step = self.step(step_key)
+        if step.role == CITIZEN:
+            return None
+        return self.calendar.due(start, step.standard.amount, step.standard.unit)
+
+    def step(self, key: str) -> Step:
+        if key == APPROVAL:
+            return Step(APPROVAL, "Persetujuan jawaban", self.answer.approver or "@section",
+                        self.answer.approval_standard, "Jawaban disetujui", {"setuju": "@send", "tolak": "@back"})
+        for step in self.steps:
+            if step.key == key:
+                return step
+        raise KeyError(f"no step {key!r} in {self.path}")
+
+    def approver_for(self, section: str) -> Role:
+        key = self.answer.approver or SECTION_ROLE
+        if key == SECTION_ROLE:
+            return self.roles[self.sections.get(section, self.sections.get("lainnya", ""))]
+        return self.roles[key]
 
     def role(self, key: str) -> Role:
         return self.roles[key]
@@ -82,8 +146,8 @@ class Rules:
 
     @property
     def first_staff_step(self) -> Step:
-        """The first step a staff member holds: where a new complaint is forwarded."""
-        return next(s for s in self.steps if s.role != CITIZEN)
+        """The first step a staff member acts on: where a new complaint is forwarded."""
+        return next(s for s in self.steps if s.role != CITIZEN and not s.auto)
 
     @property
     def total_standard(self) -> Standard | None:
@@ -122,7 +186,7 @@ def parse_standard(path: Path, key: str, value: Any) -> Standard:
     return Standard(int(m.group(1)), _UNIT[m.group(2).lower()])
 
 
-def load_rules(path: Path) -> Rules:
+def load_rules(path: Path, default_timezone: str = "Asia/Jakarta") -> Rules:
     """Read and validate a rules file. Raises RulesError naming file, key and fix."""
     path = Path(path)
     try:
@@ -154,10 +218,17 @@ def load_rules(path: Path) -> Rules:
         members = table.get("members")
         if not isinstance(members, list) or not members or not all(isinstance(m, str) and "@" in m for m in members):
             raise _fail(path, where + "members", f"expected a list of e-mail addresses, got {members!r}")
-        unknown = set(table) - {"name", "members"}
+        unknown = set(table) - {"name", "members", "rank", "deputies"}
         if unknown:
-            raise _fail(path, where + sorted(unknown)[0], "unknown key (expected name, members)")
-        roles[key] = Role(key, _str(path, table, "name", where), tuple(m.strip().lower() for m in members))
+            raise _fail(path, where + sorted(unknown)[0], "unknown key (expected name, members, rank, deputies)")
+        rank = table.get("rank", 1)
+        if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
+            raise _fail(path, where + "rank", f"expected a whole number >= 1, got {rank!r}")
+        deputies = table.get("deputies", [])
+        if not isinstance(deputies, list) or not all(isinstance(d, str) and "@" in d for d in deputies):
+            raise _fail(path, where + "deputies", f"expected a list of e-mail addresses, got {deputies!r}")
+        roles[key] = Role(key, _str(path, table, "name", where), tuple(m.strip().lower() for m in members),
+                          rank, tuple(d.strip().lower() for d in deputies))
 
     raw_sections = data.get("sections", {})
     if not isinstance(raw_sections, dict):
@@ -199,6 +270,26 @@ def load_rules(path: Path) -> Rules:
             missing = sorted((used_sections | {"lainnya"}) - set(sections))
             if missing:
                 raise _fail(path, "sections", f"no role for section {missing[0]!r}, which a step held by '{SECTION_ROLE}' needs")
+        unknown = set(table) - {"key", "name", "role", "standard", "output", "actions", "auto", "confirm"}
+        if unknown:
+            raise _fail(path, where + sorted(unknown)[0],
+                        "unknown key (expected key, name, role, standard, output, actions, auto, confirm)")
+        actions = table.get("actions", {})
+        if not isinstance(actions, dict):
+            raise _fail(path, where + "actions", "expected a table of command word = target")
+        for word, target in actions.items():
+            if word not in COMMAND_WORDS:
+                raise _fail(path, f"{where}actions.{word}", f"unknown command word (known: {', '.join(COMMAND_WORDS)})")
+            if not isinstance(target, str):
+                raise _fail(path, f"{where}actions.{word}", f"expected a step key or one of {', '.join(SPECIAL_TARGETS)}")
+            if target.startswith("@") and word not in SPECIAL_TARGETS.get(target, ()):
+                raise _fail(path, f"{where}actions.{word}",
+                            f"{target!r} is not a target for #{word} (known targets: {', '.join(SPECIAL_TARGETS)}, or a step key)")
+        auto = table.get("auto", role == CITIZEN)
+        if not isinstance(auto, bool):
+            raise _fail(path, where + "auto", f"expected true or false, got {auto!r}")
+        if not auto and not actions:
+            raise _fail(path, where + "actions", "a step held by staff needs at least one action (or auto = true)")
         steps.append(
             Step(
                 key=key,
@@ -206,10 +297,46 @@ def load_rules(path: Path) -> Rules:
                 role=role,
                 standard=parse_standard(path, where + "standard", table.get("standard")),
                 output=table.get("output", ""),
+                actions=dict(actions),
+                auto=auto,
+                confirm=_str(path, table, "confirm", where, ""),
             )
         )
-    if all(s.role == CITIZEN for s in steps):
-        raise _fail(path, "steps", "at least one step must be held by a staff role")
+    if all(s.role == CITIZEN or s.auto for s in steps):
+        raise _fail(path, "steps", "at least one step must be held by a staff role with actions")
+    keys = {s.key for s in steps}
+    for i, step in enumerate(steps):
+        for word, target in step.actions.items():
+            if not target.startswith("@") and target not in keys:
+                raise _fail(path, f"steps[{i}].actions.{word}",
+                            f"unknown step {target!r} (known: {', '.join(sorted(keys))})")
+
+    raw_answer = data.get("answer", {})
+    if not isinstance(raw_answer, dict):
+        raise _fail(path, "answer", "expected a table [answer]")
+    unknown = set(raw_answer) - {"min_rank", "approver", "send_step", "reopen_days", "approval_standard"}
+    if unknown:
+        raise _fail(path, "answer." + sorted(unknown)[0],
+                    "unknown key (expected min_rank, approver, send_step, reopen_days, approval_standard)")
+    approver = raw_answer.get("approver", "")
+    if approver and approver not in roles and approver != SECTION_ROLE:
+        raise _fail(path, "answer.approver", f"unknown role {approver!r} (known: {', '.join(sorted(roles))}, or '{SECTION_ROLE}')")
+    send_step = raw_answer.get("send_step", "")
+    if send_step and send_step not in keys:
+        raise _fail(path, "answer.send_step", f"unknown step {send_step!r} (known: {', '.join(sorted(keys))})")
+    for key_name in ("min_rank", "reopen_days"):
+        v = raw_answer.get(key_name, 1)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise _fail(path, f"answer.{key_name}", f"expected a whole number, got {v!r}")
+    answer = AnswerRules(
+        min_rank=raw_answer.get("min_rank", 1),
+        approver=approver,
+        send_step=send_step,
+        reopen_days=raw_answer.get("reopen_days", 7),
+        approval_standard=parse_standard(path, "answer.approval_standard", raw_answer.get("approval_standard", "30m")),
+    )
+    if any(s.actions.get("jawab") == "@answer" for s in steps) and answer.min_rank > 1 and not approver:
+        raise _fail(path, "answer.approver", "a draft from below answer.min_rank needs an approver role")
 
     return Rules(
         path=path,
@@ -220,4 +347,26 @@ def load_rules(path: Path) -> Rules:
         steps=tuple(steps),
         sections=sections,
         section_names=section_names,
+        answer=answer,
+        calendar=calendar_from_table(path, data.get("calendar"), default_timezone=default_timezone),
+        deadlines=_deadlines(path, data.get("deadlines", {}), roles),
     )
+
+
+def _deadlines(path: Path, table: Any, roles: dict[str, Role]) -> DeadlineRules:
+    if not isinstance(table, dict):
+        raise _fail(path, "deadlines", "expected a table [deadlines]")
+    unknown = set(table) - {"remind_share", "on_breach", "report_to"}
+    if unknown:
+        raise _fail(path, "deadlines." + sorted(unknown)[0], "unknown key (expected remind_share, on_breach, report_to)")
+    share = table.get("remind_share", 0.8)
+    if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 < share < 1:
+        raise _fail(path, "deadlines.remind_share", f"expected a share between 0 and 1 such as 0.8, got {share!r}")
+    on_breach = table.get("on_breach", "notify-next")
+    if on_breach not in BREACH_ACTIONS:
+        raise _fail(path, "deadlines.on_breach", f"expected one of {', '.join(BREACH_ACTIONS)}, got {on_breach!r}")
+    report_to = table.get("report_to", [])
+    if not isinstance(report_to, list) or any(r not in roles for r in report_to):
+        bad = next((r for r in report_to if r not in roles), report_to) if isinstance(report_to, list) else report_to
+        raise _fail(path, "deadlines.report_to", f"unknown role {bad!r} (known: {', '.join(sorted(roles))})")
+    return DeadlineRules(float(share), on_breach, tuple(report_to))

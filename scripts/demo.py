@@ -31,6 +31,24 @@ def mailflow(*args: str, env: dict[str, str]) -> str:
     return out.stdout
 
 
+def staff_reply(stack, user: str, to_msg, text: str) -> None:
+    """A staff member's reply as a mail client writes it: text on top, quote below."""
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    quoted = "\n".join("> " + line for line in to_msg.get_body(("plain",)).get_content().splitlines()[:10])
+    msg = EmailMessage()
+    msg["From"] = f"{user}@{DOMAIN}"
+    msg["To"] = str(to_msg["Reply-To"])
+    msg["Subject"] = "Re: " + str(to_msg["Subject"])
+    msg["Message-ID"] = make_msgid(domain=DOMAIN)
+    msg["In-Reply-To"] = msg["References"] = to_msg["Message-ID"]
+    msg.set_content(f"{text}\n\nSalam,\n{user}\n\nPada Sen, 23 Nov 2026 10.15, Layanan Pengaduan "
+                    f"<aduan@{DOMAIN}> menulis:\n{quoted}\n")
+    stack.send(msg.as_bytes(), user, [str(to_msg["Reply-To"])])
+    print(f"  {user}@{DOMAIN} replied: {text[:70]}")
+
+
 def main() -> int:
     keep = "--keep" in sys.argv[1:]
     t0 = time.monotonic()
@@ -88,7 +106,17 @@ url = "sqlite:///mailflow.db"
         stack.wait_for("warga1", 1, timeout=30)
         stack.wait_for("warga3", 1, timeout=30)
         stack.wait_for("warga2", 1, timeout=30)
-        stack.wait_for("admin", 2, timeout=30)
+        forwards = stack.wait_for("admin", 2, timeout=30)
+
+        say("Staff act by replying from their mail client: the Admin drafts an answer (#jawab)")
+        fwd = message_from_bytes(forwards[0], policy=policy.default)
+        staff_reply(stack, "admin", fwd, "#jawab KTP-el Ibu sudah selesai dicetak dan dapat diambil di "
+                    "kantor Kapanewon Sewon pada jam kerja dengan membawa bukti perekaman.")
+        approval = message_from_bytes(stack.wait_for("kasi-identitas", 1, timeout=30)[-1], policy=policy.default)
+        print(f"  kasi-identitas@{DOMAIN} received: {approval['Subject']}")
+        say("The Kepala Seksi approves it (#setuju): the SOP says answers need at least a Kasi's approval")
+        staff_reply(stack, "kasi-identitas", approval, "#setuju")
+        stack.wait_for("warga1", 2, timeout=30)
         time.sleep(1.5)
     finally:
         daemon.send_signal(signal.SIGTERM)
@@ -100,7 +128,7 @@ url = "sqlite:///mailflow.db"
     print(mailflow("show", "ADU/2026/000001", env=env))
 
     say("What arrived in the mailboxes")
-    for user in ("warga1", "warga2", "warga3", "warga4", "admin"):
+    for user in ("warga1", "warga2", "warga3", "warga4", "admin", "kasi-identitas"):
         for raw in stack.messages(user):
             msg = message_from_bytes(raw, policy=policy.default)
             print(f"  {user + '@' + DOMAIN:<24} {msg['Subject']}")
@@ -109,6 +137,9 @@ url = "sqlite:///mailflow.db"
     ack = message_from_bytes(stack.messages("warga1")[0], policy=policy.default)
     say("The acknowledgement Siti Aminah received (threaded to her mail: In-Reply-To " + ack["In-Reply-To"] + ")")
     print(ack.get_body(("plain",)).get_content())
+    answer = message_from_bytes(stack.messages("warga1")[-1], policy=policy.default)
+    say("The answer she received after the Kasi's approval (same thread)")
+    print(answer.get_body(("plain",)).get_content())
     rej = message_from_bytes(stack.messages("warga2")[0], policy=policy.default)
     say("The explanation Budi Santoso received (his complaint was not in the required format)")
     print(rej.get_body(("plain",)).get_content())

@@ -18,6 +18,17 @@ MAIL_TEMPLATES = [
     "staff/citizen-follow-up",
     "staff/forward",
 ]
+# The ladder's mails (staff commands, answers): contexts and tests in test_render_ladder.py.
+LADDER_TEMPLATES = [
+    "citizen/answer",
+    "citizen/info-request",
+    "staff/approval-request",
+    "staff/deputy-notice",
+    "staff/handover",
+    "staff/refused",
+    "staff/send-confirmation",
+    "staff/unauthorized-attempt",
+]
 
 NIK = "3402014501900001"
 NIK_MASKED = "340201******0001"
@@ -109,6 +120,7 @@ def contexts() -> dict[str, dict]:
             complaint=complaint(),
             role=NS(name="Kepala Seksi Identitas Penduduk"),
             follow_up_text="Berikut saya lampirkan foto KK dan bukti perekaman.\n",
+            reopened=False,
             reply_address="aduan+adu-2026-000123.mfrggzdfmztwq2lk@dukcapil.test",
         ),
         "admin/quarantine-alert": dict(
@@ -134,7 +146,7 @@ def lines(text: str) -> list[str]:
 
 # ---------------------------------------------------------------- every template
 def test_names_lists_every_mail_template_but_not_the_macros(renderer):
-    assert renderer.names() == MAIL_TEMPLATES
+    assert renderer.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES)
 
 
 @pytest.mark.parametrize("name", MAIL_TEMPLATES)
@@ -370,7 +382,7 @@ def test_office_override_dir_wins_and_the_rest_still_comes_from_shipped(tmp_path
     assert out == Rendered("Nomor ADU/2026/000123", f"Aduan ADU/2026/000123 diterima; NIK {NIK_MASKED}.\n")
     shipped = r.render("staff/forward", **contexts()["staff/forward"])
     assert shipped.subject.startswith("[ADU/2026/000123] Aduan baru:")
-    assert r.names() == sorted(MAIL_TEMPLATES + ["citizen/extra"])
+    assert r.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + ["citizen/extra"])
     # the order of the folders decides
     assert Renderer([SHIPPED, tmp_path]).render(
         "citizen/acknowledgement", **contexts()["citizen/acknowledgement"]
