@@ -446,8 +446,13 @@ def show(
             typer.echo(f"  NIK / No. KK : {nik} / {kk}")
             typer.echo(f"  Alamat       : {c.address}")
             typer.echo(f"  Jenis layanan: {c.category_name} ({application.rules.section_names.get(c.section, c.section)})")
-            typer.echo(f"  Tahap kini   : {c.step or '-'}, dipegang {holder}")
-            if c.due_at:
+            if c.status == "closed":
+                typer.echo(f"  Tahap kini   : selesai {_local(c.closed_at, settings)}"
+                           + (f" (dijawab pada tahap {c.answered_step})" if c.answered_step else ""))
+            else:
+                step_name = application.rules.step(c.step).name if c.step else "-"
+                typer.echo(f"  Tahap kini   : {step_name} ({c.step}), dipegang {holder}")
+            if c.due_at and c.status != "closed":
                 left = _remaining(c.due_at, utcnow())
                 typer.echo(f"  Batas waktu  : {_local(c.due_at, settings)} ({'terlambat ' + left[5:] if left.startswith('late') else 'sisa ' + left})")
             typer.echo("  Uraian       :")
