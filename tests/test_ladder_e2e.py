@@ -232,3 +232,82 @@ def test_a_command_not_allowed_gets_a_short_explanation(desk):
     explanation = latest(stack, "admin")
     assert "belum dapat diproses" in explanation["Subject"]
     assert "#teruskan" in body(explanation)
+
+
+# ------------------------------------------------------------------ the other SOPs
+def test_palangkaraya_happy_path(make_desk):
+    stack, app, daemon = make_desk(rules="palangkaraya-online.toml")
+    register(stack, daemon, "warga2")
+    assert (complaint(app).step, complaint(app).holder_role) == ("telaah", "petugas")
+    reply(stack, "admin", latest(stack, "admin"), "#teruskan Telaahan: data KTP-el pelapor perlu dicek di SIAK.")
+    step(daemon)
+    assert (complaint(app).step, complaint(app).holder_role) == ("verifikasi", "analis")
+    reply(stack, "analis", latest(stack, "analis"), "#jawab KTP-el Bapak/Ibu sudah dapat diambil di Disdukcapil.")
+    step(daemon)
+    assert (complaint(app).step, complaint(app).holder_role) == ("kirim-jawaban", "petugas")
+    reply(stack, "admin", latest(stack, "admin"), "#setuju")
+    step(daemon)
+    answer = latest(stack, "warga2")
+    assert "sudah dapat diambil" in body(answer) and "30 hari" in body(answer)  # "until satisfied": reopen window
+    assert complaint(app).status == "closed"
+
+
+def test_kulonprogo_happy_path_with_the_confidentiality_check(make_desk):
+    stack, app, daemon = make_desk(rules="kulonprogo-website.toml")
+    register(stack, daemon, "warga3")
+    assert complaint(app).holder_role == "kasubag"
+    reply(stack, "kasubag", latest(stack, "kasubag"), "#setuju Diregister no. 112/2026.")
+    step(daemon)
+    reply(stack, "ketua-tim", latest(stack, "ketua-tim"), "#setuju")
+    step(daemon)
+    reply(stack, "kadis", latest(stack, "kadis"), "#teruskan Disposisi: tindak lanjuti, koordinasikan dengan PIAK.")
+    step(daemon)
+    assert (complaint(app).step, complaint(app).holder_role) == ("koordinasi", "pj-teknis")
+    # without the confirmation phrase the step refuses to move
+    reply(stack, "kasi-piak", latest(stack, "kasi-piak"), "#teruskan lanjut")
+    step(daemon, "refused")
+    assert complaint(app).step == "koordinasi"
+    assert "kerahasiaan diperiksa" in body(latest(stack, "kasi-piak"))
+    reply(stack, "kasi-piak", latest(stack, "kasi-piak"), "#teruskan Kerahasiaan diperiksa: data pelapor tidak dipublikasikan.")
+    step(daemon)
+    assert (complaint(app).step, complaint(app).holder_role) == ("draf-jawaban", "pelaksana")
+    reply(stack, "kasi-capil", latest(stack, "kasi-capil"), "#jawab Permohonan informasi Bapak/Ibu kami jawab sebagai berikut: ...")
+    step(daemon)
+    assert (complaint(app).status, complaint(app).holder_role) == ("awaiting_approval", "anggota-tim")
+    reply(stack, "analis", latest(stack, "analis"), "#setuju")  # the team member's initial (paraf)
+    step(daemon)
+    assert (complaint(app).step, complaint(app).holder_role) == ("balas", "petugas")
+    reply(stack, "admin", latest(stack, "admin"), "#setuju")
+    step(daemon)
+    assert "kami jawab sebagai berikut" in body(latest(stack, "warga3"))
+    assert complaint(app).status == "closed"
+
+
+def test_bima_no_loop_then_yes(make_desk):
+    stack, app, daemon = make_desk(rules="bima-innovation.toml")
+    register(stack, daemon, "warga4")
+
+    def act(user: str, text: str, expect_step: str) -> None:
+        reply(stack, user, latest(stack, user), text)
+        step(daemon)
+        assert complaint(app).step == expect_step
+
+    assert complaint(app).step == "konsep"
+    act("kasi-piak", "#teruskan Konsep: layanan KIA keliling.", "telaah-kabid")
+    act("kabid", "#teruskan Layak diajukan.", "keputusan")
+    act("kadis", "#tolak Anggaran belum ada; perbaiki konsepnya.", "konsep")  # the "no" loop
+    assert "perbaiki konsepnya" in body(latest(stack, "kasi-piak"))
+    act("kasi-piak", "#teruskan Konsep diperbaiki: kerja sama dengan sekolah.", "telaah-kabid")
+    act("kabid", "#teruskan Layak.", "keputusan")
+    act("kadis", "#setuju", "draf")
+    act("kasi-piak", "#teruskan Draf terlampir.", "rapat")
+    act("sekretariat", "#teruskan Notulen rapat terlampir.", "mekanisme")
+    act("kasi-piak", "#teruskan Mekanisme final.", "nama")
+    act("kasi-piak", "#teruskan Nama: KIA Sekolah.", "pelaksanaan")
+    reply(stack, "admin", latest(stack, "admin"), "#setuju Inovasi berjalan.")
+    step(daemon)
+    c = complaint(app)
+    assert c.status == "closed"
+    with app.factory() as s:
+        returned = s.scalars(select(Hop).where(Hop.kind == "returned")).all()
+    assert [h.to_state for h in returned] == ["konsep"]
