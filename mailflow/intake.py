@@ -417,7 +417,7 @@ class Intake:
 def command_help(state, rules: Rules) -> list[SimpleNamespace]:
     """The commands the holder may reply with now, with their meaning (for staff mail)."""
     out = [SimpleNamespace(word=f"#{w}", meaning=MEANINGS[w]) for w in allowed_words(state, rules)]
-    confirm = rules.step(state.step).confirm
+    confirm = rules.step(state.step).confirm if state.step and state.status != "closed" else ""
     if confirm:
         out.append(SimpleNamespace(word=f'"{confirm}"', meaning="wajib ditulis di balasan untuk melanjutkan "
                                    "dari tahap ini (konfirmasi)"))

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from mailflow import hoplog, ladder
 from mailflow.authres import authentication_failure
-from mailflow.commands import MEANINGS, has_confirmation, parse_command
+from mailflow.commands import has_confirmation, parse_command
 from mailflow.message import InboundMail
 from mailflow.models import Complaint, Message
 from mailflow.outbox import Outgoing, enqueue
@@ -242,12 +242,9 @@ class Workflow:
 
     # ------------------------------------------------------------------ mail helpers
     def _commands(self, state: ladder.State) -> list[SimpleNamespace]:
-        out = [SimpleNamespace(word=f"#{w}", meaning=MEANINGS[w]) for w in ladder.allowed_words(state, self.rules)]
-        step = self.rules.step(state.step) if state.step and state.status != ladder.CLOSED else None
-        if step is not None and step.confirm:
-            out.append(SimpleNamespace(word=f'"{step.confirm}"', meaning="wajib ditulis di balasan untuk "
-                                       "melanjutkan dari tahap ini (konfirmasi)"))
-        return out
+        from mailflow.intake import command_help
+
+        return command_help(state, self.rules)
 
     def _base(self, complaint: Complaint, now: datetime) -> dict:
         return dict(office=self.intake.office_ctx, now=now, complaint=self.intake._complaint_ctx(complaint),
