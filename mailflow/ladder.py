@@ -182,7 +182,9 @@ def transition(state: State, event: Command | CitizenMail | AutoReply, rules: Ru
         # Never an action, never forwarded to the citizen; the deputies hear of it.
         return Result(state, (Note(f"automatic reply from {event.actor_role}; no action taken"),
                               TellDeputies(event.actor_role, event.text)))
-    return _command(state, event, rules)
+    result = _command(state, event, rules)
+    # A refused command changes nothing, not even a waiting_citizen status _command resumed.
+    return Result(state, result.actions) if result.refused else result
 
 
 # ---------------------------------------------------------------- staff
@@ -291,7 +293,10 @@ def _citizen(state: State, mail: CitizenMail, rules: Rules) -> Result:
     if not mail.within_reopen_window:
         return Result(state, (NewLinkedComplaint(mail.text),))
     step_key = state.answered_step or rules.first_staff_step.key
-    role = state.answered_role or state.holder
+    # The step's own holder: answered_role may not hold it (an approver who rewrote the draft,
+    # or no answer at all after @close).
+    owner = rules.role_for(rules.step(step_key), state.section)
+    role = owner.key if owner else (state.answered_role or state.holder)
     new = replace(state, status=IN_PROGRESS, step=step_key, holder=role, draft=None, draft_role=None,
                   draft_step=None, approved=False)
     return Result(new, (TellHolder(role, "reopened", mail.text),))
