@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow import db
 from mailflow.config import Settings
 from mailflow.daemon import Daemon
+from mailflow.deadlines import Deadlines
 from mailflow.intake import Intake
 from mailflow.models import utcnow
 from mailflow.outbox import Outbox
@@ -29,9 +30,11 @@ class App:
     renderer: Renderer
     intake: Intake
     outbox: Outbox
+    deadlines: Deadlines
 
     def daemon(self, **kwargs) -> Daemon:
-        return Daemon(self.settings, self.factory, self.intake, self.outbox, clock=self.intake.clock, **kwargs)
+        return Daemon(self.settings, self.factory, self.intake, self.outbox, deadlines=self.deadlines,
+                      clock=self.intake.clock, **kwargs)
 
     def close(self) -> None:
         self.outbox.close()
@@ -55,4 +58,5 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow, check_s
     renderer = Renderer(template_dirs(settings))
     intake = Intake(settings, rules, renderer, clock=clock)
     outbox = Outbox(settings, factory, clock=clock)
-    return App(settings, engine, factory, rules, renderer, intake, outbox)
+    deadlines = Deadlines(intake, factory, clock=clock)
+    return App(settings, engine, factory, rules, renderer, intake, outbox, deadlines)

@@ -256,15 +256,19 @@ def _local(dt: datetime | None, settings: Settings) -> str:
     return dt.astimezone(settings.office.tz).strftime("%Y-%m-%d %H:%M") if dt else "-"
 
 
-def _remaining(due: datetime | None, now: datetime) -> str:
-    """Wall-clock time left until ``due`` ("1h05m"), or how long overdue ("-0h20m late")."""
+def _remaining(due: datetime | None, now: datetime, calendar) -> str:
+    """Working time left until ``due`` ("1h05m"), or how much working time it is
+    overdue ("late 0h20m"), by the office calendar (SOP minutes are working time)."""
     if due is None:
         return "-"
-    seconds = int((due - now).total_seconds())
-    sign, seconds = ("", seconds) if seconds >= 0 else ("late ", -seconds)
-    days, rest = divmod(seconds, 86400)
-    text = (f"{days}d" if days else "") + f"{rest // 3600}h{rest % 3600 // 60:02d}m"
-    return sign + text
+    if due >= now:
+        return _hm(calendar.working_minutes_between(now, due))
+    return "late " + _hm(calendar.working_minutes_between(due, now))
+
+
+def _hm(minutes: int) -> str:
+    hours, mins = divmod(minutes, 60)
+    return f"{hours}h{mins:02d}m"
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> None:
@@ -290,7 +294,8 @@ def queue(
     as_json: JsonOpt = False,
     reveal: RevealOpt = False,
 ) -> None:
-    """List open complaints: number, status, step, holder, due time (remaining or overdue), complainant."""
+    """List open complaints: number, status, step, holder, due time and the working
+    time left (or how late it is), complainant."""
     settings = _settings(config)
     application = _build(settings)
     try:
@@ -326,14 +331,14 @@ def queue(
                     c.step or "-",
                     roles[c.holder_role].name if c.holder_role in roles else (c.holder_role or "-"),
                     _local(c.due_at, settings),
-                    _remaining(c.due_at, now),
+                    _remaining(c.due_at, now, application.rules.calendar),
                     c.category_name,
                     c.complainant_name,
                     c.nik if reveal else mask_id(c.nik),
                 ]
                 for c in complaints
             ]
-            _table(["number", "received", "status", "step", "holder", "due", "left", "category", "complainant", "NIK"], rows)
+            _table(["number", "received", "status", "step", "holder", "due", "left (working)", "category", "complainant", "NIK"], rows)
     finally:
         application.close()
 
@@ -400,6 +405,8 @@ HOP_WORDS = {
     "reopened": "Dibuka kembali oleh pelapor",
     "closed": "Selesai dan diarsipkan",
     "refused": "Ditolak (tidak ada perubahan)",
+    "reminded": "Pengingat batas waktu",
+    "overdue": "Melewati batas waktu",
 }
 
 
@@ -453,8 +460,9 @@ def show(
                 step_name = application.rules.step(c.step).name if c.step else "-"
                 typer.echo(f"  Tahap kini   : {step_name} ({c.step}), dipegang {holder}")
             if c.due_at and c.status != "closed":
-                left = _remaining(c.due_at, utcnow())
-                typer.echo(f"  Batas waktu  : {_local(c.due_at, settings)} ({'terlambat ' + left[5:] if left.startswith('late') else 'sisa ' + left})")
+                left = _remaining(c.due_at, utcnow(), application.rules.calendar)
+                typer.echo(f"  Batas waktu  : {_local(c.due_at, settings)} "
+                           f"({'terlambat ' + left[5:] if left.startswith('late') else 'sisa ' + left} jam kerja)")
             typer.echo("  Uraian       :")
             for line in (c.description if reveal else mask_ids_in_text(c.description)).splitlines() or [""]:
                 typer.echo(f"    {line}")

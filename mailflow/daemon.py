@@ -1,4 +1,4 @@
-"""The daemon loop: intake pass + outbox drain, over and over.
+"""The daemon loop: intake pass, deadline pass, outbox drain, over and over.
 
 ``Daemon.run_once`` is one pass (tests and ``mailflow poll --once`` call it);
 ``Daemon.run`` is the loop with the wait between passes, reconnects with
@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.config import Settings
+from mailflow.deadlines import DeadlineResult, Deadlines
 from mailflow.errors import MailServerError, TLSRequiredError
 from mailflow.intake import Intake, Outcome, Source
 from mailflow.mailbox import NETWORK_ERRORS, Mailbox
@@ -32,6 +33,7 @@ log = logging.getLogger("mailflow.daemon")
 @dataclass
 class PassResult:
     outcomes: list[Outcome] = field(default_factory=list)
+    deadlines: DeadlineResult = field(default_factory=DeadlineResult)
     drained: DrainResult = field(default_factory=DrainResult)
 
     def count(self, action: str) -> int:
@@ -42,6 +44,8 @@ class PassResult:
         for o in self.outcomes:
             actions[o.action] = actions.get(o.action, 0) + 1
         parts = [f"{n} {a}" for a, n in sorted(actions.items())] or ["no new mail"]
+        if self.deadlines:
+            parts.append(f"deadlines: {self.deadlines.summary()}")
         d = self.drained
         return ", ".join(parts) + f"; sent {d.sent}, deferred {d.deferred}, failed {d.failed}"
 
@@ -55,6 +59,7 @@ class Daemon:
         outbox: Outbox,
         *,
         mailbox: Mailbox | None = None,
+        deadlines: Deadlines | None = None,
         clock: Callable[[], datetime] = utcnow,
     ):
         self.settings = settings
@@ -62,15 +67,18 @@ class Daemon:
         self.intake = intake
         self.outbox = outbox
         self.mailbox = mailbox or Mailbox(settings.imap)
+        self.deadlines = deadlines
         self.clock = clock
         self.stop_requested = threading.Event()
         self._full_scan = True  # after (re)connecting, look at everything left in the folder
 
     # ------------------------------------------------------------------ one pass
     def run_once(self) -> PassResult:
-        """One intake pass, then one outbox drain."""
+        """One intake pass, one deadline pass (reminders, breaches), then one outbox drain."""
         result = PassResult()
         result.outcomes = self.intake_once()
+        if self.deadlines is not None:
+            result.deadlines = self.deadlines.run_once()
         result.drained = self.outbox.run_once()
         return result
 
@@ -160,7 +168,7 @@ class Daemon:
             try:
                 result = self.run_once()
                 failures = 0
-                if result.outcomes or result.drained:
+                if result.outcomes or result.deadlines or result.drained:
                     log.info("pass: %s", result.summary())
                 wait = self.settings.imap.poll_interval
             except TLSRequiredError as exc:

@@ -39,6 +39,8 @@ KINDS = (
     "reopened",      # the citizen replied after the answer, within the reopen window
     "closed",        # the complaint was closed and archived
     "refused",       # a staff mail moved nothing (not allowed, not authorised); the sender or holder was told
+    "reminded",      # the holder was reminded that a step's time standard (mutu baku) is nearly used up
+    "overdue",       # a step's time standard passed; the rules' [deadlines] on_breach action was taken
 )
 SYSTEM = "mailflow"
 

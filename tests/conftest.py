@@ -46,7 +46,8 @@ def mail(mailstack):
 # --------------------------------------------------------------------------
 # mailflow on the stack: `desk` = (stack, app, daemon) on a fresh SQLite
 # database; `make_desk(settings=None, extra="")` builds another one (sharing
-# a database when given the settings of an existing desk).
+# a database when given the settings of an existing desk; `clock=` a callable
+# returning an aware datetime, to run the desk at a chosen, movable time).
 # --------------------------------------------------------------------------
 from support import TEST_ENV, db_url, write_config  # noqa: E402,F401  (db_url is a fixture)
 
@@ -59,7 +60,7 @@ def make_desk(mail, tmp_path):
 
     apps = []
 
-    def make(settings=None, extra: str = "", **config):
+    def make(settings=None, extra: str = "", clock=None, **config):
         where = tmp_path / f"desk{len(apps)}"
         where.mkdir()
         url = settings.database_url if settings is not None else f"sqlite:///{where / 'mailflow.db'}"
@@ -70,7 +71,7 @@ def make_desk(mail, tmp_path):
         engine = db.make_engine(new.database_url)
         db.upgrade(engine)
         engine.dispose()
-        app = build(new)
+        app = build(new) if clock is None else build(new, clock=clock)  # clock: an injected "now"
         daemon = app.daemon()
         apps.append((app, daemon))
         return mail, app, daemon

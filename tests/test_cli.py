@@ -154,3 +154,37 @@ def test_rules_check_names_a_typod_role(tmp_path):
     r = mailflow("rules", "check", str(bad))
     assert r.returncode == 2
     assert "steps[5].role" in r.stderr and "kabidd" in r.stderr
+
+
+def test_queue_overdue_and_sorted_by_due_time(tmp_path):
+    """One complaint registered a week ago (its 30-minute step long overdue) and one
+    registered now: --overdue lists only the first, --sort due puts it first, and
+    the 'left' column counts working time."""
+    from datetime import datetime, timezone
+
+    path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}")
+    settings = load_settings(path, env=TEST_ENV)
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    engine.dispose()
+    fresh = build(settings)  # the real clock
+    with fresh.factory.begin() as s:
+        fresh.intake.process(s, complaint_mail(message_id="<new@warga.test>", sender="warga2@dukcapil.test"),
+                             Source("INBOX", 1, 2))
+    fresh.close()
+    monday = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # Monday 09:00 WIB
+    old = build(settings, clock=lambda: monday)
+    with old.factory.begin() as s:
+        old.intake.process(s, complaint_mail(message_id="<old@warga.test>"), Source("INBOX", 1, 1))
+    old.close()
+
+    listed = json.loads(mailflow("queue", "--json", "--config", str(path)).stdout)
+    assert [r["overdue"] for r in listed] == [True, False]  # received order: the old one first
+    overdue = json.loads(mailflow("queue", "--overdue", "--json", "--config", str(path)).stdout)
+    assert [r["complainant"]["email"] for r in overdue] == ["warga1@dukcapil.test"]
+    table = mailflow("queue", "--overdue", "--config", str(path)).stdout
+    assert "2026-11-23 09:30" in table and "late " in table and "warga2" not in table
+    by_due = json.loads(mailflow("queue", "--sort", "due", "--json", "--config", str(path)).stdout)
+    assert [r["complainant"]["email"] for r in by_due] == ["warga1@dukcapil.test", "warga2@dukcapil.test"]
+    bad = mailflow("queue", "--sort", "sideways", "--config", str(path))
+    assert bad.returncode == 2 and "--sort" in bad.stderr
