@@ -223,6 +223,53 @@ def test_restart_imap_and_smtp_keep_ports_and_mail(mail):
     assert mail.count("aduan") == 3
 
 
+# ------------------------------------------------------------------ injected faults, sent copies
+
+
+@integration
+def test_injected_faults_answer_as_told_then_stop(mail):
+    mail.relay_control(faults=[
+        {"stage": "data", "reply": "451 4.3.0 sibuk, coba lagi", "times": 2},
+        {"stage": "rcpt", "match": "warga5@", "reply": "550 5.1.1 no such mailbox"},
+    ])
+    for _ in range(2):
+        with pytest.raises(smtplib.SMTPDataError) as err:
+            mail.send(complaint("busy"), "warga1", "aduan")
+        assert err.value.smtp_code == 451 and b"sibuk" in err.value.smtp_error
+    mail.send(complaint("third time"), "warga1", "aduan")  # the fault was used up
+    assert mail.count("aduan") == 1
+    refused = mail.send(complaint("partly"), "warga1", ["aduan", "warga5"])
+    assert refused == {"warga5@dukcapil.test": (550, b"5.1.1 no such mailbox")}
+    assert (mail.count("aduan"), mail.count("warga5")) == (2, 0)
+    mail.relay_control()  # no faults: everything goes through again
+    mail.send(complaint("normal"), "warga1", "warga5")
+    assert mail.count("warga5") == 1
+
+
+@integration
+def test_a_dropped_connection_delivers_nothing_and_answers_nothing(mail):
+    mail.relay_control(faults=[{"stage": "drop", "times": 1}])
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        mail.send(complaint("lost"), "warga1", "aduan")
+    assert mail.count("aduan") == 0
+    mail.send(complaint("kept"), "warga1", "aduan")
+    assert mail.count("aduan") == 1
+
+
+@integration
+def test_sent_copy_files_accepted_mail_of_a_local_sender_in_sent(mail):
+    mail.relay_control(sent_copy=True)
+    raw = complaint("salinan")
+    mail.send(raw, "aduan", "warga1")
+    mail.send(complaint("dari luar"), "someone@elsewhere.example", "warga1")
+    [copy] = mail.messages("aduan", "Sent")
+    assert b"Subject: salinan" in copy and copy.endswith(raw[-200:])
+    assert mail.count("warga1") == 2
+    mail.reset()  # clears the control: no more copies
+    mail.send(complaint("tanpa salinan"), "aduan", "warga1")
+    assert mail.count("aduan", "Sent") == 0
+
+
 @integration
 def test_reset_empties_everything(mail):
     mail.send(complaint(), "warga1", ["aduan", "kadis"])

@@ -782,6 +782,7 @@ local {PLAIN_IMAP_HOST} {{
             "--hostname", f"mail.{self.domain}",
             "--pidfile", str(self._p("smtprelay.pid")),
             "--ready-file", str(self._p("smtprelay.ready")),
+            "--control", str(self._p("relay-control.json")),
         ]
         with open(self._p("smtprelay.log"), "ab") as logf:
             self._relay_proc = subprocess.Popen(
@@ -904,6 +905,26 @@ local {PLAIN_IMAP_HOST} {{
                     raise
                 time.sleep(0.25)  # port not free yet
 
+    def relay_control(self, *, faults: Iterable[dict] = (), sent_copy: bool = False) -> None:
+        """Set how the SMTP front misbehaves (``faults``) and whether it files a
+        copy of every accepted mail from a local user in that user's ``Sent``
+        folder (``sent_copy``, as Gmail and Exchange do). Takes effect at the
+        next SMTP command; each call starts the faults' counts again. See
+        :mod:`mailflow.testing.smtprelay` for the fault format, e.g.
+        ``{"stage": "data", "reply": "451 4.3.0 busy", "times": 2}``."""
+        self._require_state()
+        settings = {"faults": list(faults), "sent_copy": bool(sent_copy), "imap_port": self.imap_port}
+        path = self._p("relay-control.json")
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        # The relay notices a change by (mtime, size); make two quick writes differ.
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, max(st.st_mtime_ns, self._control_stamp + 1)))
+        self._control_stamp = path.stat().st_mtime_ns
+
+    _control_stamp = 0
+
     def _require_state(self) -> None:
         if not self._state and not self._load_state():
             raise MailStackError(f"no mail stack in {self.dir}")
@@ -1004,13 +1025,16 @@ local {PLAIN_IMAP_HOST} {{
         return res
 
     def reset(self) -> None:
-        """Empty every user's mailboxes (deleting created folders).
+        """Empty every user's mailboxes (deleting created folders) and clear
+        :meth:`relay_control` (no faults, no sent copies).
 
         A user with no live IMAP process gets a brand-new mail directory (UIDs
         restart at 1, no flags/subscriptions left).  A user with an open IMAP
         session is emptied through doveadm instead, so that session stays valid.
         """
         self._require_state()
+        with contextlib.suppress(FileNotFoundError):
+            self._p("relay-control.json").unlink()
         mail = self.spool / "mail"
         homes = [e for e in os.scandir(mail) if e.is_dir(follow_symlinks=False)]
         if not homes:

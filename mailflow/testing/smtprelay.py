@@ -19,6 +19,20 @@ untouched (``decode_data=False``; nothing is added by this relay; Dovecot adds
   recipients and a partial failure the whole DATA is answered with the
   failure (a retrying client may duplicate the mail for the others).
 * Lines longer than 1000 octets are refused (aiosmtpd's RFC 5321 limit).
+* A control file (``--control``, JSON, re-read when it changes; written by
+  :meth:`MailStack.relay_control`) lets tests make the server misbehave or
+  behave like Gmail/Exchange:
+
+  - ``"faults"``: a list of ``{"stage": "mail"|"rcpt"|"data", "reply": "451
+    4.3.0 try later", "times": N, "match": "substring"}``: the next N
+    commands at that stage (whose recipient or envelope sender contains
+    ``match``, if given) get ``reply`` instead of being done; ``times`` 0 or
+    missing means every time. ``stage`` ``"drop"`` closes the connection
+    after the final dot of DATA without delivering or answering.
+  - ``"sent_copy": true`` with ``"imap_port"``: like Gmail or Exchange, every
+    accepted mail whose envelope sender is a local user is also filed, before
+    the ``250``, in that user's ``Sent`` folder (IMAP APPEND), so a client
+    can later check whether a mail it sent was accepted.
 
 Run as ``python3 -m mailflow.testing.smtprelay --help``; normally started by
 :mod:`mailflow.testing.mailstack`.
@@ -68,6 +82,78 @@ class UserList:
             )
             self._stamp = stamp
         return self._users
+
+
+class Control:
+    """The test-controlled behaviour (faults, sent copies), re-read from a JSON
+    file whenever it changes; the count of each fault's uses starts again then."""
+
+    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        self.path = Path(path) if path else None
+        self._stamp: tuple[int, int] | None = None
+        self.settings: dict = {}
+        self._used: list[int] = []
+        self._lock = threading.Lock()
+
+    def _refresh(self) -> None:
+        if self.path is None:
+            return
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self.settings, self._used, self._stamp = {}, [], None
+            return
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
+            try:
+                self.settings = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+            except ValueError:
+                log.warning("control file %s is not JSON; ignored", self.path)
+                self.settings = {}
+            self._used = [0] * len(self.settings.get("faults", ()))
+            self._stamp = stamp
+
+    def fault(self, stage: str, *subjects: str) -> str | None:
+        """The reply a fault at ``stage`` gives for these addresses now, or None."""
+        with self._lock:
+            self._refresh()
+            for i, fault in enumerate(self.settings.get("faults", ())):
+                if fault.get("stage") != stage:
+                    continue
+                match = fault.get("match")
+                if match and not any(match.lower() in (s or "").lower() for s in subjects):
+                    continue
+                times = int(fault.get("times") or 0)
+                if times and self._used[i] >= times:
+                    continue
+                self._used[i] += 1
+                log.info("fault injected at %s for %s: %s", stage, subjects, fault.get("reply"))
+                return str(fault.get("reply", ""))
+        return None
+
+    def sent_copy_port(self) -> int | None:
+        with self._lock:
+            self._refresh()
+            if self.settings.get("sent_copy") and self.settings.get("imap_port"):
+                return int(self.settings["imap_port"])
+        return None
+
+
+def file_sent_copy(port: int, user: str, password: str, data: bytes) -> None:
+    """APPEND ``data`` to ``user``'s Sent folder on the local Dovecot."""
+    import imaplib
+
+    conn = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+    try:
+        conn.login(user, password)
+        typ, detail = conn.append("Sent", None, None, data)
+        if typ != "OK":
+            raise LmtpError(451, f"4.3.0 could not file the sent copy: {detail!r}")
+    finally:
+        try:
+            conn.logout()
+        except Exception:  # pragma: no cover - best effort
+            pass
 
 
 class LmtpError(Exception):
@@ -212,11 +298,21 @@ def _close(conn: smtplib.SMTP) -> None:
 
 
 class RelayHandler:
-    def __init__(self, domain: str, users: UserList, deliverer: LmtpDeliverer, password: str):
+    def __init__(self, domain: str, users: UserList, deliverer: LmtpDeliverer, password: str,
+                 control: Control | None = None):
         self.domain = domain.lower()
         self.users = users
         self.deliverer = deliverer
         self.password = password
+        self.control = control or Control(None)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        fault = self.control.fault("mail", address)
+        if fault:
+            return fault
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     def known(self, address: str) -> bool:
         local, at, domain = address.rpartition("@")
@@ -231,6 +327,9 @@ class RelayHandler:
             return f"550 5.7.1 <{address}>: relay access denied (only @{self.domain})"
         if not self.known(address):
             return f"550 5.1.1 <{address}>: user unknown"
+        fault = self.control.fault("rcpt", address, envelope.mail_from or "")
+        if fault:
+            return fault
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.append(rcpt_options)
         return "250 2.1.5 OK"
@@ -242,6 +341,13 @@ class RelayHandler:
         if isinstance(data, str):  # pragma: no cover - decode_data is off
             data = data.encode("utf-8", "surrogateescape")
         rcpts = list(envelope.rcpt_tos)
+        if self.control.fault("drop", envelope.mail_from or "", *rcpts) is not None:
+            log.warning("from=<%s> to=%s: connection dropped after DATA (fault)", envelope.mail_from, rcpts)
+            server.transport.close()
+            return "421 4.3.0 dropped"  # never reaches the client: the connection is closed
+        fault = self.control.fault("data", envelope.mail_from or "", *rcpts)
+        if fault:
+            return fault
         started = time.monotonic()
         loop = asyncio.get_running_loop()
         try:
@@ -259,6 +365,15 @@ class RelayHandler:
             return f"{exc.code} {exc.text}"
         ms = (time.monotonic() - started) * 1000
         failed = {r: res for r, res in results.items() if res[0] != 250}
+        port = self.control.sent_copy_port()
+        sender = envelope.mail_from or ""
+        if not failed and port and self.known(sender):
+            try:
+                await loop.run_in_executor(None, file_sent_copy, port, sender.rpartition("@")[0].split("+")[0],
+                                           self.password, data)
+            except (OSError, LmtpError, Exception) as exc:  # noqa: BLE001 - tell the client, as a server would
+                log.warning("from=<%s>: sent copy failed: %s", sender, exc)
+                return "451 4.3.0 delivered, but the copy to Sent failed"
         if not failed:
             log.info("from=<%s> to=%s size=%d delivered in %.1f ms", envelope.mail_from, rcpts, len(data), ms)
             return "250 2.0.0 OK delivered to LMTP"
@@ -406,7 +521,7 @@ def _listen(host: str, port: int) -> socket.socket:
 async def serve(args: argparse.Namespace) -> None:
     users = UserList(args.users_file)
     deliverer = LmtpDeliverer(args.lmtp)
-    handler = RelayHandler(args.domain, users, deliverer, args.password)
+    handler = RelayHandler(args.domain, users, deliverer, args.password, Control(args.control))
     auth = _authenticator(handler)
     tls = None
     if args.starttls_port is not None:
@@ -494,6 +609,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ready-file", help="JSON {pid, port, starttls_port} written once listening")
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--stock-data", action="store_true", help="use aiosmtpd's own (slower) DATA reader")
+    p.add_argument("--control", help="JSON control file: injected faults, sent copies (see the module doc)")
     args = p.parse_args(argv)
     if args.starttls_port is not None and not (args.cert and args.key):
         p.error("--starttls-port needs --cert and --key")
