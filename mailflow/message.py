@@ -54,6 +54,7 @@ __all__ = [
     "Attachment",
     "InboundMail",
     "MessageParseError",
+    "ParseLimits",
     "ReportPart",
     "header_bytes_message_id",
     "html_to_text",
@@ -68,6 +69,49 @@ __all__ = [
 _mp_log = logging.getLogger("mailparser")
 if _mp_log.level == logging.NOTSET:
     _mp_log.setLevel(logging.CRITICAL)
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """Bounds on what is parsed at all (``[limits]`` in mailflow.toml): a mail
+    beyond them is refused with :class:`MessageParseError` (and quarantined)
+    before it can cost much time or memory."""
+
+    max_parts: int = 1000  # MIME parts, counting every multipart and leaf
+    max_depth: int = 20  # multiparts and attached messages inside each other
+    max_header_bytes: int = 256 * 1024  # the top-level header section
+
+
+def _precheck(raw: bytes, limits: ParseLimits) -> None:
+    """Cheap byte-level checks before the parser builds anything."""
+    window = raw[: limits.max_header_bytes + 4]
+    ends = [i for i in (window.find(b"\r\n\r\n"), window.find(b"\n\n"), window.find(b"\r\r")) if i >= 0]
+    end = min(ends) if ends else len(raw)
+    if end > limits.max_header_bytes:
+        raise MessageParseError(
+            f"header section larger than {limits.max_header_bytes} bytes (limits.max_header_bytes)")
+    # Every MIME part starts with a "--boundary" line; a count far above the
+    # part limit is a MIME bomb, refused without building thousands of objects.
+    dashes = raw.count(b"\n--") + raw.count(b"\r--")
+    if dashes > 2 * limits.max_parts + 10:
+        raise MessageParseError(
+            f"{dashes} MIME boundary lines, far more than {limits.max_parts} parts (limits.max_mime_parts)")
+
+
+def _check_tree(msg: Message, limits: ParseLimits) -> None:
+    """Count the parts and the nesting depth of the built tree (iteratively)."""
+    count = 0
+    stack: list[tuple[Message, int]] = [(msg, 1)]
+    while stack:
+        part, depth = stack.pop()
+        count += 1
+        if count > limits.max_parts:
+            raise MessageParseError(f"more than {limits.max_parts} MIME parts (limits.max_mime_parts)")
+        if depth > limits.max_depth:
+            raise MessageParseError(f"MIME parts nested deeper than {limits.max_depth} (limits.max_mime_depth)")
+        payload = part._payload  # the parsed tree as stored; get_payload() may decode
+        if isinstance(payload, list):
+            stack.extend((child, depth + 1) for child in payload if isinstance(child, Message))
 
 
 class MessageParseError(MailflowError):
@@ -835,17 +879,19 @@ def _build(raw: bytes) -> tuple[Message, datetime | None, list[str]]:
         raise MessageParseError(f"unparseable message: {type(exc).__name__}") from None
 
 
-def parse_message(raw: bytes) -> InboundMail:
+def parse_message(raw: bytes, limits: ParseLimits = ParseLimits()) -> InboundMail:
     """Parse raw RFC 5322 bytes. Raises MessageParseError only when there is
-    no message to speak of; everything else is tolerated and noted in
-    ``defects``."""
+    no message to speak of, or it is beyond ``limits``; everything else is
+    tolerated and noted in ``defects``."""
     if isinstance(raw, (bytearray, memoryview)):
         raw = bytes(raw)
     if not isinstance(raw, bytes):
         raise TypeError(f"parse_message needs bytes, not {type(raw).__name__}")
     if not raw.strip():
         raise MessageParseError("empty message")
+    _precheck(raw, limits)
     msg, mp_date, defects = _build(raw)
+    _check_tree(msg, limits)
     try:
         return _extract(raw, msg, mp_date, defects)
     except MessageParseError:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from mailflow.errors import MailflowError
 from mailflow.message import (
+    ParseLimits,
     Attachment,
     InboundMail,
     MessageParseError,
@@ -464,11 +465,50 @@ def test_parse_errors():
         with pytest.raises(MessageParseError) as err:
             parse_message(raw)
         assert err.value.reason
-    deep = b"Content-Type: multipart/mixed; boundary=b\n\n" + b"--b\nContent-Type: multipart/mixed; boundary=b\n\n" * 3000
-    try:
-        parse_message(deep)
-    except MessageParseError as exc:
-        assert "deep" in exc.reason
+    # Beyond what the parser itself can nest, even with the limits lifted.
+    lifted = ParseLimits(max_parts=100_000, max_depth=100_000)
+    for rfc822 in (False, True):
+        with pytest.raises(MessageParseError) as err:
+            parse_message(_nested(3000, rfc822=rfc822), lifted)
+        assert err.value.reason == "MIME nesting too deep to parse"
+
+
+HEAD = b"From: a@b.test\r\nTo: aduan@dukcapil.test\r\nSubject: x\r\nMessage-ID: <l@x>\r\nMIME-Version: 1.0\r\n"
+
+
+def _parts(n: int) -> bytes:
+    body = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(n))
+    return HEAD + b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + body + b"--b--\r\n"
+
+
+def _nested(depth: int, rfc822: bool) -> bytes:
+    body = b"Content-Type: text/plain\r\n\r\nisi\r\n"
+    for i in range(depth):
+        if rfc822:
+            body = b"Content-Type: message/rfc822\r\n\r\nFrom: x@y.test\r\nSubject: n%d\r\n" % i + body
+        else:
+            body = b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i) + body + b"--b%d--\r\n" % i
+    return HEAD + body
+
+
+@pytest.mark.parametrize(("raw", "limits", "words"), [
+    (_parts(5000), ParseLimits(), "limits.max_mime_parts"),  # refused by the byte scan
+    (_parts(60), ParseLimits(max_parts=50), "more than 50 MIME parts"),  # refused by the tree count
+    (_nested(200, rfc822=False), ParseLimits(), "nested deeper than 20"),
+    (_nested(200, rfc822=True), ParseLimits(), "nested deeper than 20"),
+    (HEAD + b"X-Long: " + b"a" * (1 << 20) + b"\r\n\r\nisi\r\n", ParseLimits(), "limits.max_header_bytes"),
+    (HEAD + b"X-Long: " + b"a" * (1 << 20), ParseLimits(), "limits.max_header_bytes"),  # no body at all
+])
+def test_mail_beyond_the_limits_is_refused_with_the_limit_named(raw, limits, words):
+    with pytest.raises(MessageParseError) as err:
+        parse_message(raw, limits)
+    assert words in err.value.reason
+
+
+def test_mail_just_within_the_limits_parses():
+    assert len(parse_message(_parts(40), ParseLimits(max_parts=41)).text.split("part")) > 1
+    assert parse_message(_nested(18, rfc822=False)).text.strip() == "isi"
+    assert parse_message(HEAD + b"X-Long: " + b"a" * 200_000 + b"\r\n\r\nisi\r\n").text.strip() == "isi"
 
 
 # ------------------------------------------------------------- property tests
