@@ -96,6 +96,15 @@ class ImapConfig(ServerConfig):
     quarantine_folder: str = "mailflow/quarantine"
     poll_interval: float = 30.0
     batch_size: int = 100
+    # Wait for new mail with IMAP IDLE where the server offers it (poll_interval
+    # is then the longest wait before a re-check); else poll.
+    idle: bool = True
+    # Where the SMTP server files a copy of each mail it accepted (Gmail and
+    # Exchange do; "" = none): used to tell whether a send cut short by a crash
+    # went out. See docs/RELIABILITY.md.
+    sent_folder: str = ""
+    # Bytes fetched per IMAP FETCH at most (large mails go in smaller batches).
+    fetch_bytes: int = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,9 @@ class LimitsConfig:
     max_message_bytes: int
     auto_replies_per_sender_per_day: int
     outbox_max_attempts: int
+    max_mime_parts: int = 1000
+    max_mime_depth: int = 20
+    max_header_bytes: int = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -319,11 +331,19 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
         quarantine_folder=i.text("quarantine_folder", "a mailbox name", "mailflow/quarantine"),
         poll_interval=i.get("poll_interval", float, "seconds, a number >= 1", 30.0),
         batch_size=i.get("batch_size", int, "a number of messages 1-1000", 100),
+        idle=i.get("idle", bool, "true or false", True),
+        sent_folder=i.get("sent_folder", str, "a mailbox name, or \"\" for none", ""),
+        fetch_bytes=i.get("fetch_bytes", int, "bytes, a number >= 1048576", 16 * 1024 * 1024),
     )
     if imap.poll_interval < 1 and not env.get("MAILFLOW_ALLOW_FAST_POLL"):
         raise i.fail("poll_interval", "seconds, a number >= 1", imap.poll_interval)
     if not 1 <= imap.batch_size <= 1000:
         raise i.fail("batch_size", "a number of messages 1-1000", imap.batch_size)
+    if imap.fetch_bytes < 1024 * 1024:
+        raise i.fail("fetch_bytes", "bytes, a number >= 1048576", imap.fetch_bytes)
+    if imap.sent_folder and imap.sent_folder in (imap.folder, imap.processed_folder, imap.quarantine_folder):
+        raise i.fail("sent_folder", "a mailbox other than folder, processed_folder and quarantine_folder",
+                     imap.sent_folder)
     if len({imap.folder, imap.processed_folder, imap.quarantine_folder}) != 3:
         raise i.fail("processed_folder", "folder, processed_folder and quarantine_folder to be three different mailboxes")
     if not imap.username:
@@ -351,7 +371,15 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
         max_message_bytes=lim.get("max_message_bytes", int, "bytes, a number", 25 * 1024 * 1024),
         auto_replies_per_sender_per_day=lim.get("auto_replies_per_sender_per_day", int, "a number", 3),
         outbox_max_attempts=lim.get("outbox_max_attempts", int, "a number", 8),
+        max_mime_parts=lim.get("max_mime_parts", int, "a number of MIME parts >= 10", 1000),
+        max_mime_depth=lim.get("max_mime_depth", int, "a nesting depth >= 3", 20),
+        max_header_bytes=lim.get("max_header_bytes", int, "bytes, a number >= 8192", 256 * 1024),
     )
+    for key, low in (("max_message_bytes", 1024), ("auto_replies_per_sender_per_day", 1),
+                     ("outbox_max_attempts", 1), ("max_mime_parts", 10), ("max_mime_depth", 3),
+                     ("max_header_bytes", 8192)):
+        if getattr(limits, key) < low:
+            raise lim.fail(key, f"a number >= {low}", getattr(limits, key))
     lim.reject_unknown()
 
     lg = _table(path, data, "logging")

@@ -23,9 +23,9 @@ from mailflow.config import Settings
 from mailflow.deadlines import DeadlineResult, Deadlines
 from mailflow.errors import MailServerError, TLSRequiredError
 from mailflow.intake import Intake, Outcome, Source
-from mailflow.mailbox import NETWORK_ERRORS, Mailbox
+from mailflow.mailbox import NETWORK_ERRORS, Fetched, Mailbox
 from mailflow.models import MailboxState, utcnow
-from mailflow.outbox import DrainResult, Outbox
+from mailflow.outbox import DrainResult, Outbox, RecoveryResult
 
 log = logging.getLogger("mailflow.daemon")
 
@@ -33,6 +33,7 @@ log = logging.getLogger("mailflow.daemon")
 @dataclass
 class PassResult:
     outcomes: list[Outcome] = field(default_factory=list)
+    recovered: RecoveryResult = field(default_factory=RecoveryResult)
     deadlines: DeadlineResult = field(default_factory=DeadlineResult)
     drained: DrainResult = field(default_factory=DrainResult)
 
@@ -44,6 +45,8 @@ class PassResult:
         for o in self.outcomes:
             actions[o.action] = actions.get(o.action, 0) + 1
         parts = [f"{n} {a}" for a, n in sorted(actions.items())] or ["no new mail"]
+        if self.recovered:
+            parts.append(f"interrupted sends: {self.recovered.confirmed} confirmed, {self.recovered.requeued} requeued")
         if self.deadlines:
             parts.append(f"deadlines: {self.deadlines.summary()}")
         d = self.drained
@@ -74,13 +77,31 @@ class Daemon:
 
     # ------------------------------------------------------------------ one pass
     def run_once(self) -> PassResult:
-        """One intake pass, one deadline pass (reminders, breaches), then one outbox drain."""
+        """One pass: resolve sends a crash interrupted, take in new mail, do the
+        deadlines, drain the outbox. A mail-server error in the IMAP part does
+        not keep the outbox from draining (nor the reverse); it is raised at
+        the end, for ``run`` to back off and reconnect."""
         result = PassResult()
-        result.outcomes = self.intake_once()
+        imap_error: BaseException | None = None
+        try:
+            result.recovered = self.outbox.recover_interrupted(self._sent_probe())
+            result.outcomes = self.intake_once()
+        except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
+            imap_error = exc
         if self.deadlines is not None:
             result.deadlines = self.deadlines.run_once()
         result.drained = self.outbox.run_once()
+        if imap_error is not None:
+            raise imap_error
         return result
+
+    def _sent_probe(self):
+        """Where the SMTP server files what it accepted (imap.sent_folder), as a
+        probe for Outbox.recover_interrupted; None if not configured."""
+        folder = self.settings.imap.sent_folder
+        if not folder:
+            return None
+        return lambda message_ids: self.mailbox.find_message_ids(folder, message_ids)
 
     def intake_once(self) -> list[Outcome]:
         """Fetch new mail and handle each message in its own transaction."""
@@ -108,9 +129,9 @@ class Daemon:
             return outcomes
         done: dict[str, list[int]] = {cfg.processed_folder: [], cfg.quarantine_folder: []}
         try:
-            for fetched in mailbox.fetch(uids):
-                source = Source(cfg.folder, uidvalidity, fetched.uid)
-                outcome = self._handle(fetched.raw, source)
+            for fetched in mailbox.fetch(uids, max_bytes=self.settings.limits.max_message_bytes):
+                source = Source(cfg.folder, uidvalidity, fetched.uid, fetched.size)
+                outcome = self._handle(fetched, source)
                 outcomes.append(outcome)
                 target = cfg.quarantine_folder if outcome.action == "quarantined" else cfg.processed_folder
                 done[target].append(fetched.uid)
@@ -123,7 +144,8 @@ class Daemon:
                     mailbox.move(moved, folder)
         return outcomes
 
-    def _handle(self, raw: bytes, source: Source) -> Outcome:
+    def _handle(self, fetched: Fetched, source: Source) -> Outcome:
+        raw = fetched.raw
         try:
             try:
                 with self.factory.begin() as session:
@@ -158,19 +180,21 @@ class Daemon:
         if install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
-        recovered = self.outbox.recover_interrupted()
-        if recovered:
-            log.warning("%d outbound mail(s) were interrupted mid-send; queued again with the same Message-ID", recovered)
         failures = 0
-        log.info("mailflow daemon started: %s on %s:%s, polling every %ss",
-                 self.settings.imap.folder, self.settings.imap.host, self.settings.imap.port, self.settings.imap.poll_interval)
+        log.info("mailflow daemon started: %s on %s:%s, %s", self.settings.imap.folder, self.settings.imap.host,
+                 self.settings.imap.port, f"re-checking every {self.settings.imap.poll_interval}s"
+                 + (" (IMAP IDLE where offered)" if self.settings.imap.idle else ""))
         while not self.stop_requested.is_set():
+            idle = False
             try:
                 result = self.run_once()
                 failures = 0
-                if result.outcomes or result.deadlines or result.drained:
+                if result.outcomes or result.deadlines or result.drained or result.recovered:
                     log.info("pass: %s", result.summary())
+                if result.outcomes or result.deadlines.more:
+                    continue  # more may have come meanwhile: look again before waiting
                 wait = self.settings.imap.poll_interval
+                idle = True
             except TLSRequiredError as exc:
                 failures += 1
                 log.error("%s", exc)
@@ -187,9 +211,27 @@ class Daemon:
                 failures += 1
                 wait = _backoff(failures)
                 log.error("database problem (%s); retrying in %.0fs", exc, wait)
-            self.stop_requested.wait(wait)
+            if idle:
+                self._wait_for_mail(wait)
+            else:
+                self.stop_requested.wait(wait)
         self.mailbox.close()
         log.info("mailflow daemon stopped")
+
+    def _wait_for_mail(self, timeout: float) -> None:
+        """Until new mail is announced (IMAP IDLE), ``timeout`` passes or a stop
+        is asked for. Without IDLE (or on any IMAP error) a plain wait; the
+        error is left for the next pass to meet and report."""
+        try:
+            if self.mailbox.can_idle():
+                if self.mailbox.wait_for_mail(timeout, self.stop_requested):
+                    log.debug("new mail announced (IDLE)")
+                return
+        except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
+            log.info("IDLE ended (%s); reconnecting at the next pass", exc)
+            self._reset_connection()
+            return
+        self.stop_requested.wait(timeout)
 
     def stop(self) -> None:
         self.stop_requested.set()

@@ -39,7 +39,7 @@ from mailflow.complaint_format import parse_complaint
 from mailflow.config import Settings
 from mailflow.errors import MessageTooLarge
 from mailflow.identity import mask_id, mask_ids_in_text
-from mailflow.message import InboundMail, header_bytes_message_id, parse_message
+from mailflow.message import InboundMail, ParseLimits, header_bytes_message_id, parse_message
 from mailflow.models import Complaint, Message, OutboxItem, utcnow
 from mailflow.outbox import OWN_HEADER, Outgoing, enqueue
 from mailflow.render import Renderer
@@ -60,6 +60,7 @@ class Source:
     mailbox: str | None = None
     uidvalidity: int | None = None
     uid: int | None = None
+    size: int | None = None  # the full size on the server, when only the header was fetched
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,8 @@ class Intake:
             name=office.name, complaint_address=office.complaint_address, timezone=office.timezone, website=office.website
         )
         self._number_in_subject = number_regex(office.register_pattern)
+        lim = settings.limits
+        self.parse_limits = ParseLimits(lim.max_mime_parts, lim.max_mime_depth, lim.max_header_bytes)
         from mailflow.workflow import Workflow  # the ladder's IO edge uses this class's helpers
 
         self.workflow = Workflow(self)
@@ -128,9 +131,12 @@ class Intake:
             return Outcome("duplicate", reason, message_pk=existing.id)
 
         limit = self.settings.limits.max_message_bytes
-        if len(raw) > limit:
+        size = max(len(raw), source.size or 0)
+        if size > limit:
             raise MessageTooLarge(
-                f"message too large: {len(raw)} bytes (limits.max_message_bytes = {limit})"
+                f"message too large: {size} bytes (limits.max_message_bytes = {limit})"
+                + ("; only its header was fetched and is archived here, the whole mail is in the quarantine folder"
+                   if size > len(raw) else "")
             )
 
         if retry:
@@ -156,7 +162,7 @@ class Intake:
         hoplog.record(session, "received", at=now, message=message,
                       reason=("retry of a quarantined mail; " if retry else "") + f"{len(raw)} bytes" + _where(source))
 
-        mail = parse_message(raw)  # MessageParseError propagates: the caller quarantines
+        mail = parse_message(raw, self.parse_limits)  # MessageParseError propagates: the caller quarantines
         message.subject = mail.subject[:2000]
         message.from_addr = mail.from_addr[:320]
         message.to_addrs = ", ".join(mail.to_addrs + mail.cc_addrs)[:4000]
@@ -165,6 +171,8 @@ class Intake:
         verdict = classify(mail, own_domains=(self.settings.office.domain,), own_header=OWN_HEADER)
         message.classification = verdict.kind.value
         if verdict.is_automatic:
+            if verdict.kind == Kind.BOUNCE:
+                return self._bounce(session, mail, message, verdict, now)
             if verdict.kind == Kind.AUTO_REPLY:
                 # A staff member's out-of-office on a complaint: logged, deputies told,
                 # never an action and never forwarded to the citizen.
@@ -188,6 +196,55 @@ class Intake:
                 return outcome
 
         return self._new_complaint(session, mail, message, now)
+
+    # ------------------------------------------------------------------ bounces
+    def _bounce(self, session: Session, mail: InboundMail, message: Message, verdict, now: datetime) -> Outcome:
+        """A delivery-status report: never answered. If it is about a mail we
+        sent on a complaint, it is recorded on that complaint (a ``bounced``
+        hop) and, for a final failure, whoever can act is told: the holder when
+        the citizen's address failed, the admin alert address when a staff
+        address did. A bounce of such a notice is only logged (no loops)."""
+        ours = None
+        if verdict.bounced_message_id:
+            ours = session.scalar(select(Message).where(Message.direction == "out",
+                                                        Message.message_id == verdict.bounced_message_id).limit(1))
+        failed = ", ".join(verdict.failed_recipients) or "address not stated"
+        what = ("delay warning (not final)" if verdict.delayed else f"delivery failed for {failed}")
+        if ours is None or ours.complaint_id is None:
+            hoplog.record(session, "ignored", at=now, message=message, actor=mail.from_addr or hoplog.SYSTEM,
+                          reason=f"bounce: {verdict.reason}; {what}"
+                                 + (f"; of our <{ours.message_id}>, which is on no complaint" if ours is not None
+                                    else f"; no mail of ours matches <{verdict.bounced_message_id or '?'}>")
+                                 + "; no reply sent")
+            return Outcome("ignored", verdict.reason, message_pk=message.id)
+        complaint = session.get(Complaint, ours.complaint_id)
+        message.complaint_id = complaint.id
+        hoplog.record(session, "bounced", at=now, message=message, complaint=complaint,
+                      actor=mail.from_addr or hoplog.SYSTEM,
+                      reason=f"our {ours.classification or 'mail'} <{ours.message_id}> to {ours.to_addrs}: {what}")
+        if verdict.delayed or (ours.classification or "") == "staff/bounce-notice":
+            return Outcome("bounced", what, complaint.number, message.id)
+        to_citizen = (ours.classification or "").startswith("citizen/")
+        if to_citizen:
+            role = self.rules.roles.get(complaint.holder_role or "")
+            recipients = role.members if role is not None else (self.settings.office.alert_address,)
+            role_name = role.name if role is not None else "Administrator"
+        else:
+            recipients, role_name = (self.settings.office.alert_address,), "Administrator"
+        if self.settings.office.alert_address in verdict.failed_recipients:
+            recipients = tuple(r for r in recipients if r != self.settings.office.alert_address)
+        if recipients:
+            rendered = self.renderer.render(
+                "staff/bounce-notice", office=self.office_ctx, now=now, complaint=self._complaint_ctx(complaint),
+                role=SimpleNamespace(name=role_name), failed=list(verdict.failed_recipients),
+                bounced_kind=ours.classification or "", bounced_subject=ours.subject or "",
+                bounced_at=ours.created_at, to_citizen=to_citizen, diagnostic=_diagnostic(mail),
+                reply_address=self.reply_address(complaint))
+            enqueue(session, self.settings, Outgoing(
+                kind="staff/bounce-notice", to=tuple(recipients), subject=rendered.subject, body=rendered.body,
+                reply_to=self.reply_address(complaint), auto_submitted="auto-generated",
+            ), now=now, complaint=complaint)
+        return Outcome("bounced", what, complaint.number, message.id)
 
     # ------------------------------------------------------------------ matching
     def _find_complaint(self, session: Session, mail: InboundMail) -> tuple[Complaint | None, bool]:
@@ -349,9 +406,9 @@ class Intake:
         key, message_id, digest = dedupe_key(raw)
         message = session.scalar(select(Message).where(Message.dedupe_key == key))
         if message is None:
-            message = Message(direction="in", message_id=message_id, dedupe_key=key, sha256=digest, size=len(raw),
-                              raw=raw, mailbox=source.mailbox, uidvalidity=source.uidvalidity, uid=source.uid,
-                              created_at=now)
+            message = Message(direction="in", message_id=message_id, dedupe_key=key, sha256=digest,
+                              size=max(len(raw), source.size or 0), raw=raw, mailbox=source.mailbox,
+                              uidvalidity=source.uidvalidity, uid=source.uid, created_at=now)
             session.add(message)
             session.flush()
         message.classification = "quarantined"
@@ -403,15 +460,26 @@ class Intake:
         )
 
     def _auto_reply_budget_spent(self, session: Session, address: str, now: datetime) -> bool:
-        limit = self.settings.limits.auto_replies_per_sender_per_day
-        count = session.scalar(
-            select(func.count())
-            .select_from(OutboxItem)
-            .join(Message, Message.id == OutboxItem.message_pk)
-            .where(OutboxItem.kind == "citizen/format-rejected", Message.to_addrs == address,
-                   OutboxItem.created_at >= now - _DAY)
-        )
-        return (count or 0) >= limit
+        return answers_budget_spent(session, self.settings, address, now)
+
+
+# The mails mailflow writes in answer to a mail it received (not those a staff
+# action causes): what an auto-responder that hides what it is would loop on.
+ANSWER_KINDS = ("citizen/format-rejected", "staff/refused")
+
+
+def answers_budget_spent(session: Session, settings: Settings, address: str, now: datetime) -> bool:
+    """Has ``address`` had ``limits.auto_replies_per_sender_per_day`` answers in
+    the last 24 hours? Then the next mail from it is handled and logged but not
+    answered: that is where a loop with an auto-responder stops."""
+    limit = settings.limits.auto_replies_per_sender_per_day
+    count = session.scalar(
+        select(func.count())
+        .select_from(OutboxItem)
+        .where(OutboxItem.recipients == address.lower(), OutboxItem.kind.in_(ANSWER_KINDS),
+               OutboxItem.created_at >= now - _DAY)
+    )
+    return (count or 0) >= limit
 
 
 def command_help(state, rules: Rules) -> list[SimpleNamespace]:
@@ -422,6 +490,22 @@ def command_help(state, rules: Rules) -> list[SimpleNamespace]:
         out.append(SimpleNamespace(word=f'"{confirm}"', meaning="wajib ditulis di balasan untuk melanjutkan "
                                    "dari tahap ini (konfirmasi)"))
     return out
+
+
+def _diagnostic(mail: InboundMail) -> str:
+    """The reporting server's own words from a delivery-status report
+    (Diagnostic-Code, else Status), for the bounce notice."""
+    for part in mail.report_parts:
+        for line in part.text.splitlines():
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "diagnostic-code" and value.strip():
+                return value.strip()[:300]
+    for part in mail.report_parts:
+        for line in part.text.splitlines():
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "status" and value.strip():
+                return "Status " + value.strip()[:50]
+    return ""
 
 
 def _shown_value(kind: str, value: str) -> str:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -34,8 +36,9 @@ NETWORK_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError, EOFErr
 @dataclass(frozen=True)
 class Fetched:
     uid: int
-    raw: bytes
-    size: int
+    raw: bytes  # the whole message; only its header section when ``truncated``
+    size: int  # the message's full size (RFC822.SIZE)
+    truncated: bool = False  # larger than the limit: only the header was fetched
 
 
 class Mailbox:
@@ -135,19 +138,93 @@ class Mailbox:
         # "n:*" always matches the highest UID, even when it is below n.
         return sorted(uid for uid in found if uid > after)
 
-    def fetch(self, uids: Iterable[int]) -> Iterator[Fetched]:
-        """Fetch whole messages by UID in batches, without setting \\Seen."""
+    def fetch(self, uids: Iterable[int], max_bytes: int | None = None) -> Iterator[Fetched]:
+        """Fetch whole messages by UID, without setting \\Seen.
+
+        Sizes are asked first, so that a batch holds at most ``imap.batch_size``
+        messages and about ``imap.fetch_bytes`` bytes (a large mail comes alone),
+        and a message over ``max_bytes`` is not downloaded at all: only its
+        header section (``truncated``), enough to log and quarantine it.
+        Memory stays bounded whatever is in the folder.
+        """
         client = self._require()
         uids = list(uids)
-        for start in range(0, len(uids), self.cfg.batch_size):
-            batch = uids[start : start + self.cfg.batch_size]
-            data = client.fetch(batch, ["BODY.PEEK[]", "RFC822.SIZE"])
-            for uid in batch:
-                item = data.get(uid)
-                if item is None:  # expunged by someone else meanwhile
+        cfg = self.cfg
+        for start in range(0, len(uids), cfg.batch_size):
+            chunk = uids[start : start + cfg.batch_size]
+            sizes = {uid: int(item.get(b"RFC822.SIZE", 0)) for uid, item in client.fetch(chunk, ["RFC822.SIZE"]).items()}
+            batch: list[int] = []
+            batch_bytes = 0
+            for uid in chunk:
+                if uid not in sizes:  # expunged by someone else meanwhile
                     continue
-                raw = item.get(b"BODY[]") or b""
-                yield Fetched(uid=uid, raw=raw, size=int(item.get(b"RFC822.SIZE", len(raw))))
+                size = sizes[uid]
+                if max_bytes is not None and size > max_bytes:
+                    yield from self._fetch_batch(client, batch, sizes)
+                    batch, batch_bytes = [], 0
+                    yield from self._fetch_header(client, uid, size)
+                    continue
+                if batch and batch_bytes + size > cfg.fetch_bytes:
+                    yield from self._fetch_batch(client, batch, sizes)
+                    batch, batch_bytes = [], 0
+                batch.append(uid)
+                batch_bytes += size
+            yield from self._fetch_batch(client, batch, sizes)
+
+    @staticmethod
+    def _fetch_batch(client: imapclient.IMAPClient, batch: list[int], sizes: dict[int, int]) -> Iterator[Fetched]:
+        if not batch:
+            return
+        data = client.fetch(batch, ["BODY.PEEK[]"])
+        for uid in batch:
+            item = data.pop(uid, None)  # pop: each message's bytes are freed once handled
+            if item is None:
+                continue
+            raw = item.get(b"BODY[]") or b""
+            yield Fetched(uid=uid, raw=raw, size=sizes.get(uid) or len(raw))
+
+    @staticmethod
+    def _fetch_header(client: imapclient.IMAPClient, uid: int, size: int) -> Iterator[Fetched]:
+        item = client.fetch([uid], ["BODY.PEEK[HEADER]"]).get(uid)
+        if item is not None:
+            yield Fetched(uid=uid, raw=item.get(b"BODY[HEADER]") or b"", size=size, truncated=True)
+
+    def find_message_ids(self, folder_name: str, message_ids: Iterable[str]) -> set[str]:
+        """Which of ``message_ids`` (without angle brackets) are in ``folder_name``.
+        Selects that folder read-only; the caller selects its own folder again."""
+        client = self._require()
+        folder = self.folder(folder_name)
+        if not client.folder_exists(folder):
+            return set()
+        client.select_folder(folder, readonly=True)
+        found = set()
+        for mid in message_ids:
+            if client.search(["HEADER", "Message-ID", f"<{mid}>"]):
+                found.add(mid)
+        return found
+
+    # ------------------------------------------------------------ waiting
+    def can_idle(self) -> bool:
+        return self.cfg.idle and self._require().has_capability("IDLE")
+
+    def wait_for_mail(self, timeout: float, stop: threading.Event) -> bool:
+        """IMAP IDLE on the selected folder until the server announces new mail
+        (True), ``timeout`` seconds pass or ``stop`` is set (False). Checks
+        ``stop`` every second, so SIGTERM is never kept waiting."""
+        client = self._require()
+        deadline = time.monotonic() + timeout
+        client.idle()
+        try:
+            while not stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                for response in client.idle_check(timeout=min(left, 1.0)):
+                    if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
+                        return True
+            return False
+        finally:
+            client.idle_done()
 
     # ------------------------------------------------------------ moving
     def move(self, uids: Iterable[int], folder_name: str) -> None:

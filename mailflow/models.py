@@ -167,6 +167,10 @@ class OutboxItem(Base):
     envelope_from: Mapped[str] = mapped_column(String(320))
     recipients: Mapped[str] = mapped_column(Text)  # comma-separated envelope recipients
     state: Mapped[str] = mapped_column(String(16), default="pending")
+    # While "sending": the daemon process that claimed the row ("host:pid:token")
+    # and when; a row whose claimer is gone was interrupted (docs/RELIABILITY.md).
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -175,7 +179,11 @@ class OutboxItem(Base):
 
     message: Mapped[Message] = relationship()
 
-    __table_args__ = (Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+        # the per-address limit on automatic answers (intake.answers_budget_spent)
+        Index("ix_outbox_recipients_created_at", "recipients", "created_at"),
+    )
 
 
 class MailboxState(Base):

@@ -12,8 +12,13 @@ rows through SMTP (aiosmtplib), one connection per drain:
   ``failed``;
 - a 5xx answer fails the row at once with the server's reason.
 
-A row found in ``sending`` at start-up was interrupted mid-send; see
-docs/RELIABILITY.md for how it is resolved.
+Each claimed row records which daemon process claimed it (``claimed_by`` =
+``host:pid:token``) and when. A row found in ``sending`` whose claimer is gone
+(a crash: SIGKILL, power loss) was interrupted mid-send: ``recover_interrupted``
+looks for its Message-ID in the Sent folder, where the SMTP server files what
+it accepted (Gmail, Exchange; ``imap.sent_folder``), and marks it ``sent`` if
+it is there; otherwise it is queued again with the same Message-ID. See
+docs/RELIABILITY.md for the exact guarantee.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import random
 import secrets
+import socket
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -188,6 +195,30 @@ def tls_failure(what: str, exc: ssl.SSLError) -> str:
 
 
 @dataclass
+class RecoveryResult:
+    requeued: int = 0  # interrupted rows queued again (same Message-ID)
+    confirmed: int = 0  # interrupted rows found in the Sent folder: marked sent
+
+    def __bool__(self) -> bool:
+        return bool(self.requeued or self.confirmed)
+
+
+# A row claimed by a live process on another host (or one we cannot check) is
+# taken over only after this long: far longer than any one SMTP transaction.
+CLAIM_LEASE = timedelta(minutes=15)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+@dataclass
 class DrainResult:
     sent: int = 0
     deferred: int = 0
@@ -274,22 +305,67 @@ class Outbox:
         self.clock = clock
         self.batch_size = batch_size
         self._loop = asyncio.new_event_loop()
+        self.host = socket.gethostname()
+        # Who claims rows: this process, told apart from an earlier one with the
+        # same pid (a restarted container's daemon is pid 1 every time).
+        self.claimer = f"{self.host}:{os.getpid()}:{secrets.token_hex(4)}"
 
     def close(self) -> None:
         self._loop.close()
 
-    def recover_interrupted(self) -> int:
-        """Put rows left in ``sending`` by a crash back to ``pending`` (same Message-ID).
+    def _abandoned(self, claimed_by: str | None, claimed_at: datetime | None, now: datetime) -> bool:
+        """Was a row in ``sending`` left by a process that is gone? Call only
+        between drains: this process never holds a row in ``sending`` then, so
+        one claimed by itself was cut short (e.g. the database failed after the
+        SMTP server accepted the mail)."""
+        if not claimed_by or claimed_by == self.claimer:
+            return True
+        host, _, rest = claimed_by.partition(":")
+        pid_text = rest.partition(":")[0]
+        if host == self.host and pid_text.isdigit():
+            pid = int(pid_text)
+            if pid == os.getpid() or not _pid_alive(pid):
+                return True
+        return claimed_at is None or claimed_at < now - CLAIM_LEASE
 
-        The SMTP server may have accepted such a mail just before the crash, so
-        this can send it twice; receivers de-duplicate by Message-ID, and
-        docs/RELIABILITY.md states the guarantee.
+    def recover_interrupted(self, probe: Callable[[list[str]], set[str]] | None = None) -> RecoveryResult:
+        """Resolve rows left in ``sending`` by a process that is gone.
+
+        ``probe(message_ids)`` returns the Message-IDs found in the Sent folder
+        (the SMTP server accepted those: they are marked ``sent``); without a
+        probe, or for the others, the row is queued again with the same
+        Message-ID. A probe that raises (the IMAP server is down) leaves the
+        rows as they are for the next pass. Cheap when nothing was interrupted:
+        one indexed query.
         """
+        result = RecoveryResult()
+        now = self.clock()
         with self.factory.begin() as session:
-            result = session.execute(
-                update(OutboxItem).where(OutboxItem.state == "sending").values(state="pending", next_attempt_at=self.clock())
-            )
-            return result.rowcount or 0
+            stmt = (select(OutboxItem, Message.message_id).join(Message, Message.id == OutboxItem.message_pk)
+                    .where(OutboxItem.state == "sending").order_by(OutboxItem.id))
+            if session.get_bind().dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True, of=OutboxItem)
+            rows = [(item, mid) for item, mid in session.execute(stmt)
+                    if self._abandoned(item.claimed_by, item.claimed_at, now)]
+            if not rows:
+                return result
+            found = probe([mid for _, mid in rows]) if probe is not None else set()
+            for item, mid in rows:
+                if mid in found:
+                    item.state, item.sent_at, item.claimed_by = "sent", now, None
+                    item.last_error = "interrupted mid-send; found in the Sent folder"
+                    hoplog.record(session, "sent", at=now, complaint_id=item.complaint_id, message_id=mid,
+                                  reason=f"to {item.recipients.replace(',', ', ')} (the send was interrupted; "
+                                         "the SMTP server's copy in the Sent folder shows it was accepted)")
+                    result.confirmed += 1
+                else:
+                    item.state, item.next_attempt_at, item.claimed_by = "pending", now, None
+                    item.last_error = ("interrupted mid-send" + (" and not in the Sent folder" if probe else "")
+                                       + "; sent again with the same Message-ID")
+                    result.requeued += 1
+        log.warning("%d outbound mail(s) were interrupted mid-send: %d confirmed sent from the Sent folder, "
+                    "%d queued again with the same Message-ID", len(rows), result.confirmed, result.requeued)
+        return result
 
     def run_once(self) -> DrainResult:
         """Send every due pending row once. Never raises for SMTP or network errors."""
@@ -310,6 +386,7 @@ class Outbox:
             claimed = []
             for row in rows:
                 row.state = "sending"
+                row.claimed_by, row.claimed_at = self.claimer, now
                 row.attempts += 1
                 claimed.append(
                     (row.id, row.envelope_from, row.recipients.split(","), row.message.raw, row.attempts,
@@ -356,7 +433,8 @@ class Outbox:
         now = self.clock()
         with self.factory.begin() as session:
             session.execute(
-                update(OutboxItem).where(OutboxItem.id == row_id).values(state="sent", sent_at=now, last_error=refused or None)
+                update(OutboxItem).where(OutboxItem.id == row_id)
+                .values(state="sent", sent_at=now, last_error=refused or None, claimed_by=None)
             )
             hoplog.record(session, "sent", at=now, complaint_id=complaint_id, message_id=message_id,
                           reason=f"to {', '.join(rcpts)}" + (f" ({refused})" if refused else ""))
@@ -371,14 +449,16 @@ class Outbox:
             session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id == row_id)
-                .values(state="pending", last_error=reason[:2000], next_attempt_at=now + timedelta(seconds=backoff(attempts)))
+                .values(state="pending", last_error=reason[:2000], claimed_by=None,
+                        next_attempt_at=now + timedelta(seconds=backoff(attempts)))
             )
         result.deferred += 1
 
     def _fail(self, row_id, complaint_id, message_id, reason, result) -> None:
         now = self.clock()
         with self.factory.begin() as session:
-            session.execute(update(OutboxItem).where(OutboxItem.id == row_id).values(state="failed", last_error=reason[:2000]))
+            session.execute(update(OutboxItem).where(OutboxItem.id == row_id)
+                            .values(state="failed", last_error=reason[:2000], claimed_by=None))
             hoplog.record(session, "failed", at=now, complaint_id=complaint_id, message_id=message_id, reason=reason)
         log.error("outbox row %s failed: %s", row_id, reason)
         result.failed += 1
