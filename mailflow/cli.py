@@ -405,6 +405,7 @@ HOP_WORDS = {
     "reopened": "Dibuka kembali oleh pelapor",
     "closed": "Selesai dan diarsipkan",
     "refused": "Ditolak (tidak ada perubahan)",
+    "bounced": "Surel tidak sampai (dikembalikan server penerima)",
     "reminded": "Pengingat batas waktu",
     "overdue": "Melewati batas waktu",
 }

@@ -41,6 +41,7 @@ KINDS = (
     "refused",       # a staff mail moved nothing (not allowed, not authorised); the sender or holder was told
     "reminded",      # the holder was reminded that a step's time standard (mutu baku) is nearly used up
     "overdue",       # a step's time standard passed; the rules' [deadlines] on_breach action was taken
+    "bounced",       # a mail we sent came back undelivered (a delivery-status report); the holder was told
 )
 SYSTEM = "mailflow"
 

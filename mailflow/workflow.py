@@ -151,11 +151,19 @@ class Workflow:
         action_name = outcome or ("refused" if result.refused else "attached")
         for act in result.actions:
             if isinstance(act, ladder.Refuse):
+                from mailflow.intake import answers_budget_spent
+
                 hoplog.record(session, "refused", at=now, message=message, complaint=complaint, actor=actor,
                               reason=f"#{word or '?'} refused: {act.reason}")
-                self._mail_person(session, complaint, actor, "staff/refused", now, reason=act.reason,
-                                  commands=self._commands(before), original_subject=mail.subject,
-                                  in_reply_to=mail)
+                if answers_budget_spent(session, self.settings, actor, now):
+                    hoplog.record(session, "ignored", at=now, message=message, complaint=complaint,
+                                  reason=f"no reply: {actor} already got "
+                                         f"{self.settings.limits.auto_replies_per_sender_per_day} automatic "
+                                         "replies in 24 hours (a mail loop?)")
+                else:
+                    self._mail_person(session, complaint, actor, "staff/refused", now, reason=act.reason,
+                                      commands=self._commands(before), original_subject=mail.subject,
+                                      in_reply_to=mail)
                 return Outcome("refused", act.reason, complaint.number, message.id)
 
         _store(session, complaint, after, now, self.rules)

@@ -62,9 +62,11 @@ def db_url(request, tmp_path):
 def write_config(directory: Path, *, db_url: str, imap_port: int = 143, smtp_port: int = 25,
                  imap_security: str = "none", smtp_security: str = "none", ca_file: str | None = None,
                  rules: str = "bantul-email.toml", extra: str = "", host: str = "127.0.0.1",
-                 imap_host: str | None = None) -> Path:
-    """Write a complete mailflow.toml for the local mail stack; return its path."""
+                 imap_host: str | None = None, imap_extra: str = "", poll_interval: float = 1) -> Path:
+    """Write a complete mailflow.toml for the local mail stack; return its path.
+    ``extra`` is appended (whole tables); ``imap_extra`` goes inside [imap]."""
     ca = f'ca_file = "{ca_file}"' if ca_file else ""
+    imap_extra_lines = "".join("\n        " + line for line in imap_extra.splitlines())
     path = directory / "mailflow.toml"
     path.write_text(textwrap.dedent(f"""\
         [office]
@@ -81,8 +83,8 @@ def write_config(directory: Path, *, db_url: str, imap_port: int = 143, smtp_por
         {ca}
         username = "aduan"
         password_env = "TEST_IMAP_PASSWORD"
-        poll_interval = 1
-        timeout = 10
+        poll_interval = {poll_interval}
+        timeout = 10{imap_extra_lines}
 
         [smtp]
         host = "{host}"

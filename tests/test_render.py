@@ -29,6 +29,8 @@ LADDER_TEMPLATES = [
     "staff/send-confirmation",
     "staff/unauthorized-attempt",
 ]
+# Rendered from a real delivery-status report in test_reliability.py.
+BOUNCE_TEMPLATES = ["staff/bounce-notice"]
 # The deadline mails (reminders, breaches, summaries): contexts and tests in test_deadlines.py.
 DEADLINE_TEMPLATES = [
     "staff/breach-notice",
@@ -152,7 +154,7 @@ def lines(text: str) -> list[str]:
 
 # ---------------------------------------------------------------- every template
 def test_names_lists_every_mail_template_but_not_the_macros(renderer):
-    assert renderer.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES)
+    assert renderer.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + BOUNCE_TEMPLATES)
 
 
 @pytest.mark.parametrize("name", MAIL_TEMPLATES)
@@ -388,7 +390,7 @@ def test_office_override_dir_wins_and_the_rest_still_comes_from_shipped(tmp_path
     assert out == Rendered("Nomor ADU/2026/000123", f"Aduan ADU/2026/000123 diterima; NIK {NIK_MASKED}.\n")
     shipped = r.render("staff/forward", **contexts()["staff/forward"])
     assert shipped.subject.startswith("[ADU/2026/000123] Aduan baru:")
-    assert r.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + ["citizen/extra"])
+    assert r.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + BOUNCE_TEMPLATES + ["citizen/extra"])
     # the order of the folders decides
     assert Renderer([SHIPPED, tmp_path]).render(
         "citizen/acknowledgement", **contexts()["citizen/acknowledgement"]

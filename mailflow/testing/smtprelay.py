@@ -113,8 +113,9 @@ class Control:
             self._used = [0] * len(self.settings.get("faults", ()))
             self._stamp = stamp
 
-    def fault(self, stage: str, *subjects: str) -> str | None:
-        """The reply a fault at ``stage`` gives for these addresses now, or None."""
+    def fault(self, stage: str, sender: str, *rcpts: str) -> str | None:
+        """The reply a fault at ``stage`` gives for this envelope now, or None."""
+        subjects = (sender, *rcpts)
         with self._lock:
             self._refresh()
             for i, fault in enumerate(self.settings.get("faults", ())):
@@ -122,6 +123,8 @@ class Control:
                     continue
                 match = fault.get("match")
                 if match and not any(match.lower() in (s or "").lower() for s in subjects):
+                    continue
+                if fault.get("sender") and fault["sender"].lower() not in (sender or "").lower():
                     continue
                 times = int(fault.get("times") or 0)
                 if times and self._used[i] >= times:
@@ -327,7 +330,7 @@ class RelayHandler:
             return f"550 5.7.1 <{address}>: relay access denied (only @{self.domain})"
         if not self.known(address):
             return f"550 5.1.1 <{address}>: user unknown"
-        fault = self.control.fault("rcpt", address, envelope.mail_from or "")
+        fault = self.control.fault("rcpt", envelope.mail_from or "", address)
         if fault:
             return fault
         envelope.rcpt_tos.append(address)
