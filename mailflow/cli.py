@@ -230,11 +230,14 @@ def run(
 
 @app.command()
 def poll(
-    once: Annotated[bool, typer.Option("--once", help="One intake pass and one outbox drain, then exit.")] = False,
+    once: Annotated[bool, typer.Option("--once", help="One pass (interrupted sends, intake, deadlines, outbox), then exit.")] = False,
     config: ConfigOpt = None,
     log_format: Annotated[Optional[str], typer.Option(help="text or json.")] = None,
 ) -> None:
-    """One intake pass plus an outbox drain (for cron or a manual check)."""
+    """One pass of the daemon, then exit (for cron or a manual check): sends a
+    crash interrupted are resolved, new mail is taken in, deadlines are done,
+    the outbox is drained. Exit code 1 if a mail server could not be reached
+    (what could be done was done)."""
     if not once:
         raise MailflowError("`mailflow poll` needs --once (use `mailflow run` for the daemon)")
     settings = _settings(config)
@@ -242,9 +245,15 @@ def poll(
     _setup_logging(settings, log_format)
     application = _build(settings)
     daemon = application.daemon()
+    from mailflow.errors import MailServerError, TLSRequiredError
+    from mailflow.mailbox import NETWORK_ERRORS
+
     try:
-        application.outbox.recover_interrupted()
-        result = daemon.run_once()
+        try:
+            result = daemon.run_once()
+        except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
+            typer.echo(f"mailflow: mail server problem: {exc}", err=True)
+            raise typer.Exit(1)
         typer.echo(result.summary())
     finally:
         daemon.mailbox.close()

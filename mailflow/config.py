@@ -118,6 +118,7 @@ class LimitsConfig:
     max_message_bytes: int
     auto_replies_per_sender_per_day: int
     outbox_max_attempts: int
+    outbox_retry_seconds: float = 30.0  # the first retry's wait; doubled per failure, capped at an hour
     max_mime_parts: int = 1000
     max_mime_depth: int = 20
     max_header_bytes: int = 256 * 1024
@@ -371,12 +372,13 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
         max_message_bytes=lim.get("max_message_bytes", int, "bytes, a number", 25 * 1024 * 1024),
         auto_replies_per_sender_per_day=lim.get("auto_replies_per_sender_per_day", int, "a number", 3),
         outbox_max_attempts=lim.get("outbox_max_attempts", int, "a number", 8),
+        outbox_retry_seconds=lim.get("outbox_retry_seconds", float, "seconds, a number >= 1", 30.0),
         max_mime_parts=lim.get("max_mime_parts", int, "a number of MIME parts >= 10", 1000),
         max_mime_depth=lim.get("max_mime_depth", int, "a nesting depth >= 3", 20),
         max_header_bytes=lim.get("max_header_bytes", int, "bytes, a number >= 8192", 256 * 1024),
     )
     for key, low in (("max_message_bytes", 1024), ("auto_replies_per_sender_per_day", 1),
-                     ("outbox_max_attempts", 1), ("max_mime_parts", 10), ("max_mime_depth", 3),
+                     ("outbox_max_attempts", 1), ("outbox_retry_seconds", 1), ("max_mime_parts", 10), ("max_mime_depth", 3),
                      ("max_header_bytes", 8192)):
         if getattr(limits, key) < low:
             raise lim.fail(key, f"a number >= {low}", getattr(limits, key))

@@ -450,7 +450,8 @@ class Outbox:
                 update(OutboxItem)
                 .where(OutboxItem.id == row_id)
                 .values(state="pending", last_error=reason[:2000], claimed_by=None,
-                        next_attempt_at=now + timedelta(seconds=backoff(attempts)))
+                        next_attempt_at=now + timedelta(seconds=backoff(
+                            attempts, base=self.settings.limits.outbox_retry_seconds)))
             )
         result.deferred += 1
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+
+def pytest_addoption(parser):
+    parser.addoption("--chaos-long", action="store_true",
+                     help="run the long chaos test (N = 2000 complaints, K = 50 SIGKILLs; see tests/test_chaos.py)")
+
 # --------------------------------------------------------------------------
 # Local real mail servers (mailflow/testing/mailstack.py, scripts/mailstack).
 #
