@@ -59,7 +59,7 @@ def test_the_report_migration_downgrades_and_upgrades_again(db_url):
     assert "ix_complaints_status" in {i["name"] for i in inspect(engine).get_indexes("complaints")}
     assert db.upgrade(engine) == ("0003", db.head_revision())
     names = {i["name"] for i in inspect(engine).get_indexes("complaints")}
-    assert {"ix_complaints_month_counts", "ix_complaints_status_created_at", "ix_complaints_closed_at"} <= names
+    assert {"ix_complaints_month_counts", "ix_complaints_status_created_at", "ix_complaints_closings"} <= names
     assert "ix_complaints_status" not in names
     engine.dispose()
 
