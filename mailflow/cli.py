@@ -23,6 +23,7 @@ from mailflow import __version__, db
 from mailflow.config import Settings, load_settings, redact_url
 from mailflow.errors import MailflowError
 from mailflow.identity import mask_id, mask_ids_in_text
+from mailflow.ladder import STATUS_WORDS
 from mailflow.models import Complaint, Hop, Message, OutboxItem, utcnow
 from mailflow.paths import shipped
 
@@ -50,14 +51,6 @@ ConfigOpt = Annotated[
 RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show NIK/KK numbers in full (personal data, UU 27/2022).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
-STATUS_WORDS = {
-    "registered": "terdaftar",
-    "in_progress": "diproses",
-    "waiting_citizen": "menunggu pelapor",
-    "awaiting_approval": "menunggu persetujuan",
-    "answered": "dijawab",
-    "closed": "selesai",
-}
 OPEN = ("registered", "in_progress", "waiting_citizen", "awaiting_approval")
 
 

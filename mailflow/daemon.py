@@ -1,4 +1,4 @@
-"""The daemon loop: intake pass, deadline pass, outbox drain, over and over.
+"""The daemon loop: intake pass, deadline pass, monthly report, outbox drain, over and over.
 
 ``Daemon.run_once`` is one pass (tests and ``mailflow poll --once`` call it);
 ``Daemon.run`` is the loop with the wait between passes, reconnects with
@@ -26,6 +26,7 @@ from mailflow.intake import Intake, Outcome, Source
 from mailflow.mailbox import NETWORK_ERRORS, Mailbox
 from mailflow.models import MailboxState, utcnow
 from mailflow.outbox import DrainResult, Outbox
+from mailflow.report.monthly import MonthlyReport, ReportResult
 
 log = logging.getLogger("mailflow.daemon")
 
@@ -34,6 +35,7 @@ log = logging.getLogger("mailflow.daemon")
 class PassResult:
     outcomes: list[Outcome] = field(default_factory=list)
     deadlines: DeadlineResult = field(default_factory=DeadlineResult)
+    report: ReportResult = field(default_factory=ReportResult)
     drained: DrainResult = field(default_factory=DrainResult)
 
     def count(self, action: str) -> int:
@@ -46,6 +48,8 @@ class PassResult:
         parts = [f"{n} {a}" for a, n in sorted(actions.items())] or ["no new mail"]
         if self.deadlines:
             parts.append(f"deadlines: {self.deadlines.summary()}")
+        if self.report:
+            parts.append(self.report.summary())
         d = self.drained
         return ", ".join(parts) + f"; sent {d.sent}, deferred {d.deferred}, failed {d.failed}"
 
@@ -60,6 +64,7 @@ class Daemon:
         *,
         mailbox: Mailbox | None = None,
         deadlines: Deadlines | None = None,
+        monthly_report: MonthlyReport | None = None,
         clock: Callable[[], datetime] = utcnow,
     ):
         self.settings = settings
@@ -68,17 +73,21 @@ class Daemon:
         self.outbox = outbox
         self.mailbox = mailbox or Mailbox(settings.imap)
         self.deadlines = deadlines
+        self.monthly_report = monthly_report
         self.clock = clock
         self.stop_requested = threading.Event()
         self._full_scan = True  # after (re)connecting, look at everything left in the folder
 
     # ------------------------------------------------------------------ one pass
     def run_once(self) -> PassResult:
-        """One intake pass, one deadline pass (reminders, breaches), then one outbox drain."""
+        """One intake pass, one deadline pass (reminders, breaches), the monthly
+        report if it is due, then one outbox drain (which sends their mail)."""
         result = PassResult()
         result.outcomes = self.intake_once()
         if self.deadlines is not None:
             result.deadlines = self.deadlines.run_once()
+        if self.monthly_report is not None:
+            result.report = self.monthly_report.run_once()
         result.drained = self.outbox.run_once()
         return result
 
@@ -168,7 +177,7 @@ class Daemon:
             try:
                 result = self.run_once()
                 failures = 0
-                if result.outcomes or result.deadlines or result.drained:
+                if result.outcomes or result.deadlines or result.report or result.drained:
                     log.info("pass: %s", result.summary())
                 wait = self.settings.imap.poll_interval
             except TLSRequiredError as exc:

@@ -35,6 +35,11 @@ DEADLINE_TEMPLATES = [
     "staff/deadline-summary",
     "staff/reminder",
 ]
+# The monthly report's mail: context and tests in test_report.py. (The report's
+# HTML page, report/monthly.html.j2, is a page, not a mail: PageRenderer.)
+REPORT_TEMPLATES = [
+    "staff/monthly-report",
+]
 
 NIK = "3402014501900001"
 NIK_MASKED = "340201******0001"
@@ -152,7 +157,7 @@ def lines(text: str) -> list[str]:
 
 # ---------------------------------------------------------------- every template
 def test_names_lists_every_mail_template_but_not_the_macros(renderer):
-    assert renderer.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES)
+    assert renderer.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + REPORT_TEMPLATES)
 
 
 @pytest.mark.parametrize("name", MAIL_TEMPLATES)
@@ -388,7 +393,8 @@ def test_office_override_dir_wins_and_the_rest_still_comes_from_shipped(tmp_path
     assert out == Rendered("Nomor ADU/2026/000123", f"Aduan ADU/2026/000123 diterima; NIK {NIK_MASKED}.\n")
     shipped = r.render("staff/forward", **contexts()["staff/forward"])
     assert shipped.subject.startswith("[ADU/2026/000123] Aduan baru:")
-    assert r.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + ["citizen/extra"])
+    assert r.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + REPORT_TEMPLATES
+                            + ["citizen/extra"])
     # the order of the folders decides
     assert Renderer([SHIPPED, tmp_path]).render(
         "citizen/acknowledgement", **contexts()["citizen/acknowledgement"]
