@@ -603,3 +603,35 @@ def test_a_second_process_sending_the_same_month_at_once_does_not_mail_it_again(
         engine.dispose()
     assert "result" not in outcome and "already sent" in outcome["refused"]
     assert outbox_reports(app) == []
+
+
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_the_daemon_pass_skips_a_month_that_ended_before_mailflow_handled_any_mail(office_app):
+    app = office_app(clock=Clock(wib(12, 1, 9)))
+    assert app.monthly_report.run_once().skipped == "mailflow was not in use yet"  # a fresh install
+    with app.factory.begin() as s:
+        add_hop(s, "received", wib(12, 1, 8, 59))  # the first mail came in December
+    assert app.monthly_report.run_once().skipped == "mailflow was not in use yet"
+    assert outbox_reports(app) == []
+
+
+def test_the_daemon_pass_mails_a_due_month_once(office_app):
+    clock = Clock(wib(12, 1, 7))
+    app = office_app(clock=clock)
+    with app.factory.begin() as s:
+        add_hop(s, "received", wib(11, 30, 16))
+    assert app.monthly_report.run_once().month is None  # not due before the office opens
+    clock.now = wib(12, 1, 9)
+    first = app.monthly_report.run_once()
+    assert (first.sent, first.month, bool(first)) == (True, "2026-11", True)
+    assert app.monthly_report.run_once().skipped == "already sent"
+    clock.now = wib(12, 2, 9)
+    assert app.monthly_report.run_once().skipped == "already sent"
+    assert len(outbox_reports(app)) == 1

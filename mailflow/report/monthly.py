@@ -9,7 +9,8 @@ attached. Replies go to ``office.alert_address`` (whoever runs mailflow).
 ``MonthlyReport.run_once`` (every daemon pass) mails the previous month's
 report once the office has opened on the first working day of a month (office
 calendar), or on the first pass after that within the month if the daemon was
-down then. A month is mailed once: a ``report_runs`` row is inserted in the
+down then; a month that ended before mailflow handled its first mail (a fresh
+install) is skipped (``mailflow report --send`` mails it by hand). A month is mailed once: a ``report_runs`` row is inserted in the
 same transaction as the outbox row, and its primary key stops a second daemon
 (PostgreSQL: the second INSERT waits for the first transaction and then fails;
 SQLite: transactions are serialised by ``BEGIN IMMEDIATE``).
@@ -30,12 +31,13 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.calendar import OfficeCalendar
 from mailflow.errors import MailflowError
-from mailflow.models import ReportRun, utcnow
+from mailflow.models import Hop, ReportRun, utcnow
 from mailflow.outbox import Attachment, Outgoing, enqueue
 from mailflow.render import PageRenderer, TemplateError, localtime
 from mailflow.report import formats
@@ -67,7 +69,7 @@ class ReportResult:
     month: str | None = None  # the month the pass looked at (None: no report due)
     sent: bool = False  # queued in the outbox
     recipients: tuple[str, ...] = ()
-    skipped: str = ""  # why nothing was queued: "already sent", "no recipients"
+    skipped: str = ""  # why nothing was queued: "already sent", "no recipients", "mailflow was not in use yet"
     error: str | None = None  # rolled back (a template could not be rendered); retried next pass
 
     def __bool__(self) -> bool:
@@ -150,6 +152,10 @@ class MonthlyReport:
         with self.factory() as session:
             if session.get(ReportRun, month.key) is not None:
                 return ReportResult(month=month.key, skipped="already sent")
+            # The oldest hop (by primary key: no scan) says since when mailflow runs here.
+            first = session.scalar(select(Hop.at).order_by(Hop.id).limit(1))
+            if first is None or first >= month.bounds(self.rules.calendar.zone)[1]:
+                return ReportResult(month=month.key, skipped="mailflow was not in use yet")
         try:
             result = self.send(month, now=now)
         except AlreadySent:  # another daemon mailed it between our look and our insert
