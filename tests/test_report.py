@@ -14,7 +14,10 @@ import csv
 import io
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
@@ -635,3 +638,86 @@ def test_the_daemon_pass_mails_a_due_month_once(office_app):
     clock.now = wib(12, 2, 9)
     assert app.monthly_report.run_once().skipped == "already sent"
     assert len(outbox_reports(app)) == 1
+
+
+# ------------------------------------------------------------------ the command line, as a user runs it
+def mailflow(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **TEST_ENV, "PYTHONPATH": str(REPO)}
+    env.pop("MAILFLOW_CONFIG", None)
+    return subprocess.run([sys.executable, "-m", "mailflow", *args], capture_output=True, env=env, cwd=cwd,
+                          timeout=60)
+
+
+@pytest.fixture
+def office_config(tmp_path):
+    """A Palangka Raya mailflow.toml on an SQLite database holding the fixture month."""
+    path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}", rules="palangkaraya-online.toml")
+    engine = db.make_engine(load_settings(path, env=TEST_ENV).database_url)
+    db.upgrade(engine)
+    with db.session_factory(engine).begin() as session:
+        fill_november(session)
+    engine.dispose()
+    return str(path)
+
+
+def test_report_prints_text_by_default_and_writes_each_format_to_a_file(office_config, tmp_path):
+    text = mailflow("report", "--month", "2026-11", "--config", office_config)
+    assert text.returncode == 0, text.stderr
+    out = text.stdout.decode("utf-8")
+    assert out.startswith("LAPORAN BULANAN PENGADUAN: NOVEMBER 2026\n") and "Aduan terdaftar dalam bulan ini : 8" in out
+    for fmt, name in (("html", "laporan.html"), ("csv", "laporan.csv"), ("json", "laporan.json")):
+        r = mailflow("report", "-m", "2026-11", "--format", fmt, "--output", str(tmp_path / name), "--config", office_config)
+        assert r.returncode == 0 and f"wrote {tmp_path / name} ({fmt}," in r.stdout.decode(), r.stderr
+    assert (tmp_path / "laporan.html").read_text("utf-8").startswith("<!DOCTYPE html>")
+    rows = list(csv.reader(io.StringIO((tmp_path / "laporan.csv").read_text("utf-8-sig"), newline="")))
+    assert ["received", "all", "Aduan diterima", "count", "8"] in rows
+    assert json.loads((tmp_path / "laporan.json").read_text("utf-8"))["overdue"]["total"] == 2
+    printed = mailflow("report", "-m", "2026-11", "-f", "json", "--limit", "1", "--config", office_config)
+    got = json.loads(printed.stdout)
+    assert (got["open"]["total"], len(got["open"]["items"]), got["open"]["limit"]) == (5, 1, 1)
+
+
+def test_report_defaults_to_the_previous_month_in_office_time(office_config):
+    r = mailflow("report", "--format", "json", "--config", office_config)
+    assert r.returncode == 0, r.stderr
+    today = datetime.now(WIB).date()
+    last_day_of_previous = today.replace(day=1) - timedelta(days=1)
+    assert json.loads(r.stdout)["month"] == last_day_of_previous.strftime("%Y-%m")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--month", "2026-13"), "--month: expected a month as YYYY-MM"),
+    (("--month", "2026-11", "--format", "pdf"), "--format must be one of text, html, csv, json"),
+    (("--month", "2026-11", "--force"), "--force only goes with --send"),
+    (("--month", "2999-01"), "2999-01 has not begun yet"),
+    (("--month", "2999-01", "--send"), "2999-01 has not ended yet"),
+])
+def test_report_errors_are_one_line_naming_the_fix(office_config, args, message):
+    r = mailflow("report", *args, "--config", office_config)
+    assert r.returncode == 2 and message in r.stderr.decode() and b"Traceback" not in r.stderr
+
+
+def test_report_send_without_report_roles_says_so_and_sends_nothing(tmp_path):
+    path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}")  # Bantul: no report_to
+    assert mailflow("db", "upgrade", "--config", str(path)).returncode == 0
+    r = mailflow("report", "--month", "2026-11", "--send", "--config", str(path))
+    assert r.returncode == 2 and "key 'deadlines.report_to' is empty" in r.stderr.decode()
+    assert b"queued" not in r.stdout
+
+
+def test_report_send_queues_once_then_needs_force(office_config):
+    first = mailflow("report", "--month", "2026-11", "--send", "--config", office_config)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.decode().startswith("report for 2026-11 queued in the outbox for kabid@dukcapil.test, "
+                                            "kadis@dukcapil.test")
+    again = mailflow("report", "--month", "2026-11", "--send", "--config", office_config)
+    assert again.returncode == 2 and "already sent on" in again.stderr.decode() and "--force" in again.stderr.decode()
+    outbox = mailflow("queue", "--outbox", "--json", "--config", office_config)
+    assert [o["kind"] for o in json.loads(outbox.stdout)] == ["staff/monthly-report"]
+
+
+def test_report_help_names_every_option():
+    out = mailflow("report", "--help").stdout.decode()
+    for option in ("--month", "--format", "--output", "--send", "--force", "--limit", "--config"):
+        assert option in out
+    assert "report" in mailflow("--help").stdout.decode()

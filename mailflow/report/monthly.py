@@ -167,11 +167,12 @@ class MonthlyReport:
         return result
 
     # ------------------------------------------------------------------ mailing
-    def send(self, month: Month, *, now: datetime | None = None, force: bool = False) -> ReportResult:
+    def send(self, month: Month, *, now: datetime | None = None, force: bool = False,
+             limit: int | None = None) -> ReportResult:
         """Queue the report of ``month`` for the ``report_to`` roles and record it,
         in one transaction. Raises ``NoRecipients``, ``MonthNotEnded``, or
         ``AlreadySent`` (unless ``force``: then it is mailed again and the
-        record's ``sent_at`` moves)."""
+        record's ``sent_at`` moves). ``limit``: list length (default ``self.limit``)."""
         recipients = self.recipients()
         if not recipients:
             raise NoRecipients(
@@ -197,7 +198,7 @@ class MonthlyReport:
                     session.flush()
                 else:
                     run.sent_at = now
-                report = self.build(session, month, now)
+                report = self.build(session, month, now, limit)
                 enqueue(session, self.settings, self._mail(report, recipients, now, again=run is not None), now=now)
         except IntegrityError:
             raise AlreadySent(f"the report for {month} was already sent just now by another mailflow process") from None
