@@ -307,8 +307,12 @@ def build_report(data: MonthData, rules: Rules, *, office: str) -> Report:
     def category_name(key: str) -> str:
         return categories.get(key, key)
 
+    shared = [name for name in rules.section_names.values()]
+
     def section_name(key: str) -> str:
-        return rules.section_names.get(key, key)
+        # Sections may share a name (Palangka Raya's analyst serves three): add the key then.
+        name = rules.section_names.get(key, key)
+        return f"{name} ({key})" if shared.count(name) > 1 else name
 
     by_category: dict[str, int] = {}
     by_channel: dict[str, int] = {}
