@@ -207,6 +207,8 @@ def test_compliance_overall_and_per_section(november, rules):
     assert [(c.key, c.count, c.within) for c in r.compliance_by_section] == [
         ("identitas", 11, 9), ("pindah", 6, 5), ("capil", 4, 3)]  # in the rules' [sections] order
     assert r.compliance_by_section[2].name == "Analis Kebijakan / Bidang Pelayanan Pencatatan Sipil"
+    # identitas and pindah share their analyst's name in the rules: the key tells them apart
+    assert r.compliance_by_section[0].name == "Analis Kebijakan / Bidang Pelayanan Pendaftaran Penduduk (identitas)"
 
 
 def test_rejected_and_ignored_mail_of_the_month_only(november, rules):
