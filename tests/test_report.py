@@ -34,7 +34,7 @@ from mailflow.models import Complaint, Hop, OutboxItem, ReportRun, StepVisit
 from mailflow.render import PageRenderer, Renderer, TemplateError
 from mailflow.report import formats
 from mailflow.report.figures import Month, build_report, nearest_rank
-from mailflow.report.monthly import AlreadySent, MonthNotEnded, MonthlyReport, NoRecipients, due_month, first_working_day
+from mailflow.report.monthly import AlreadySent, MonthNotEnded, NoRecipients, due_month, first_working_day
 from mailflow.report.query import MonthNotBegun, load_month
 from mailflow.rules import load_rules
 from support import REPO, TEST_ENV, write_config

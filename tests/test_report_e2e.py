@@ -13,7 +13,7 @@ import io
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo

@@ -307,12 +307,12 @@ def build_report(data: MonthData, rules: Rules, *, office: str) -> Report:
     def category_name(key: str) -> str:
         return categories.get(key, key)
 
-    shared = [name for name in rules.section_names.values()]
+    all_names = list(rules.section_names.values())
 
     def section_name(key: str) -> str:
         # Sections may share a name (Palangka Raya's analyst serves three): add the key then.
         name = rules.section_names.get(key, key)
-        return f"{name} ({key})" if shared.count(name) > 1 else name
+        return f"{name} ({key})" if all_names.count(name) > 1 else name
 
     by_category: dict[str, int] = {}
     by_channel: dict[str, int] = {}

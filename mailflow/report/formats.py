@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from mailflow.render import PageRenderer, duration, localtime, number, percent
+from mailflow.render import PageRenderer, duration, localtime, number, percent, zone_label
 from mailflow.report.figures import Report
 
 FORMATS = ("text", "html", "csv", "json")
@@ -173,8 +173,6 @@ def to_text(report: Report) -> str:
 
 
 def _zone_label(report: Report) -> str:
-    from mailflow.render import zone_label
-
     return zone_label(_zone(report), report.start)
 
 
