@@ -483,7 +483,7 @@ def report(
         "--output", "-o", help="Write the report (in --format) to this file instead of printing it "
                                "(with --send: as well as mailing it).")] = None,
     send: Annotated[bool, typer.Option(
-        "--send", help="Mail the report to the members of the rules' [deadlines] report_to roles, through the "
+        "--send", help="Mail the report to the members of the rules' \\[deadlines] report_to roles, through the "
                        "outbox: a short text with the HTML and CSV attached. Only a month that has ended; a month "
                        "already mailed (by the daemon or by hand) needs --force.")] = False,
     force: Annotated[bool, typer.Option("--force", help="With --send: mail a month that was mailed already again.")] = False,

@@ -722,4 +722,5 @@ def test_report_help_names_every_option():
     out = mailflow("report", "--help").stdout.decode()
     for option in ("--month", "--format", "--output", "--send", "--force", "--limit", "--config"):
         assert option in out
+    assert "[deadlines]" in out  # not taken for markup by the help formatter
     assert "report" in mailflow("--help").stdout.decode()
