@@ -17,7 +17,8 @@ from mailflow.intake import Intake
 from mailflow.models import utcnow
 from mailflow.outbox import Outbox
 from mailflow.paths import shipped
-from mailflow.render import Renderer
+from mailflow.render import PageRenderer, Renderer
+from mailflow.report.monthly import MonthlyReport
 from mailflow.rules import Rules, load_rules
 
 
@@ -31,10 +32,11 @@ class App:
     intake: Intake
     outbox: Outbox
     deadlines: Deadlines
+    monthly_report: MonthlyReport
 
     def daemon(self, **kwargs) -> Daemon:
         return Daemon(self.settings, self.factory, self.intake, self.outbox, deadlines=self.deadlines,
-                      clock=self.intake.clock, **kwargs)
+                      monthly_report=self.monthly_report, clock=self.intake.clock, **kwargs)
 
     def close(self) -> None:
         self.outbox.close()
@@ -59,4 +61,5 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow, check_s
     intake = Intake(settings, rules, renderer, clock=clock)
     outbox = Outbox(settings, factory, clock=clock)
     deadlines = Deadlines(intake, factory, clock=clock)
-    return App(settings, engine, factory, rules, renderer, intake, outbox, deadlines)
+    monthly_report = MonthlyReport(intake, factory, PageRenderer(template_dirs(settings)), clock=clock)
+    return App(settings, engine, factory, rules, renderer, intake, outbox, deadlines, monthly_report)

@@ -23,6 +23,7 @@ from mailflow import __version__, db
 from mailflow.config import Settings, load_settings, redact_url
 from mailflow.errors import MailflowError
 from mailflow.identity import mask_id, mask_ids_in_text
+from mailflow.ladder import STATUS_WORDS
 from mailflow.models import Complaint, Hop, Message, OutboxItem, utcnow
 from mailflow.paths import shipped
 
@@ -50,14 +51,6 @@ ConfigOpt = Annotated[
 RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show NIK/KK numbers in full (personal data, UU 27/2022).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
-STATUS_WORDS = {
-    "registered": "terdaftar",
-    "in_progress": "diproses",
-    "waiting_citizen": "menunggu pelapor",
-    "awaiting_approval": "menunggu persetujuan",
-    "answered": "dijawab",
-    "closed": "selesai",
-}
 OPEN = ("registered", "in_progress", "waiting_citizen", "awaiting_approval")
 
 
@@ -486,6 +479,72 @@ def show(
                     typer.echo(f"      {h.reason if reveal else mask_ids_in_text(h.reason)}")
                 if h.message_id:
                     typer.echo(f"      Message-ID <{h.message_id}>")
+    finally:
+        application.close()
+
+
+# --------------------------------------------------------------------------- report
+@app.command()
+def report(
+    month: Annotated[Optional[str], typer.Option(
+        "--month", "-m", help="The calendar month, YYYY-MM (default: the previous month, in the office's time zone).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text, html (one printable page), csv or json.")] = "text",
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Write the report (in --format) to this file instead of printing it "
+                               "(with --send: as well as mailing it).")] = None,
+    send: Annotated[bool, typer.Option(
+        "--send", help="Mail the report to the members of the rules' \\[deadlines] report_to roles, through the "
+                       "outbox: a short text with the HTML and CSV attached. Only a month that has ended; a month "
+                       "already mailed (by the daemon or by hand) needs --force.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="With --send: mail a month that was mailed already again.")] = False,
+    limit: Annotated[int, typer.Option(
+        help="At most this many complaints in each list (open, overdue); the totals always count all.")] = 100,
+    config: ConfigOpt = None,
+) -> None:
+    """The monthly report (laporan bulanan) of one calendar month: complaints by
+    category, channel and status; working time per ladder step (median, P90)
+    against its standard; compliance per section; rejected and ignored mail; the
+    open and overdue complaints at the month's end. See docs/REPORT.md."""
+    from mailflow.report import formats
+    from mailflow.report.figures import Month
+    from mailflow.report.query import MonthNotBegun
+
+    if fmt not in formats.FORMATS:
+        raise MailflowError(f"--format must be one of {', '.join(formats.FORMATS)}, got {fmt!r}")
+    if force and not send:
+        raise MailflowError("--force only goes with --send (it mails a month that was mailed already)")
+    if limit < 0:
+        raise MailflowError("--limit must be 0 or more")
+    settings = _settings(config)
+    application = _build(settings)
+    try:
+        now = utcnow()
+        if month is None:
+            chosen = Month.containing(now.astimezone(application.rules.calendar.zone).date()).previous()
+        else:
+            try:
+                chosen = Month.parse(month)
+            except ValueError as exc:
+                raise MailflowError(f"--month: {exc}") from None
+        if send:
+            result = application.monthly_report.send(chosen, now=now, force=force, limit=limit)
+            typer.echo(f"report for {chosen} queued in the outbox for {', '.join(result.recipients)} "
+                       "(mailflow run sends it; see mailflow queue --outbox)")
+            if output is None:
+                return
+        monthly = application.monthly_report
+        with application.factory() as session:
+            try:
+                figures = monthly.build(session, chosen, now, limit)
+            except MonthNotBegun as exc:
+                raise MailflowError(str(exc)) from None
+        content = formats.render(figures, fmt, monthly.pages)
+        if output is None:
+            sys.stdout.buffer.write(content)
+            sys.stdout.flush()
+        else:
+            output.write_bytes(content)
+            typer.echo(f"wrote {output} ({fmt}, {len(content)} bytes)")
     finally:
         application.close()
 

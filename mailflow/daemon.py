@@ -1,4 +1,4 @@
-"""The daemon loop: intake pass, deadline pass, outbox drain, over and over.
+"""The daemon loop: intake pass, deadline pass, monthly report, outbox drain, over and over.
 
 ``Daemon.run_once`` is one pass (tests and ``mailflow poll --once`` call it);
 ``Daemon.run`` is the loop with the wait between passes, reconnects with
@@ -26,6 +26,7 @@ from mailflow.intake import Intake, Outcome, Source
 from mailflow.mailbox import NETWORK_ERRORS, Fetched, Mailbox
 from mailflow.models import MailboxState, utcnow
 from mailflow.outbox import DrainResult, Outbox, RecoveryResult
+from mailflow.report.monthly import MonthlyReport, ReportResult
 
 log = logging.getLogger("mailflow.daemon")
 
@@ -35,6 +36,7 @@ class PassResult:
     outcomes: list[Outcome] = field(default_factory=list)
     recovered: RecoveryResult = field(default_factory=RecoveryResult)
     deadlines: DeadlineResult = field(default_factory=DeadlineResult)
+    report: ReportResult = field(default_factory=ReportResult)
     drained: DrainResult = field(default_factory=DrainResult)
 
     def count(self, action: str) -> int:
@@ -49,6 +51,8 @@ class PassResult:
             parts.append(f"interrupted sends: {self.recovered.confirmed} confirmed, {self.recovered.requeued} requeued")
         if self.deadlines:
             parts.append(f"deadlines: {self.deadlines.summary()}")
+        if self.report:
+            parts.append(self.report.summary())
         d = self.drained
         return ", ".join(parts) + f"; sent {d.sent}, deferred {d.deferred}, failed {d.failed}"
 
@@ -63,6 +67,7 @@ class Daemon:
         *,
         mailbox: Mailbox | None = None,
         deadlines: Deadlines | None = None,
+        monthly_report: MonthlyReport | None = None,
         clock: Callable[[], datetime] = utcnow,
     ):
         self.settings = settings
@@ -71,6 +76,7 @@ class Daemon:
         self.outbox = outbox
         self.mailbox = mailbox or Mailbox(settings.imap)
         self.deadlines = deadlines
+        self.monthly_report = monthly_report
         self.clock = clock
         self.stop_requested = threading.Event()
         self._full_scan = True  # after (re)connecting, look at everything left in the folder
@@ -78,9 +84,10 @@ class Daemon:
     # ------------------------------------------------------------------ one pass
     def run_once(self) -> PassResult:
         """One pass: resolve sends a crash interrupted, take in new mail, do the
-        deadlines, drain the outbox. A mail-server error in the IMAP part does
-        not keep the outbox from draining (nor the reverse); it is raised at
-        the end, for ``run`` to back off and reconnect."""
+        deadlines and the monthly report if it is due, drain the outbox (which
+        sends their mail). A mail-server error in the IMAP part does not keep
+        the outbox from draining (nor the reverse); it is raised at the end,
+        for ``run`` to back off and reconnect."""
         result = PassResult()
         imap_error: BaseException | None = None
         try:
@@ -90,6 +97,8 @@ class Daemon:
             imap_error = exc
         if self.deadlines is not None:
             result.deadlines = self.deadlines.run_once()
+        if self.monthly_report is not None:
+            result.report = self.monthly_report.run_once()
         result.drained = self.outbox.run_once()
         if imap_error is not None:
             raise imap_error
@@ -189,7 +198,7 @@ class Daemon:
             try:
                 result = self.run_once()
                 failures = 0
-                if result.outcomes or result.deadlines or result.drained or result.recovered:
+                if result.outcomes or result.deadlines or result.report or result.drained or result.recovered:
                     log.info("pass: %s", result.summary())
                 if result.outcomes or result.deadlines.more:
                     continue  # more may have come meanwhile: look again before waiting

@@ -35,6 +35,15 @@ AWAITING_APPROVAL = "awaiting_approval"
 WAITING_CITIZEN = "waiting_citizen"
 CLOSED = "closed"
 OPEN = (REGISTERED, IN_PROGRESS, AWAITING_APPROVAL, WAITING_CITIZEN)
+# How listings and reports name a status (Bahasa Indonesia), in ladder order.
+STATUS_WORDS = {
+    REGISTERED: "terdaftar",
+    IN_PROGRESS: "diproses",
+    WAITING_CITIZEN: "menunggu pelapor",
+    AWAITING_APPROVAL: "menunggu persetujuan",
+    "answered": "dijawab",
+    CLOSED: "selesai",
+}
 
 WORDS = ("jawab", "teruskan", "kembalikan", "setuju", "tolak", "info", "catatan")
 

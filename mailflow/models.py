@@ -11,6 +11,8 @@ Tables:
   so its Message-ID is fixed when the row is written.
 - ``mailbox_state``: UIDVALIDITY and the highest UID handled, per IMAP mailbox.
 - ``counters``: gap-free sequence numbers (the register number per year).
+- ``step_visits``: one row per stay of a complaint at a ladder step (deadlines, report).
+- ``report_runs``: the monthly reports that were mailed, one row per month.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class Complaint(Base):
     number: Mapped[str] = mapped_column(String(64), unique=True)
     year: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(32), default="email")
     category: Mapped[str] = mapped_column(String(64))
     category_name: Mapped[str] = mapped_column(String(200))
@@ -102,11 +104,22 @@ class Complaint(Base):
     # cycle of constraints cannot be created on PostgreSQL in one pass.
     source_message_pk: Mapped[int | None] = mapped_column(Integer)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (UniqueConstraint("year", "seq", name="uq_complaints_year_seq"),)
+    __table_args__ = (
+        UniqueConstraint("year", "seq", name="uq_complaints_year_seq"),
+        # The open complaints in register order (queue; the report's open list).
+        Index("ix_complaints_status_created_at", "status", "created_at"),
+        # The monthly report counts a month's complaints by category, channel and
+        # status from this index alone (a covering index: no table rows read).
+        # It also serves every query by created_at.
+        Index("ix_complaints_month_counts", "created_at", "category", "channel", "status"),
+        # The complaints closed in a month, and those closed after a moment that were
+        # received before it (still open then), counted from the index alone.
+        Index("ix_complaints_closings", "closed_at", "created_at", "status"),
+    )
 
     hops: Mapped[list[Hop]] = relationship(back_populates="complaint", order_by="Hop.id")
 
@@ -207,7 +220,9 @@ class StepVisit(Base):
     its due time in working time, and whether the reminder and the breach
     action were done (each at most once per visit). The deadline checker reads
     the open visits by ``remind_at`` / ``due_at`` (indexed), never scanning
-    every complaint; the monthly report reads the closed ones."""
+    every complaint; the monthly report reads the closed ones by ``started_at``
+    (``ix_step_visits_month``). ``working_minutes`` and ``within_standard`` are
+    set exactly when ``ended_at`` is."""
 
     __tablename__ = "step_visits"
 
@@ -229,12 +244,18 @@ class StepVisit(Base):
     __table_args__ = (
         Index("ix_step_visits_open_remind", "ended_at", "reminded_at", "remind_at"),
         Index("ix_step_visits_open_due", "ended_at", "breached_at", "due_at"),
-        Index("ix_step_visits_started_at", "started_at"),
+        # The monthly report's per-step durations and compliance, from the index
+        # alone (covering): the visits started in a month, by step and section.
+        Index("ix_step_visits_month", "started_at", "step", "working_minutes", "within_standard", "section"),
     )
 
 
 class ReportRun(Base):
-    """A monthly report that was mailed (so the daemon sends each month once)."""
+    """A monthly report that was mailed (so the daemon sends each month once).
+
+    The row is inserted in the same transaction as the report's outbox row; the
+    primary key makes a second daemon's insert fail, so a month is mailed once
+    (``mailflow report --send --force`` mails it again and moves ``sent_at``)."""
 
     __tablename__ = "report_runs"
 

@@ -55,6 +55,25 @@ OWN_HEADER = "X-Mailflow-Office"
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file attached to an outgoing mail (sent base64-encoded).
+
+    ``mime_type`` is ``maintype/subtype`` without parameters (e.g. ``text/csv``);
+    ``charset`` names the encoding of a text file's bytes (e.g. ``utf-8``) so the
+    reader's client decodes it right, and is left out for binary files."""
+
+    filename: str
+    mime_type: str
+    data: bytes
+    charset: str | None = None
+
+    def __post_init__(self) -> None:
+        maintype, slash, subtype = self.mime_type.partition("/")
+        if not slash or not maintype or not subtype or ";" in self.mime_type or maintype == "multipart":
+            raise ValueError(f"mime_type must be maintype/subtype without parameters, got {self.mime_type!r}")
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """A mail to send, before it has a Message-ID."""
 
@@ -69,6 +88,7 @@ class Outgoing:
     auto_submitted: str = "auto-replied"
     attach_raw: bytes | None = None  # an original mail, attached as message/rfc822
     attach_name: str = "aduan-asli.eml"
+    attachments: tuple[Attachment, ...] = ()  # files attached after the original mail, in order
     extra_headers: tuple[tuple[str, str], ...] = field(default=())
 
 
@@ -106,6 +126,10 @@ def compose(settings: Settings, out: Outgoing, message_id: str, now: datetime, c
     msg.set_content(out.body, charset="utf-8")
     if out.attach_raw is not None:
         _attach_original(msg, out.attach_raw, out.attach_name)
+    for item in out.attachments:
+        maintype, _, subtype = item.mime_type.partition("/")
+        params = {"charset": item.charset} if item.charset else None
+        msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=item.filename, params=params)
     return msg.as_bytes()
 
 

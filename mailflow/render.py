@@ -18,8 +18,14 @@ Conventions (see templates/README.md):
 
 Filters added for templates: ``masked`` (NIK/KK as ``320101******0001``),
 ``mask_ids`` (every NIK/KK-like number in a text masked),
-``localtime`` / ``wib`` (``Senin, 23 November 2026 14.05 WIB``) and
-``duration`` (``2 jam 30 menit``).
+``localtime`` / ``wib`` (``Senin, 23 November 2026 14.05 WIB``),
+``duration`` (``2 jam 30 menit``), ``percent`` (``85,7%``) and ``number``
+(``1.234``).
+
+``PageRenderer`` renders HTML pages (``<name>.html.j2``, e.g. the monthly
+report) from the same folders with the same filters, but with HTML
+autoescaping on: every value is escaped unless a template marks it safe. The
+two are separate environments, so the mail templates stay unescaped plain text.
 
 This module is pure: it reads template files and nothing else.
 """
@@ -41,6 +47,7 @@ from mailflow.errors import MailflowError
 from mailflow.identity import mask_id, mask_ids_in_text
 
 SUFFIX = ".txt.j2"
+HTML_SUFFIX = ".html.j2"
 DEFAULT_TIMEZONE = "Asia/Jakarta"
 
 DAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")  # Monday first, like date.weekday()
@@ -72,61 +79,76 @@ class Rendered:
     body: str
 
 
+def _environment(template_dirs: Sequence[Path], *, autoescape: bool) -> tuple[tuple[Path, ...], Environment]:
+    """A Jinja2 environment over ``template_dirs`` (the first folder wins) with mailflow's filters."""
+    dirs = [Path(d) for d in template_dirs]
+    if not dirs:
+        raise TemplateError("no template folder given")
+    for d in dirs:
+        if not d.is_dir():
+            raise TemplateError(
+                f"template folder {d} does not exist; create it or fix office.templates in mailflow.toml"
+            )
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(d), encoding="utf-8") for d in dirs]),
+        undefined=StrictUndefined,
+        autoescape=autoescape,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["masked"] = masked
+    env.filters["mask_ids"] = mask_ids
+    env.filters["localtime"] = _localtime_filter
+    env.filters["wib"] = _localtime_filter
+    env.filters["duration"] = duration
+    env.filters["percent"] = percent
+    env.filters["number"] = number
+    return tuple(dirs), env
+
+
+def _load(env: Environment, name: str, filename: str, where: str) -> jinja2.Template:
+    try:
+        return env.get_template(filename)
+    except jinja2.TemplateNotFound:
+        raise TemplateError(f"template {name}: {filename} not found in {where}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(
+            f"template {name}: syntax error in {exc.filename or filename}, line {exc.lineno}: {exc.message}"
+        ) from None
+    except jinja2.TemplateError as exc:  # pragma: no cover - any other load problem
+        raise TemplateError(f"template {name}: {exc}") from None
+
+
+def _module(template: jinja2.Template, name: str, context: dict[str, Any], where: str):
+    """Run ``template``; every failure becomes a TemplateError naming the template (and line)."""
+    try:
+        module = template.make_module(context)
+        return module, str(module)
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(_undefined_message(name, exc)) from None
+    except jinja2.TemplateNotFound as exc:  # an {% import %} or {% include %} of a missing file
+        raise TemplateError(
+            f"template {name}{_where(exc)}: it uses {exc.name}, which is not found in {where}"
+        ) from None
+    except TemplateError as exc:  # raised by one of our filters
+        raise TemplateError(f"template {name}{_where(exc)}: {exc}") from None
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"template {name}{_where(exc)}: {exc}") from None
+
+
 class Renderer:
     """Jinja2 templates from one or more folders; the first folder wins."""
 
     def __init__(self, template_dirs: Sequence[Path]):
-        dirs = [Path(d) for d in template_dirs]
-        if not dirs:
-            raise TemplateError("no template folder given")
-        for d in dirs:
-            if not d.is_dir():
-                raise TemplateError(
-                    f"template folder {d} does not exist; create it or fix office.templates in mailflow.toml"
-                )
-        self.template_dirs: tuple[Path, ...] = tuple(dirs)
-        self.env = Environment(
-            loader=ChoiceLoader([FileSystemLoader(str(d), encoding="utf-8") for d in dirs]),
-            undefined=StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=True,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.env.filters["masked"] = masked
-        self.env.filters["mask_ids"] = mask_ids
-        self.env.filters["localtime"] = _localtime_filter
-        self.env.filters["wib"] = _localtime_filter
-        self.env.filters["duration"] = duration
+        self.template_dirs, self.env = _environment(template_dirs, autoescape=False)
 
     # ------------------------------------------------------------------ API
     def render(self, name: str, **context: Any) -> Rendered:
         """Render template ``name`` (e.g. ``"citizen/acknowledgement"``) with ``context``."""
         filename = name if name.endswith(SUFFIX) else name + SUFFIX
-        try:
-            template = self.env.get_template(filename)
-        except jinja2.TemplateNotFound:
-            raise TemplateError(f"template {name}: {filename} not found in {self._where()}") from None
-        except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(
-                f"template {name}: syntax error in {exc.filename or filename}, line {exc.lineno}: {exc.message}"
-            ) from None
-        except jinja2.TemplateError as exc:  # pragma: no cover - any other load problem
-            raise TemplateError(f"template {name}: {exc}") from None
-
-        try:
-            module = template.make_module(context)
-            body = str(module)
-        except jinja2.UndefinedError as exc:
-            raise TemplateError(_undefined_message(name, exc)) from None
-        except jinja2.TemplateNotFound as exc:  # an {% import %} or {% include %} of a missing file
-            raise TemplateError(
-                f"template {name}{_where(exc)}: it uses {exc.name}, which is not found in {self._where()}"
-            ) from None
-        except TemplateError as exc:  # raised by one of our filters
-            raise TemplateError(f"template {name}{_where(exc)}: {exc}") from None
-        except jinja2.TemplateError as exc:
-            raise TemplateError(f"template {name}{_where(exc)}: {exc}") from None
+        template = _load(self.env, name, filename, self._where())
+        module, body = _module(template, name, context, self._where())
 
         raw_subject = getattr(module, "subject", None)
         if raw_subject is None:
@@ -157,6 +179,25 @@ class Renderer:
                 continue
             found.add(template[: -len(SUFFIX)])
         return sorted(found)
+
+
+class PageRenderer:
+    """HTML pages (``<name>.html.j2``) from the template folders, autoescaped.
+
+    The same folders, loader order and filters as ``Renderer``, but a separate
+    environment with autoescaping on, so a value such as a category name with
+    ``<`` in it is shown, never interpreted. Pure: reads template files only.
+    """
+
+    def __init__(self, template_dirs: Sequence[Path]):
+        self.template_dirs, self.env = _environment(template_dirs, autoescape=True)
+
+    def render(self, name: str, **context: Any) -> str:
+        """The page ``name`` (e.g. ``"report/monthly"``) rendered with ``context``: HTML text ending in one newline."""
+        filename = name if name.endswith(HTML_SUFFIX) else name + HTML_SUFFIX
+        where = ", ".join(str(d) for d in self.template_dirs)
+        _, page = _module(_load(self.env, name, filename, where), name, context, where)
+        return page.rstrip() + "\n"
 
 
 _LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\r?\n)+")
@@ -262,6 +303,22 @@ def _localtime_filter(context, value: datetime | None, tz: str | tzinfo | None =
         office = context.get("office")
         tz = getattr(office, "timezone", None) or DEFAULT_TIMEZONE
     return localtime(value, tz)
+
+
+def percent(share: Any, decimals: int = 1) -> str:
+    """A share 0..1 as an Indonesian percentage: ``0.857`` -> ``85,7%``; ``None`` -> ``-``."""
+    if share is None:
+        return "-"
+    if isinstance(share, bool) or not isinstance(share, int | float):
+        raise TemplateError(f"percent expects a share between 0 and 1, got {share!r}")
+    return f"{share * 100:.{decimals}f}".replace(".", ",") + "%"
+
+
+def number(value: Any) -> str:
+    """A whole number with Indonesian thousands separators: ``1234567`` -> ``1.234.567``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TemplateError(f"number expects a whole number, got {value!r}")
+    return f"{value:,}".replace(",", ".")
 
 
 def duration(minutes: Any) -> str:

@@ -46,7 +46,7 @@ def filled(tmp_path):
 
 def test_help_lists_every_command():
     out = mailflow("--help").stdout
-    for cmd in ("init", "db", "run", "poll", "queue", "show", "resend", "rules", "config"):
+    for cmd in ("init", "db", "run", "poll", "queue", "show", "report", "resend", "rules", "config"):
         assert cmd in out
 
 

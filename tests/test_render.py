@@ -8,7 +8,7 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from mailflow.render import Rendered, Renderer, TemplateError, duration, localtime, masked
+from mailflow.render import PageRenderer, Rendered, Renderer, TemplateError, duration, localtime, masked, number, percent
 
 SHIPPED = Path(__file__).resolve().parents[1] / "templates"
 MAIL_TEMPLATES = [
@@ -36,6 +36,11 @@ DEADLINE_TEMPLATES = [
     "staff/breach-notice",
     "staff/deadline-summary",
     "staff/reminder",
+]
+# The monthly report's mail: context and tests in test_report.py. (The report's
+# HTML page, report/monthly.html.j2, is a page, not a mail: PageRenderer.)
+REPORT_TEMPLATES = [
+    "staff/monthly-report",
 ]
 
 NIK = "3402014501900001"
@@ -154,7 +159,8 @@ def lines(text: str) -> list[str]:
 
 # ---------------------------------------------------------------- every template
 def test_names_lists_every_mail_template_but_not_the_macros(renderer):
-    assert renderer.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + BOUNCE_TEMPLATES)
+    assert renderer.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + REPORT_TEMPLATES
+                                      + BOUNCE_TEMPLATES)
 
 
 @pytest.mark.parametrize("name", MAIL_TEMPLATES)
@@ -390,7 +396,8 @@ def test_office_override_dir_wins_and_the_rest_still_comes_from_shipped(tmp_path
     assert out == Rendered("Nomor ADU/2026/000123", f"Aduan ADU/2026/000123 diterima; NIK {NIK_MASKED}.\n")
     shipped = r.render("staff/forward", **contexts()["staff/forward"])
     assert shipped.subject.startswith("[ADU/2026/000123] Aduan baru:")
-    assert r.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + BOUNCE_TEMPLATES + ["citizen/extra"])
+    assert r.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + REPORT_TEMPLATES
+                            + BOUNCE_TEMPLATES + ["citizen/extra"])
     # the order of the folders decides
     assert Renderer([SHIPPED, tmp_path]).render(
         "citizen/acknowledgement", **contexts()["citizen/acknowledgement"]
@@ -493,3 +500,34 @@ def test_an_override_alone_must_find_the_macros(tmp_path):
     )
     with pytest.raises(TemplateError, match=r"citizen/acknowledgement.*_macros\.txt\.j2.*not found"):
         Renderer([tmp_path]).render("citizen/acknowledgement", **contexts()["citizen/acknowledgement"])
+
+
+@pytest.mark.parametrize(("share", "text"), [(None, "-"), (0, "0,0%"), (0.8, "80,0%"), (17 / 21, "81,0%"), (1, "100,0%")])
+def test_percent(share, text):
+    assert percent(share) == text
+
+
+def test_number_uses_indonesian_thousands_separators():
+    assert (number(0), number(999), number(1000), number(1234567)) == ("0", "999", "1.000", "1.234.567")
+    with pytest.raises(TemplateError):
+        number(1.5)
+
+
+# ---------------------------------------------------------------- HTML pages
+def test_pages_are_autoescaped_and_mail_stays_plain_text(tmp_path):
+    write(tmp_path, "x/mail", "{% set subject = 'S' %}\n{{ value }}\n")
+    (tmp_path / "x" / "page.html.j2").write_text("<p>{{ value }} {{ share | percent }} {{ when | localtime }}</p>\n",
+                                                 encoding="utf-8")
+    value = "<b>Tom & Jerry</b>"
+    page = PageRenderer([tmp_path]).render("x/page", value=value, share=0.5, when=T, office=office())
+    assert page == "<p>&lt;b&gt;Tom &amp; Jerry&lt;/b&gt; 50,0% Senin, 23 November 2026 14.05 WIB</p>\n"
+    assert Renderer([tmp_path]).render("x/mail", value=value).body == value + "\n"
+
+
+def test_a_page_template_error_names_the_template(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "page.html.j2").write_text("<p>{{ report.nomor }}</p>\n", encoding="utf-8")
+    with pytest.raises(TemplateError, match=r"x/page.*'nomor'"):
+        PageRenderer([tmp_path]).render("x/page", report=NS(number=1))
+    with pytest.raises(TemplateError, match=r"x/missing.*not found"):
+        PageRenderer([tmp_path]).render("x/missing")

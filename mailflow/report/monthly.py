@@ -1,0 +1,219 @@
+"""Mailing the monthly report (laporan bulanan): the daemon's pass and ``mailflow report --send``.
+
+The report of a month goes, through the outbox only, to the members of the
+roles in the rules' ``[deadlines] report_to`` (Palangka Raya: the Kepala Bidang
+and the Kepala Dinas), as one mail: a short Bahasa Indonesia text
+(``staff/monthly-report``) with the report as an HTML page and a CSV file
+attached. Replies go to ``office.alert_address`` (whoever runs mailflow).
+
+``MonthlyReport.run_once`` (every daemon pass) mails the previous month's
+report once the office has opened on the first working day of a month (office
+calendar), or on the first pass after that within the month if the daemon was
+down then; a month that ended before mailflow handled its first mail (a fresh
+install) is skipped (``mailflow report --send`` mails it by hand). A month is mailed once: a ``report_runs`` row is inserted in the
+same transaction as the outbox row, and its primary key stops a second daemon
+(PostgreSQL: the second INSERT waits for the first transaction and then fails;
+SQLite: transactions are serialised by ``BEGIN IMMEDIATE``).
+
+An empty ``report_to`` means the office's SOP has no monthly report: nothing is
+sent and nothing recorded (the daemon logs a warning once a month; ``mailflow
+report --send`` refuses, naming the key). It never falls back to another
+address: a report holds every complaint of the month, and who reads it is the
+SOP's decision, not a default's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.calendar import OfficeCalendar
+from mailflow.errors import MailflowError
+from mailflow.models import Hop, ReportRun, utcnow
+from mailflow.outbox import Attachment, Outgoing, enqueue
+from mailflow.render import PageRenderer, TemplateError, localtime
+from mailflow.report import formats
+from mailflow.report.figures import Month, Report, build_report
+from mailflow.report.query import DEFAULT_LIMIT, load_month
+
+if TYPE_CHECKING:
+    from mailflow.intake import Intake
+
+log = logging.getLogger("mailflow.report")
+
+TEMPLATE = "staff/monthly-report"
+
+
+class AlreadySent(MailflowError):
+    """The month's report was mailed before (``--force`` mails it again)."""
+
+
+class NoRecipients(MailflowError):
+    """``[deadlines] report_to`` names no role: nobody to mail the report to."""
+
+
+class MonthNotEnded(MailflowError):
+    """Only a whole month is mailed (a partial one would stand in for the full report)."""
+
+
+@dataclass
+class ReportResult:
+    month: str | None = None  # the month the pass looked at (None: no report due)
+    sent: bool = False  # queued in the outbox
+    recipients: tuple[str, ...] = ()
+    skipped: str = ""  # why nothing was queued: "already sent", "no recipients", "mailflow was not in use yet"
+    error: str | None = None  # rolled back (a template could not be rendered); retried next pass
+
+    def __bool__(self) -> bool:
+        return self.sent or bool(self.error)
+
+    def summary(self) -> str:
+        if self.error:
+            return f"monthly report {self.month} failed: {self.error}"
+        if self.sent:
+            return f"monthly report {self.month} queued for {', '.join(self.recipients)}"
+        return f"monthly report {self.month}: {self.skipped}" if self.month else "no monthly report due"
+
+
+def first_working_day(month: Month, calendar: OfficeCalendar) -> date | None:
+    """The first day of ``month`` the office opens (None if it never does)."""
+    day = month.first_day()
+    while day.month == month.month:
+        if calendar.is_working_day(day):
+            return day
+        day += timedelta(days=1)
+    return None
+
+
+def due_month(now: datetime, calendar: OfficeCalendar) -> Month | None:
+    """The month whose report is due at ``now``: the previous month, from the
+    first opening of this month's first working day to the month's end."""
+    local = now.astimezone(calendar.zone)
+    this = Month.containing(local.date())
+    first = first_working_day(this, calendar)
+    if first is None:
+        return None
+    opening = calendar.working_intervals(first)[0][0]
+    return this.previous() if now >= opening else None
+
+
+class MonthlyReport:
+    """Builds and mails the monthly report. ``run_once`` is the daemon's pass."""
+
+    def __init__(self, intake: Intake, factory: sessionmaker[Session], pages: PageRenderer, *,
+                 clock: Callable[[], datetime] = utcnow, limit: int = DEFAULT_LIMIT):
+        self.settings = intake.settings
+        self.rules = intake.rules
+        self.renderer = intake.renderer
+        self.office_ctx = intake.office_ctx
+        self.factory = factory
+        self.pages = pages
+        self.clock = clock
+        self.limit = limit
+        self._warned_month: str | None = None  # the month whose "no recipients" warning was logged
+
+    # ------------------------------------------------------------------ figures
+    def build(self, session: Session, month: Month, now: datetime, limit: int | None = None) -> Report:
+        """The report of ``month`` as of ``now`` (reads only). Raises ``query.MonthNotBegun``."""
+        data = load_month(session, month, self.rules.calendar.zone, now=now,
+                          limit=self.limit if limit is None else limit)
+        return build_report(data, self.rules, office=self.settings.office.name)
+
+    def recipients(self) -> tuple[str, ...]:
+        """The members of the ``report_to`` roles, in order, each once."""
+        found: dict[str, None] = {}
+        for key in self.rules.deadlines.report_to:
+            for member in self.rules.roles[key].members:
+                found.setdefault(member, None)
+        return tuple(found)
+
+    # ------------------------------------------------------------------ the daemon's pass
+    def run_once(self) -> ReportResult:
+        """Mail the previous month's report if it is due and not mailed yet.
+        A template that cannot be rendered rolls back and is logged (retried
+        next pass); database errors propagate to the caller."""
+        now = self.clock()
+        month = due_month(now, self.rules.calendar)
+        if month is None:
+            return ReportResult()
+        if not self.rules.deadlines.report_to:
+            if self._warned_month != month.key:
+                log.warning("monthly report %s not mailed: %s has no [deadlines] report_to", month, self.rules.path)
+                self._warned_month = month.key
+            return ReportResult(month=month.key, skipped="no recipients")
+        with self.factory() as session:
+            if session.get(ReportRun, month.key) is not None:
+                return ReportResult(month=month.key, skipped="already sent")
+            # The oldest hop (by primary key: no scan) says since when mailflow runs here.
+            first = session.scalar(select(Hop.at).order_by(Hop.id).limit(1))
+            if first is None or first >= month.bounds(self.rules.calendar.zone)[1]:
+                return ReportResult(month=month.key, skipped="mailflow was not in use yet")
+        try:
+            result = self.send(month, now=now)
+        except AlreadySent:  # another daemon mailed it between our look and our insert
+            return ReportResult(month=month.key, skipped="already sent")
+        except TemplateError as exc:
+            log.error("monthly report %s rolled back: %s", month, exc)
+            return ReportResult(month=month.key, error=str(exc))
+        log.info("%s", result.summary())
+        return result
+
+    # ------------------------------------------------------------------ mailing
+    def send(self, month: Month, *, now: datetime | None = None, force: bool = False,
+             limit: int | None = None) -> ReportResult:
+        """Queue the report of ``month`` for the ``report_to`` roles and record it,
+        in one transaction. Raises ``NoRecipients``, ``MonthNotEnded``, or
+        ``AlreadySent`` (unless ``force``: then it is mailed again and the
+        record's ``sent_at`` moves). ``limit``: list length (default ``self.limit``)."""
+        recipients = self.recipients()
+        if not recipients:
+            raise NoRecipients(
+                f"{self.rules.path}: key 'deadlines.report_to' is empty, so nobody receives the monthly report; "
+                "name the roles that do, e.g. report_to = [\"kabid\", \"kadis\"]")
+        now = self.clock() if now is None else now
+        _, end = month.bounds(self.rules.calendar.zone)
+        if now < end:
+            raise MonthNotEnded(
+                f"{month} has not ended yet: its report is mailed on the first working day of {month.following()} "
+                "(run `mailflow report` without --send to see it so far)")
+        try:
+            with self.factory.begin() as session:
+                run = session.get(ReportRun, month.key)
+                if run is not None and not force:
+                    raise AlreadySent(
+                        f"the report for {month} was already sent on {localtime(run.sent_at, self.settings.office.timezone)}; "
+                        "add --force to send it again")
+                if run is None:
+                    # The primary key decides a race: a second daemon's INSERT waits for
+                    # this transaction and then fails, so it never mails the month too.
+                    session.add(ReportRun(month=month.key, sent_at=now))
+                    session.flush()
+                else:
+                    run.sent_at = now
+                report = self.build(session, month, now, limit)
+                enqueue(session, self.settings, self._mail(report, recipients, now, again=run is not None), now=now)
+        except IntegrityError:
+            raise AlreadySent(f"the report for {month} was already sent just now by another mailflow process") from None
+        return ReportResult(month=month.key, sent=True, recipients=recipients)
+
+    def _mail(self, report: Report, recipients: tuple[str, ...], now: datetime, *, again: bool) -> Outgoing:
+        html = formats.to_html(report, self.pages).encode("utf-8")
+        files = (Attachment(formats.filename(report, "html"), "text/html", html, charset="utf-8"),
+                 Attachment(formats.filename(report, "csv"), "text/csv", formats.to_csv(report), charset="utf-8"))
+        roles = [self.rules.roles[key].name for key in self.rules.deadlines.report_to]
+        rendered = self.renderer.render(
+            TEMPLATE, office=self.office_ctx, now=now, report=report, period=formats.period(report),
+            as_of=formats.as_of_words(report), recipients=SimpleNamespace(names=roles),
+            attachments=[SimpleNamespace(filename=f.filename, mime_type=f.mime_type) for f in files], again=again,
+        )
+        return Outgoing(kind=TEMPLATE, to=recipients, subject=rendered.subject, body=rendered.body,
+                        reply_to=self.settings.office.alert_address, auto_submitted="auto-generated",
+                        attachments=files)
