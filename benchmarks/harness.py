@@ -322,15 +322,15 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.fn, self.interval = fn, interval
         self.samples: list[tuple[float, object]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         t0 = time.perf_counter()
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             with contextlib.suppress(Exception):
                 self.samples.append((time.perf_counter() - t0, self.fn()))
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=10)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from benchmarks import fake
-from benchmarks.harness import Row, Run, Stack, make_desk, median, ratio
+from benchmarks.harness import Row, Run, Sampler, Stack, make_desk, median, ratio
 
 SOURCE = "BenchSource"
 
@@ -80,9 +80,12 @@ def run(r: Run, stack: Stack, workdir: Path, *, n: int, repeats: int, profile: P
         daemon = desk.app.daemon()
         try:
             prof = _profiler(profile) if k == 0 else None
+            sampler = Sampler(_counter(desk), 1.0)  # registered so far: does the rate hold up as N grows?
+            sampler.start()
             t = time.perf_counter()
             outcomes = daemon.intake_once()
             dt = time.perf_counter() - t
+            sampler.stop()
             if prof is not None:
                 _save_profile(prof, profile, "intake")
         finally:
@@ -91,7 +94,14 @@ def run(r: Run, stack: Stack, workdir: Path, *, n: int, repeats: int, profile: P
         registered = sum(1 for o in outcomes if o.action == "registered")
         outcomes_ok &= registered == n
         mf.append(registered / dt)
-        r.details.setdefault("intake", {})[f"run{k}"] = {"seconds": dt, "registered": registered, "outcomes": len(outcomes)}
+        curve = [(round(t, 1), c) for t, c in sampler.samples]
+        r.details.setdefault("intake", {})[f"run{k}"] = {"seconds": dt, "registered": registered,
+                                                        "outcomes": len(outcomes), "registered_over_time": curve}
+        half = [c for c in curve if c[1] >= n // 2]
+        if half and dt > 4:
+            t_half = half[0][0]
+            r.details["intake"][f"run{k}"]["rate_first_half"] = (n // 2) / t_half if t_half else None
+            r.details["intake"][f"run{k}"]["rate_second_half"] = (n - n // 2) / (dt - t_half) if dt > t_half else None
 
     raw, minimal, mfv = median(results["raw"]), median(results["minimal"]), median(mf)
     r.details.setdefault("intake", {}).update(raw=results["raw"], minimal=results["minimal"], mailflow=mf)
@@ -107,6 +117,18 @@ def run(r: Run, stack: Stack, workdir: Path, *, n: int, repeats: int, profile: P
     r.add(Row(bench, "mailflow full intake vs raw FETCH", mfv, "complaints/s", limit=raw, limit_label="raw FETCH",
               ratio=ratio(mfv, raw)))
     stack.empty("aduan")
+
+
+def _counter(desk):
+    from sqlalchemy import func, select
+
+    from mailflow.models import Complaint
+
+    def count() -> int:
+        with desk.app.factory() as session:
+            return session.scalar(select(func.count()).select_from(Complaint))
+
+    return count
 
 
 def _profiler(profile: Path | None):
