@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from mailflow import __version__, db
 from mailflow.config import Settings, load_settings, redact_url
 from mailflow.errors import MailflowError
 from mailflow.identity import mask_id, mask_ids_in_text
 from mailflow.ladder import STATUS_WORDS
-from mailflow.models import Complaint, Hop, Message, OutboxItem, utcnow
+from mailflow.models import OPEN_STATUSES, Complaint, Hop, Message, OutboxItem, utcnow
 from mailflow.paths import shipped
 
 app = typer.Typer(
@@ -51,7 +51,7 @@ ConfigOpt = Annotated[
 RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show NIK/KK numbers in full (personal data, UU 27/2022).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
-OPEN = ("registered", "in_progress", "waiting_citizen", "awaiting_approval")
+OPEN = OPEN_STATUSES
 
 
 def main() -> None:
@@ -316,7 +316,10 @@ def queue(
             if status:
                 stmt = stmt.where(Complaint.status.in_(status))
             elif not all_:
-                stmt = stmt.where(Complaint.status.in_(OPEN))
+                # As literals, so that the partial index of open complaints
+                # (ix_complaints_open_created_at) is usable on SQLite too.
+                stmt = stmt.where(Complaint.status.in_(
+                    bindparam("open_statuses", list(OPEN), expanding=True, literal_execute=True)))
             complaints = session.scalars(stmt).all()
             roles = application.rules.roles
             if as_json:
@@ -432,10 +435,12 @@ def show(
                 raise NotFound(f"no complaint numbered {number!r} (see `mailflow queue --all`)")
             hops = session.scalars(select(Hop).where(Hop.complaint_id == c.id).order_by(Hop.at, Hop.id)).all()
             # Hops of the complaint's own inbound mail recorded before it had a number.
-            early = session.scalars(
-                select(Hop).where(Hop.complaint_id.is_(None), Hop.message_pk.in_(
-                    select(Message.id).where(Message.complaint_id == c.id)))
-            ).all()
+            # Found through ix_hops_message_pk; "no complaint yet" is checked here, not in
+            # SQL, where the planner could pick the complaint_id index for "IS NULL" and
+            # walk every such hop in the log.
+            early = [h for h in session.scalars(
+                select(Hop).where(Hop.message_pk.in_(select(Message.id).where(Message.complaint_id == c.id)))
+            ) if h.complaint_id is None]
             hops = sorted([*hops, *early], key=lambda h: (h.at, h.id))
             if as_json:
                 out = _complaint_json(c, reveal)

@@ -47,9 +47,7 @@ from mailflow.rules import Rules
 from mailflow.visits import open_visit
 
 STATUS_REGISTERED = "registered"
-OPEN_STATUSES = ("registered", "in_progress", "waiting_citizen", "awaiting_approval")
-# Automatic replies to one sender (format rejections) within a day, at most: a
-# sender whose mail keeps failing the format is probably a machine.
+# The window of the per-address limit on automatic answers (answers_budget_spent).
 _DAY = timedelta(hours=24)
 
 

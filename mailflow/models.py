@@ -31,6 +31,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
 
@@ -55,6 +57,14 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+# The statuses of an open complaint, in the order the partial index
+# ix_complaints_open_created_at names them: SQLite uses a partial index only
+# for a query whose WHERE repeats the index's condition literally, so
+# ``mailflow queue`` renders exactly this list as literals (cli.OPEN).
+OPEN_STATUSES = ("registered", "in_progress", "waiting_citizen", "awaiting_approval")
+_OPEN_SQL = "status IN (" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
 
 
 def utcnow() -> datetime:
@@ -119,9 +129,17 @@ class Complaint(Base):
         # The complaints closed in a month, and those closed after a moment that were
         # received before it (still open then), counted from the index alone.
         Index("ix_complaints_closings", "closed_at", "created_at", "status"),
+        # `mailflow queue` (open complaints, oldest first) reads only the open ones, in order,
+        # however many closed complaints the register holds.
+        Index("ix_complaints_open_created_at", "created_at", "id",
+              sqlite_where=text(_OPEN_SQL), postgresql_where=text(_OPEN_SQL)),
     )
 
     hops: Mapped[list[Hop]] = relationship(back_populates="complaint", order_by="Hop.id")
+
+
+# `mailflow show NUMBER` and a register number in a subject match case-insensitively.
+Index("ix_complaints_number_upper", func.upper(Complaint.number))
 
 
 class Message(Base):
@@ -167,6 +185,8 @@ class Hop(Base):
     __table_args__ = (
         Index("ix_hops_complaint_id_id", "complaint_id", "id"),
         Index("ix_hops_kind_at", "kind", "at"),
+        # `mailflow show`: the hops of a complaint's own mail recorded before it had a number.
+        Index("ix_hops_message_pk", "message_pk"),
     )
 
 
