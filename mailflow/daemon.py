@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +30,11 @@ from mailflow.outbox import DrainResult, Outbox, RecoveryResult
 from mailflow.report.monthly import MonthlyReport, ReportResult
 
 log = logging.getLogger("mailflow.daemon")
+
+# Raise the stored last UID (a Core statement built once: no ORM work per mail).
+_ADVANCE = (update(MailboxState)
+            .where(MailboxState.mailbox == bindparam("b_mailbox"), MailboxState.last_uid < bindparam("b_uid"))
+            .values(last_uid=bindparam("b_uid"), updated_at=bindparam("b_now")))
 
 
 @dataclass
@@ -179,9 +185,10 @@ class Daemon:
 
     @staticmethod
     def _advance(session: Session, source: Source) -> None:
-        state = session.get(MailboxState, source.mailbox)
-        if state is not None and source.uid is not None and source.uid > state.last_uid:
-            state.last_uid = source.uid
+        """Raise the stored last UID to this mail's, in its transaction (one UPDATE)."""
+        if source.uid is not None:
+            session.connection().execute(_ADVANCE, {"b_mailbox": source.mailbox, "b_uid": source.uid,
+                                                     "b_now": utcnow()})
 
     # ------------------------------------------------------------------ the loop
     def run(self, *, install_signal_handlers: bool = True) -> None:

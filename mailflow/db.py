@@ -49,7 +49,14 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions for ``engine``. Hops recorded in a transaction are written when
+    it commits, in one INSERT, and dropped when it rolls back (mailflow.hoplog)."""
+    from mailflow import hoplog
+
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "before_commit", hoplog.write_pending)
+    event.listen(factory, "after_rollback", hoplog.discard_pending)
+    return factory
 
 
 @contextmanager

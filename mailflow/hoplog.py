@@ -10,6 +10,7 @@ import json
 import logging
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from mailflow.identity import mask_ids_in_text
@@ -46,6 +47,9 @@ KINDS = (
 SYSTEM = "mailflow"
 
 
+_PENDING = "mailflow.pending_hops"  # key in Session.info
+
+
 def record(
     session: Session,
     kind: str,
@@ -59,23 +63,23 @@ def record(
     to_state: str | None = None,
     message_id: str | None = None,
     reason: str = "",
-) -> Hop:
-    """Append one hop row (flushed with the caller's transaction) and log it."""
+) -> None:
+    """Append one hop to the caller's transaction, and log it.
+
+    The row is written when the transaction commits (``write_pending``, run
+    by the session factory's ``before_commit``), all of the transaction's hops
+    in one INSERT: a complaint's intake writes five, and through the ORM each
+    was a statement of its own. The complaint and the mail may still be
+    unflushed here; their ids are read at commit. Nothing reads hops back
+    inside the transaction that writes them; a rollback drops them with the
+    rest."""
     if kind not in KINDS:
         raise ValueError(f"unknown hop kind {kind!r}")
     reason = mask_ids_in_text(reason)[:2000]
-    hop = Hop(
-        at=at,
-        kind=kind,
-        actor=actor,
-        complaint_id=complaint.id if complaint is not None else complaint_id,
-        message_pk=message.id if message is not None else None,
-        from_state=from_state,
-        to_state=to_state,
-        message_id=message_id or (message.message_id if message is not None else None),
-        reason=reason,
-    )
-    session.add(hop)
+    message_id = message_id or (message.message_id if message is not None else None)
+    session.info.setdefault(_PENDING, []).append(
+        (complaint, complaint_id, message, dict(at=at, kind=kind, actor=actor, from_state=from_state,
+                                                 to_state=to_state, message_id=message_id, reason=reason)))
     log.info(
         "hop %s",
         kind,
@@ -86,12 +90,28 @@ def record(
                 "actor": actor,
                 "from": from_state,
                 "to": to_state,
-                "message_id": hop.message_id,
+                "message_id": message_id,
                 "reason": reason,
             }
         },
     )
-    return hop
+
+
+def write_pending(session: Session) -> None:
+    """Insert the hops recorded in this transaction (``before_commit``)."""
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    session.flush()  # the complaints and mails they point to get their ids
+    rows = [dict(values, complaint_id=complaint.id if complaint is not None else complaint_id,
+                 message_pk=message.id if message is not None else None)
+            for complaint, complaint_id, message, values in pending]
+    session.connection().execute(insert(Hop), rows)
+
+
+def discard_pending(session: Session, *_args) -> None:
+    """A rolled-back transaction takes its hops with it (``after_rollback``)."""
+    session.info.pop(_PENDING, None)
 
 
 class JsonFormatter(logging.Formatter):

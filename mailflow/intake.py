@@ -137,37 +137,29 @@ class Intake:
                    if size > len(raw) else "")
             )
 
+        # Read it first: all of this is one transaction, so the mail is archived
+        # with what was read from it in one INSERT. A MessageParseError propagates:
+        # the caller rolls back and quarantines (archiving the raw bytes there).
+        mail = parse_message(raw, self.parse_limits)
+        verdict = classify(mail, own_domains=(self.settings.office.domain,), own_header=OWN_HEADER)
+        read = dict(subject=mail.subject[:2000], from_addr=mail.from_addr[:320],
+                    to_addrs=", ".join(mail.to_addrs + mail.cc_addrs)[:4000], in_reply_to=mail.in_reply_to,
+                    classification=verdict.kind.value)
         if retry:
             # An admin moved a quarantined mail back to INBOX: handle it again.
             message = existing
-            message.classification = None
+            for name, value in read.items():
+                setattr(message, name, value)
             message.mailbox, message.uidvalidity, message.uid = source.mailbox, source.uidvalidity, source.uid
         else:
-            message = Message(
-                direction="in",
-                message_id=message_id,
-                dedupe_key=key,
-                sha256=digest,
-                size=len(raw),
-                raw=raw,
-                mailbox=source.mailbox,
-                uidvalidity=source.uidvalidity,
-                uid=source.uid,
-                created_at=now,
-            )
+            message = Message(direction="in", message_id=message_id, dedupe_key=key, sha256=digest, size=len(raw),
+                              raw=raw, mailbox=source.mailbox, uidvalidity=source.uidvalidity, uid=source.uid,
+                              created_at=now, **read)
             session.add(message)
-            session.flush()
+            session.flush()  # its id: the complaint it registers points back to it
         hoplog.record(session, "received", at=now, message=message,
                       reason=("retry of a quarantined mail; " if retry else "") + f"{len(raw)} bytes" + _where(source))
 
-        mail = parse_message(raw, self.parse_limits)  # MessageParseError propagates: the caller quarantines
-        message.subject = mail.subject[:2000]
-        message.from_addr = mail.from_addr[:320]
-        message.to_addrs = ", ".join(mail.to_addrs + mail.cc_addrs)[:4000]
-        message.in_reply_to = mail.in_reply_to
-
-        verdict = classify(mail, own_domains=(self.settings.office.domain,), own_header=OWN_HEADER)
-        message.classification = verdict.kind.value
         if verdict.is_automatic:
             if verdict.kind == Kind.BOUNCE:
                 return self._bounce(session, mail, message, verdict, now)
@@ -349,8 +341,7 @@ class Intake:
             updated_at=now,
         )
         session.add(complaint)
-        session.flush()
-        message.complaint_id = complaint.id
+        message.complaint = complaint
         visit = open_visit(session, complaint, self.rules, now)
         complaint.due_at = visit.due_at if visit is not None else None
         hoplog.record(session, "parsed", at=now, message=message, complaint=complaint, actor=mail.from_addr,

@@ -1,10 +1,12 @@
 """Inbound mail parsing: raw RFC 5322 bytes -> :class:`InboundMail` (pure, no I/O).
 
-The user's chosen parser, mail-parser (``mailparser.parse_from_bytes``), builds
-the message tree: it wraps the stdlib compat32 parser with a guard against
-deeply nested multiparts, and its date parser copes with comments and obsolete
-zones. Its own extraction is not used where it is weak or wrong, and the stdlib
-``email`` objects it builds (``MailParser.message``) are read directly instead,
+The message tree is built as mail-parser builds it: the stdlib compat32
+parser, with a guard against deep nesting. mail-parser's full parse
+(``mailparser.parse_from_bytes``) is not run: it decodes every attachment and
+reads every header again, which cost most of the intake's parse time and
+about 20 times a large attachment's size in memory, for extraction mailflow
+does not use because it is weak or wrong where mail is hard; mail-parser's
+date parser is used where the stdlib's gives up. The tree is read directly,
 so the mail is parsed once:
 
 * header values: mail-parser returns a list for a repeated Subject, drops
@@ -20,7 +22,7 @@ so the mail is parsed once:
   U+FFFD; we decode with the same charset fallback chain as bodies.
 * date: mail-parser converts to UTC and keeps the zone only as a rounded float
   string; we use ``email.utils.parsedate_to_datetime`` (comments removed) so the
-  sender's offset is kept, and fall back to mail-parser's value.
+  sender's offset is kept, and fall back to mail-parser's ``convert_mail_date``.
 
 Nothing here raises for a malformed message: problems that could be tolerated
 are listed in ``InboundMail.defects``. :class:`MessageParseError` is raised only
@@ -37,7 +39,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from email import message_from_bytes
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
@@ -45,8 +47,7 @@ from html import unescape as _html_unescape
 from html.parser import HTMLParser
 from types import MappingProxyType
 
-import mailparser
-from mailparser.exceptions import MailParserRecursionError
+from mailparser.utils import convert_mail_date
 
 from mailflow.errors import MailflowError
 
@@ -839,7 +840,10 @@ def _addresses(values: list[str], what: str, defects: list[str]) -> list[tuple[s
 _COMMENT = re.compile(r"\([^()]*\)")
 
 
-def _parse_date(raw: str | None, fallback: datetime | None) -> tuple[datetime | None, str | None]:
+def _parse_date(raw: str | None) -> tuple[datetime | None, str | None]:
+    """The Date header: the stdlib's parser keeps the sender's offset; what it
+    cannot read, mail-parser's date parser (obsolete zones, broken syntax) may
+    still recover, in UTC."""
     if not raw:
         return None, None
     value = _surrogate_str(_unfold(raw))
@@ -851,28 +855,27 @@ def _parse_date(raw: str | None, fallback: datetime | None) -> tuple[datetime | 
         return parsedate_to_datetime(value.strip()), None
     except (TypeError, ValueError, IndexError, OverflowError):
         pass
-    if fallback is not None:
-        return fallback, f"Date header {raw.strip()[:60]!r} only understood by mail-parser (converted to UTC)"
-    return None, f"unparseable Date header {raw.strip()[:60]!r}"
+    try:
+        recovered, _offset = convert_mail_date(_surrogate_str(_unfold(raw)).strip())
+    except Exception:  # mail-parser cannot read it either
+        return None, f"unparseable Date header {raw.strip()[:60]!r}"
+    if recovered.tzinfo is None:
+        recovered = recovered.replace(tzinfo=timezone.utc)
+    return recovered, f"Date header {raw.strip()[:60]!r} only understood by mail-parser (converted to UTC)"
 
 
 # ----------------------------------------------------------------- parse
 _SINGLE_HEADERS = ("from", "subject", "date", "message-id", "content-type", "to", "in-reply-to")
 
 
-def _build(raw: bytes) -> tuple[Message, datetime | None, list[str]]:
-    defects: list[str] = []
+def _build(raw: bytes) -> Message:
+    """The message tree, built as mail-parser builds it (the stdlib parser,
+    compat32), with mail-parser's guard against deep nesting. mail-parser's
+    own full parse is not run: it decodes every attachment and reads every
+    header again (a 5 MB attachment cost ~100 MB and most of the parse time),
+    and mailflow reads the tree itself (see the module docstring)."""
     try:
-        mp = mailparser.parse_from_bytes(raw)
-        return mp.message, mp.date, defects
-    except MailParserRecursionError:
-        raise MessageParseError("MIME nesting too deep to parse") from None
-    except RecursionError:
-        raise MessageParseError("MIME nesting too deep to parse") from None
-    except Exception as exc:  # mail-parser choked on something: try the stdlib alone
-        defects.append(f"mail-parser failed ({type(exc).__name__}); parsed with the stdlib parser")
-    try:
-        return message_from_bytes(raw), None, defects
+        return message_from_bytes(raw)
     except RecursionError:
         raise MessageParseError("MIME nesting too deep to parse") from None
     except Exception as exc:
@@ -890,10 +893,10 @@ def parse_message(raw: bytes, limits: ParseLimits = ParseLimits()) -> InboundMai
     if not raw.strip():
         raise MessageParseError("empty message")
     _precheck(raw, limits)
-    msg, mp_date, defects = _build(raw)
+    msg = _build(raw)
     _check_tree(msg, limits)
     try:
-        return _extract(raw, msg, mp_date, defects)
+        return _extract(raw, msg, [])
     except MessageParseError:
         raise
     except RecursionError:
@@ -902,7 +905,7 @@ def parse_message(raw: bytes, limits: ParseLimits = ParseLimits()) -> InboundMai
         raise MessageParseError(f"internal error while reading the message: {type(exc).__name__}: {exc}") from exc
 
 
-def _extract(raw: bytes, msg: Message, mp_date: datetime | None, defects: list[str]) -> InboundMail:
+def _extract(raw: bytes, msg: Message, defects: list[str]) -> InboundMail:
     raw_headers: dict[str, list[str]] = {}
     for name, value in msg.raw_items():
         if not isinstance(value, str):
@@ -945,7 +948,7 @@ def _extract(raw: bytes, msg: Message, mp_date: datetime | None, defects: list[s
     rt = _addresses(raw_headers.get("reply-to", [])[:1], "Reply-To", defects)
     reply_to = rt[0][1] if rt else None
 
-    date, date_defect = _parse_date(first("date"), mp_date)
+    date, date_defect = _parse_date(first("date"))
     if date_defect:
         defects.append(date_defect)
 

@@ -165,6 +165,10 @@ class Message(Base):
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # Set through these (not complaint_id) while the complaint is new: one flush
+    # at commit then writes the complaint and everything pointing to it.
+    complaint: Mapped[Complaint | None] = relationship(foreign_keys=[complaint_id])
+
 
 class Hop(Base):
     __tablename__ = "hops"
@@ -181,6 +185,9 @@ class Hop(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
 
     complaint: Mapped[Complaint | None] = relationship(back_populates="hops")
+    # So that a hop can be written before its mail has been flushed (no id yet):
+    # the unit of work inserts the mail first and fills message_pk.
+    message: Mapped[Message | None] = relationship()
 
     __table_args__ = (
         Index("ix_hops_complaint_id_id", "complaint_id", "id"),
@@ -211,6 +218,7 @@ class OutboxItem(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     message: Mapped[Message] = relationship()
+    complaint: Mapped[Complaint | None] = relationship()
 
     __table_args__ = (
         Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
@@ -260,6 +268,8 @@ class StepVisit(Base):
     within_standard: Mapped[bool | None] = mapped_column(Boolean)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    complaint: Mapped[Complaint] = relationship()
 
     __table_args__ = (
         Index("ix_step_visits_open_remind", "ended_at", "reminded_at", "remind_at"),
