@@ -24,6 +24,7 @@ Semantics (docs/CALENDAR.md has the long form):
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone as dt_timezone
@@ -57,6 +58,11 @@ _RAMADAN_DAYS = 30
 # that never opens again would otherwise loop for ever.
 _MAX_CLOSED_RUN = 3660
 _MINUTE = timedelta(minutes=1)
+_ZERO = timedelta(0)
+# Years that get a _YearTable. Outside them the day-by-day walk answers: the
+# first local day of year 1 and the last of year 9999 can fall outside
+# datetime's range in UTC, and the walk raises exactly where it did before.
+_TABLE_YEARS = range(2, 9999)
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,36 @@ class _YearData:
     public: dict[date, str]  # public holidays (libur nasional)
     cuti: dict[date, str]  # cuti bersama (the package's GOVERNMENT category for ID)
     idul_fitri: tuple[date, ...]  # first day(s) of Idul Fitri in that Gregorian year
+
+
+@dataclass(frozen=True, slots=True)
+class _YearTable:
+    """One local calendar year of opening intervals, flattened, with running totals.
+
+    Day i of the year (0 = 1 January) owns the intervals ``first[i]`` ..
+    ``first[i + 1] - 1`` of ``starts`` / ``ends`` (UTC instants, in day order,
+    each day's in its own order). ``cum[k]`` is the total length of intervals
+    ``0 .. k-1``, so the open time of any run of whole days is one
+    subtraction, and the instant where N working minutes run out is a
+    ``bisect`` in ``cum``.
+
+    ``ordered``: ``starts[k] < ends[k] <= starts[k + 1]`` for every k. In a zone
+    without offset changes (WIB, WITA, WIT since 1964) this always holds; an
+    interval whose clock time falls into a DST gap can break it (zoneinfo maps
+    the missing time forward, past the next interval's start). The fast paths
+    need it -- they bisect over ``ends`` and take whole days as fully inside a
+    span -- so a year that is not ordered is left to the day-by-day walk.
+    """
+
+    year: int
+    base: int  # date(year, 1, 1).toordinal()
+    stop: int  # date(year + 1, 1, 1).toordinal()
+    first: tuple[int, ...]  # one per day, plus the total count at the end
+    starts: tuple[datetime, ...]
+    ends: tuple[datetime, ...]
+    cum: tuple[timedelta, ...]  # len(starts) + 1 entries, cum[0] = 0
+    working: tuple[int, ...]  # day indexes (0 = 1 January) of the working days
+    ordered: bool
 
 
 def _load_year(year: int) -> _YearData:
@@ -130,8 +166,10 @@ class OfficeCalendar:
     closed / open whatever else says. ``holiday_names``: display names of
     dates (e.g. the extra closed days).
 
-    Caches holiday data per year and opening intervals per date (filled
-    lazily; the answers never change for a given calendar).
+    Caches holiday data per year, opening intervals per date, and per year a
+    table of running totals of working time (all filled lazily; the answers
+    never change for a given calendar). With the tables, the working-time
+    arithmetic costs the same for a span of a day and a span of years.
     """
 
     def __init__(
@@ -175,6 +213,7 @@ class OfficeCalendar:
         self.holiday_names = dict(holiday_names or {})
         self._years: dict[int, _YearData] = {}
         self._days: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
+        self._tables: dict[int, _YearTable] = {}
 
     @classmethod
     def default(cls, timezone: str = DEFAULT_TIMEZONE) -> OfficeCalendar:
@@ -252,6 +291,71 @@ class OfficeCalendar:
                 if closed_run > _MAX_CLOSED_RUN:
                     raise ValueError(f"the office never opens again after {d - timedelta(days=closed_run)}")
 
+    def _table(self, year: int) -> _YearTable | None:
+        """The running-total table of a local year (built once), or None outside _TABLE_YEARS."""
+        table = self._tables.get(year)
+        if table is None:
+            if year not in _TABLE_YEARS:
+                return None
+            base, stop = date(year, 1, 1).toordinal(), date(year + 1, 1, 1).toordinal()
+            first: list[int] = []
+            starts: list[datetime] = []
+            ends: list[datetime] = []
+            cum = [_ZERO]
+            working: list[int] = []
+            for i in range(stop - base):
+                first.append(len(starts))
+                intervals = self._day(date.fromordinal(base + i))
+                if intervals:
+                    working.append(i)
+                for start, end in intervals:
+                    starts.append(start)
+                    ends.append(end)
+                    cum.append(cum[-1] + (end - start))
+            first.append(len(starts))
+            ordered = all(s < e for s, e in zip(starts, ends)) and all(e <= s for e, s in zip(ends, starts[1:]))
+            table = self._tables[year] = _YearTable(
+                year, base, stop, tuple(first), tuple(starts), tuple(ends), tuple(cum), tuple(working), ordered
+            )
+        return table
+
+    def _next_table(self, year: int, reached: int) -> _YearTable | None:
+        """The table of ``year``, entered by a search for the next working day after ordinal ``reached``.
+
+        Raises as _working_days_after does when the office stays closed for
+        more than _MAX_CLOSED_RUN days after ``reached`` (the last working day
+        the search passed, or where it started), with the same message. None:
+        the year has no table; the caller falls back to the walk.
+        """
+        table = self._table(year)
+        if table is None:
+            return None
+        # the first day after `reached` that the walk would give up on
+        give_up = reached + _MAX_CLOSED_RUN + 1
+        next_open = table.base + table.working[0] if table.working else table.stop
+        if next_open > give_up:
+            raise ValueError(f"the office never opens again after {date.fromordinal(reached)}")
+        return table
+
+    def _nth_working_day_after(self, d: date, n: int) -> date:
+        """The nth working day strictly after d (d itself for n == 0); what n next()s of _working_days_after give."""
+        if n == 0:
+            return d
+        reached = d.toordinal()
+        table = self._table(d.year)
+        pos = 0 if table is None else bisect_right(table.working, reached - table.base)
+        while table is not None:
+            if n <= len(table.working) - pos:
+                return date.fromordinal(table.base + table.working[pos + n - 1])
+            n -= len(table.working) - pos
+            if table.working:
+                reached = max(reached, table.base + table.working[-1])
+            table, pos = self._next_table(table.year + 1, reached), 0
+        days = self._working_days_after(date.fromordinal(reached))  # outside the tables: walk
+        for _ in range(n):
+            d = next(days)
+        return d
+
     def is_working_day(self, d: date) -> bool:
         """True if the office opens on local date d."""
         return bool(self._day(d))
@@ -294,6 +398,13 @@ class OfficeCalendar:
             return t
         cursor = t.astimezone(UTC)
         d = self._local_date(t)
+        due = self._add_by_table(cursor, d, remaining)
+        if due is None:
+            due = self._add_by_walk(cursor, d, remaining)
+        return due.astimezone(t.tzinfo)
+
+    def _add_by_walk(self, cursor: datetime, d: date, remaining: timedelta) -> datetime:
+        """add_working_minutes day by day from local date d: the definition, and the fallback."""
         days = self._working_days_after(d)
         while True:
             for start, end in self._day(d):
@@ -301,26 +412,105 @@ class OfficeCalendar:
                     continue
                 start = max(start, cursor)
                 if remaining <= end - start:
-                    return (start + remaining).astimezone(t.tzinfo)
+                    return start + remaining
                 remaining -= end - start
             d = next(days)
 
+    def _add_by_table(self, cursor: datetime, d: date, remaining: timedelta) -> datetime | None:
+        """What _add_by_walk gives, by bisection in the year tables; None where a table can't answer.
+
+        The walk goes through the intervals of d and the days after it in
+        order, skips those that end by ``cursor``, starts the first one left
+        at ``cursor`` at the latest, and stops in the first interval that
+        holds what remains. In an ordered table the skipped ones are a prefix
+        (``ends`` is sorted: one bisect), only the first one left can be cut
+        by ``cursor``, and the interval where it stops is the first whose
+        running total reaches the target (a second bisect).
+        """
+        table = self._table(d.year)
+        if table is None:
+            return None
+        lo = table.first[d.toordinal() - table.base]
+        reached = d.toordinal()  # the last working day the walk has passed (for its give-up rule)
+        while table is not None and table.ordered:
+            n = len(table.starts)
+            k = bisect_right(table.ends, cursor, lo)
+            if k < n:
+                start = max(table.starts[k], cursor)
+                if remaining <= table.ends[k] - start:
+                    return start + remaining
+                target = table.cum[k + 1] + (remaining - (table.ends[k] - start))
+                m = bisect_left(table.cum, target, k + 2)
+                if m <= n:  # runs out in interval m - 1, which starts after cursor
+                    return table.starts[m - 1] + (target - table.cum[m - 1])
+                remaining = target - table.cum[n]
+            if table.working:
+                reached = max(reached, table.base + table.working[-1])
+            table, lo = self._next_table(table.year + 1, reached), 0
+        return None
+
     def working_minutes_between(self, a: datetime, b: datetime) -> int:
-        """Whole working minutes (floored) between a and b; 0 if b <= a."""
+        """Whole working minutes (floored) between a and b; 0 if b <= a.
+
+        The open time in [a, b] is added up exactly (to the microsecond)
+        and floored once at the end.
+        """
         _aware(a, "a")
         _aware(b, "b")
         a, b = a.astimezone(UTC), b.astimezone(UTC)
         if b <= a:
             return 0
-        total = timedelta(0)
+        first, last = self._local_date(a), self._local_date(b)
+        if first == last:
+            return self._open_time(first, a, b) // _MINUTE
+        if first < last:
+            between = self._whole_days_between(first, last, a, b)
+            if between is not None:
+                return (self._open_time(first, a, b) + between + self._open_time(last, a, b)) // _MINUTE
+        return self._between_by_walk(a, b)
+
+    def _open_time(self, d: date, a: datetime, b: datetime) -> timedelta:
+        """The open time of local date d inside [a, b] (UTC instants)."""
+        total = _ZERO
+        for start, end in self._day(d):
+            lo, hi = max(start, a), min(end, b)
+            if lo < hi:
+                total += hi - lo
+        return total
+
+    def _between_by_walk(self, a: datetime, b: datetime) -> int:
+        """working_minutes_between day by day (UTC a < b): the definition, and the fallback."""
+        total = _ZERO
         d, last = self._local_date(a), self._local_date(b)
         while d <= last:
-            for start, end in self._day(d):
-                lo, hi = max(start, a), min(end, b)
-                if lo < hi:
-                    total += hi - lo
+            total += self._open_time(d, a, b)
             d += timedelta(days=1)
         return total // _MINUTE
+
+    def _whole_days_between(self, first: date, last: date, a: datetime, b: datetime) -> timedelta | None:
+        """The open time of the local days strictly between first and last, all inside [a, b].
+
+        That is what the walk adds for those days provided each of their
+        intervals lies inside [a, b]; in an ordered table it is enough to
+        check the first interval's start and the last one's end. None when a
+        table is missing or not ordered, or the check fails (a zone whose
+        offset changes around those days): the caller walks instead.
+        """
+        total = _ZERO
+        lo, hi = first.toordinal() + 1, last.toordinal()  # ordinals of the days in [lo, hi)
+        year = date.fromordinal(lo).year
+        while lo < hi:
+            table = self._table(year)
+            if table is None or not table.ordered:
+                return None
+            end = min(hi, table.stop)
+            k1, k2 = table.first[lo - table.base], table.first[end - table.base]
+            if k1 < k2:
+                if table.starts[k1] < a or table.ends[k2 - 1] > b:
+                    return None
+                total += table.cum[k2] - table.cum[k1]
+            lo, year = end, year + 1
+        return total
 
     def add_working_days(self, t: datetime, days: int) -> datetime:
         """The due time of a standard of ``days`` working days started at t.
@@ -357,16 +547,12 @@ class OfficeCalendar:
                 anchor = intervals[i - 1][1]
         if anchor is None:  # before the first opening, after the last closing, or a closed day
             if not intervals or tu > intervals[-1][1]:
-                day = next(self._working_days_after(day))
-            following = self._working_days_after(day)
-            for _ in range(n - 1):
-                day = next(following)
+                day = self._nth_working_day_after(day, 1)
+            day = self._nth_working_day_after(day, n - 1)
             return self._day(day)[-1][1].astimezone(t.tzinfo)
         clock = anchor.astimezone(self.zone).time()
-        following = self._working_days_after(day)
-        previous = day
-        for _ in range(n):
-            previous, day = day, next(following)
+        previous = self._nth_working_day_after(day, n - 1)
+        day = self._nth_working_day_after(previous, 1)
         wanted = datetime.combine(day, clock, self.zone).astimezone(UTC)
         due = self._day(previous)[-1][1]  # not open yet at that clock time: the previous closing
         for start, end in self._day(day):

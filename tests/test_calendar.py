@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time as clock
 import tomllib
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -446,3 +446,347 @@ def test_calendar_table_errors_name_file_key_and_fix(table, key, fix):
     message = str(err.value)
     assert message.startswith(f"rules/x.toml: key '{key}': "), message
     assert fix in message, message
+
+
+# ------------------------------------ the fast arithmetic against the walk
+#
+# OfficeCalendar answers from per-year tables of running totals. The
+# reference below is the day-by-day walk it replaced (the code of
+# add_working_minutes / working_minutes_between / add_working_days before the
+# tables), written against the public working_intervals / is_working_day only,
+# so it does not share the tables, their bisects or their fallbacks.
+
+
+def ref_day(office, d):
+    return [(s.astimezone(UTC), e.astimezone(UTC)) for s, e in office.working_intervals(d)]
+
+
+def ref_working_days_after(office, d):
+    closed_run = 0
+    while True:
+        d += timedelta(days=1)
+        if office.is_working_day(d):
+            closed_run = 0
+            yield d
+        else:
+            closed_run += 1
+            if closed_run > 3660:
+                raise ValueError(f"the office never opens again after {d - timedelta(days=closed_run)}")
+
+
+def ref_minutes_between(office, a, b):
+    a, b = a.astimezone(UTC), b.astimezone(UTC)
+    if b <= a:
+        return 0
+    total = timedelta(0)
+    d, last = a.astimezone(office.zone).date(), b.astimezone(office.zone).date()
+    while d <= last:
+        for start, end in ref_day(office, d):
+            lo, hi = max(start, a), min(end, b)
+            if lo < hi:
+                total += hi - lo
+        d += timedelta(days=1)
+    return total // timedelta(minutes=1)
+
+
+def ref_add_working_minutes(office, t, minutes):
+    remaining = timedelta(minutes=minutes)
+    if not remaining:
+        return t
+    cursor = t.astimezone(UTC)
+    d = t.astimezone(office.zone).date()
+    days = ref_working_days_after(office, d)
+    while True:
+        for start, end in ref_day(office, d):
+            if end <= cursor:
+                continue
+            start = max(start, cursor)
+            if remaining <= end - start:
+                return (start + remaining).astimezone(t.tzinfo)
+            remaining -= end - start
+        d = next(days)
+
+
+def ref_add_working_days(office, t, n):
+    if n == 0:
+        return t
+    tu = t.astimezone(UTC)
+    day = t.astimezone(office.zone).date()
+    intervals = ref_day(office, day)
+    anchor = None
+    for i, (start, end) in enumerate(intervals):
+        if start < tu <= end:
+            anchor = tu
+        elif i and intervals[i - 1][1] < tu <= start:
+            anchor = intervals[i - 1][1]
+    if anchor is None:
+        if not intervals or tu > intervals[-1][1]:
+            day = next(ref_working_days_after(office, day))
+        following = ref_working_days_after(office, day)
+        for _ in range(n - 1):
+            day = next(following)
+        return ref_day(office, day)[-1][1].astimezone(t.tzinfo)
+    clock_time = anchor.astimezone(office.zone).time()
+    following = ref_working_days_after(office, day)
+    previous = day
+    for _ in range(n):
+        previous, day = day, next(following)
+    wanted = datetime.combine(day, clock_time, office.zone).astimezone(UTC)
+    due = ref_day(office, previous)[-1][1]
+    for start, end in ref_day(office, day):
+        if start < wanted:
+            due = min(wanted, end)
+    return due.astimezone(t.tzinfo)
+
+
+def same_instant_and_zone(got, want):
+    assert got == want and got.utcoffset() == want.utcoffset() and got.tzinfo is want.tzinfo, (got, want)
+
+
+# Random offices: any hours (minute precision, up to two intervals a day,
+# touching allowed), Ramadan hours or not, office-given Ramadan periods or
+# derived ones, cuti bersama on or off, extra closed and open days, the
+# three Indonesian zones -- and two zones with DST, whose transitions are at
+# midnight (America/Santiago) or inside hours someone could set (Europe/Berlin).
+# A table out of order (hours inside a DST gap) is rare at random; the tests
+# after this one build such cases on purpose.
+OFFICE_ZONES = ["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura", "Asia/Jakarta", "Asia/Makassar",
+                "America/Santiago", "Europe/Berlin"]
+INPUT_ZONES = [UTC, WIB, WITA, WIT, timezone(timedelta(hours=-5, minutes=-30))]
+FIRST_DAY, LAST_DAY = date(2024, 1, 1), date(2030, 12, 31)
+
+
+@st.composite
+def day_hours(draw):
+    shape = draw(st.sampled_from(["closed", "one", "one", "two", "two-touching"]))
+    if shape == "closed":
+        return []
+    if shape == "one":
+        s, e = sorted(draw(st.lists(st.integers(0, 1439), min_size=2, max_size=2, unique=True)))
+        return [(time(s // 60, s % 60), time(e // 60, e % 60))]
+    size = 4 if shape == "two" else 3
+    points = sorted(draw(st.lists(st.integers(0, 1439), min_size=size, max_size=size, unique=True)))
+    if shape == "two-touching":
+        points = [points[0], points[1], points[1], points[2]]
+    t = [time(m // 60, m % 60) for m in points]
+    return [(t[0], t[1]), (t[2], t[3])]
+
+
+@st.composite
+def offices(draw):
+    hours = {w: draw(day_hours()) for w in range(7)}
+    if not any(hours.values()):
+        hours[draw(st.integers(0, 6))] = [(time(7, 30), time(16))]
+    ramadan_hours = draw(st.none() | st.dictionaries(st.integers(0, 6), day_hours(), max_size=7))
+    periods = None
+    if ramadan_hours is not None and draw(st.booleans()):
+        periods = {}
+        for year in draw(st.sets(st.integers(2024, 2031), max_size=4)):
+            start = draw(st.dates(date(year, 1, 1), date(year, 12, 31)))
+            periods[year] = (start, start + timedelta(days=draw(st.integers(0, 29))))
+    closed = draw(st.sets(st.dates(FIRST_DAY, LAST_DAY), max_size=40))
+    opened = draw(st.sets(st.dates(FIRST_DAY, LAST_DAY), max_size=40)) - closed
+    return OfficeCalendar(
+        draw(st.sampled_from(OFFICE_ZONES)), hours=hours, ramadan_hours=ramadan_hours, ramadan_periods=periods,
+        cuti_bersama=draw(st.booleans()), extra_closed=closed, extra_open=opened,
+    )
+
+
+def _seconds(low_days, high_days):
+    # days and seconds drawn apart: one wide integer would mostly come out small
+    return st.builds(lambda d, s: d * 86400 + s, st.integers(low_days, high_days), st.integers(0, 86399))
+
+
+moments = st.builds(
+    # microseconds too (the floor to whole minutes must be taken at the same place), and moments on
+    # the minute or the half hour, where openings and closings are (a count ending exactly at one)
+    lambda s, us, step, zone: (datetime(2024, 6, 1, tzinfo=UTC) + timedelta(seconds=s - s % step, microseconds=us
+                                                                         if step == 1 else 0)).astimezone(zone),
+    _seconds(0, 5 * 365), st.integers(0, 999_999), st.sampled_from([1, 1, 60, 1800]), st.sampled_from(INPUT_ZONES),
+)
+spans = st.one_of(  # seconds: within a day or two, a few weeks, up to four years (twice the weight), backwards
+    st.integers(0, 2 * 86400), _seconds(0, 60), _seconds(60, 4 * 365), _seconds(300, 4 * 365),
+    st.integers(-3 * 86400, 0),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(offices(), st.lists(st.tuples(moments, spans, st.integers(-2, 2), st.sampled_from(INPUT_ZONES)), min_size=1,
+                           max_size=4))
+def test_tables_answer_what_the_walk_answers(office, queries):
+    for a, span, jitter, zone in queries:
+        b = (a + timedelta(seconds=span)).astimezone(zone)
+        expected = ref_minutes_between(office, a, b)
+        assert office.working_minutes_between(a, b) == expected
+        assert office.working_minutes_between(b, a) == ref_minutes_between(office, b, a)
+        # adding back what lies between a and b (give or take a minute or two): bounded walks
+        minutes = max(0, expected + jitter)
+        same_instant_and_zone(office.add_working_minutes(a, minutes), ref_add_working_minutes(office, a, minutes))
+        same_instant_and_zone(office.due(a, minutes, "minutes"), ref_add_working_minutes(office, a, minutes))
+        # as many working days as lie between a's and b's dates, give or take
+        d, last = a.astimezone(office.zone).date(), b.astimezone(office.zone).date()
+        days = max(0, sum(office.is_working_day(d + timedelta(days=i)) for i in range((last - d).days)) + jitter)
+        same_instant_and_zone(office.add_working_days(a, days), ref_add_working_days(office, a, days))
+
+
+def test_the_busy_office_and_the_default_agree_with_the_walk_over_three_years():
+    # fixed cases beside the random ones: every year boundary 2024-2028, each office of this file
+    for office in (CAL, BUSY, OfficeCalendar("Asia/Jayapura", cuti_bersama=False)):
+        for year in range(2024, 2028):
+            for a in (datetime(year, 12, 31, 15, 59, 30, 500, tzinfo=WIB), datetime(year, 1, 1, tzinfo=UTC),
+                      datetime(year, 3, 10, 12, 0, tzinfo=WIT)):
+                for b in (a + timedelta(days=1), a + timedelta(days=400), a + timedelta(days=3 * 365, seconds=59)):
+                    minutes = ref_minutes_between(office, a, b)
+                    assert office.working_minutes_between(a, b) == minutes
+                    same_instant_and_zone(office.add_working_minutes(a, minutes),
+                                          ref_add_working_minutes(office, a, minutes))
+                for days in (1, 5, 250, 760):
+                    same_instant_and_zone(office.add_working_days(a, days), ref_add_working_days(office, a, days))
+
+
+def test_indonesian_offices_never_walk(monkeypatch):
+    # The tables must really answer (not fall back to the walk) for the
+    # offices mailflow is for: a regression here would stay correct and
+    # silently get slow again.
+    offices_ = [OfficeCalendar(zone, ramadan_hours=RAMADAN_HOURS, cuti_bersama=cuti, extra_closed={date(2026, 7, 20)})
+                for zone in ("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura") for cuti in (True, False)] + [BUSY]
+
+    def walked(*args, **kwargs):
+        raise AssertionError("walked day by day")
+
+    for name in ("_between_by_walk", "_add_by_walk", "_working_days_after"):
+        monkeypatch.setattr(OfficeCalendar, name, walked)
+    a = wib(2024, 2, 29, 11, 7, 13)
+    for office in offices_:
+        b = a + timedelta(days=3 * 365 + 17)
+        minutes = office.working_minutes_between(a, b)
+        assert minutes > 3 * 100_000
+        assert office.add_working_minutes(a, minutes) <= b
+        assert office.add_working_days(a, 700) > a
+        assert all(office._table(year).ordered for year in range(2024, 2028))
+
+
+def test_a_table_out_of_order_falls_back_to_the_walk():
+    # Europe/Berlin skips 02:00-03:00 on Sun 29 Mar 2026; zoneinfo puts 02:30
+    # at 03:30 local, so the first interval ends after the second starts: the
+    # walk counts the overlap twice, and the tables must give the same.
+    office = OfficeCalendar("Europe/Berlin", hours={6: [(time(0), time(2, 30)), (time(3), time(5))]})
+    assert not office._table(2026).ordered
+    sunday = datetime(2026, 3, 29, tzinfo=ZoneInfo("Europe/Berlin"))
+    a, b = sunday - timedelta(days=20), sunday + timedelta(days=20)
+    assert office.working_minutes_between(a, b) == ref_minutes_between(office, a, b)
+    assert office.working_minutes_between(sunday, sunday + timedelta(hours=6)) == 150 + 120  # 30 min twice over
+    for minutes in (1, 149, 150, 151, 200, 270, 271, 10_000):
+        same_instant_and_zone(office.add_working_minutes(a, minutes), ref_add_working_minutes(office, a, minutes))
+    for days in (1, 3, 4, 30):
+        same_instant_and_zone(office.add_working_days(a, days), ref_add_working_days(office, a, days))
+    # the same office in a DST-free zone is in order and takes the tables
+    assert OfficeCalendar("Asia/Jakarta", hours={6: [(time(0), time(2, 30)), (time(3), time(5))]})._table(2026).ordered
+
+
+def test_an_office_that_never_opens_again_gives_up_where_the_walk_did():
+    # Mondays only. Closed on every Monday after Mon 5 Jan 2026 up to and
+    # including X + 3661 days (Mon 14 Jan 2036): 3661 closed days is one
+    # more than the walk accepts, so it gives up "after 2026-01-05"; with that
+    # last Monday open, it is the answer.
+    x = date(2026, 1, 5)
+    last = x + timedelta(days=3661)
+    mondays = {x + timedelta(days=7 * i) for i in range(1, 524)}
+    assert max(mondays) == last
+    hours = {0: [(time(7, 30), time(16))]}
+    never = OfficeCalendar("Asia/Jakarta", hours=hours, extra_closed=mondays)
+    just = OfficeCalendar("Asia/Jakarta", hours=hours, extra_closed=mondays - {last})
+    assert just.is_working_day(last) and never.is_working_day(x)
+    t = wib(2026, 1, 5, 15, 0)
+    for call in (lambda o: o.add_working_minutes(t, 61), lambda o: o.add_working_days(t, 1),
+                 lambda o: o.add_working_days(wib(2026, 1, 5, 17, 0), 1)):
+        with pytest.raises(ValueError, match="never opens again after 2026-01-05"):
+            call(never)
+    with pytest.raises(ValueError, match="never opens again after 2026-01-05"):
+        ref_add_working_minutes(never, t, 61)
+    # started after the year's last working day: the run is counted from the start day
+    tuesday = wib(2026, 1, 6, 10, 0)
+    for call in (lambda o: o.add_working_minutes(tuesday, 1), lambda o: o.add_working_days(tuesday, 1)):
+        with pytest.raises(ValueError, match="never opens again after 2026-01-06"):
+            call(never)
+    with pytest.raises(ValueError, match="never opens again after 2026-01-06"):
+        ref_add_working_minutes(never, tuesday, 1)
+    assert just.add_working_minutes(t, 61) == ref_add_working_minutes(just, t, 61) == wib(2036, 1, 14, 7, 31)
+    assert just.add_working_days(t, 1) == ref_add_working_days(just, t, 1) == wib(2036, 1, 14, 15, 0)
+    assert just.add_working_days(t, 2) == ref_add_working_days(just, t, 2)
+
+
+def test_the_ends_of_the_datetime_range_are_walked_as_before():
+    # Years 1 and 9999 get no table (their edge days overflow in UTC); the walk answers, and raises as it did.
+    late = datetime(9998, 11, 2, 9, 0, tzinfo=WIB)
+    end = datetime(9999, 12, 30, 12, 0, tzinfo=WIB)
+    assert CAL.working_minutes_between(late, end) == ref_minutes_between(CAL, late, end) > 0
+    minutes = ref_minutes_between(CAL, late, end)
+    assert CAL.add_working_minutes(late, minutes) == ref_add_working_minutes(CAL, late, minutes)
+    assert CAL.add_working_days(late, 200) == ref_add_working_days(CAL, late, 200)
+    with pytest.raises(OverflowError):
+        ref_add_working_minutes(CAL, late, minutes + 10_000)
+    with pytest.raises(OverflowError):
+        CAL.add_working_minutes(late, minutes + 10_000)
+    early = datetime(2, 1, 3, 9, 0, tzinfo=WIB)
+    assert CAL.working_minutes_between(early, early + timedelta(days=500)) == ref_minutes_between(
+        CAL, early, early + timedelta(days=500))
+
+
+class _Jump(tzinfo):
+    """A zone whose offset jumps once, at UTC instant ``at``, across local midnight.
+
+    No zone mailflow is for does this; it is the case where the whole days
+    between a and b are not all inside [a, b], so the tables must see it and
+    walk. Local times in the repeated (backward) or skipped (forward) stretch
+    follow PEP 495: fold=0 takes the offset before the jump, fold=1 after.
+    """
+
+    def __init__(self, at, before, after):
+        self.at, self.before, self.after = at, timedelta(hours=before), timedelta(hours=after)
+        self.lo, self.hi = sorted((at + self.before, at + self.after))
+
+    def utcoffset(self, dt):
+        naive = dt.replace(tzinfo=None)
+        if naive < self.lo:
+            return self.before
+        if naive >= self.hi:
+            return self.after
+        return self.after if dt.fold else self.before
+
+    def dst(self, dt):
+        return timedelta(0)
+
+    def tzname(self, dt):
+        return "JUMP"
+
+    def fromutc(self, dt):
+        naive = dt.replace(tzinfo=None)
+        if naive < self.at:
+            return (naive + self.before).replace(tzinfo=self)
+        local = naive + self.after
+        return local.replace(tzinfo=self, fold=int(self.after < self.before and local < self.hi))
+
+
+@pytest.mark.parametrize(
+    "zone, a, b, closing",
+    [
+        # back from Mon 9 Mar 00:30 (+3) to Sun 22:30 (+1): at a (Sun 23:00 local, the second time)
+        # Monday has been open for an hour, so Monday is not all inside [a, b]
+        (_Jump(datetime(2026, 3, 8, 21, 30), 3, 1), datetime(2026, 3, 8, 22, 0, tzinfo=UTC), None, time(23, 59)),
+        # forward from Sun 8 Mar 23:00 (+1) to Mon 01:00 (+3): Sunday's 23:30 close does not exist and is
+        # taken as 22:30 UTC, after b (Mon 01:15 local), so Sunday is not all inside [a, b]
+        (_Jump(datetime(2026, 3, 8, 22, 0), 1, 3), datetime(2026, 3, 7, 11, 0, tzinfo=UTC),
+         datetime(2026, 3, 8, 22, 15, tzinfo=UTC), time(23, 30)),
+    ],
+)
+def test_whole_days_not_inside_the_span_are_walked(zone, a, b, closing):
+    office = OfficeCalendar("Asia/Jakarta", hours={w: [(time(0), closing)] for w in range(7)}, cuti_bersama=False)
+    office.zone = zone  # before any day is cached
+    assert office._table(2026).ordered  # the order alone does not tell
+    ends = [b] if b else [a + timedelta(days=2), a + timedelta(days=40)]
+    for end in ends:
+        assert end.astimezone(zone).date() > a.astimezone(zone).date() + timedelta(days=1)
+        assert office.working_minutes_between(a, end) == ref_minutes_between(office, a, end)
+    for minutes in (1, 60, 3000):
+        same_instant_and_zone(office.add_working_minutes(a, minutes), ref_add_working_minutes(office, a, minutes))
