@@ -305,6 +305,19 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """An outbox row this process is sending."""
+
+    row_id: int
+    env_from: str
+    rcpts: list[str]
+    attempts: int  # including this one
+    complaint_id: int | None
+    message_id: str | None
+    raw: bytes = field(repr=False)
+
+
 @dataclass
 class DrainResult:
     sent: int = 0
@@ -386,11 +399,13 @@ class Outbox:
         *,
         clock: Callable[[], datetime] = utcnow,
         batch_size: int = 200,
+        claim_bytes: int = 16 * 1024 * 1024,
     ):
         self.settings = settings
         self.factory = factory
         self.clock = clock
         self.batch_size = batch_size
+        self.claim_bytes = claim_bytes
         self._loop = asyncio.new_event_loop()
         self.host = socket.gethostname()
         # Who claims rows: this process, told apart from an earlier one with the
@@ -458,95 +473,103 @@ class Outbox:
         """Send every due pending row once. Never raises for SMTP or network errors."""
         return self._loop.run_until_complete(self._drain())
 
-    def _claim(self) -> list[tuple[int, str, list[str], bytes, int, int | None, str | None]]:
+    def _claim(self) -> list[_Claimed]:
+        """Mark due rows ``sending`` for this process, oldest first: at most
+        ``batch_size`` rows and about ``claim_bytes`` of mail (a large mail
+        comes alone), so memory stays bounded whatever is queued."""
         now = self.clock()
         with self.factory.begin() as session:
+            conn = session.connection()
             stmt = (
-                select(OutboxItem)
+                select(OutboxItem.id, OutboxItem.envelope_from, OutboxItem.recipients, OutboxItem.attempts,
+                       OutboxItem.complaint_id, Message.message_id, Message.size)
+                .join(Message, Message.id == OutboxItem.message_pk)
                 .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
                 .order_by(OutboxItem.id)
                 .limit(self.batch_size)
             )
-            if session.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            rows = session.scalars(stmt).all()
-            claimed = []
-            for row in rows:
-                row.state = "sending"
-                row.claimed_by, row.claimed_at = self.claimer, now
-                row.attempts += 1
-                claimed.append(
-                    (row.id, row.envelope_from, row.recipients.split(","), row.message.raw, row.attempts,
-                     row.complaint_id, row.message.message_id)
-                )
+            if conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True, of=OutboxItem)
+            picked, total = [], 0
+            for row in conn.execute(stmt):
+                if picked and total + row.size > self.claim_bytes:
+                    break
+                total += row.size
+                picked.append(row)
+            if not picked:
+                return []
+            raws = dict(conn.execute(select(OutboxItem.id, Message.raw).join(Message, Message.id == OutboxItem.message_pk)
+                                     .where(OutboxItem.id.in_([r.id for r in picked]))).all())
+            claimed = [_Claimed(r.id, r.envelope_from, r.recipients.split(","), r.attempts + 1, r.complaint_id,
+                                r.message_id, raws[r.id]) for r in picked]
+            if claimed:
+                conn.execute(update(OutboxItem).where(OutboxItem.id.in_([c.row_id for c in claimed]))
+                             .values(state="sending", claimed_by=self.claimer, claimed_at=now,
+                                     attempts=OutboxItem.attempts + 1))
             return claimed
 
     async def _drain(self) -> DrainResult:
+        """Send the claimed rows on one connection, recording each outcome in a
+        short transaction of its own as soon as the server has answered."""
         result = DrainResult()
         claimed = self._claim()
         if not claimed:
             return result
         sender = SmtpSender(self.settings.smtp)
         try:
-            for index, (row_id, env_from, rcpts, raw, attempts, complaint_id, message_id) in enumerate(claimed):
+            for index, row in enumerate(claimed):
                 try:
-                    refused = await sender.send(env_from, rcpts, raw)
+                    refused = await sender.send(row.env_from, row.rcpts, row.raw)
                 except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
                     code, reason = _smtp_reason(exc)
                     if 400 <= code < 500:
-                        self._defer(row_id, attempts, complaint_id, message_id, reason, result)
+                        self._defer(row, reason, result)
                     else:
-                        self._fail(row_id, complaint_id, message_id, reason, result)
+                        self._fail(row, reason, result)
                 except (aiosmtplib.SMTPException, OSError, MailServerError, asyncio.TimeoutError) as exc:
                     # The server is unreachable or dropped us: this row and the rest
                     # of the batch wait for the next drain.
                     reason = f"{type(exc).__name__}: {exc}"
                     log.warning("SMTP unavailable (%s); %d mail(s) wait for the next pass", reason, len(claimed) - index)
-                    for later in claimed[index:]:
-                        self._defer(later[0], later[4], later[5], later[6], reason, result)
+                    for rest in claimed[index:]:
+                        self._defer(rest, reason, result)
                     await sender.close()
                     break
                 except UnicodeError as exc:
                     # e.g. a non-ASCII address: undeliverable without SMTPUTF8; fail this row only.
-                    self._fail(row_id, complaint_id, message_id, f"cannot send to {', '.join(rcpts)}: {exc}", result)
+                    self._fail(row, f"cannot send to {', '.join(row.rcpts)}: {exc}", result)
                     await sender.close()
                 else:
-                    self._mark_sent(row_id, complaint_id, message_id, rcpts, refused, result)
+                    self._mark_sent(row, refused, result)
         finally:
             await sender.close()
         return result
 
-    def _mark_sent(self, row_id, complaint_id, message_id, rcpts, refused, result) -> None:
+    def _finish(self, row: _Claimed, values: dict, hop: str | None = None, reason: str = "") -> None:
+        """One short transaction: the row's new state, and its hop."""
         now = self.clock()
         with self.factory.begin() as session:
-            session.execute(
-                update(OutboxItem).where(OutboxItem.id == row_id)
-                .values(state="sent", sent_at=now, last_error=refused or None, claimed_by=None)
-            )
-            hoplog.record(session, "sent", at=now, complaint_id=complaint_id, message_id=message_id,
-                          reason=f"to {', '.join(rcpts)}" + (f" ({refused})" if refused else ""))
+            session.connection().execute(update(OutboxItem).where(OutboxItem.id == row.row_id)
+                                         .values(claimed_by=None, **values))
+            if hop:
+                hoplog.record(session, hop, at=now, complaint_id=row.complaint_id, message_id=row.message_id,
+                              reason=reason)
+
+    def _mark_sent(self, row: _Claimed, refused: str, result: DrainResult) -> None:
+        self._finish(row, dict(state="sent", sent_at=self.clock(), last_error=refused or None), "sent",
+                     f"to {', '.join(row.rcpts)}" + (f" ({refused})" if refused else ""))
         result.sent += 1
 
-    def _defer(self, row_id, attempts, complaint_id, message_id, reason, result) -> None:
-        if attempts >= self.settings.limits.outbox_max_attempts:
-            self._fail(row_id, complaint_id, message_id, f"gave up after {attempts} attempts: {reason}", result)
+    def _defer(self, row: _Claimed, reason: str, result: DrainResult) -> None:
+        if row.attempts >= self.settings.limits.outbox_max_attempts:
+            self._fail(row, f"gave up after {row.attempts} attempts: {reason}", result)
             return
-        now = self.clock()
-        with self.factory.begin() as session:
-            session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == row_id)
-                .values(state="pending", last_error=reason[:2000], claimed_by=None,
-                        next_attempt_at=now + timedelta(seconds=backoff(
-                            attempts, base=self.settings.limits.outbox_retry_seconds)))
-            )
+        wait = backoff(row.attempts, base=self.settings.limits.outbox_retry_seconds)
+        self._finish(row, dict(state="pending", last_error=reason[:2000],
+                               next_attempt_at=self.clock() + timedelta(seconds=wait)))
         result.deferred += 1
 
-    def _fail(self, row_id, complaint_id, message_id, reason, result) -> None:
-        now = self.clock()
-        with self.factory.begin() as session:
-            session.execute(update(OutboxItem).where(OutboxItem.id == row_id)
-                            .values(state="failed", last_error=reason[:2000], claimed_by=None))
-            hoplog.record(session, "failed", at=now, complaint_id=complaint_id, message_id=message_id, reason=reason)
-        log.error("outbox row %s failed: %s", row_id, reason)
+    def _fail(self, row: _Claimed, reason: str, result: DrainResult) -> None:
+        self._finish(row, dict(state="failed", last_error=reason[:2000]), "failed", reason)
+        log.error("outbox row %s failed: %s", row.row_id, reason)
         result.failed += 1

@@ -107,9 +107,9 @@ from mailflow.outbox import SmtpSender
 
 app = build(load_settings(sys.argv[1]))
 claimed = app.outbox._claim()  # every due row is now "sending", claimed by this process
-row_id, env_from, rcpts, raw, *_ = claimed[0]
-app.outbox._loop.run_until_complete(SmtpSender(app.settings.smtp).send(env_from, rcpts, raw))
-print(row_id, flush=True)
+row = claimed[0]
+app.outbox._loop.run_until_complete(SmtpSender(app.settings.smtp).send(row.env_from, row.rcpts, row.raw))
+print(row.row_id, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)  # after the server's 250, before "sent" is recorded
 """
 
@@ -186,6 +186,29 @@ def test_a_row_a_live_daemon_is_sending_is_left_to_it_until_its_claim_expires(ma
                   .values(state="sending", claimed_by=f"{socket.gethostname()}:{dead_pid()}:x",
                           claimed_at=datetime.now(timezone.utc)))
     assert daemon.run_once().recovered.requeued == 2
+
+
+def test_a_drain_holds_about_claim_bytes_of_mail_at_once(make_desk):
+    from mailflow.outbox import Outbox
+
+    stack, app, daemon = make_desk()
+    send_valid(stack, 1, 2)
+    daemon.intake_once()
+    sizes = []
+    with app.factory() as s:
+        sizes = sorted(s.scalars(select(Message.size).where(Message.direction == "out")))
+    small = Outbox(app.settings, app.factory, claim_bytes=sizes[0])  # room for one mail at a time
+    try:
+        assert [small.run_once().sent for _ in range(5)] == [1, 1, 1, 1, 0]
+    finally:
+        small.close()
+    roomy = Outbox(app.settings, app.factory, claim_bytes=sum(sizes))
+    try:
+        send_valid(stack, 3, 4)
+        daemon.intake_once()
+        assert roomy.run_once().sent == 4
+    finally:
+        roomy.close()
 
 
 # ------------------------------------------------------------------ SMTP faults
