@@ -88,16 +88,18 @@ class Daemon:
         self._full_scan = True  # after (re)connecting, look at everything left in the folder
 
     # ------------------------------------------------------------------ one pass
-    def run_once(self) -> PassResult:
+    def run_once(self, *, send: bool = True) -> PassResult:
         """One pass: resolve sends a crash interrupted, take in new mail, do the
         deadlines and the monthly report if it is due, drain the outbox (which
         sends their mail). A mail-server error in the IMAP part does not keep
         the outbox from draining (nor the reverse); it is raised at the end,
-        for ``run`` to back off and reconnect."""
+        for ``run`` to back off and reconnect. ``send=False``: leave the outbox
+        alone (``run`` drains it from its sender thread)."""
         result = PassResult()
         imap_error: BaseException | None = None
         try:
-            result.recovered = self.outbox.recover_interrupted(self._sent_probe())
+            if send:
+                result.recovered = self.outbox.recover_interrupted(self._sent_probe(self.mailbox))
             result.outcomes = self.intake_once()
         except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
             imap_error = exc
@@ -105,18 +107,20 @@ class Daemon:
             result.deadlines = self.deadlines.run_once()
         if self.monthly_report is not None:
             result.report = self.monthly_report.run_once()
-        result.drained = self.outbox.run_once()
+        if send:
+            result.drained = self.outbox.run_once()
         if imap_error is not None:
             raise imap_error
         return result
 
-    def _sent_probe(self):
+    def _sent_probe(self, mailbox: Mailbox):
         """Where the SMTP server files what it accepted (imap.sent_folder), as a
-        probe for Outbox.recover_interrupted; None if not configured."""
+        probe for Outbox.recover_interrupted, through ``mailbox``; None if not
+        configured."""
         folder = self.settings.imap.sent_folder
         if not folder:
             return None
-        return lambda message_ids: self.mailbox.find_message_ids(folder, message_ids)
+        return lambda message_ids: mailbox.find_message_ids(folder, message_ids)
 
     def intake_once(self) -> list[Outcome]:
         """Fetch new mail and handle each message in its own transaction."""
@@ -192,7 +196,11 @@ class Daemon:
 
     # ------------------------------------------------------------------ the loop
     def run(self, *, install_signal_handlers: bool = True) -> None:
-        """Poll until SIGTERM/SIGINT. Network errors are logged and retried with backoff."""
+        """Until SIGTERM/SIGINT: passes of intake, deadlines and the monthly
+        report, waiting with IMAP IDLE (or polling) between them, while a
+        sender thread drains the outbox as soon as there is mail in it, so
+        taking mail in and sending the answers overlap. Network errors are
+        logged and retried with backoff; the daemon never exits on one."""
         if install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
@@ -200,38 +208,46 @@ class Daemon:
         log.info("mailflow daemon started: %s on %s:%s, %s", self.settings.imap.folder, self.settings.imap.host,
                  self.settings.imap.port, f"re-checking every {self.settings.imap.poll_interval}s"
                  + (" (IMAP IDLE where offered)" if self.settings.imap.idle else ""))
-        while not self.stop_requested.is_set():
-            idle = False
-            try:
-                result = self.run_once()
-                failures = 0
-                if result.outcomes or result.deadlines or result.report or result.drained or result.recovered:
-                    log.info("pass: %s", result.summary())
-                if result.outcomes or result.deadlines.more:
-                    continue  # more may have come meanwhile: look again before waiting
-                wait = self.settings.imap.poll_interval
-                idle = True
-            except TLSRequiredError as exc:
-                failures += 1
-                log.error("%s", exc)
-                self._reset_connection()
-                wait = _backoff(failures)
-            except (MailServerError, *NETWORK_ERRORS) as exc:
-                failures += 1
-                wait = _backoff(failures)
-                log.warning("mail server problem (%s); retrying in %.0fs", exc, wait)
-                self._reset_connection()
-            except Exception as exc:
-                if not _is_database_error(exc):
-                    raise
-                failures += 1
-                wait = _backoff(failures)
-                log.error("database problem (%s); retrying in %.0fs", exc, wait)
-            if idle:
-                self._wait_for_mail(wait)
-            else:
-                self.stop_requested.wait(wait)
-        self.mailbox.close()
+        sender = Sender(self.outbox, self.stop_requested, self._sent_probe,
+                        Mailbox(self.settings.imap) if self.settings.imap.sent_folder else None)
+        sender.start()
+        try:
+            while not self.stop_requested.is_set():
+                idle = False
+                try:
+                    result = self.run_once(send=False)
+                    failures = 0
+                    sender.wake()
+                    if result.outcomes or result.deadlines or result.report:
+                        log.info("pass: %s", result.summary())
+                    if result.outcomes or result.deadlines.more:
+                        continue  # more may have come meanwhile: look again before waiting
+                    wait = self.settings.imap.poll_interval
+                    idle = True
+                except TLSRequiredError as exc:
+                    failures += 1
+                    log.error("%s", exc)
+                    self._reset_connection()
+                    wait = _backoff(failures)
+                except (MailServerError, *NETWORK_ERRORS) as exc:
+                    failures += 1
+                    wait = _backoff(failures)
+                    log.warning("mail server problem (%s); retrying in %.0fs", exc, wait)
+                    self._reset_connection()
+                except Exception as exc:
+                    if not _is_database_error(exc):
+                        raise
+                    failures += 1
+                    wait = _backoff(failures)
+                    log.error("database problem (%s); retrying in %.0fs", exc, wait)
+                if idle:
+                    self._wait_for_mail(wait)
+                else:
+                    self.stop_requested.wait(wait)
+        finally:
+            self.stop_requested.set()
+            sender.join(60)
+            self.mailbox.close()
         log.info("mailflow daemon stopped")
 
     def _wait_for_mail(self, timeout: float) -> None:
@@ -259,6 +275,59 @@ class Daemon:
     def _reset_connection(self) -> None:
         self.mailbox.close()
         self._full_scan = True
+
+
+class Sender(threading.Thread):
+    """The daemon's outbox drain, beside its intake: resolves sends a crash
+    interrupted, then drains whatever is due, whenever woken (after each
+    intake pass) and at least every second (for deferred mail coming due).
+    SMTP and network errors are the outbox's to handle; database and IMAP
+    (Sent folder) errors are logged and retried with backoff. On stop, the
+    mail being sent is finished and the rest of the claim handed back."""
+
+    def __init__(self, outbox: Outbox, stop: threading.Event, probe_for, mailbox: Mailbox | None):
+        super().__init__(name="mailflow-sender", daemon=True)
+        self.outbox = outbox
+        self.stop_requested = stop
+        self.mailbox = mailbox  # its own IMAP connection, for the Sent folder only
+        self.probe = probe_for(mailbox) if mailbox is not None else None
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run(self) -> None:
+        failures = 0
+        wait = 0.0
+        while not self.stop_requested.is_set():
+            self._wake.wait(wait)
+            self._wake.clear()
+            try:
+                recovered = self.outbox.recover_interrupted(self.probe)
+                if recovered:
+                    log.info("interrupted sends: %d confirmed, %d requeued", recovered.confirmed, recovered.requeued)
+                while not self.stop_requested.is_set():
+                    drained = self.outbox.run_once(stop=self.stop_requested)
+                    if drained:
+                        log.info("outbox: sent %d, deferred %d, failed %d", drained.sent, drained.deferred, drained.failed)
+                    if not drained.sent:
+                        break  # nothing more due now
+                failures, wait = 0, 1.0
+            except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
+                failures += 1
+                wait = _backoff(failures)
+                log.warning("sender: mail server problem (%s); retrying in %.0fs", exc, wait)
+                if self.mailbox is not None:
+                    self.mailbox.close()
+            except Exception as exc:  # noqa: BLE001 - the thread must not die silently
+                failures += 1
+                wait = _backoff(failures)
+                if _is_database_error(exc):
+                    log.error("sender: database problem (%s); retrying in %.0fs", exc, wait)
+                else:
+                    log.exception("sender: unexpected error; retrying in %.0fs", wait)
+        if self.mailbox is not None:
+            self.mailbox.close()
 
 
 def _backoff(failures: int, cap: float = 300.0) -> float:

@@ -33,6 +33,7 @@ import random
 import secrets
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -469,9 +470,11 @@ class Outbox:
                     "%d queued again with the same Message-ID", len(rows), result.confirmed, result.requeued)
         return result
 
-    def run_once(self) -> DrainResult:
-        """Send every due pending row once. Never raises for SMTP or network errors."""
-        return self._loop.run_until_complete(self._drain())
+    def run_once(self, *, stop: threading.Event | None = None) -> DrainResult:
+        """Send the due pending rows (one claim) once. Never raises for SMTP or
+        network errors. ``stop`` set meanwhile: the mail being sent is finished,
+        the rest of the claim handed back to ``pending``."""
+        return self._loop.run_until_complete(self._drain(stop))
 
     def _claim(self) -> list[_Claimed]:
         """Mark due rows ``sending`` for this process, oldest first: at most
@@ -508,7 +511,7 @@ class Outbox:
                                      attempts=OutboxItem.attempts + 1))
             return claimed
 
-    async def _drain(self) -> DrainResult:
+    async def _drain(self, stop: threading.Event | None = None) -> DrainResult:
         """Send the claimed rows on one connection, recording each outcome in a
         short transaction of its own as soon as the server has answered."""
         result = DrainResult()
@@ -518,6 +521,9 @@ class Outbox:
         sender = SmtpSender(self.settings.smtp)
         try:
             for index, row in enumerate(claimed):
+                if stop is not None and stop.is_set():
+                    self._release(claimed[index:])
+                    break
                 try:
                     refused = await sender.send(row.env_from, row.rcpts, row.raw)
                 except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
@@ -554,6 +560,12 @@ class Outbox:
             if hop:
                 hoplog.record(session, hop, at=now, complaint_id=row.complaint_id, message_id=row.message_id,
                               reason=reason)
+
+    def _release(self, rows: list[_Claimed]) -> None:
+        """Hand claimed rows back unsent (the daemon is stopping): not an attempt."""
+        with self.factory.begin() as session:
+            session.connection().execute(update(OutboxItem).where(OutboxItem.id.in_([r.row_id for r in rows]))
+                                         .values(state="pending", claimed_by=None, attempts=OutboxItem.attempts - 1))
 
     def _mark_sent(self, row: _Claimed, refused: str, result: DrainResult) -> None:
         self._finish(row, dict(state="sent", sent_at=self.clock(), last_error=refused or None), "sent",

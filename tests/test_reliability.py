@@ -211,6 +211,17 @@ def test_a_drain_holds_about_claim_bytes_of_mail_at_once(make_desk):
         roomy.close()
 
 
+def test_a_drain_asked_to_stop_hands_its_unsent_claim_back(make_desk):
+    stack, app, daemon = make_desk()
+    send_valid(stack, 1)
+    daemon.intake_once()
+    stop = threading.Event()
+    stop.set()
+    assert app.outbox.run_once(stop=stop).sent == 0
+    assert [(o.state, o.attempts, o.claimed_by) for o, _ in outbox_rows(app)] == [("pending", 0, None)] * 2
+    assert app.outbox.run_once().sent == 2
+
+
 # ------------------------------------------------------------------ SMTP faults
 def test_smtp_4xx_is_retried_with_backoff_and_sent_once(make_desk):
     clock = Clock()
