@@ -1,8 +1,9 @@
 """Pickup latency: SMTP front accepts a complaint -> its acknowledgement reaches the SMTP front.
 
-``mailflow run`` (the daemon's real loop, whatever wait it uses: today it
-polls every ``imap.poll_interval`` seconds, set to POLL here) runs as its own
-process on a SQLite desk.  N complaints are sent one at a time at a steady
+``mailflow run`` (the daemon's real loop: it waits with IMAP IDLE, and
+re-checks the folder every ``imap.poll_interval`` seconds, set to POLL here,
+long enough that every pickup measured is an IDLE announcement) runs as its
+own process on a SQLite desk.  N complaints are sent one at a time at a steady
 rate, each from its own address.  t0 = the moment the send of the complaint
 returned 250 (the SMTP front answers only after Dovecot stored it).  t1 = the
 moment the SMTP front logged the delivery of the acknowledgement to that
@@ -23,7 +24,7 @@ from pathlib import Path
 from benchmarks import fake
 from benchmarks.harness import Row, Run, Stack, child_env, make_desk, mailflow_cmd, percentile, wait_until
 
-POLL = 0.2
+POLL = 30  # the re-check under IDLE: far above the latencies measured
 _LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*from=<aduan@dukcapil\.test> to=\['([^']+)'\].*delivered")
 
 
@@ -79,10 +80,10 @@ def run(r: Run, stack: Stack, workdir: Path, *, n: int, rate: float) -> None:
     p50, p99 = (percentile(lat, 50), percentile(lat, 99)) if lat else (None, None)
     r.details["latency"] = {"poll_interval": POLL, "rate": rate, "n": n, "latencies": sorted(round(x, 4) for x in lat),
                             "missing": missing}
-    note = f"{n} complaints at {rate:g}/s; mailflow run polling every {POLL}s (no IDLE yet)"
+    note = f"{n} complaints at {rate:g}/s; mailflow run with IMAP IDLE (re-check every {POLL:g}s)"
     if missing:
         note += f"; {missing} acknowledgement(s) never arrived"
-    r.add(Row(bench, "pickup p50: accepted -> ack at SMTP", p50, "s", limit_label=f"poll interval {POLL}s",
+    r.add(Row(bench, "pickup p50: accepted -> ack at SMTP", p50, "s", limit_label="Dovecot announces new mail ~0.5 s after delivery",
               target="<= 0.6 s (with IDLE)", met=None if p50 is None else p50 <= 0.6 and not missing, note=note))
     r.add(Row(bench, "pickup p99", p99, "s", target="<= 1.0 s (with IDLE)",
               met=None if p99 is None else p99 <= 1.0 and not missing))

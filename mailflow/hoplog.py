@@ -10,7 +10,7 @@ import json
 import logging
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 from sqlalchemy.orm import Session
 
 from mailflow.identity import mask_ids_in_text
@@ -48,6 +48,7 @@ SYSTEM = "mailflow"
 
 
 _PENDING = "mailflow.pending_hops"  # key in Session.info
+_INSERT = insert(Hop)  # built once: a statement is immutable, and building one costs more than running it
 
 
 def record(
@@ -73,28 +74,34 @@ def record(
     unflushed here; their ids are read at commit. Nothing reads hops back
     inside the transaction that writes them; a rollback drops them with the
     rest."""
+    values = _values(kind, at, actor, from_state, to_state,
+                     message_id or (message.message_id if message is not None else None), reason)
+    session.info.setdefault(_PENDING, []).append((complaint, complaint_id, message, values))
+    _log(values, complaint.number if complaint is not None else complaint_id)
+
+
+def record_now(connection: Connection, kind: str, *, at: datetime, actor: str = SYSTEM,
+               complaint_id: int | None = None, message_id: str | None = None, reason: str = "") -> None:
+    """Append one hop at once on ``connection`` (Core, inside the caller's
+    transaction), and log it: for a writer without an ORM session (the
+    outbox recording what the SMTP server answered)."""
+    values = _values(kind, at, actor, None, None, message_id, reason)
+    connection.execute(_INSERT, [dict(values, complaint_id=complaint_id, message_pk=None)])
+    _log(values, complaint_id)
+
+
+def _values(kind, at, actor, from_state, to_state, message_id, reason) -> dict:
     if kind not in KINDS:
         raise ValueError(f"unknown hop kind {kind!r}")
-    reason = mask_ids_in_text(reason)[:2000]
-    message_id = message_id or (message.message_id if message is not None else None)
-    session.info.setdefault(_PENDING, []).append(
-        (complaint, complaint_id, message, dict(at=at, kind=kind, actor=actor, from_state=from_state,
-                                                 to_state=to_state, message_id=message_id, reason=reason)))
-    log.info(
-        "hop %s",
-        kind,
-        extra={
-            "hop": {
-                "kind": kind,
-                "complaint": complaint.number if complaint is not None else complaint_id,
-                "actor": actor,
-                "from": from_state,
-                "to": to_state,
-                "message_id": message_id,
-                "reason": reason,
-            }
-        },
-    )
+    return dict(at=at, kind=kind, actor=actor, from_state=from_state, to_state=to_state, message_id=message_id,
+                reason=mask_ids_in_text(reason)[:2000])
+
+
+def _log(values: dict, complaint) -> None:
+    """The hop as one structured log line, beside its row."""
+    log.info("hop %s", values["kind"], extra={"hop": {
+        "kind": values["kind"], "complaint": complaint, "actor": values["actor"], "from": values["from_state"],
+        "to": values["to_state"], "message_id": values["message_id"], "reason": values["reason"]}})
 
 
 def write_pending(session: Session) -> None:
@@ -106,7 +113,7 @@ def write_pending(session: Session) -> None:
     rows = [dict(values, complaint_id=complaint.id if complaint is not None else complaint_id,
                  message_pk=message.id if message is not None else None)
             for complaint, complaint_id, message, values in pending]
-    session.connection().execute(insert(Hop), rows)
+    session.connection().execute(_INSERT, rows)
 
 
 def discard_pending(session: Session, *_args) -> None:

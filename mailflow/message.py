@@ -730,7 +730,18 @@ def _attachment_size(part: Message, ctype: str) -> int:
     payload = _payload(part)
     if ctype.startswith("message/") and isinstance(payload, list):
         return sum(_serialised_size(m) for m in payload if isinstance(m, Message))
+    if isinstance(payload, str) and part.get("content-transfer-encoding", "").strip().lower() == "base64":
+        return _base64_size(payload)
     return len(_part_bytes(part))
+
+
+def _base64_size(text: str) -> int:
+    """The decoded size of a base64 payload, counted without decoding it (a
+    large attachment would otherwise be copied just to be measured)."""
+    whitespace = text.count("\n") + text.count("\r") + text.count(" ") + text.count("\t")
+    stripped = text.rstrip()
+    padding = len(stripped) - len(stripped.rstrip("="))
+    return max(0, (len(text) - whitespace) * 3 // 4 - min(padding, 2))
 
 
 def _walk(root: Message, defects: list[str]) -> _Walk:

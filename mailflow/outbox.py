@@ -41,7 +41,7 @@ from email.header import Header
 from email.utils import encode_rfc2231, format_datetime, formataddr
 
 import aiosmtplib
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow import hoplog
@@ -180,6 +180,11 @@ def _header(name: str, value: str) -> bytes:
 
 
 def _crlf(data: bytes) -> bytes:
+    """``data`` with CRLF line ends; returned as it is when it has them already
+    (an original mail from IMAP: no copies of a large attachment)."""
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") == crlf and data.count(b"\r") == crlf:
+        return data
     return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
 
 
@@ -319,6 +324,10 @@ class _Claimed:
     raw: bytes = field(repr=False)
 
 
+_MARK_SENT = (update(OutboxItem).where(OutboxItem.id == bindparam("b_id"))
+              .values(state="sent", sent_at=bindparam("b_at"), last_error=bindparam("b_err"), claimed_by=None))
+
+
 @dataclass
 class DrainResult:
     sent: int = 0
@@ -405,6 +414,7 @@ class Outbox:
         self.settings = settings
         self.factory = factory
         self.clock = clock
+        self.engine = factory.kw["bind"]
         self.batch_size = batch_size
         self.claim_bytes = claim_bytes
         self._loop = asyncio.new_event_loop()
@@ -519,6 +529,7 @@ class Outbox:
         if not claimed:
             return result
         sender = SmtpSender(self.settings.smtp)
+        self._recording = self.engine.connect()  # one connection records every outcome of this drain
         try:
             for index, row in enumerate(claimed):
                 if stop is not None and stop.is_set():
@@ -548,24 +559,31 @@ class Outbox:
                 else:
                     self._mark_sent(row, refused, result)
         finally:
-            await sender.close()
+            try:
+                await sender.close()
+            finally:
+                self._recording.close()
         return result
 
     def _finish(self, row: _Claimed, values: dict, hop: str | None = None, reason: str = "") -> None:
-        """One short transaction: the row's new state, and its hop."""
+        """One short transaction, Core only (it runs once per mail sent): the
+        row's new state, and its hop."""
         now = self.clock()
-        with self.factory.begin() as session:
-            session.connection().execute(update(OutboxItem).where(OutboxItem.id == row.row_id)
-                                         .values(claimed_by=None, **values))
+        conn = self._recording
+        with conn.begin():
+            if values.get("state") == "sent":  # the common case, with a statement built once
+                conn.execute(_MARK_SENT, {"b_id": row.row_id, "b_at": values["sent_at"], "b_err": values["last_error"]})
+            else:
+                conn.execute(update(OutboxItem).where(OutboxItem.id == row.row_id).values(claimed_by=None, **values))
             if hop:
-                hoplog.record(session, hop, at=now, complaint_id=row.complaint_id, message_id=row.message_id,
-                              reason=reason)
+                hoplog.record_now(conn, hop, at=now, complaint_id=row.complaint_id, message_id=row.message_id,
+                                  reason=reason)
 
     def _release(self, rows: list[_Claimed]) -> None:
         """Hand claimed rows back unsent (the daemon is stopping): not an attempt."""
-        with self.factory.begin() as session:
-            session.connection().execute(update(OutboxItem).where(OutboxItem.id.in_([r.row_id for r in rows]))
-                                         .values(state="pending", claimed_by=None, attempts=OutboxItem.attempts - 1))
+        with self._recording.begin():
+            self._recording.execute(update(OutboxItem).where(OutboxItem.id.in_([r.row_id for r in rows]))
+                                    .values(state="pending", claimed_by=None, attempts=OutboxItem.attempts - 1))
 
     def _mark_sent(self, row: _Claimed, refused: str, result: DrainResult) -> None:
         self._finish(row, dict(state="sent", sent_at=self.clock(), last_error=refused or None), "sent",

@@ -584,3 +584,19 @@ _BODY_LINES = st.one_of(
 def test_mail_shaped_bytes_parse_or_raise_message_parse_error(headers, body, eol):
     raw = eol.join(headers) + eol + eol + eol.join(body)
     _only_parse_errors(raw)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=5000), st.sampled_from([b"\r\n", b"\n"]), st.integers(1, 80))
+def test_a_base64_attachment_size_is_its_decoded_size(data, eol, width):
+    import base64
+
+    encoded = base64.b64encode(data)
+    lines = eol.join(encoded[i:i + width * 4] for i in range(0, len(encoded), width * 4)) or b""
+    raw = eol.join([
+        b"From: a@b.test", b"Subject: x", b"MIME-Version: 1.0", b'Content-Type: multipart/mixed; boundary="q"', b"",
+        b"--q", b"Content-Type: text/plain", b"", b"isi", b"--q", b"Content-Type: application/octet-stream",
+        b"Content-Transfer-Encoding: base64", b'Content-Disposition: attachment; filename="f.bin"', b"",
+        lines, b"--q--", b""])
+    [attachment] = parse_message(raw).attachments
+    assert attachment.size == len(data)
