@@ -24,7 +24,7 @@ import re
 import secrets
 import string
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
@@ -156,10 +156,16 @@ class Intake:
                               raw=raw, mailbox=source.mailbox, uidvalidity=source.uidvalidity, uid=source.uid,
                               created_at=now, **read)
             session.add(message)
-            session.flush()  # its id: the complaint it registers points back to it
         hoplog.record(session, "received", at=now, message=message,
                       reason=("retry of a quarantined mail; " if retry else "") + f"{len(raw)} bytes" + _where(source))
+        outcome = self._act(session, mail, verdict, message, now)
+        # One flush for all the mail caused (rows inserted in batches, in the
+        # order their references need); then the outcome can name the archived row.
+        session.flush()
+        return outcome if outcome.message_pk is not None else replace(outcome, message_pk=message.id)
 
+    def _act(self, session: Session, mail: InboundMail, verdict, message: Message, now: datetime) -> Outcome:
+        """What the mail is and what to do about it (the steps 4-6 of the module doc)."""
         if verdict.is_automatic:
             if verdict.kind == Kind.BOUNCE:
                 return self._bounce(session, mail, message, verdict, now)
@@ -336,7 +342,7 @@ class Intake:
             holder_role=holder.key if holder else None,
             step_started_at=now,
             reply_token=_token(),
-            source_message_pk=message.id,
+            source_message=message,
             created_at=now,
             updated_at=now,
         )

@@ -136,6 +136,12 @@ class Complaint(Base):
     )
 
     hops: Mapped[list[Hop]] = relationship(back_populates="complaint", order_by="Hop.id")
+    # The citizen's original mail, set as an object while both are new: the
+    # complaint is inserted first, the mail (pointing to it) next, and this
+    # column is filled by an UPDATE after (post_update: the two point at each other).
+    source_message: Mapped[Message | None] = relationship(
+        primaryjoin="Complaint.source_message_pk == Message.id", foreign_keys=[source_message_pk],
+        post_update=True, viewonly=False)
 
 
 # `mailflow show NUMBER` and a register number in a subject match case-insensitively.
