@@ -82,6 +82,24 @@ def _setup_logging(settings: Settings | None, fmt: str | None = None) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def _bound_memory() -> None:
+    """Keep glibc from holding on to freed large buffers (a mail with a 5 MB
+    attachment passes through several): by default its mmap threshold rises
+    to the largest block freed, after which such blocks come from the heap
+    and its high-water mark stays, so the daemon's RSS crept up mail by mail
+    (+70 MB over 30 such mails, measured). A fixed threshold sends them to
+    mmap and back to the system when freed. No-op where there is no glibc."""
+    import ctypes
+    import ctypes.util
+
+    M_MMAP_THRESHOLD = -3
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 256 * 1024)
+    except (OSError, AttributeError):
+        pass
+
+
 def _build(settings: Settings, check_schema: bool = True):
     from mailflow.app import build
 
@@ -214,6 +232,7 @@ def run(
     settings = _settings(config)
     settings.check_secrets()
     _setup_logging(settings, log_format)
+    _bound_memory()
     application = _build(settings)
     try:
         application.daemon().run()
@@ -236,6 +255,7 @@ def poll(
     settings = _settings(config)
     settings.check_secrets()
     _setup_logging(settings, log_format)
+    _bound_memory()
     application = _build(settings)
     daemon = application.daemon()
     from mailflow.errors import MailServerError, TLSRequiredError

@@ -104,7 +104,7 @@ class ImapConfig(ServerConfig):
     # went out. See docs/RELIABILITY.md.
     sent_folder: str = ""
     # Bytes fetched per IMAP FETCH at most (large mails go in smaller batches).
-    fetch_bytes: int = 16 * 1024 * 1024
+    fetch_bytes: int = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -334,7 +334,7 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
         batch_size=i.get("batch_size", int, "a number of messages 1-1000", 100),
         idle=i.get("idle", bool, "true or false", True),
         sent_folder=i.get("sent_folder", str, "a mailbox name, or \"\" for none", ""),
-        fetch_bytes=i.get("fetch_bytes", int, "bytes, a number >= 1048576", 16 * 1024 * 1024),
+        fetch_bytes=i.get("fetch_bytes", int, "bytes, a number >= 1048576", 4 * 1024 * 1024),
     )
     if imap.poll_interval < 1 and not env.get("MAILFLOW_ALLOW_FAST_POLL"):
         raise i.fail("poll_interval", "seconds, a number >= 1", imap.poll_interval)

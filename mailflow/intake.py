@@ -30,6 +30,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from mailflow import hoplog, numbering
 from mailflow.classify import Kind, classify
@@ -162,6 +163,12 @@ class Intake:
         # One flush for all the mail caused (rows inserted in batches, in the
         # order their references need); then the outcome can name the archived row.
         session.flush()
+        complaint = message.complaint
+        if complaint is not None and complaint.__dict__.get("source_message") is message:
+            # The complaint and its mail point at each other: a reference cycle
+            # that would keep the mail's bytes (megabytes, with an attachment)
+            # alive until the next garbage collection. Written now; let it go.
+            set_committed_value(complaint, "source_message", None)
         return outcome if outcome.message_pk is not None else replace(outcome, message_pk=message.id)
 
     def _act(self, session: Session, mail: InboundMail, verdict, message: Message, now: datetime) -> Outcome:
