@@ -59,7 +59,8 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow, check_s
     rules = load_rules(settings.office.rules, default_timezone=settings.office.timezone)
     renderer = Renderer(template_dirs(settings))
     intake = Intake(settings, rules, renderer, clock=clock)
-    outbox = Outbox(settings, factory, clock=clock)
+    gate = db.WriteGate(engine)  # the intake and the sender thread take turns at writing
+    outbox = Outbox(settings, factory, clock=clock, write_gate=gate)
     deadlines = Deadlines(intake, factory, clock=clock)
     monthly_report = MonthlyReport(intake, factory, PageRenderer(template_dirs(settings)), clock=clock)
     return App(settings, engine, factory, rules, renderer, intake, outbox, deadlines, monthly_report)

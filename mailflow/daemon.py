@@ -82,6 +82,8 @@ class Daemon:
         self.outbox = outbox
         self.mailbox = mailbox or Mailbox(settings.imap)
         self.deadlines = deadlines
+        # Its transactions and the sender thread's take turns (db.WriteGate).
+        self.write_gate = outbox.write_gate
         self.monthly_report = monthly_report
         self.clock = clock
         self.stop_requested = threading.Event()
@@ -167,13 +169,13 @@ class Daemon:
         raw = fetched.raw
         try:
             try:
-                with self.factory.begin() as session:
+                with self.write_gate, self.factory.begin() as session:
                     outcome = self.intake.process(session, raw, source)
                     self._advance(session, source)
             except IntegrityError:
                 # Another poller stored the same mail between our check and our
                 # insert; a second look finds it and records a duplicate.
-                with self.factory.begin() as session:
+                with self.write_gate, self.factory.begin() as session:
                     outcome = self.intake.process(session, raw, source)
                     self._advance(session, source)
             return outcome
@@ -182,7 +184,7 @@ class Daemon:
                 raise  # the database is down: nothing can be stored, so nothing is moved
             reason = f"{type(exc).__name__}: {exc}"[:500]
             log.exception("handling UID %s failed; quarantining it", source.uid)
-            with self.factory.begin() as session:
+            with self.write_gate, self.factory.begin() as session:
                 outcome = self.intake.quarantine(session, raw, source, reason)
                 self._advance(session, source)
             return outcome

@@ -8,6 +8,7 @@ through the same code by URL.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +47,28 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+class WriteGate:
+    """One writing transaction at a time within this process, on SQLite.
+
+    SQLite allows one writer; a second one waits in SQLite's busy handler,
+    which sleeps 1, 2, 5, 10 ... 100 ms between tries. With the daemon's
+    intake and its sender thread both writing hundreds of short transactions
+    a second, those sleeps were most of the wait. Threads of one process
+    queue on this lock instead, and take turns at once. (Other processes
+    still meet the busy handler.) On PostgreSQL it does nothing."""
+
+    def __init__(self, engine: Engine):
+        self._lock = threading.RLock() if engine.dialect.name == "sqlite" else None
+
+    def __enter__(self) -> None:
+        if self._lock is not None:
+            self._lock.acquire()
+
+    def __exit__(self, *_exc) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow import hoplog
 from mailflow.classify import OWN_MESSAGE_ID_PREFIX
 from mailflow.config import Settings, SmtpConfig
+from mailflow.db import WriteGate
 from mailflow.errors import MailServerError, TLSRequiredError
 from mailflow.models import Complaint, Message, OutboxItem, utcnow
 
@@ -410,11 +411,13 @@ class Outbox:
         clock: Callable[[], datetime] = utcnow,
         batch_size: int = 200,
         claim_bytes: int = 16 * 1024 * 1024,
+        write_gate=None,
     ):
         self.settings = settings
         self.factory = factory
         self.clock = clock
         self.engine = factory.kw["bind"]
+        self.write_gate = write_gate if write_gate is not None else WriteGate(self.engine)
         self.batch_size = batch_size
         self.claim_bytes = claim_bytes
         self._loop = asyncio.new_event_loop()
@@ -453,7 +456,7 @@ class Outbox:
         """
         result = RecoveryResult()
         now = self.clock()
-        with self.factory.begin() as session:
+        with self.write_gate, self.factory.begin() as session:
             stmt = (select(OutboxItem, Message.message_id).join(Message, Message.id == OutboxItem.message_pk)
                     .where(OutboxItem.state == "sending").order_by(OutboxItem.id))
             if session.get_bind().dialect.name == "postgresql":
@@ -491,7 +494,7 @@ class Outbox:
         ``batch_size`` rows and about ``claim_bytes`` of mail (a large mail
         comes alone), so memory stays bounded whatever is queued."""
         now = self.clock()
-        with self.factory.begin() as session:
+        with self.write_gate, self.factory.begin() as session:
             conn = session.connection()
             stmt = (
                 select(OutboxItem.id, OutboxItem.envelope_from, OutboxItem.recipients, OutboxItem.attempts,
@@ -570,7 +573,7 @@ class Outbox:
         row's new state, and its hop."""
         now = self.clock()
         conn = self._recording
-        with conn.begin():
+        with self.write_gate, conn.begin():
             if values.get("state") == "sent":  # the common case, with a statement built once
                 conn.execute(_MARK_SENT, {"b_id": row.row_id, "b_at": values["sent_at"], "b_err": values["last_error"]})
             else:
@@ -581,7 +584,7 @@ class Outbox:
 
     def _release(self, rows: list[_Claimed]) -> None:
         """Hand claimed rows back unsent (the daemon is stopping): not an attempt."""
-        with self._recording.begin():
+        with self.write_gate, self._recording.begin():
             self._recording.execute(update(OutboxItem).where(OutboxItem.id.in_([r.row_id for r in rows]))
                                     .values(state="pending", claimed_by=None, attempts=OutboxItem.attempts - 1))
 
