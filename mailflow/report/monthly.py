@@ -146,7 +146,9 @@ class MonthlyReport:
             return ReportResult()
         if not self.rules.deadlines.report_to:
             if self._warned_month != month.key:
-                log.warning("monthly report %s not mailed: %s has no [deadlines] report_to", month, self.rules.path)
+                # Not every SOP has a monthly report (Bantul's has none): said once a
+                # month, at INFO; `mailflow report` still makes it by hand.
+                log.info("monthly report %s not mailed: %s has no [deadlines] report_to", month, self.rules.path)
                 self._warned_month = month.key
             return ReportResult(month=month.key, skipped="no recipients")
         with self.factory() as session:
