@@ -108,7 +108,7 @@ class Complaint(Base):
     answered_role: Mapped[str | None] = mapped_column(String(64))
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The unguessable part of the per-complaint reply address.
-    reply_token: Mapped[str] = mapped_column(String(64))
+    reply_token: Mapped[str] = mapped_column(String(64), index=True)  # matching a reply to its complaint
     # The citizen's original mail, for threading (In-Reply-To/References).
     # No foreign key: messages.complaint_id already points the other way, and a
     # cycle of constraints cannot be created on PostgreSQL in one pass.

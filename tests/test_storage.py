@@ -160,3 +160,18 @@ def test_two_concurrent_intakes_never_double_or_skip_a_number(db_url, tmp_path):
     engine.dispose()
     assert seqs == list(range(1, 2 * per_worker + 1))
     assert len(numbers) == 2 * per_worker
+
+
+def test_a_reply_is_matched_to_its_complaint_through_the_token_index(tmp_path):
+    """Intake._find_complaint looks the reply token up first, on every staff
+    reply and citizen follow-up: an index lookup, not a scan of the register."""
+    from mailflow.models import Complaint as C
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'plan.db'}")
+    db.upgrade(engine)
+    stmt = select(C).where(C.reply_token == "abc")
+    sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
+    engine.dispose()
+    assert "ix_complaints_reply_token" in plan, plan
