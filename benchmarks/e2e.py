@@ -15,7 +15,6 @@ its mailbox).
 from __future__ import annotations
 
 import contextlib
-import signal
 import smtplib
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks import fake
-from benchmarks.harness import Row, Run, Stack, child_env, make_desk, mailflow_cmd, ratio, wait_until
+from benchmarks.harness import terminate, Row, Run, Stack, child_env, make_desk, mailflow_cmd, ratio, wait_until
 
 POLL = 0.2
 CONNECTIONS = 4
@@ -104,13 +103,7 @@ def _variant(stack: Stack, cmd: list[str], n: int, tag: str, timeout: float, log
                 "delivered": samples[-1][2], "samples": samples[::4]}
     finally:
         watch.close()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        terminate(proc)
         log.close()
 
 

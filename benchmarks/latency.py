@@ -14,7 +14,6 @@ address (its log line, millisecond stamps, written just before it answers
 from __future__ import annotations
 
 import re
-import signal
 import smtplib
 import subprocess
 import time
@@ -22,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks import fake
-from benchmarks.harness import Row, Run, Stack, child_env, make_desk, mailflow_cmd, percentile, wait_until
+from benchmarks.harness import terminate, Row, Run, Stack, child_env, make_desk, mailflow_cmd, percentile, wait_until
 
 POLL = 30  # the re-check under IDLE: far above the latencies measured
 _LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*from=<aduan@dukcapil\.test> to=\['([^']+)'\].*delivered")
@@ -67,12 +66,7 @@ def run(r: Run, stack: Stack, workdir: Path, *, n: int, rate: float) -> None:
                 sent[fake.sender(i)] = time.time()
         wait_until(lambda: len(_relay_times(relay_log, offset).keys() & sent.keys()) >= n, 30, 0.2)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
         log.close()
     got = _relay_times(relay_log, offset)
     lat = [got[a] - t0 for a, t0 in sent.items() if a in got]
