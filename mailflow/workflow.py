@@ -70,8 +70,6 @@ class Workflow:
     def follow_up(self, session: Session, mail: InboundMail, message: Message, complaint: Complaint,
                   via_token: bool, now: datetime) -> Outcome | None:
         """A mail on an existing complaint. Returns None to treat it as a new complaint."""
-        from mailflow.intake import Outcome
-
         sender = mail.from_addr
         role = self._role_of(sender, complaint)
         if role is not None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email
 import os
-import resource
 import signal
 import socket
 import subprocess
