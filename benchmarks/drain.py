@@ -1,7 +1,7 @@
 """Outbox drain: raw aiosmtplib sends of N mails vs mailflow draining N outbox rows.
 
 N acknowledgements (~2 KB, to the citizens' mailboxes) are queued with
-``mailflow.outbox.enqueue`` on a fresh SQLite desk.  raw: the very same bytes
+``mailflow.edges.outbox.enqueue`` on a fresh SQLite desk.  raw: the very same bytes
 and envelopes, read from the database beforehand, sent on one aiosmtplib
 connection.  mailflow: ``Outbox.run_once()`` until nothing is due (it claims
 200 rows per pass, marks each ``sending``, sends on one connection, marks it
@@ -24,8 +24,8 @@ from benchmarks.intake import _profiler, _save_profile
 
 
 def _fill(desk, n: int) -> None:
-    from mailflow.models import utcnow
-    from mailflow.outbox import Outgoing, enqueue
+    from mailflow.store.models import utcnow
+    from mailflow.edges.outbox import Outgoing, enqueue
 
     now = utcnow()
     body = fake.complaint_body(0) * 2
@@ -37,7 +37,7 @@ def _fill(desk, n: int) -> None:
 
 
 def _reset(desk) -> None:
-    from mailflow.models import OutboxItem, utcnow
+    from mailflow.store.models import OutboxItem, utcnow
 
     with desk.app.factory.begin() as session:
         session.execute(update(OutboxItem).values(state="pending", attempts=0, sent_at=None,
@@ -45,7 +45,7 @@ def _reset(desk) -> None:
 
 
 def _rows(desk) -> list[tuple[str, list[str], bytes]]:
-    from mailflow.models import Message, OutboxItem
+    from mailflow.store.models import Message, OutboxItem
 
     with desk.app.factory() as session:
         return [(o.envelope_from, o.recipients.split(","), raw) for o, raw in session.execute(

@@ -313,7 +313,7 @@ def _load_postgresql(engine, gen: Generator, total: int, chunk: int, counts: Cou
 def generate(url: str, complaints: int, *, years: float = 3.0, revision: str = "head", chunk: int = 20000,
              now: datetime | None = None, log=print) -> Counts:
     """Create the schema at ``revision`` in an EMPTY database at ``url`` and load it."""
-    from mailflow import db
+    from mailflow.store import db
 
     engine = db.make_engine(url)
     try:

@@ -2,7 +2,7 @@
 
 A *desk* is what ``tests/conftest.py`` builds too: a real ``mailflow.toml``
 for the local mail stack, a database upgraded by mailflow's migrations, and
-``mailflow.app.build`` on it.
+``mailflow.runner.app.build`` on it.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ class Stack:
     """The project's local mail stack, started in a temp dir for one benchmark run."""
 
     def __init__(self) -> None:
-        from mailflow.testing.mailstack import MailStack
+        from devstack.mailstack import MailStack
 
         self.dir = tempfile.mkdtemp(prefix="mailflow-bench-", dir=state_parent())
         os.chmod(self.dir, 0o755)  # the mail user must reach the spool: mail stays in DIR/mail
@@ -270,9 +270,9 @@ def make_desk(stack: Stack | None, where: Path, *, db_url: str | None = None, bu
               poll_interval: float = 1, extra: str = "", imap_port: int | None = None,
               smtp_port: int | None = None) -> Desk:
     """A mailflow config + migrated database (+ the built App unless ``build=False``)."""
-    from mailflow import db
-    from mailflow.app import build as build_app
-    from mailflow.config import load_settings
+    from mailflow.store import db
+    from mailflow.runner.app import build as build_app
+    from mailflow.config.settings import load_settings
 
     where.mkdir(parents=True, exist_ok=True)
     url = db_url or f"sqlite:///{where / 'mailflow.db'}"

@@ -6,7 +6,7 @@ The N complaint mails are delivered once per run into Dovecot over LMTP
 
 * raw:      imapclient connect, login, SELECT, SEARCH ALL, UID FETCH
             ``BODY.PEEK[] RFC822.SIZE`` in batches of ``imap.batch_size`` (100),
-            as ``mailflow.mailbox.Mailbox.fetch`` asks.
+            as ``mailflow.edges.mailbox.Mailbox.fetch`` asks.
 * minimal:  the same loop plus ``mailparser.parse_from_bytes`` of every mail.
 * mailflow: ``Daemon.intake_once()`` on a fresh SQLite desk: fetch, parse,
             validate, register, store, acknowledgement and forward queued,
@@ -122,7 +122,7 @@ def run(r: Run, stack: Stack, workdir: Path, *, n: int, repeats: int, profile: P
 def _counter(desk):
     from sqlalchemy import func, select
 
-    from mailflow.models import Complaint
+    from mailflow.store.models import Complaint
 
     def count() -> int:
         with desk.app.factory() as session:

@@ -39,7 +39,7 @@ class _CalendarTimer:
     """Adds up the time spent in OfficeCalendar.working_minutes_between (this process only)."""
 
     def __init__(self) -> None:
-        from mailflow.calendar import OfficeCalendar
+        from mailflow.core.calendar import OfficeCalendar
 
         self.cls = OfficeCalendar
         self.orig = OfficeCalendar.working_minutes_between
@@ -111,7 +111,7 @@ def _numbers(url: str) -> dict[str, str]:
 
 
 def _one_database(r: Run, kind: str, url: str, workdir: Path, complaints: int, repeats: int) -> None:
-    from mailflow import db
+    from mailflow.store import db
 
     bench = f"scale/{kind}"
     counts = generate(url, complaints, revision=BEFORE, log=lambda m: print(m, flush=True))

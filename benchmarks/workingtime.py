@@ -37,7 +37,7 @@ NOW = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Asia/Jakarta"))
 def _calendars():
     from datetime import time as clock
 
-    from mailflow.calendar import OfficeCalendar
+    from mailflow.core.calendar import OfficeCalendar
 
     ramadan = {w: [(clock(8), clock(15))] for w in range(4)} | {4: [(clock(8), clock(15, 30))]}
     return {

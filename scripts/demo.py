@@ -14,7 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mailflow.testing.mailstack import DOMAIN, PASSWORD, MailStack  # noqa: E402
+from devstack.mailstack import DOMAIN, PASSWORD, MailStack  # noqa: E402
 
 DEMO = REPO / "var" / "demo"
 MAILS = REPO / "scripts" / "demo-mail"

@@ -10,7 +10,7 @@ def pytest_addoption(parser):
                      help="run the long chaos test (N = 2000 complaints, K = 50 SIGKILLs; see tests/test_chaos.py)")
 
 # --------------------------------------------------------------------------
-# Local real mail servers (mailflow/testing/mailstack.py, scripts/mailstack).
+# Local real mail servers (devstack/mailstack.py, scripts/mailstack).
 #
 #   mailstack  session-scoped: Dovecot (IMAP/IMAPS/LMTP) + the aiosmtpd SMTP
 #              front, started once per test session (per xdist worker) in a
@@ -27,7 +27,7 @@ _mailstack_failure: str | None = None
 @pytest.fixture(scope="session")
 def mailstack(tmp_path_factory):
     global _mailstack_failure
-    from mailflow.testing.mailstack import MailStack, MailStackError
+    from devstack.mailstack import MailStack, MailStackError
 
     if _mailstack_failure is not None:  # don't retry the install for every test
         pytest.fail(_mailstack_failure, pytrace=False)
@@ -59,9 +59,9 @@ from support import TEST_ENV, db_url, write_config  # noqa: E402,F401  (db_url i
 
 @pytest.fixture
 def make_desk(mail, tmp_path):
-    from mailflow import db
-    from mailflow.app import build
-    from mailflow.config import load_settings
+    from mailflow.store import db
+    from mailflow.runner.app import build
+    from mailflow.config.settings import load_settings
 
     apps = []
 

@@ -1,4 +1,4 @@
-"""The office calendar (mailflow.calendar): working days, working-time arithmetic, the [calendar] table.
+"""The office calendar (mailflow.core.calendar): working days, working-time arithmetic, the [calendar] table.
 
 Fixed clocks only. The 2026 holiday dates asserted here were read from the
 installed `holidays` package (and match the 2026 SKB 3 Menteri): Nyepi Thu
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailflow.calendar import OfficeCalendar, calendar_from_table
+from mailflow.core.calendar import OfficeCalendar, calendar_from_table
 from mailflow.errors import RulesError
 
 WIB = ZoneInfo("Asia/Jakarta")  # UTC+7

@@ -35,10 +35,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailflow import db
-from mailflow.app import build
-from mailflow.config import load_settings
-from mailflow.models import Complaint, Hop, Message, OutboxItem
+from mailflow.store import db
+from mailflow.runner.app import build
+from mailflow.config.settings import load_settings
+from mailflow.store.models import Complaint, Hop, Message, OutboxItem
 from support import REPO, TEST_ENV, VALID_BODY, complaint_mail, write_config
 
 pytestmark = pytest.mark.integration

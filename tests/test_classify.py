@@ -1,4 +1,4 @@
-"""mailflow.classify: real bounces / auto-replies / replies (../shared/corpus) and edge cases."""
+"""mailflow.core.classify: real bounces / auto-replies / replies (../shared/corpus) and edge cases."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.classify import OWN_MESSAGE_ID_PREFIX, Classification, Kind, classify
-from mailflow.message import parse_message
+from mailflow.core.classify import OWN_MESSAGE_ID_PREFIX, Classification, Kind, classify
+from mailflow.core.message import parse_message
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"

@@ -11,11 +11,11 @@ import sys
 import pytest
 from sqlalchemy import select, text
 
-from mailflow import db
-from mailflow.app import build
-from mailflow.config import load_settings
-from mailflow.intake import Source
-from mailflow.models import OutboxItem
+from mailflow.store import db
+from mailflow.runner.app import build
+from mailflow.config.settings import load_settings
+from mailflow.desk.intake import Source
+from mailflow.store.models import OutboxItem
 from support import INVALID_BODY, REPO, TEST_ENV, complaint_mail, write_config
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailflow.authres import authentication_failure
-from mailflow.commands import has_confirmation, parse_command
+from mailflow.core.authres import authentication_failure
+from mailflow.core.commands import has_confirmation, parse_command
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The complaint format (mailflow.complaint_format): loading the rules file and
+"""The complaint format (mailflow.core.complaint_format): loading the rules file and
 parsing complaints written in every accepted style. Table-driven; pure."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.complaint_format import (
+from mailflow.core.complaint_format import (
     EMPTY,
     MISSING,
     FieldError,

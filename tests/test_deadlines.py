@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 
-from mailflow import db
-from mailflow.deadlines import Deadlines, DeadlineResult, due_visits
-from mailflow.models import Complaint, Hop, StepVisit
-from mailflow.render import Renderer, TemplateError
+from mailflow.store import db
+from mailflow.desk.deadlines import Deadlines, DeadlineResult, due_visits
+from mailflow.store.models import Complaint, Hop, StepVisit
+from mailflow.core.render import Renderer, TemplateError
 from support import REPO, VALID_BODY, complaint_mail
 
 SHIPPED = REPO / "templates"

@@ -1,4 +1,4 @@
-"""NIK / No. KK structural checks and masking (mailflow.identity): table-driven."""
+"""NIK / No. KK structural checks and masking (mailflow.core.identity): table-driven."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from mailflow.identity import (
+from mailflow.core.identity import (
     check_kk,
     check_nik,
     mask_id,

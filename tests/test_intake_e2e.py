@@ -11,7 +11,7 @@ from email.utils import make_msgid
 import pytest
 from sqlalchemy import func, select
 
-from mailflow.models import Complaint, Hop, Message, OutboxItem
+from mailflow.store.models import Complaint, Hop, Message, OutboxItem
 from support import INVALID_BODY, VALID_BODY, complaint_mail, corpus_dir, corpus_files
 
 pytestmark = pytest.mark.integration

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from mailflow import ladder
+from mailflow.core import ladder
 from mailflow.errors import RulesError
-from mailflow.ladder import (AskCitizen, AutoReply, CitizenMail, Close, Command, ConfirmSend, Move,
+from mailflow.core.ladder import (AskCitizen, AutoReply, CitizenMail, Close, Command, ConfirmSend, Move,
                              NewLinkedComplaint, Note, Refuse, RequestApproval, SendAnswer, State, TellDeputies,
                              TellHolder)
-from mailflow.rules import APPROVAL, CITIZEN, COMMAND_WORDS, Rules, load_rules
+from mailflow.config.rules import APPROVAL, CITIZEN, COMMAND_WORDS, Rules, load_rules
 from support import REPO
 
 FILES = ("bantul-email", "palangkaraya-online", "kulonprogo-website", "bima-innovation")

@@ -12,7 +12,7 @@ from email.utils import make_msgid
 import pytest
 from sqlalchemy import select
 
-from mailflow.models import Complaint, Hop
+from mailflow.store.models import Complaint, Hop
 from support import VALID_BODY, complaint_mail
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from mailflow.testing.mailstack import ENV_KEYS, MailStack
+from devstack.mailstack import ENV_KEYS, MailStack
 
 integration = pytest.mark.integration
 
@@ -340,9 +340,9 @@ def test_script_start_env_status_stop_with_users_file(tmp_path, mailstack):
 
 
 def test_module_runs_with_this_python():
-    # scripts/mailstack execs `python -m mailflow.testing.mailstack`.
+    # scripts/mailstack execs `python -m devstack.mailstack`.
     out = subprocess.run(
-        [sys.executable, "-m", "mailflow.testing.mailstack", "--help"],
+        [sys.executable, "-m", "devstack.mailstack", "--help"],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert out.returncode == 0 and "usage: scripts/mailstack" in out.stdout
@@ -368,7 +368,7 @@ def two_relays():
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import SMTP
 
-    from mailflow.testing.smtprelay import FastDataSMTP
+    from devstack.smtprelay import FastDataSMTP
 
     class Ctl(Controller):
         def __init__(self, cls):

@@ -23,8 +23,8 @@ from email.utils import make_msgid
 import pytest
 from sqlalchemy import func, select, update
 
-from mailflow.mailbox import Mailbox
-from mailflow.models import Complaint, Hop, Message, OutboxItem
+from mailflow.edges.mailbox import Mailbox
+from mailflow.store.models import Complaint, Hop, Message, OutboxItem
 from support import INVALID_BODY, REPO, TEST_ENV, VALID_BODY, complaint_mail
 
 pytestmark = pytest.mark.integration
@@ -100,9 +100,9 @@ def dead_pid() -> int:
 # ------------------------------------------------------------------ crash mid-send
 CRASH_MID_SEND = """
 import os, signal, sys
-from mailflow.app import build
-from mailflow.config import load_settings
-from mailflow.outbox import SmtpSender
+from mailflow.runner.app import build
+from mailflow.config.settings import load_settings
+from mailflow.edges.outbox import SmtpSender
 
 app = build(load_settings(sys.argv[1]))
 claimed = app.outbox._claim()  # every due row is now "sending", claimed by this process
@@ -188,7 +188,7 @@ def test_a_row_a_live_daemon_is_sending_is_left_to_it_until_its_claim_expires(ma
 
 
 def test_a_drain_holds_about_claim_bytes_of_mail_at_once(make_desk):
-    from mailflow.outbox import Outbox
+    from mailflow.edges.outbox import Outbox
 
     stack, app, daemon = make_desk()
     send_valid(stack, 1, 2)
@@ -368,7 +368,7 @@ def test_a_uidvalidity_change_rescans_the_folder_and_loses_nothing(make_desk):
     stack.deliver("aduan", kept, folder="Aduan")
     assert actions(daemon.run_once()) == ["registered"]
     with app.factory() as s:
-        from mailflow.models import MailboxState
+        from mailflow.store.models import MailboxState
 
         before = s.get(MailboxState, "Aduan")
         assert before.last_uid == 4
@@ -680,12 +680,12 @@ def test_intake_fuzz_every_input_is_handled_or_refused_with_a_quarantinable_erro
     else, and a message that was handled is archived."""
     from hypothesis import HealthCheck, given, settings, strategies as st
 
-    from mailflow import db
-    from mailflow.app import build
-    from mailflow.config import load_settings
+    from mailflow.store import db
+    from mailflow.runner.app import build
+    from mailflow.config.settings import load_settings
     from mailflow.errors import MessageTooLarge
-    from mailflow.intake import Source
-    from mailflow.message import MessageParseError
+    from mailflow.desk.intake import Source
+    from mailflow.core.message import MessageParseError
     from support import write_config
     from test_message import _BODY_LINES, _HEADER_LINES
 

@@ -1,4 +1,4 @@
-"""The mail templates and the pure renderer (mailflow.render)."""
+"""The mail templates and the pure renderer (mailflow.core.render)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from mailflow.render import PageRenderer, Rendered, Renderer, TemplateError, duration, localtime, masked, number, percent
+from mailflow.core.render import PageRenderer, Rendered, Renderer, TemplateError, duration, localtime, masked, number, percent
 
 SHIPPED = Path(__file__).resolve().parents[1] / "templates"
 MAIL_TEMPLATES = [

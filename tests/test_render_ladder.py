@@ -1,7 +1,7 @@
 """The ladder's mail templates: staff handovers and approvals, refusals and
-warnings, and the answer and question to the citizen (mailflow.render).
+warnings, and the answer and question to the citizen (mailflow.core.render).
 
-The contexts are what mailflow.workflow passes (its ``_base`` adds office,
+The contexts are what mailflow.desk.replies passes (its ``_base`` adds office,
 now, complaint and reply_address to every mail)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from mailflow.render import Renderer, TemplateError
+from mailflow.core.render import Renderer, TemplateError
 from test_render import FOOTER, KK, LADDER_TEMPLATES, NIK, NIK_MASKED, SHIPPED, T, complaint, contexts, lines, office
 
 REPLY = "aduan+adu-2026-000123.mfrggzdfmztwq2lk@dukcapil.test"
@@ -30,7 +30,7 @@ def cmd(word: str, meaning: str) -> NS:
     return NS(word=word, meaning=meaning)
 
 
-# As mailflow.commands.MEANINGS has them.
+# As mailflow.core.commands.MEANINGS has them.
 JAWAB = cmd("#jawab", "teks setelah perintah ini menjadi jawaban untuk pelapor")
 TERUSKAN = cmd("#teruskan", "teruskan ke jenjang berikutnya, dengan catatan")
 KEMBALIKAN = cmd("#kembalikan", "kembalikan ke jenjang sebelumnya, dengan catatan")

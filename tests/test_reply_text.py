@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.message import parse_message
-from mailflow.reply_text import extract_reply, extract_reply_html, reply_of
+from mailflow.core.message import parse_message
+from mailflow.core.reply_text import extract_reply, extract_reply_html, reply_of
 from support import CORPUS
 
 REPLIES = CORPUS / "replies"

@@ -27,16 +27,16 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from mailflow import db
-from mailflow.app import build
-from mailflow.config import load_settings
-from mailflow.models import Complaint, Hop, OutboxItem, ReportRun, StepVisit
-from mailflow.render import PageRenderer, Renderer, TemplateError
+from mailflow.store import db
+from mailflow.runner.app import build
+from mailflow.config.settings import load_settings
+from mailflow.store.models import Complaint, Hop, OutboxItem, ReportRun, StepVisit
+from mailflow.core.render import PageRenderer, Renderer, TemplateError
 from mailflow.report import formats
 from mailflow.report.figures import Month, build_report, nearest_rank
 from mailflow.report.monthly import AlreadySent, MonthNotEnded, NoRecipients, due_month, first_working_day
 from mailflow.report.query import MonthNotBegun, load_month
-from mailflow.rules import load_rules
+from mailflow.config.rules import load_rules
 from support import REPO, TEST_ENV, write_config
 
 WIB = ZoneInfo("Asia/Jakarta")

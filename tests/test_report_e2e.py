@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from mailflow.models import ReportRun
+from mailflow.store.models import ReportRun
 from support import INVALID_BODY, REPO, TEST_ENV, VALID_BODY, complaint_mail
 
 WIB = ZoneInfo("Asia/Jakarta")

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from mailflow import db, hoplog, numbering
+from mailflow.store import db, hoplog, numbering
 from mailflow.errors import SchemaOutOfDate
-from mailflow.models import Complaint, Hop
+from mailflow.store.models import Complaint, Hop
 
 
 
@@ -34,7 +34,7 @@ def test_the_migrations_build_exactly_the_schema_of_the_models(db_url):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from mailflow.models import Base
+    from mailflow.store.models import Base
 
     engine = db.make_engine(db_url)
     db.upgrade(engine)
@@ -121,9 +121,9 @@ def test_two_concurrent_intakes_never_double_or_skip_a_number(db_url, tmp_path):
     """Two daemons (each with its own engine and connections) register complaints
     at the same time on one database: the numbers are exactly 1..N."""
     from support import TEST_ENV, complaint_mail, write_config
-    from mailflow.app import build
-    from mailflow.config import load_settings
-    from mailflow.intake import Source
+    from mailflow.runner.app import build
+    from mailflow.config.settings import load_settings
+    from mailflow.desk.intake import Source
 
     engine = db.make_engine(db_url)
     db.upgrade(engine)
@@ -165,7 +165,7 @@ def test_two_concurrent_intakes_never_double_or_skip_a_number(db_url, tmp_path):
 def test_a_reply_is_matched_to_its_complaint_through_the_token_index(tmp_path):
     """Intake._find_complaint looks the reply token up first, on every staff
     reply and citizen follow-up: an index lookup, not a scan of the register."""
-    from mailflow.models import Complaint as C
+    from mailflow.store.models import Complaint as C
 
     engine = db.make_engine(f"sqlite:///{tmp_path / 'plan.db'}")
     db.upgrade(engine)

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from mailflow.errors import TLSRequiredError
-from mailflow.mailbox import Mailbox
-from mailflow.models import OutboxItem
+from mailflow.edges.mailbox import Mailbox
+from mailflow.store.models import OutboxItem
 from support import complaint_mail
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ def test_verification_can_be_switched_off_explicitly(make_desk, mail):
                                extra="")
     text = app.settings.path.read_text().replace('security = "tls"', 'security = "tls"\nverify_certificate = false', 1)
     app.settings.path.write_text(text)
-    from mailflow.config import load_settings
+    from mailflow.config.settings import load_settings
     from support import TEST_ENV
 
     settings = load_settings(app.settings.path, env=TEST_ENV)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from mailflow.render import PageRenderer, duration, localtime, number, percent, zone_label
+from mailflow.core.render import PageRenderer, duration, localtime, number, percent, zone_label
 from mailflow.report.figures import Report
 
 FORMATS = ("text", "html", "csv", "json")

@@ -35,17 +35,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.calendar import OfficeCalendar
+from mailflow.core.calendar import OfficeCalendar
 from mailflow.errors import MailflowError
-from mailflow.models import Hop, ReportRun, utcnow
-from mailflow.outbox import Attachment, Outgoing, enqueue
-from mailflow.render import PageRenderer, TemplateError, localtime
+from mailflow.store.models import Hop, ReportRun, utcnow
+from mailflow.edges.outbox import Attachment, Outgoing, enqueue
+from mailflow.core.render import PageRenderer, TemplateError, localtime
 from mailflow.report import formats
 from mailflow.report.figures import Month, Report, build_report
 from mailflow.report.query import DEFAULT_LIMIT, load_month
 
 if TYPE_CHECKING:
-    from mailflow.intake import Intake
+    from mailflow.desk.intake import Intake
 
 log = logging.getLogger("mailflow.report")
 

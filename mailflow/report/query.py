@@ -25,9 +25,9 @@ from datetime import datetime, tzinfo
 from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from mailflow import ladder
-from mailflow.identity import mask_ids_in_text
-from mailflow.models import Complaint, Hop, StepVisit
+from mailflow.core import ladder
+from mailflow.core.identity import mask_ids_in_text
+from mailflow.store.models import Complaint, Hop, StepVisit
 from mailflow.report.figures import (
     DurationCount,
     Month,

@@ -1,0 +1,631 @@
+"""SMTP front of the local test mail stack: aiosmtpd in, Dovecot LMTP out.
+
+Accepts mail for one local domain (``dukcapil.test``) and hands every message
+to Dovecot's LMTP socket *before* answering ``250``, so a message is visible
+over IMAP as soon as the client's send returns.  The bytes are passed through
+untouched (``decode_data=False``; nothing is added by this relay; Dovecot adds
+``Return-Path``, ``Delivered-To`` and ``Received`` on top).
+
+* Recipients: ``local@domain`` or ``local+tag@domain`` where ``local`` is
+  listed in the users file (one local part per line, re-read when it changes).
+  Anything else is refused with ``550`` at ``RCPT`` time.
+* Two listeners in one process: ``--port`` without STARTTLS and
+  ``--starttls-port`` offering STARTTLS (``--cert``/``--key``).  Neither
+  requires TLS or AUTH; AUTH PLAIN/LOGIN is offered on both and accepts any
+  known user with the stack password, so clients configured with credentials
+  work too.
+* LMTP failures become SMTP errors: 4xx from Dovecot (or Dovecot down, e.g.
+  during ``restart-imap``) -> ``451``, 5xx -> ``554``.  With several
+  recipients and a partial failure the whole DATA is answered with the
+  failure (a retrying client may duplicate the mail for the others).
+* Lines longer than 1000 octets are refused (aiosmtpd's RFC 5321 limit).
+* A control file (``--control``, JSON, re-read when it changes; written by
+  :meth:`MailStack.relay_control`) lets tests make the server misbehave or
+  behave like Gmail/Exchange:
+
+  - ``"faults"``: a list of ``{"stage": "mail"|"rcpt"|"data", "reply": "451
+    4.3.0 try later", "times": N, "match": "substring"}``: the next N
+    commands at that stage (whose recipient or envelope sender contains
+    ``match``, if given) get ``reply`` instead of being done; ``times`` 0 or
+    missing means every time. ``stage`` ``"drop"`` closes the connection
+    after the final dot of DATA without delivering or answering.
+  - ``"sent_copy": true`` with ``"imap_port"``: like Gmail or Exchange, every
+    accepted mail whose envelope sender is a local user is also filed, before
+    the ``250``, in that user's ``Sent`` folder (IMAP APPEND), so a client
+    can later check whether a mail it sent was accepted.
+
+Run as ``python3 -m devstack.smtprelay --help``; normally started by
+:mod:`devstack.mailstack`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import smtplib
+import socket
+import ssl
+import sys
+import threading
+import time
+from pathlib import Path
+
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, syntax
+
+log = logging.getLogger("mailstack.smtprelay")
+
+DATA_SIZE_LIMIT = 64 * 1024 * 1024
+
+
+class UserList:
+    """Known local parts, re-read from a file whenever its mtime changes."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._stamp: tuple[int, int] | None = None
+        self._users: frozenset[str] = frozenset()
+
+    def get(self) -> frozenset[str]:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return self._users
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            self._users = frozenset(
+                ln.strip().lower() for ln in lines if ln.strip() and not ln.startswith("#")
+            )
+            self._stamp = stamp
+        return self._users
+
+
+class Control:
+    """The test-controlled behaviour (faults, sent copies), re-read from a JSON
+    file whenever it changes; the count of each fault's uses starts again then."""
+
+    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        self.path = Path(path) if path else None
+        self._stamp: tuple[int, int] | None = None
+        self.settings: dict = {}
+        self._used: list[int] = []
+        self._lock = threading.Lock()
+
+    def _refresh(self) -> None:
+        if self.path is None:
+            return
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self.settings, self._used, self._stamp = {}, [], None
+            return
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
+            try:
+                self.settings = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+            except ValueError:
+                log.warning("control file %s is not JSON; ignored", self.path)
+                self.settings = {}
+            self._used = [0] * len(self.settings.get("faults", ()))
+            self._stamp = stamp
+
+    def fault(self, stage: str, sender: str, *rcpts: str) -> str | None:
+        """The reply a fault at ``stage`` gives for this envelope now, or None."""
+        subjects = (sender, *rcpts)
+        with self._lock:
+            self._refresh()
+            for i, fault in enumerate(self.settings.get("faults", ())):
+                if fault.get("stage") != stage:
+                    continue
+                match = fault.get("match")
+                if match and not any(match.lower() in (s or "").lower() for s in subjects):
+                    continue
+                if fault.get("sender") and fault["sender"].lower() not in (sender or "").lower():
+                    continue
+                times = int(fault.get("times") or 0)
+                if times and self._used[i] >= times:
+                    continue
+                self._used[i] += 1
+                log.info("fault injected at %s for %s: %s", stage, subjects, fault.get("reply"))
+                return str(fault.get("reply", ""))
+        return None
+
+    def sent_copy_port(self) -> int | None:
+        with self._lock:
+            self._refresh()
+            if self.settings.get("sent_copy") and self.settings.get("imap_port"):
+                return int(self.settings["imap_port"])
+        return None
+
+
+def file_sent_copy(port: int, user: str, password: str, data: bytes) -> None:
+    """APPEND ``data`` to ``user``'s Sent folder on the local Dovecot."""
+    import imaplib
+
+    conn = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+    try:
+        conn.login(user, password)
+        typ, detail = conn.append("Sent", None, None, data)
+        if typ != "OK":
+            raise LmtpError(451, f"4.3.0 could not file the sent copy: {detail!r}")
+    finally:
+        try:
+            conn.logout()
+        except Exception:  # pragma: no cover - best effort
+            pass
+
+
+class LmtpError(Exception):
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(f"{code} {text}")
+        self.code = code
+        self.text = text
+
+
+class LmtpDeliverer:
+    """Blocking LMTP client with a small pool of reusable connections."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.socket_path = socket_path
+        self._pool: list[smtplib.LMTP] = []
+        self._lock = threading.Lock()
+
+    def _connect(self) -> smtplib.LMTP:
+        conn = smtplib.LMTP(self.socket_path, timeout=60)
+        conn.ehlo_or_helo_if_needed()
+        return conn
+
+    def _take(self) -> tuple[smtplib.LMTP, bool]:
+        with self._lock:
+            if self._pool:
+                return self._pool.pop(), True
+        return self._connect(), False
+
+    def _give_back(self, conn: smtplib.LMTP) -> None:
+        with self._lock:
+            if len(self._pool) < 16:
+                self._pool.append(conn)
+                return
+        _close(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, []
+        for conn in pool:
+            _close(conn)
+
+    def deliver(
+        self,
+        mail_from: str,
+        rcpts: list[str],
+        data: bytes,
+        mail_options: list[str],
+        stuffed: bytes | None = None,
+    ) -> dict[str, tuple[int, str]]:
+        """Deliver one message; returns {rcpt: (code, text)} per recipient.
+
+        ``stuffed``, if given, is ``data`` already dot-stuffed as it came in
+        over SMTP (ending in CRLF, or empty): sent as is, saving a regex pass.
+        """
+        try:
+            conn, reused = self._take()
+        except OSError as exc:
+            raise LmtpError(451, f"4.4.1 LMTP socket unavailable: {exc}") from exc
+        try:
+            try:
+                result = self._transaction(conn, mail_from, rcpts, data, mail_options, stuffed)
+            except _NotStarted:
+                # A pooled connection went stale (Dovecot restarted or timed it
+                # out) before the transaction began: safe to retry once.
+                _close(conn)
+                if not reused:
+                    raise
+                conn = self._connect()
+                result = self._transaction(conn, mail_from, rcpts, data, mail_options, stuffed)
+        except _NotStarted as exc:
+            _close(conn)
+            raise LmtpError(451, f"4.4.2 LMTP connection failed: {exc.__cause__}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            _close(conn)
+            raise LmtpError(451, f"4.4.2 LMTP delivery failed: {exc}") from exc
+        self._give_back(conn)
+        return result
+
+    @staticmethod
+    def _transaction(
+        conn: smtplib.LMTP,
+        mail_from: str,
+        rcpts: list[str],
+        data: bytes,
+        mail_options: list[str],
+        stuffed: bytes | None = None,
+    ) -> dict[str, tuple[int, str]]:
+        options = []
+        if "8bitmime" in conn.esmtp_features:
+            options += [o for o in mail_options if o.upper().startswith("BODY=")]
+        if "smtputf8" in conn.esmtp_features:
+            options += [o for o in mail_options if o.upper() == "SMTPUTF8"]
+        try:
+            code, text = conn.mail(mail_from, options)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            raise _NotStarted() from exc
+        results: dict[str, tuple[int, str]] = {}
+        if code != 250:
+            conn.rset()
+            return {r: (code, _text(text)) for r in rcpts}
+        accepted = []
+        for rcpt in rcpts:
+            code, text = conn.rcpt(rcpt)
+            if code in (250, 251):
+                accepted.append(rcpt)
+            else:
+                results[rcpt] = (code, _text(text))
+        if not accepted:
+            conn.rset()
+            return results
+        # LMTP answers DATA once per accepted recipient; smtplib reads only
+        # the first reply, the others are read here.
+        if stuffed is None:
+            code, text = conn.data(data)
+        else:
+            code, text = conn.docmd("data")
+            if code != 354:
+                conn.rset()
+                return {**results, **{r: (code, _text(text)) for r in accepted}}
+            conn.send(stuffed + b".\r\n")
+            code, text = conn.getreply()
+        results[accepted[0]] = (code, _text(text))
+        for rcpt in accepted[1:]:
+            code, text = conn.getreply()
+            results[rcpt] = (code, _text(text))
+        return results
+
+
+class _NotStarted(Exception):
+    pass
+
+
+def _text(text: bytes | str) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+
+
+def _close(conn: smtplib.SMTP) -> None:
+    try:
+        conn.close()
+    except Exception:  # pragma: no cover - best effort
+        pass
+
+
+class RelayHandler:
+    def __init__(self, domain: str, users: UserList, deliverer: LmtpDeliverer, password: str,
+                 control: Control | None = None):
+        self.domain = domain.lower()
+        self.users = users
+        self.deliverer = deliverer
+        self.password = password
+        self.control = control or Control(None)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        fault = self.control.fault("mail", address)
+        if fault:
+            return fault
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    def known(self, address: str) -> bool:
+        local, at, domain = address.rpartition("@")
+        if not at or domain.lower() != self.domain:
+            return False
+        base = local.split("+", 1)[0].lower()
+        return base in self.users.get()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local, at, domain = address.rpartition("@")
+        if not at or domain.lower() != self.domain:
+            return f"550 5.7.1 <{address}>: relay access denied (only @{self.domain})"
+        if not self.known(address):
+            return f"550 5.1.1 <{address}>: user unknown"
+        fault = self.control.fault("rcpt", envelope.mail_from or "", address)
+        if fault:
+            return fault
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.append(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        data = envelope.original_content
+        if data is None:
+            data = envelope.content or b""
+        if isinstance(data, str):  # pragma: no cover - decode_data is off
+            data = data.encode("utf-8", "surrogateescape")
+        rcpts = list(envelope.rcpt_tos)
+        if self.control.fault("drop", envelope.mail_from or "", *rcpts) is not None:
+            log.warning("from=<%s> to=%s: connection dropped after DATA (fault)", envelope.mail_from, rcpts)
+            server.transport.close()
+            return "421 4.3.0 dropped"  # never reaches the client: the connection is closed
+        fault = self.control.fault("data", envelope.mail_from or "", *rcpts)
+        if fault:
+            return fault
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        try:
+            results = await loop.run_in_executor(
+                None,
+                self.deliverer.deliver,
+                envelope.mail_from or "",
+                rcpts,
+                data,
+                list(envelope.mail_options or []),
+                getattr(envelope, "mailstack_stuffed", None),
+            )
+        except LmtpError as exc:
+            log.warning("from=<%s> to=%s size=%d failed: %s", envelope.mail_from, rcpts, len(data), exc)
+            return f"{exc.code} {exc.text}"
+        ms = (time.monotonic() - started) * 1000
+        failed = {r: res for r, res in results.items() if res[0] != 250}
+        port = self.control.sent_copy_port()
+        sender = envelope.mail_from or ""
+        if not failed and port and self.known(sender):
+            try:
+                await loop.run_in_executor(None, file_sent_copy, port, sender.rpartition("@")[0].split("+")[0],
+                                           self.password, data)
+            except (OSError, LmtpError, Exception) as exc:  # noqa: BLE001 - tell the client, as a server would
+                log.warning("from=<%s>: sent copy failed: %s", sender, exc)
+                return "451 4.3.0 delivered, but the copy to Sent failed"
+        if not failed:
+            log.info("from=<%s> to=%s size=%d delivered in %.1f ms", envelope.mail_from, rcpts, len(data), ms)
+            return "250 2.0.0 OK delivered to LMTP"
+        log.warning("from=<%s> to=%s size=%d partial/failed: %s", envelope.mail_from, rcpts, len(data), failed)
+        rcpt, (code, text) = next(iter(failed.items()))
+        prefix = "451 4.3.0" if 400 <= code < 500 else "554 5.3.0"
+        return f"{prefix} <{rcpt}> LMTP said: {code} {text}"
+
+
+_TOO_LONG = "500 Line too long (see RFC5321 4.5.3.1.6)"
+_TOO_MUCH = "552 Error: Too much mail data"
+_FAST_DATA_NEEDS = ("check_helo_needed", "check_auth_needed", "_set_post_data_state", "_call_handler_hook")
+
+
+class FastDataSMTP(SMTP):
+    """aiosmtpd's SMTP with a chunked DATA reader.
+
+    Stock aiosmtpd reads DATA line by line (~10 MiB/s here for 2 MB mails);
+    this reads whole chunks and finds ``CRLF.CRLF`` with bytes.find, with the
+    same results: dot-unstuffing, 552 over ``data_size_limit`` and 500 for a
+    line longer than ``line_length_limit`` (both answered after the final
+    dot), ``envelope.content``/``original_content`` as bytes, handle_DATA.
+    Only used with ``decode_data=False``.
+    """
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            raw, error = await self._read_data()
+        except asyncio.CancelledError:
+            log.info("Connection lost during DATA")
+            self._writer.close()
+            raise
+        if raw is None:  # connection closed before the final dot
+            return
+        limit = self.data_size_limit
+        if error is None and (
+            (limit and len(raw) > limit)
+            or (raw and max(map(len, raw.split(b"\r\n"))) + 2 > self.line_length_limit)
+        ):
+            error = self._verdict(raw)
+        if error is not None:
+            await self.push(error)
+            self._set_post_data_state()
+            return
+        # Un-stuff: every line starting with "." loses that dot.  ("\r\n."
+        # matches cannot overlap, so a plain replace is exact.)
+        content = raw.replace(b"\r\n.", b"\r\n")
+        if content.startswith(b"."):
+            content = content[1:]
+        self.envelope.content = content
+        self.envelope.original_content = content
+        # Still dot-stuffed: forwarded to LMTP as is, without re-stuffing.
+        self.envelope.mailstack_stuffed = raw
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
+
+    def _verdict(self, data: bytes) -> str | None:
+        """Which error stock aiosmtpd gives for ``data`` (it stops at the first)."""
+        max_line, limit = self.line_length_limit, self.data_size_limit
+        total = pos = 0
+        while True:
+            nl = data.find(b"\r\n", pos)
+            if nl < 0:  # a line still without its CRLF
+                return _TOO_LONG if len(data) - pos > max_line else None
+            n = nl - pos
+            if n > max_line:  # StreamReader overrun: before the line is counted
+                return _TOO_LONG
+            total += n + 2
+            if limit and total > limit:
+                return _TOO_MUCH
+            if n + 2 > max_line:
+                return _TOO_LONG
+            pos = nl + 2
+
+    async def _read_data(self) -> tuple[bytes | None, str | None]:
+        """Read up to the final dot: (dot-stuffed data or None if closed, error)."""
+        reader = self._reader
+        limit = self.data_size_limit
+        buf = bytearray(b"\r\n")  # a virtual CRLF: a first line "." ends DATA too
+        scan = 0
+        error = None  # once decided (over the size limit), keep reading, keep nothing
+        while True:
+            idx = buf.find(b"\r\n.\r\n", scan)
+            if idx >= 0:
+                break
+            if error is None and limit and len(buf) - 5 > limit:
+                error = self._verdict(bytes(buf[2:]))
+            if error is not None and len(buf) > 8:
+                del buf[:-4]  # keep only what a split terminator may need
+            scan = max(0, len(buf) - 4)
+            # A huge n returns everything buffered, so the reader is empty
+            # afterwards and bytes after the final dot can be put back in order.
+            chunk = await reader.read(1 << 30)
+            if not chunk:
+                return None, None
+            buf += chunk
+        leftover = bytes(buf[idx + 5 :])
+        if leftover:  # a client that pipelined its next command
+            reader.feed_data(leftover)
+        return bytes(buf[2 : idx + 2]), error
+
+
+def _smtp_class() -> type[SMTP]:
+    if all(hasattr(SMTP, name) for name in _FAST_DATA_NEEDS):
+        return FastDataSMTP
+    return SMTP  # pragma: no cover - a future aiosmtpd without these internals
+
+
+def _authenticator(handler: RelayHandler):
+    def check(server, session, envelope, mechanism, auth_data):
+        if isinstance(auth_data, LoginPassword):
+            user = auth_data.login.decode("utf-8", "replace")
+            password = auth_data.password.decode("utf-8", "replace")
+            address = user if "@" in user else f"{user}@{handler.domain}"
+            if password == handler.password and handler.known(address):
+                return AuthResult(success=True, auth_data=user)
+        return AuthResult(success=False, handled=False)
+
+    return check
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(args: argparse.Namespace) -> None:
+    users = UserList(args.users_file)
+    deliverer = LmtpDeliverer(args.lmtp)
+    handler = RelayHandler(args.domain, users, deliverer, args.password, Control(args.control))
+    auth = _authenticator(handler)
+    tls = None
+    if args.starttls_port is not None:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.cert, args.key)
+
+    smtp_class = SMTP if args.stock_data else _smtp_class()
+
+    def factory(tls_context):
+        def make():
+            return smtp_class(
+                handler,
+                data_size_limit=DATA_SIZE_LIMIT,
+                enable_SMTPUTF8=True,
+                decode_data=False,
+                hostname=args.hostname,
+                ident="mailstack test relay",
+                tls_context=tls_context,
+                require_starttls=False,
+                auth_required=False,
+                auth_require_tls=False,
+                authenticator=auth,
+            )
+
+        return make
+
+    loop = asyncio.get_running_loop()
+    servers = []
+    plain_sock = _listen(args.host, args.port)
+    servers.append(await loop.create_server(factory(None), sock=plain_sock))
+    ports = {"port": plain_sock.getsockname()[1]}
+    if args.starttls_port is not None:
+        tls_sock = _listen(args.host, args.starttls_port)
+        servers.append(await loop.create_server(factory(tls), sock=tls_sock))
+        ports["starttls_port"] = tls_sock.getsockname()[1]
+
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    if args.pidfile:
+        _atomic_write(args.pidfile, f"{os.getpid()}\n")
+    if args.ready_file:
+        _atomic_write(args.ready_file, json.dumps({"pid": os.getpid(), **ports}) + "\n")
+    log.info("listening on %s %s, delivering to %s", args.host, ports, args.lmtp)
+
+    await stop.wait()
+    log.info("stopping")
+    for server in servers:
+        server.close()
+    for server in servers:
+        await server.wait_closed()
+    deliverer.close()
+    if args.pidfile:
+        try:
+            if Path(args.pidfile).read_text().strip() == str(os.getpid()):
+                os.unlink(args.pidfile)
+        except OSError:
+            pass
+
+
+def _atomic_write(path: str, text: str) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python3 -m devstack.smtprelay",
+        description="SMTP front for the local test mail stack (delivers to Dovecot LMTP).",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True, help="plain SMTP port (0 = pick one)")
+    p.add_argument("--starttls-port", type=int, help="SMTP port offering STARTTLS (0 = pick one)")
+    p.add_argument("--cert", help="PEM certificate chain for STARTTLS")
+    p.add_argument("--key", help="PEM private key for STARTTLS")
+    p.add_argument("--lmtp", required=True, help="Dovecot LMTP unix socket")
+    p.add_argument("--domain", default="dukcapil.test")
+    p.add_argument("--users-file", required=True, help="known local parts, one per line")
+    p.add_argument("--password", default="secret", help="password accepted for SMTP AUTH")
+    p.add_argument("--hostname", default="mail.dukcapil.test", help="name in the banner/EHLO")
+    p.add_argument("--pidfile")
+    p.add_argument("--ready-file", help="JSON {pid, port, starttls_port} written once listening")
+    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--stock-data", action="store_true", help="use aiosmtpd's own (slower) DATA reader")
+    p.add_argument("--control", help="JSON control file: injected faults, sent copies (see the module doc)")
+    args = p.parse_args(argv)
+    if args.starttls_port is not None and not (args.cert and args.key):
+        p.error("--starttls-port needs --cert and --key")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    # aiosmtpd logs every command at INFO; keep its log to warnings.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

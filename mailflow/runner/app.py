@@ -1,0 +1,66 @@
+"""Wiring: build the parts of mailflow from validated settings (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.store import db
+from mailflow.config.settings import Settings
+from mailflow.runner.daemon import Daemon
+from mailflow.desk.deadlines import Deadlines
+from mailflow.desk.intake import Intake
+from mailflow.store.models import utcnow
+from mailflow.edges.outbox import Outbox
+from mailflow.config.paths import shipped
+from mailflow.core.render import PageRenderer, Renderer
+from mailflow.report.monthly import MonthlyReport
+from mailflow.config.rules import Rules, load_rules
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+    rules: Rules
+    renderer: Renderer
+    intake: Intake
+    outbox: Outbox
+    deadlines: Deadlines
+    monthly_report: MonthlyReport
+
+    def daemon(self, **kwargs) -> Daemon:
+        return Daemon(self.settings, self.factory, self.intake, self.outbox, deadlines=self.deadlines,
+                      monthly_report=self.monthly_report, clock=self.intake.clock, **kwargs)
+
+    def close(self) -> None:
+        self.outbox.close()
+        self.engine.dispose()
+
+
+def template_dirs(settings: Settings) -> list:
+    dirs = []
+    if settings.office.templates is not None:
+        dirs.append(settings.office.templates)
+    dirs.append(shipped("templates"))
+    return dirs
+
+
+def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow, check_schema: bool = True) -> App:
+    engine = db.make_engine(settings.database_url)
+    if check_schema:
+        db.check_schema(engine)
+    factory = db.session_factory(engine)
+    rules = load_rules(settings.office.rules, default_timezone=settings.office.timezone)
+    renderer = Renderer(template_dirs(settings))
+    intake = Intake(settings, rules, renderer, clock=clock)
+    gate = db.WriteGate(engine)  # the intake and the sender thread take turns at writing
+    outbox = Outbox(settings, factory, clock=clock, write_gate=gate)
+    deadlines = Deadlines(intake, factory, clock=clock)
+    monthly_report = MonthlyReport(intake, factory, PageRenderer(template_dirs(settings)), clock=clock)
+    return App(settings, engine, factory, rules, renderer, intake, outbox, deadlines, monthly_report)

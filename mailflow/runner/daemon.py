@@ -1,0 +1,343 @@
+"""The daemon loop: intake pass, deadline pass, monthly report, outbox drain, over and over.
+
+``Daemon.run_once`` is one pass (tests and ``mailflow poll --once`` call it);
+``Daemon.run`` is the loop with the wait between passes, reconnects with
+capped backoff on network errors (it never exits on one) and a clean stop on
+SIGTERM/SIGINT after the message in hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.config.settings import Settings
+from mailflow.desk.deadlines import DeadlineResult, Deadlines
+from mailflow.errors import MailServerError, TLSRequiredError
+from mailflow.desk.intake import Intake, Outcome, Source
+from mailflow.edges.mailbox import NETWORK_ERRORS, Fetched, Mailbox
+from mailflow.store.models import MailboxState, utcnow
+from mailflow.edges.outbox import DrainResult, Outbox, RecoveryResult
+from mailflow.report.monthly import MonthlyReport, ReportResult
+
+log = logging.getLogger("mailflow.daemon")
+
+# Raise the stored last UID (a Core statement built once: no ORM work per mail).
+_ADVANCE = (update(MailboxState)
+            .where(MailboxState.mailbox == bindparam("b_mailbox"), MailboxState.last_uid < bindparam("b_uid"))
+            .values(last_uid=bindparam("b_uid"), updated_at=bindparam("b_now")))
+
+
+@dataclass
+class PassResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    recovered: RecoveryResult = field(default_factory=RecoveryResult)
+    deadlines: DeadlineResult = field(default_factory=DeadlineResult)
+    report: ReportResult = field(default_factory=ReportResult)
+    drained: DrainResult = field(default_factory=DrainResult)
+
+    def count(self, action: str) -> int:
+        return sum(1 for o in self.outcomes if o.action == action)
+
+    def summary(self) -> str:
+        actions = {}
+        for o in self.outcomes:
+            actions[o.action] = actions.get(o.action, 0) + 1
+        parts = [f"{n} {a}" for a, n in sorted(actions.items())] or ["no new mail"]
+        if self.recovered:
+            parts.append(f"interrupted sends: {self.recovered.confirmed} confirmed, {self.recovered.requeued} requeued")
+        if self.deadlines:
+            parts.append(f"deadlines: {self.deadlines.summary()}")
+        if self.report:
+            parts.append(self.report.summary())
+        d = self.drained
+        return ", ".join(parts) + f"; sent {d.sent}, deferred {d.deferred}, failed {d.failed}"
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        intake: Intake,
+        outbox: Outbox,
+        *,
+        mailbox: Mailbox | None = None,
+        deadlines: Deadlines | None = None,
+        monthly_report: MonthlyReport | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.settings = settings
+        self.factory = factory
+        self.intake = intake
+        self.outbox = outbox
+        self.mailbox = mailbox or Mailbox(settings.imap)
+        self.deadlines = deadlines
+        # Its transactions and the sender thread's take turns (db.WriteGate).
+        self.write_gate = outbox.write_gate
+        self.monthly_report = monthly_report
+        self.clock = clock
+        self.stop_requested = threading.Event()
+        self._full_scan = True  # after (re)connecting, look at everything left in the folder
+
+    # ------------------------------------------------------------------ one pass
+    def run_once(self, *, send: bool = True) -> PassResult:
+        """One pass: resolve sends a crash interrupted, take in new mail, do the
+        deadlines and the monthly report if it is due, drain the outbox (which
+        sends their mail). A mail-server error in the IMAP part does not keep
+        the outbox from draining (nor the reverse); it is raised at the end,
+        for ``run`` to back off and reconnect. ``send=False``: leave the outbox
+        alone (``run`` drains it from its sender thread)."""
+        result = PassResult()
+        imap_error: BaseException | None = None
+        try:
+            if send:
+                result.recovered = self.outbox.recover_interrupted(self._sent_probe(self.mailbox))
+            result.outcomes = self.intake_once()
+        except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
+            imap_error = exc
+        if self.deadlines is not None:
+            result.deadlines = self.deadlines.run_once()
+        if self.monthly_report is not None:
+            result.report = self.monthly_report.run_once()
+        if send:
+            result.drained = self.outbox.run_once()
+        if imap_error is not None:
+            raise imap_error
+        return result
+
+    def _sent_probe(self, mailbox: Mailbox):
+        """Where the SMTP server files what it accepted (imap.sent_folder), as a
+        probe for Outbox.recover_interrupted, through ``mailbox``; None if not
+        configured."""
+        folder = self.settings.imap.sent_folder
+        if not folder:
+            return None
+        return lambda message_ids: mailbox.find_message_ids(folder, message_ids)
+
+    def intake_once(self) -> list[Outcome]:
+        """Fetch new mail and handle each message in its own transaction."""
+        cfg = self.settings.imap
+        mailbox = self.mailbox
+        uidvalidity = mailbox.select()
+        with self.factory.begin() as session:
+            state = session.get(MailboxState, cfg.folder)
+            if state is None or state.uidvalidity != uidvalidity:
+                if state is not None:
+                    log.warning(
+                        "UIDVALIDITY of %s changed (%s -> %s): the mailbox was rebuilt; re-scanning it all "
+                        "(already handled mail is recognised by Message-ID)", cfg.folder, state.uidvalidity, uidvalidity)
+                    state.uidvalidity, state.last_uid = uidvalidity, 0
+                else:
+                    session.add(MailboxState(mailbox=cfg.folder, uidvalidity=uidvalidity, last_uid=0))
+                self._full_scan = True
+                last_uid = 0
+            else:
+                last_uid = state.last_uid
+        uids = mailbox.uids(0 if self._full_scan else last_uid)
+        self._full_scan = False
+        outcomes: list[Outcome] = []
+        if not uids:
+            return outcomes
+        done: dict[str, list[int]] = {cfg.processed_folder: [], cfg.quarantine_folder: []}
+        try:
+            for fetched in mailbox.fetch(uids, max_bytes=self.settings.limits.max_message_bytes):
+                source = Source(cfg.folder, uidvalidity, fetched.uid, fetched.size)
+                outcome = self._handle(fetched, source)
+                outcomes.append(outcome)
+                target = cfg.quarantine_folder if outcome.action == "quarantined" else cfg.processed_folder
+                done[target].append(fetched.uid)
+                if self.stop_requested.is_set():
+                    break
+        finally:
+            # Committed work leaves INBOX even if the pass was cut short.
+            for folder, moved in done.items():
+                if moved:
+                    mailbox.move(moved, folder)
+        return outcomes
+
+    def _handle(self, fetched: Fetched, source: Source) -> Outcome:
+        raw = fetched.raw
+        try:
+            try:
+                with self.write_gate, self.factory.begin() as session:
+                    outcome = self.intake.process(session, raw, source)
+                    self._advance(session, source)
+            except IntegrityError:
+                # Another poller stored the same mail between our check and our
+                # insert; a second look finds it and records a duplicate.
+                with self.write_gate, self.factory.begin() as session:
+                    outcome = self.intake.process(session, raw, source)
+                    self._advance(session, source)
+            return outcome
+        except Exception as exc:  # noqa: BLE001 - any failure of one mail must not stop the queue
+            if _is_database_error(exc):
+                raise  # the database is down: nothing can be stored, so nothing is moved
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("handling UID %s failed; quarantining it", source.uid)
+            with self.write_gate, self.factory.begin() as session:
+                outcome = self.intake.quarantine(session, raw, source, reason)
+                self._advance(session, source)
+            return outcome
+
+    @staticmethod
+    def _advance(session: Session, source: Source) -> None:
+        """Raise the stored last UID to this mail's, in its transaction (one UPDATE)."""
+        if source.uid is not None:
+            session.connection().execute(_ADVANCE, {"b_mailbox": source.mailbox, "b_uid": source.uid,
+                                                     "b_now": utcnow()})
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, *, install_signal_handlers: bool = True) -> None:
+        """Until SIGTERM/SIGINT: passes of intake, deadlines and the monthly
+        report, waiting with IMAP IDLE (or polling) between them, while a
+        sender thread drains the outbox as soon as there is mail in it, so
+        taking mail in and sending the answers overlap. Network errors are
+        logged and retried with backoff; the daemon never exits on one."""
+        if install_signal_handlers:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._on_signal)
+        failures = 0
+        log.info("mailflow daemon started: %s on %s:%s, %s", self.settings.imap.folder, self.settings.imap.host,
+                 self.settings.imap.port, f"re-checking every {self.settings.imap.poll_interval}s"
+                 + (" (IMAP IDLE where offered)" if self.settings.imap.idle else ""))
+        sender = Sender(self.outbox, self.stop_requested, self._sent_probe,
+                        Mailbox(self.settings.imap) if self.settings.imap.sent_folder else None)
+        sender.start()
+        try:
+            while not self.stop_requested.is_set():
+                idle = False
+                try:
+                    result = self.run_once(send=False)
+                    failures = 0
+                    sender.wake()
+                    if result.outcomes or result.deadlines or result.report:
+                        log.info("pass: %s", result.summary())
+                    if result.outcomes or result.deadlines.more:
+                        continue  # more may have come meanwhile: look again before waiting
+                    wait = self.settings.imap.poll_interval
+                    idle = True
+                except TLSRequiredError as exc:
+                    failures += 1
+                    log.error("%s", exc)
+                    self._reset_connection()
+                    wait = _backoff(failures)
+                except (MailServerError, *NETWORK_ERRORS) as exc:
+                    failures += 1
+                    wait = _backoff(failures)
+                    log.warning("mail server problem (%s); retrying in %.0fs", exc, wait)
+                    self._reset_connection()
+                except Exception as exc:
+                    if not _is_database_error(exc):
+                        raise
+                    failures += 1
+                    wait = _backoff(failures)
+                    log.error("database problem (%s); retrying in %.0fs", exc, wait)
+                if idle:
+                    self._wait_for_mail(wait)
+                else:
+                    self.stop_requested.wait(wait)
+        finally:
+            self.stop_requested.set()
+            sender.join(60)
+            self.mailbox.close()
+        log.info("mailflow daemon stopped")
+
+    def _wait_for_mail(self, timeout: float) -> None:
+        """Until new mail is announced (IMAP IDLE), ``timeout`` passes or a stop
+        is asked for. Without IDLE (or on any IMAP error) a plain wait; the
+        error is left for the next pass to meet and report."""
+        try:
+            if self.mailbox.can_idle():
+                if self.mailbox.wait_for_mail(timeout, self.stop_requested):
+                    log.debug("new mail announced (IDLE)")
+                return
+        except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
+            log.info("IDLE ended (%s); reconnecting at the next pass", exc)
+            self._reset_connection()
+            return
+        self.stop_requested.wait(timeout)
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+
+    def _on_signal(self, signum, _frame) -> None:
+        log.info("received %s; stopping after the current message", signal.Signals(signum).name)
+        self.stop_requested.set()
+
+    def _reset_connection(self) -> None:
+        self.mailbox.close()
+        self._full_scan = True
+
+
+class Sender(threading.Thread):
+    """The daemon's outbox drain, beside its intake: resolves sends a crash
+    interrupted, then drains whatever is due, whenever woken (after each
+    intake pass) and at least every second (for deferred mail coming due).
+    SMTP and network errors are the outbox's to handle; database and IMAP
+    (Sent folder) errors are logged and retried with backoff. On stop, the
+    mail being sent is finished and the rest of the claim handed back."""
+
+    def __init__(self, outbox: Outbox, stop: threading.Event, probe_for, mailbox: Mailbox | None):
+        super().__init__(name="mailflow-sender", daemon=True)
+        self.outbox = outbox
+        self.stop_requested = stop
+        self.mailbox = mailbox  # its own IMAP connection, for the Sent folder only
+        self.probe = probe_for(mailbox) if mailbox is not None else None
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run(self) -> None:
+        failures = 0
+        wait = 0.0
+        while not self.stop_requested.is_set():
+            self._wake.wait(wait)
+            self._wake.clear()
+            try:
+                recovered = self.outbox.recover_interrupted(self.probe)
+                if recovered:
+                    log.info("interrupted sends: %d confirmed, %d requeued", recovered.confirmed, recovered.requeued)
+                while not self.stop_requested.is_set():
+                    drained = self.outbox.run_once(stop=self.stop_requested)
+                    if drained:
+                        log.info("outbox: sent %d, deferred %d, failed %d", drained.sent, drained.deferred, drained.failed)
+                    if not drained.sent:
+                        break  # nothing more due now
+                failures, wait = 0, 1.0
+            except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
+                failures += 1
+                wait = _backoff(failures)
+                log.warning("sender: mail server problem (%s); retrying in %.0fs", exc, wait)
+                if self.mailbox is not None:
+                    self.mailbox.close()
+            except Exception as exc:  # noqa: BLE001 - the thread must not die silently
+                failures += 1
+                wait = _backoff(failures)
+                if _is_database_error(exc):
+                    log.error("sender: database problem (%s); retrying in %.0fs", exc, wait)
+                else:
+                    log.exception("sender: unexpected error; retrying in %.0fs", wait)
+        if self.mailbox is not None:
+            self.mailbox.close()
+
+
+def _backoff(failures: int, cap: float = 300.0) -> float:
+    ceiling = min(cap, 2.0 ** min(failures, 10))
+    return ceiling / 2 + random.random() * ceiling / 2
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    return isinstance(exc, (OperationalError,)) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)

@@ -1,0 +1,137 @@
+"""Database edge: engine set-up, sessions, migrations and the schema check.
+
+SQLite is the embedded default: one file in WAL mode, foreign keys on, and
+every transaction opened with ``BEGIN IMMEDIATE`` so two writers queue on the
+lock instead of failing half-way with "database is locked". PostgreSQL works
+through the same code by URL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.errors import SchemaOutOfDate
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """An engine for ``url``; for SQLite with WAL, busy timeout and IMMEDIATE transactions."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn, _record):  # pragma: no cover - trivial
+            # Let SQLAlchemy's "begin" event below issue BEGIN itself.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # pragma: no cover - trivial
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+class WriteGate:
+    """One writing transaction at a time within this process, on SQLite.
+
+    SQLite allows one writer; a second one waits in SQLite's busy handler,
+    which sleeps 1, 2, 5, 10 ... 100 ms between tries. With the daemon's
+    intake and its sender thread both writing hundreds of short transactions
+    a second, those sleeps were most of the wait. Threads of one process
+    queue on this lock instead, and take turns at once. (Other processes
+    still meet the busy handler.) On PostgreSQL it does nothing."""
+
+    def __init__(self, engine: Engine):
+        self._lock = threading.RLock() if engine.dialect.name == "sqlite" else None
+
+    def __enter__(self) -> None:
+        if self._lock is not None:
+            self._lock.acquire()
+
+    def __exit__(self, *_exc) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for ``engine``. Hops recorded in a transaction are written when
+    it commits, in one INSERT, and dropped when it rolls back (mailflow.store.hoplog)."""
+    from mailflow.store import hoplog
+
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "before_commit", hoplog.write_pending)
+    event.listen(factory, "after_rollback", hoplog.discard_pending)
+    return factory
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any exception."""
+    with factory() as session:
+        with session.begin():
+            yield session
+
+
+def _alembic_config(connection=None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Apply migrations up to ``revision``. Returns (revision before, revision after)."""
+    before = current_revision(engine)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), revision)
+    return before, current_revision(engine)
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise SchemaOutOfDate, naming the fix, unless the schema is at this version's head."""
+    head = head_revision()
+    current = current_revision(engine)
+    if current == head:
+        return
+    if current is None:
+        raise SchemaOutOfDate(
+            "the database has no mailflow schema yet: run `mailflow db upgrade` (or `mailflow init`)"
+        )
+    script = ScriptDirectory.from_config(_alembic_config())
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current not in known:
+        raise SchemaOutOfDate(
+            f"the database schema ({current}) is newer than this mailflow ({head}): "
+            "upgrade mailflow, or point it at another database"
+        )
+    raise SchemaOutOfDate(
+        f"the database schema is at {current}, this mailflow needs {head}: run `mailflow db upgrade`"
+    )

@@ -1,0 +1,43 @@
+"""Step visits: the database record of how long a complaint stayed at each
+step, and when its reminder and breach are due (see models.StepVisit)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailflow.store.models import Complaint, StepVisit
+from mailflow.config.rules import CITIZEN, Rules
+
+
+def open_visit(session: Session, complaint: Complaint, rules: Rules, now: datetime) -> StepVisit | None:
+    """Start the clock of the complaint's current step (staff-held steps only)."""
+    step = rules.step(complaint.step) if complaint.step else None
+    if step is None or step.role == CITIZEN:
+        return None
+    cal = rules.calendar
+    due = cal.due(now, step.standard.amount, step.standard.unit)
+    total = cal.working_minutes_between(now, due)
+    remind = cal.add_working_minutes(now, int(total * rules.deadlines.remind_share))
+    visit = StepVisit(
+        complaint=complaint, step=step.key, role=complaint.holder_role, section=complaint.section,
+        started_at=now, standard_minutes=step.standard.minutes or None, remind_at=remind, due_at=due,
+    )
+    session.add(visit)
+    return visit
+
+
+def close_visit(session: Session, complaint: Complaint, rules: Rules, now: datetime) -> StepVisit | None:
+    """Stop the clock of the complaint's open visit, recording the working minutes spent."""
+    visit = session.scalar(
+        select(StepVisit).where(StepVisit.complaint_id == complaint.id, StepVisit.ended_at.is_(None))
+        .order_by(StepVisit.id.desc()).limit(1)
+    )
+    if visit is None:
+        return None
+    visit.ended_at = now
+    visit.working_minutes = rules.calendar.working_minutes_between(visit.started_at, now)
+    visit.within_standard = visit.due_at is None or now <= visit.due_at
+    return visit
