@@ -1,7 +1,7 @@
 """Outbox drain: raw aiosmtplib sends of N mails vs mailflow draining N outbox rows.
 
 N acknowledgements (~2 KB, to the citizens' mailboxes) are queued with
-``mailflow.edges.outbox.enqueue`` on a fresh SQLite desk.  raw: the very same bytes
+``mailflow.store.outbox.add`` on a fresh SQLite desk.  raw: the very same bytes
 and envelopes, read from the database beforehand, sent on one aiosmtplib
 connection.  mailflow: ``Outbox.run_once()`` until nothing is due (it claims
 200 rows per pass, marks each ``sending``, sends on one connection, marks it
@@ -24,16 +24,20 @@ from benchmarks.intake import _profiler, _save_profile
 
 
 def _fill(desk, n: int) -> None:
+    from mailflow.edges.compose import Outgoing, compose, new_message_id
+    from mailflow.store import outbox
     from mailflow.store.models import utcnow
-    from mailflow.edges.outbox import Outgoing, enqueue
 
     now = utcnow()
     body = fake.complaint_body(0) * 2
     with desk.app.factory.begin() as session:
         for i in range(n):
-            enqueue(session, desk.settings, Outgoing(
-                kind="citizen/acknowledgement", to=(fake.sender(i),), subject=f"[ADU/2026/{i:06d}] Tanda terima",
-                body=body, in_reply_to=f"bench-{i}@warga.test"), now=now)
+            out = Outgoing(kind="citizen/acknowledgement", to=(fake.sender(i),),
+                           subject=f"[ADU/2026/{i:06d}] Tanda terima", body=body, in_reply_to=f"bench-{i}@warga.test")
+            message_id = new_message_id(desk.settings.office.domain)
+            outbox.add(session, raw=compose(desk.settings, out, message_id, now, None), message_id=message_id,
+                       kind=out.kind, subject=out.subject, from_addr=desk.settings.smtp.from_address, to=out.to,
+                       in_reply_to=out.in_reply_to, now=now)
 
 
 def _reset(desk) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from mailflow.store import db
 from mailflow.runner.app import build
 from mailflow.config.settings import load_settings
-from mailflow.desk.intake import Source
+from mailflow.desk.delivery import Source
 from mailflow.store.models import OutboxItem
 from support import INVALID_BODY, REPO, TEST_ENV, complaint_mail, write_config
 

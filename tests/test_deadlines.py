@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 
 from mailflow.store import db
-from mailflow.desk.deadlines import Deadlines, DeadlineResult, due_visits
+from mailflow.desk.deadlines import Deadlines, DeadlineResult
+from mailflow.store.queries import due_visits
 from mailflow.store.models import Complaint, Hop, StepVisit
 from mailflow.core.render import Renderer, TemplateError
 from support import REPO, VALID_BODY, complaint_mail
@@ -66,7 +67,7 @@ def desk_at(make_desk, clock: Clock, tmp_path: Path, on_breach: str | None = Non
     if on_breach is not None:
         kw["rules"] = rules_with(tmp_path, on_breach)
     stack, app, daemon = make_desk(clock=clock, **kw)
-    return stack, app, daemon, Deadlines(app.intake, app.factory, clock=clock)
+    return stack, app, daemon, Deadlines(app.letters, app.factory, clock=clock)
 
 
 # ------------------------------------------------------------------ helpers (as in test_ladder_e2e)
@@ -323,7 +324,7 @@ def test_a_full_batch_leaves_the_rest_for_the_next_pass(make_desk, clock, tmp_pa
     stack, app, daemon, _ = desk_at(make_desk, clock, tmp_path)
     for i in (1, 2, 3):
         register(stack, daemon, f"warga{i}")
-    deadlines = Deadlines(app.intake, app.factory, clock=clock, batch_size=2)
+    deadlines = Deadlines(app.letters, app.factory, clock=clock, batch_size=2)
     clock.now = at(13)
     first = run(deadlines, app)
     assert (first.breached, first.more) == (2, True)
@@ -340,13 +341,13 @@ def test_a_broken_template_rolls_the_pass_back_and_marks_nothing(make_desk, cloc
     broken = tmp_path / "office-templates"
     (broken / "staff").mkdir(parents=True)
     (broken / "staff" / "reminder.txt.j2").write_text("{% set subject %}{{ complaint.nomor }}{% endset %}\n", "utf-8")
-    deadlines.renderer = Renderer([broken, SHIPPED])  # an office override with a typo
+    deadlines.letters.renderer = Renderer([broken, SHIPPED])  # an office override with a typo
     clock.now = at(9, 25)
     result = run(deadlines, app)
     assert result.error and "staff/reminder" in result.error and "nomor" in result.error
     assert (result.reminded, result.mails) == (0, 0)
     assert visits(app, number)[0].reminded_at is None and hops(app, "reminded") == []
-    deadlines.renderer = Renderer([SHIPPED])  # fixed: the next pass does it
+    deadlines.letters.renderer = Renderer([SHIPPED])  # fixed: the next pass does it
     assert run(deadlines, app).reminded == 1
     assert len(mails(stack, "admin", "staff/reminder")) == 1
 

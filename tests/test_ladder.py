@@ -24,9 +24,9 @@ import pytest
 
 from mailflow.core import ladder
 from mailflow.errors import RulesError
-from mailflow.core.ladder import (AskCitizen, AutoReply, CitizenMail, Close, Command, ConfirmSend, Move,
-                             NewLinkedComplaint, Note, Refuse, RequestApproval, SendAnswer, State, TellDeputies,
-                             TellHolder)
+from mailflow.core.ladder import (AskCitizen, AutoReply, CitizenMail, Close, Command, ConfirmSend, DeadlineNear,
+                                  DeadlinePassed, Escalate, Move, NewLinkedComplaint, Note, Overdue, Refuse, Remind,
+                                  RequestApproval, SendAnswer, State, TellDeputies, TellHolder, Unattended)
 from mailflow.config.rules import APPROVAL, CITIZEN, COMMAND_WORDS, Rules, load_rules
 from support import REPO
 
@@ -526,6 +526,69 @@ def test_a_staff_auto_reply_changes_nothing_and_tells_the_deputies(state):
     note, tell = result.actions
     assert isinstance(note, Note) and state.holder in note.text
     assert tell == TellDeputies(state.holder, "#jawab Saya sedang cuti.")
+
+
+# ======================================================================== the clock: reminders and breaches
+def on_breach(rules: Rules, action: str) -> Rules:
+    """``rules`` with ``[deadlines] on_breach = action``."""
+    return replace(rules, deadlines=replace(rules.deadlines, on_breach=action))
+
+
+ADMIN_STEP = at("bantul-email", "verifikasi-admin")  # held by the Admin; the next rung is the section's Kasi
+LAST_STEP = at("bantul-email", "jawab-pemohon")  # held by the Admin; no staff step after it
+GONE_HOLDER = replace(ADMIN_STEP, holder="admin-lama")  # a role the rules file no longer has
+
+# (case, file, on_breach, state, event) -> (state after, actions)
+DEADLINES = [
+    # reminders go to the holder, whatever on_breach says
+    ("reminder to the holder", "bantul-email", "notify-next", ADMIN_STEP, DeadlineNear("verifikasi-admin"),
+     ADMIN_STEP, (Remind("admin"),)),
+    ("reminder, step gone from the rules", "bantul-email", "notify-next", ADMIN_STEP, DeadlineNear("hapus"),
+     ADMIN_STEP, (Unattended("step"),)),
+    ("reminder, holder's role gone", "bantul-email", "notify-next", GONE_HOLDER, DeadlineNear("verifikasi-admin"),
+     GONE_HOLDER, (Unattended("role"),)),
+    # notify-next: the next rung hears of it; nothing moves
+    ("notify-next: the section's Kasi", "bantul-email", "notify-next", ADMIN_STEP, DeadlinePassed("verifikasi-admin"),
+     ADMIN_STEP, (Overdue("kasi-identitas", "on_breach notify-next"),)),
+    ("notify-next: the Kasi's next rung is the Kabid", "bantul-email", "notify-next", at("bantul-email", "verifikasi-kasi"),
+     DeadlinePassed("verifikasi-kasi"), at("bantul-email", "verifikasi-kasi"), (Overdue("kabid", "on_breach notify-next"),)),
+    ("notify-next, no next rung: the holder", "bantul-email", "notify-next", LAST_STEP, DeadlinePassed("jawab-pemohon"),
+     LAST_STEP, (Overdue("admin", "on_breach notify-next, no next rung"),)),
+    ("notify-next, holder's role gone: the next rung still", "bantul-email", "notify-next", GONE_HOLDER,
+     DeadlinePassed("verifikasi-admin"), GONE_HOLDER, (Overdue("kasi-identitas", "on_breach notify-next"),)),
+    # notify-holder
+    ("notify-holder", "bantul-email", "notify-holder", ADMIN_STEP, DeadlinePassed("verifikasi-admin"),
+     ADMIN_STEP, (Overdue("admin", "on_breach notify-holder"),)),
+    ("notify-holder, holder's role gone: nobody", "bantul-email", "notify-holder", GONE_HOLDER,
+     DeadlinePassed("verifikasi-admin"), GONE_HOLDER, (Unattended("role"),)),
+    # escalate: the complaint moves to the next rung, which is told
+    ("escalate to the next rung", "bantul-email", "escalate", ADMIN_STEP, DeadlinePassed("verifikasi-admin"),
+     at("bantul-email", "verifikasi-kasi"), (Escalate("verifikasi-kasi", "kasi-identitas"),)),
+    ("escalate a complaint never touched", "bantul-email", "escalate", replace(ADMIN_STEP, status="registered"),
+     DeadlinePassed("verifikasi-admin"), at("bantul-email", "verifikasi-kasi"),
+     (Escalate("verifikasi-kasi", "kasi-identitas"),)),
+    ("escalate, no next rung: the holder", "bantul-email", "escalate", LAST_STEP, DeadlinePassed("jawab-pemohon"),
+     LAST_STEP, (Overdue("admin", "on_breach escalate, no next rung"),)),
+    ("escalate, the next step has the same role: the holder", "bima-innovation", "escalate",
+     at("bima-innovation", "mekanisme"), DeadlinePassed("mekanisme"), at("bima-innovation", "mekanisme"),
+     (Overdue("kasi-inovasi", "on_breach escalate, no next rung"),)),
+    ("escalate, the complaint moved on since: the holder", "bantul-email", "escalate",
+     at("bantul-email", "verifikasi-kasi"), DeadlinePassed("verifikasi-admin"), at("bantul-email", "verifikasi-kasi"),
+     (Overdue("kasi-identitas", "on_breach escalate, no next rung"),)),
+    ("escalate, a draft awaits approval: the approver", "bantul-email", "escalate",
+     replace(waiting_for_approval("bantul-email"), step="verifikasi-admin"), DeadlinePassed("verifikasi-admin"),
+     replace(waiting_for_approval("bantul-email"), step="verifikasi-admin"),
+     (Overdue("kasi-identitas", "on_breach escalate, no next rung"),)),
+    ("breach, step gone from the rules", "bantul-email", "escalate", ADMIN_STEP, DeadlinePassed("hapus"),
+     ADMIN_STEP, (Unattended("step"),)),
+]
+
+
+@pytest.mark.parametrize(("case", "name", "action", "state", "event", "after", "actions"), DEADLINES,
+                         ids=[row[0] for row in DEADLINES])
+def test_deadline_decisions(case, name, action, state, event, after, actions):
+    result = ladder.transition(state, event, on_breach(RULES[name], action))
+    assert (result.state, result.actions) == (after, actions)
 
 
 # ======================================================================== the shipped files

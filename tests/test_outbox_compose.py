@@ -9,7 +9,7 @@ from email import policy
 import pytest
 
 from mailflow.config.settings import load_settings
-from mailflow.edges.outbox import Attachment, Outgoing, compose
+from mailflow.edges.compose import Attachment, Outgoing, compose
 from support import TEST_ENV, write_config
 
 NOW = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
@@ -53,7 +53,7 @@ def test_an_attachment_type_must_be_a_plain_mime_type(bad):
 # ---------------------------------------------------------------- read back by the stdlib parser
 from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
 
-from mailflow.edges.outbox import OWN_HEADER  # noqa: E402
+from mailflow.edges.compose import OWN_HEADER  # noqa: E402
 
 ORIGINAL = (b"From: Warga <warga1@dukcapil.test>\r\nTo: aduan@dukcapil.test\r\nSubject: Aduan\r\n"
             b"Message-ID: <asli@warga.test>\r\n\r\nNama: Siti\r\n.baris bertitik\r\n")

@@ -102,7 +102,7 @@ CRASH_MID_SEND = """
 import os, signal, sys
 from mailflow.runner.app import build
 from mailflow.config.settings import load_settings
-from mailflow.edges.outbox import SmtpSender
+from mailflow.edges.smtp import SmtpSender
 
 app = build(load_settings(sys.argv[1]))
 claimed = app.outbox._claim()  # every due row is now "sending", claimed by this process
@@ -684,7 +684,7 @@ def test_intake_fuzz_every_input_is_handled_or_refused_with_a_quarantinable_erro
     from mailflow.runner.app import build
     from mailflow.config.settings import load_settings
     from mailflow.errors import MessageTooLarge
-    from mailflow.desk.intake import Source
+    from mailflow.desk.delivery import Source
     from mailflow.core.message import MessageParseError
     from support import write_config
     from test_message import _BODY_LINES, _HEADER_LINES

@@ -30,7 +30,7 @@ def cmd(word: str, meaning: str) -> NS:
     return NS(word=word, meaning=meaning)
 
 
-# As mailflow.core.commands.MEANINGS has them.
+# As mailflow.core.vocabulary.Word has them (their labels).
 JAWAB = cmd("#jawab", "teks setelah perintah ini menjadi jawaban untuk pelapor")
 TERUSKAN = cmd("#teruskan", "teruskan ke jenjang berikutnya, dengan catatan")
 KEMBALIKAN = cmd("#kembalikan", "kembalikan ke jenjang sebelumnya, dengan catatan")

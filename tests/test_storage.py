@@ -123,7 +123,7 @@ def test_two_concurrent_intakes_never_double_or_skip_a_number(db_url, tmp_path):
     from support import TEST_ENV, complaint_mail, write_config
     from mailflow.runner.app import build
     from mailflow.config.settings import load_settings
-    from mailflow.desk.intake import Source
+    from mailflow.desk.delivery import Source
 
     engine = db.make_engine(db_url)
     db.upgrade(engine)

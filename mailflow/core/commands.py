@@ -1,8 +1,9 @@
 """Staff command words at the start of a reply (pure).
 
-``#jawab`` … ``#catatan`` in Bahasa Indonesia, with English aliases. The
-command is the first word of the first non-empty line of the reply text (after
-reply_text has removed the quote and signature); no command is a note.
+``#jawab`` … ``#catatan`` in Bahasa Indonesia, with English aliases (both are
+``core.vocabulary.Word``). The command is the first word of the first
+non-empty line of the reply text (after reply_text has removed the quote and
+signature); no command is a note.
 """
 
 from __future__ import annotations
@@ -10,25 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-ALIASES = {
-    "jawab": "jawab", "jawaban": "jawab", "answer": "jawab", "reply": "jawab",
-    "teruskan": "teruskan", "eskalasi": "teruskan", "forward": "teruskan", "escalate": "teruskan",
-    "kembalikan": "kembalikan", "return": "kembalikan", "back": "kembalikan",
-    "setuju": "setuju", "setujui": "setuju", "approve": "setuju", "ok": "setuju",
-    "tolak": "tolak", "reject": "tolak",
-    "info": "info", "tanya": "info", "ask": "info",
-    "catatan": "catatan", "note": "catatan", "comment": "catatan",
-}
-
-MEANINGS = {
-    "jawab": "teks setelah perintah ini menjadi jawaban untuk pelapor",
-    "teruskan": "teruskan ke jenjang berikutnya, dengan catatan",
-    "kembalikan": "kembalikan ke jenjang sebelumnya, dengan catatan",
-    "setuju": "setujui (atau kirim) jawaban yang ada",
-    "tolak": "tolak draf jawaban, dengan catatan perbaikan",
-    "info": "minta keterangan tambahan kepada pelapor (tuliskan pertanyaannya)",
-    "catatan": "catatan untuk riwayat aduan saja",
-}
+from mailflow.core.vocabulary import WORD_ALIASES
 
 _COMMAND = re.compile(r"^\s*[#＃]\s?([A-Za-z]+)\b[:.,]?[ \t]*", re.UNICODE)
 
@@ -48,7 +31,8 @@ def parse_command(reply: str) -> ParsedCommand:
         return ParsedCommand("catatan", "", text, explicit=False)
     raw = m.group(1)
     rest = text[m.end():].strip()
-    return ParsedCommand(ALIASES.get(raw.lower(), ""), raw, rest, explicit=True)
+    word = WORD_ALIASES.get(raw.lower())
+    return ParsedCommand(word.value if word is not None else "", raw, rest, explicit=True)
 
 
 def has_confirmation(text: str, phrase: str) -> bool:

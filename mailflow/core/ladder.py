@@ -3,10 +3,13 @@
 ``transition(state, event, rules) -> Result(state, actions)``: no IO. The
 intake applies the actions (moves, mails, hops) inside its transaction.
 
-Events are a staff command (``Command``), a citizen's mail (``CitizenMail``)
-or a staff member's automatic reply (``AutoReply``). An illegal event gives
-``Result(state unchanged, [Refuse(reason)])``: the reason is written for the
-person who sent it (Bahasa Indonesia).
+Events are a staff command (``Command``), a citizen's mail (``CitizenMail``),
+a staff member's automatic reply (``AutoReply``), or the clock: a step's
+reminder time (``DeadlineNear``) or its time standard passing
+(``DeadlinePassed``), which by the rules' ``[deadlines] on_breach`` tells the
+next rung, tells the holder, or moves the complaint up (``Escalate``). An
+illegal event gives ``Result(state unchanged, [Refuse(reason)])``: the reason
+is written for the person who sent it (Bahasa Indonesia).
 
 How a step's ``actions`` table (in the rules file) is read:
 - ``teruskan``/``kembalikan``/``setuju``/``tolak`` = "<step key>": move there;
@@ -24,28 +27,18 @@ How a step's ``actions`` table (in the rules file) is read:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from mailflow.config.rules import APPROVAL, Rules
+from mailflow.config.rules import APPROVAL, Rules, Step
+from mailflow.core.vocabulary import Status, Word
 
-# Statuses
-REGISTERED = "registered"
-IN_PROGRESS = "in_progress"
-AWAITING_APPROVAL = "awaiting_approval"
-WAITING_CITIZEN = "waiting_citizen"
-CLOSED = "closed"
-OPEN = (REGISTERED, IN_PROGRESS, AWAITING_APPROVAL, WAITING_CITIZEN)
-# How listings and reports name a status (Bahasa Indonesia), in ladder order.
-STATUS_WORDS = {
-    REGISTERED: "terdaftar",
-    IN_PROGRESS: "diproses",
-    WAITING_CITIZEN: "menunggu pelapor",
-    AWAITING_APPROVAL: "menunggu persetujuan",
-    "answered": "dijawab",
-    CLOSED: "selesai",
-}
-
-WORDS = ("jawab", "teruskan", "kembalikan", "setuju", "tolak", "info", "catatan")
+# The statuses, as the state machine names them (defined in core/vocabulary.py).
+REGISTERED = Status.REGISTERED
+IN_PROGRESS = Status.IN_PROGRESS
+AWAITING_APPROVAL = Status.AWAITING_APPROVAL
+WAITING_CITIZEN = Status.WAITING_CITIZEN
+CLOSED = Status.CLOSED
 
 
 @dataclass(frozen=True)
@@ -65,7 +58,7 @@ class State:
 # ---------------------------------------------------------------- events
 @dataclass(frozen=True)
 class Command:
-    word: str  # one of WORDS
+    word: str  # a Word
     text: str
     actor_role: str | None  # the role the sender is a verified member of (None: not staff)
     confirmed: bool = False  # the step's confirmation phrase was present
@@ -81,6 +74,23 @@ class CitizenMail:
 class AutoReply:
     actor_role: str
     text: str = ""
+
+
+@dataclass(frozen=True)
+class DeadlineNear:
+    """The reminder time of a step's visit came (``remind_share`` of its standard passed)."""
+
+    step: str  # the step the visit is at
+
+
+@dataclass(frozen=True)
+class DeadlinePassed:
+    """The time standard of a step's visit passed."""
+
+    step: str  # the step the visit is at
+
+
+Event = Command | CitizenMail | AutoReply | DeadlineNear | DeadlinePassed
 
 
 # ---------------------------------------------------------------- actions
@@ -147,8 +157,40 @@ class NewLinkedComplaint:
     text: str
 
 
+@dataclass(frozen=True)
+class Remind:
+    """Tell ``role`` that the step's time is nearly used up."""
+
+    role: str
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """Tell ``role`` that the step's time standard passed; ``why`` names the rule that chose them."""
+
+    role: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Unattended:
+    """Nobody can be told of a deadline: the rules file no longer has the
+    visit's step (``missing="step"``) or the role that should hear of it
+    (``missing="role"``)."""
+
+    missing: str
+
+
+@dataclass(frozen=True)
+class Escalate:
+    """The time standard passed: the complaint moved on to ``step``, held by ``role``."""
+
+    step: str
+    role: str
+
+
 Action = (Move | RequestApproval | ConfirmSend | SendAnswer | AskCitizen | TellHolder | TellDeputies | Note
-          | Refuse | Close | NewLinkedComplaint)
+          | Refuse | Close | NewLinkedComplaint | Remind | Overdue | Escalate | Unattended)
 
 
 @dataclass(frozen=True)
@@ -181,31 +223,36 @@ def allowed_words(state: State, rules: Rules) -> tuple[str, ...]:
     words = list(step.actions)
     if state.approved and state.draft is not None and step.key == rules.answer.send_step and "setuju" not in words:
         words.append("setuju")
-    return tuple(w for w in WORDS if w in words) + ("catatan",)
+    return tuple(w.value for w in Word if w in words and w is not Word.CATATAN) + (Word.CATATAN.value,)
 
 
-def transition(state: State, event: Command | CitizenMail | AutoReply, rules: Rules) -> Result:
-    if isinstance(event, CitizenMail):
-        return _citizen(state, event, rules)
-    if isinstance(event, AutoReply):
-        # Never an action, never forwarded to the citizen; the deputies hear of it.
-        return Result(state, (Note(f"automatic reply from {event.actor_role}; no action taken"),
-                              TellDeputies(event.actor_role, event.text)))
-    result = _command(state, event, rules)
+def transition(state: State, event: Event, rules: Rules) -> Result:
+    """The one place a complaint's state changes: what ``event`` does to ``state`` under ``rules``."""
+    return _HANDLERS[type(event)](state, event, rules)
+
+
+def _staff(state: State, cmd: Command, rules: Rules) -> Result:
+    result = _command(state, cmd, rules)
     # A refused command changes nothing, not even a waiting_citizen status _command resumed.
     return Result(state, result.actions) if result.refused else result
 
 
+def _auto_reply(state: State, event: AutoReply, rules: Rules) -> Result:
+    # Never an action, never forwarded to the citizen; the deputies hear of it.
+    return Result(state, (Note(f"automatic reply from {event.actor_role}; no action taken"),
+                          TellDeputies(event.actor_role, event.text)))
+
+
 # ---------------------------------------------------------------- staff
 def _command(state: State, cmd: Command, rules: Rules) -> Result:
-    if cmd.word not in WORDS:
+    if cmd.word not in set(Word):
         return _refuse(state, f"perintah #{cmd.word} tidak dikenal")
     if cmd.actor_role is None:
         return _refuse(state, "pengirim bukan petugas yang terdaftar; tidak ada perubahan")
     if cmd.actor_role != state.holder:
         holder = rules.roles[state.holder].name if state.holder in rules.roles else "-"
         return _refuse(state, f"aduan ini sedang dipegang {holder}; hanya pemegang aduan yang dapat menindaklanjuti")
-    if cmd.word == "catatan":
+    if cmd.word == Word.CATATAN:
         return Result(state, (Note(cmd.text),))
     if state.status == CLOSED:
         return _refuse(state, "aduan ini sudah selesai; hanya #catatan yang dapat ditambahkan")
@@ -309,3 +356,54 @@ def _citizen(state: State, mail: CitizenMail, rules: Rules) -> Result:
     new = replace(state, status=IN_PROGRESS, step=step_key, holder=role, draft=None, draft_role=None,
                   draft_step=None, approved=False)
     return Result(new, (TellHolder(role, "reopened", mail.text),))
+
+
+# ---------------------------------------------------------------- the clock
+def _known_step(rules: Rules, key: str) -> Step | None:
+    try:
+        return rules.step(key)
+    except KeyError:  # the rules file changed since the visit began
+        return None
+
+
+def _tell_holder(state: State, rules: Rules, action: Callable[[str], Action]) -> Result:
+    if state.holder is None or state.holder not in rules.roles:
+        return Result(state, (Unattended("role"),))
+    return Result(state, (action(state.holder),))
+
+
+def _deadline_near(state: State, event: DeadlineNear, rules: Rules) -> Result:
+    """A reminder goes to the holder; nobody when the rules lost its role or the step."""
+    if _known_step(rules, event.step) is None:
+        return Result(state, (Unattended("step"),))
+    return _tell_holder(state, rules, Remind)
+
+
+def _deadline_passed(state: State, event: DeadlinePassed, rules: Rules) -> Result:
+    """The rules' ``[deadlines] on_breach``: ``escalate`` moves the complaint to
+    the next staff step (when another role holds it, the complaint is still at
+    the visit's step and no draft awaits approval) and tells its new holder;
+    ``notify-next`` tells the next staff step's role; otherwise, or with no
+    next rung, the holder is told."""
+    if _known_step(rules, event.step) is None:
+        return Result(state, (Unattended("step"),))
+    action = rules.deadlines.on_breach
+    nxt = rules.next_staff_step(event.step)
+    nxt_role = rules.role_for(nxt, state.section) if nxt is not None else None
+    if (action == "escalate" and nxt is not None and nxt_role is not None and nxt_role.key != state.holder
+            and state.step == event.step and state.status != AWAITING_APPROVAL):
+        moved = replace(state, status=IN_PROGRESS, step=nxt.key, holder=nxt_role.key)
+        return Result(moved, (Escalate(nxt.key, nxt_role.key),))
+    if action == "notify-next" and nxt_role is not None:
+        return Result(state, (Overdue(nxt_role.key, "on_breach notify-next"),))
+    why = "on_breach notify-holder" if action == "notify-holder" else f"on_breach {action}, no next rung"
+    return _tell_holder(state, rules, lambda role: Overdue(role, why))
+
+
+_HANDLERS = {
+    Command: _staff,
+    CitizenMail: _citizen,
+    AutoReply: _auto_reply,
+    DeadlineNear: _deadline_near,
+    DeadlinePassed: _deadline_passed,
+}

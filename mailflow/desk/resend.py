@@ -11,51 +11,51 @@ Every resend is a ``resent`` hop.
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
+from datetime import datetime
 from email.utils import format_datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailflow.store import hoplog
 from mailflow.config.settings import Settings
+from mailflow.core.vocabulary import HopKind
+from mailflow.edges.compose import new_message_id
 from mailflow.errors import NotFound
-from mailflow.store.models import Complaint, Message, OutboxItem, utcnow
-from mailflow.edges.outbox import new_message_id
+from mailflow.store import hoplog, outbox, queries
+from mailflow.store.models import Message, OutboxItem, utcnow
 
 
-def resend(session: Session, settings: Settings, target: str, *, actor: str = "admin (mailflow resend)") -> list[str]:
+def resend(session: Session, settings: Settings, target: str, *, actor: str = "admin (mailflow resend)",
+           clock: Callable[[], datetime] = utcnow) -> list[str]:
     """Resend by register number or Message-ID. Returns lines describing what was done."""
+    now = clock()
     mid = target.strip().strip("<>")
-    message = session.scalar(select(Message).where(Message.direction == "out", Message.message_id == mid).limit(1))
+    message = queries.outbound_by_message_id(session, mid)
     if message is not None:
-        item = session.scalar(select(OutboxItem).where(OutboxItem.message_pk == message.id))
+        item = queries.outbox_item_of(session, message)
         if item is None:
             raise NotFound(f"<{mid}> is not an outbound mail of mailflow's")
-        return [_resend_item(session, settings, item, message, actor)]
+        return [_resend_item(session, settings, item, message, actor, now)]
 
-    complaint = session.scalar(select(Complaint).where(func.upper(Complaint.number) == target.upper()))
+    complaint = queries.complaint_by_number(session, target)
     if complaint is None:
         raise NotFound(f"{target!r} is neither a register number nor the Message-ID of an outbound mail")
-    items = session.execute(
-        select(OutboxItem, Message).join(Message, Message.id == OutboxItem.message_pk)
-        .where(OutboxItem.complaint_id == complaint.id).order_by(OutboxItem.id)
-    ).all()
+    items = queries.outbox_of_complaint(session, complaint)
     failed = [(i, m) for i, m in items if i.state == "failed"]
     if failed:
-        return [_resend_item(session, settings, i, m, actor) for i, m in failed]
+        return [_resend_item(session, settings, i, m, actor, now) for i, m in failed]
     to_citizen = [(i, m) for i, m in items if i.kind.startswith("citizen/")]
     if not to_citizen:
         raise NotFound(f"{complaint.number} has no outbound mail to resend")
     item, message = to_citizen[-1]
-    return [_resend_item(session, settings, item, message, actor)]
+    return [_resend_item(session, settings, item, message, actor, now)]
 
 
-def _resend_item(session: Session, settings: Settings, item: OutboxItem, message: Message, actor: str) -> str:
-    now = utcnow()
+def _resend_item(session: Session, settings: Settings, item: OutboxItem, message: Message, actor: str,
+                 now: datetime) -> str:
     if item.state in ("failed", "pending"):
         item.state, item.attempts, item.next_attempt_at, item.last_error = "pending", 0, now, None
-        hoplog.record(session, "resent", at=now, actor=actor, complaint_id=item.complaint_id,
+        hoplog.record(session, HopKind.RESENT, at=now, actor=actor, complaint_id=item.complaint_id,
                       message_id=message.message_id, reason=f"{item.kind} to {item.recipients} queued again")
         return f"queued again: <{message.message_id}> ({item.kind} to {item.recipients})"
     if item.state == "sending":
@@ -66,19 +66,10 @@ def _resend_item(session: Session, settings: Settings, item: OutboxItem, message
         f"Resent-From: {settings.smtp.from_address}\r\n"
         f"Resent-Message-ID: <{resent_id}>\r\n"
     ).encode()
-    raw = head + message.raw
-    copy = Message(
-        direction="out", message_id=message.message_id, dedupe_key=f"resent:{resent_id}",
-        sha256=hashlib.sha256(raw).hexdigest(), size=len(raw), raw=raw, subject=message.subject,
-        from_addr=message.from_addr, to_addrs=message.to_addrs, in_reply_to=message.in_reply_to,
-        classification=message.classification, complaint_id=message.complaint_id, created_at=now,
-    )
-    session.add(copy)
-    session.flush()
-    session.add(OutboxItem(
-        message_pk=copy.id, complaint_id=item.complaint_id, kind=item.kind, envelope_from=item.envelope_from,
-        recipients=item.recipients, state="pending", attempts=0, next_attempt_at=now, created_at=now,
-    ))
-    hoplog.record(session, "resent", at=now, actor=actor, complaint_id=item.complaint_id, message_id=message.message_id,
+    outbox.add(session, raw=head + message.raw, message_id=message.message_id, dedupe_key=f"resent:{resent_id}",
+               kind=item.kind, subject=message.subject, from_addr=message.from_addr, envelope_from=item.envelope_from,
+               to=item.recipients.split(","), in_reply_to=message.in_reply_to, complaint_id=item.complaint_id, now=now)
+    hoplog.record(session, HopKind.RESENT, at=now, actor=actor, complaint_id=item.complaint_id,
+                  message_id=message.message_id,
                   reason=f"{item.kind} to {item.recipients} sent again as <{resent_id}>")
     return f"resent copy queued: <{message.message_id}> as Resent-Message-ID <{resent_id}> to {item.recipients}"

@@ -26,7 +26,7 @@ from imapclient.exceptions import IMAPClientError
 
 from mailflow.config.settings import ImapConfig
 from mailflow.errors import MailServerError, TLSRequiredError
-from mailflow.edges.outbox import tls_context, tls_failure
+from mailflow.edges.tls import tls_context, tls_failure
 
 log = logging.getLogger("mailflow.imap")
 
@@ -36,9 +36,8 @@ NETWORK_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError, EOFErr
 @dataclass(frozen=True)
 class Fetched:
     uid: int
-    raw: bytes  # the whole message; only its header section when ``truncated``
-    size: int  # the message's full size (RFC822.SIZE)
-    truncated: bool = False  # larger than the limit: only the header was fetched
+    raw: bytes  # the whole message; only its header section when it is larger than the limit
+    size: int  # the message's full size (RFC822.SIZE): more than len(raw) when only the header was fetched
 
 
 class Mailbox:
@@ -144,7 +143,7 @@ class Mailbox:
         Sizes are asked first, so that a batch holds at most ``imap.batch_size``
         messages and about ``imap.fetch_bytes`` bytes (a large mail comes alone),
         and a message over ``max_bytes`` is not downloaded at all: only its
-        header section (``truncated``), enough to log and quarantine it.
+        header section (with the full ``size``), enough to log and quarantine it.
         Memory stays bounded whatever is in the folder.
         """
         client = self._require()
@@ -187,7 +186,7 @@ class Mailbox:
     def _fetch_header(client: imapclient.IMAPClient, uid: int, size: int) -> Iterator[Fetched]:
         item = client.fetch([uid], ["BODY.PEEK[HEADER]"]).get(uid)
         if item is not None:
-            yield Fetched(uid=uid, raw=item.get(b"BODY[HEADER]") or b"", size=size, truncated=True)
+            yield Fetched(uid=uid, raw=item.get(b"BODY[HEADER]") or b"", size=size)
 
     def find_message_ids(self, folder_name: str, message_ids: Iterable[str]) -> set[str]:
         """Which of ``message_ids`` (without angle brackets) are in ``folder_name``.
@@ -243,9 +242,6 @@ class Mailbox:
                 client.uid_expunge(uids)
             else:
                 client.expunge()
-
-    def noop(self) -> None:
-        self._require().noop()
 
 
 def _quietly_close(client: imapclient.IMAPClient) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 
-from mailflow.core import ladder
+from mailflow.core.vocabulary import STATUS_WORDS, Status
 from mailflow.core.calendar import OfficeCalendar
 from mailflow.core.render import MONTHS
 from mailflow.config.rules import APPROVAL, CITIZEN, SECTION_ROLE, Rules
@@ -321,9 +321,9 @@ def build_report(data: MonthData, rules: Rules, *, office: str) -> Report:
         by_category[row.category] = by_category.get(row.category, 0) + row.count
         by_channel[row.channel] = by_channel.get(row.channel, 0) + row.count
         by_status[row.status] = by_status.get(row.status, 0) + row.count
-    status_order = list(ladder.STATUS_WORDS)
+    status_order = list(STATUS_WORDS)
     statuses = tuple(sorted(
-        (Tally(k, ladder.STATUS_WORDS.get(k, k), n) for k, n in by_status.items()),
+        (Tally(k, STATUS_WORDS.get(k, k), n) for k, n in by_status.items()),
         key=lambda t: (status_order.index(t.key) if t.key in status_order else len(status_order), t.key)))
 
     histograms: dict[str, list[tuple[int, int]]] = {}
@@ -359,8 +359,8 @@ def build_report(data: MonthData, rules: Rules, *, office: str) -> Report:
     open_items = tuple(OpenItem(
         number=c.number, received_at=c.received_at,
         category_name=categories.get(c.category, c.category_name), section_name=section_name(c.section),
-        status=ladder.STATUS_WORDS.get(c.status, c.status),
-        step_name="-" if c.status == ladder.CLOSED else _step_name(rules, c.step), closed_at=c.closed_at,
+        status=STATUS_WORDS.get(c.status, c.status),
+        step_name="-" if c.status == Status.CLOSED else _step_name(rules, c.step), closed_at=c.closed_at,
     ) for c in data.open_items)
     overdue_items = tuple(OverdueItem(
         number=v.number, category_name=categories.get(v.category, v.category_name),

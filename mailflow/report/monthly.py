@@ -29,28 +29,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
-
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.core.calendar import OfficeCalendar
 from mailflow.errors import MailflowError
-from mailflow.store.models import Hop, ReportRun, utcnow
-from mailflow.edges.outbox import Attachment, Outgoing, enqueue
+from mailflow.core.vocabulary import MailKind
+from mailflow.desk.letters import Letters
+from mailflow.edges.compose import Attachment
+from mailflow.store import queries
+from mailflow.store.models import ReportRun, utcnow
 from mailflow.core.render import PageRenderer, TemplateError, localtime
 from mailflow.report import formats
 from mailflow.report.figures import Month, Report, build_report
 from mailflow.report.query import DEFAULT_LIMIT, load_month
 
-if TYPE_CHECKING:
-    from mailflow.desk.intake import Intake
-
 log = logging.getLogger("mailflow.report")
-
-TEMPLATE = "staff/monthly-report"
-
 
 class AlreadySent(MailflowError):
     """The month's report was mailed before (``--force`` mails it again)."""
@@ -108,12 +102,11 @@ def due_month(now: datetime, calendar: OfficeCalendar) -> Month | None:
 class MonthlyReport:
     """Builds and mails the monthly report. ``run_once`` is the daemon's pass."""
 
-    def __init__(self, intake: Intake, factory: sessionmaker[Session], pages: PageRenderer, *,
+    def __init__(self, letters: Letters, factory: sessionmaker[Session], pages: PageRenderer, *,
                  clock: Callable[[], datetime] = utcnow, limit: int = DEFAULT_LIMIT):
-        self.settings = intake.settings
-        self.rules = intake.rules
-        self.renderer = intake.renderer
-        self.office_ctx = intake.office_ctx
+        self.letters = letters
+        self.settings = letters.settings
+        self.rules = letters.rules
         self.factory = factory
         self.pages = pages
         self.clock = clock
@@ -155,7 +148,7 @@ class MonthlyReport:
             if session.get(ReportRun, month.key) is not None:
                 return ReportResult(month=month.key, skipped="already sent")
             # The oldest hop (by primary key: no scan) says since when mailflow runs here.
-            first = session.scalar(select(Hop.at).order_by(Hop.id).limit(1))
+            first = queries.first_hop_at(session)
             if first is None or first >= month.bounds(self.rules.calendar.zone)[1]:
                 return ReportResult(month=month.key, skipped="mailflow was not in use yet")
         try:
@@ -201,21 +194,20 @@ class MonthlyReport:
                 else:
                     run.sent_at = now
                 report = self.build(session, month, now, limit)
-                enqueue(session, self.settings, self._mail(report, recipients, now, again=run is not None), now=now)
+                self._mail(session, report, recipients, now, again=run is not None)
         except IntegrityError:
             raise AlreadySent(f"the report for {month} was already sent just now by another mailflow process") from None
         return ReportResult(month=month.key, sent=True, recipients=recipients)
 
-    def _mail(self, report: Report, recipients: tuple[str, ...], now: datetime, *, again: bool) -> Outgoing:
+    def _mail(self, session: Session, report: Report, recipients: tuple[str, ...], now: datetime, *,
+              again: bool) -> None:
         html = formats.to_html(report, self.pages).encode("utf-8")
         files = (Attachment(formats.filename(report, "html"), "text/html", html, charset="utf-8"),
                  Attachment(formats.filename(report, "csv"), "text/csv", formats.to_csv(report), charset="utf-8"))
         roles = [self.rules.roles[key].name for key in self.rules.deadlines.report_to]
-        rendered = self.renderer.render(
-            TEMPLATE, office=self.office_ctx, now=now, report=report, period=formats.period(report),
-            as_of=formats.as_of_words(report), recipients=SimpleNamespace(names=roles),
+        self.letters.write(
+            session, MailKind.MONTHLY_REPORT, to=recipients, now=now, reply_to=self.settings.office.alert_address,
+            files=files, report=report, period=formats.period(report), as_of=formats.as_of_words(report),
+            recipients=SimpleNamespace(names=roles),
             attachments=[SimpleNamespace(filename=f.filename, mime_type=f.mime_type) for f in files], again=again,
         )
-        return Outgoing(kind=TEMPLATE, to=recipients, subject=rendered.subject, body=rendered.body,
-                        reply_to=self.settings.office.alert_address, auto_submitted="auto-generated",
-                        attachments=files)

@@ -25,7 +25,7 @@ from datetime import datetime, tzinfo
 from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from mailflow.core import ladder
+from mailflow.core.vocabulary import OPEN_STATUSES
 from mailflow.core.identity import mask_ids_in_text
 from mailflow.store.models import Complaint, Hop, StepVisit
 from mailflow.report.figures import (
@@ -109,8 +109,8 @@ def _open_at(session: Session, as_of: datetime, limit: int) -> tuple[int, tuple[
     if session.get_bind().dialect.name == "sqlite":
         received = literal_column("+complaints.created_at", type_=Complaint.created_at.type)
     groups = (
-        ((Complaint.status.in_(ladder.OPEN), Complaint.created_at < as_of), Complaint.created_at),
-        ((Complaint.status.not_in(ladder.OPEN), Complaint.closed_at >= as_of, received < as_of), received),
+        ((Complaint.status.in_(OPEN_STATUSES), Complaint.created_at < as_of), Complaint.created_at),
+        ((Complaint.status.not_in(OPEN_STATUSES), Complaint.closed_at >= as_of, received < as_of), received),
     )
     total, rows = 0, []
     for where, order in groups:
@@ -123,7 +123,7 @@ def _open_at(session: Session, as_of: datetime, limit: int) -> tuple[int, tuple[
     return total, tuple(OpenComplaint(
         number=r.number, received_at=r.created_at, category=r.category,
         category_name=mask_ids_in_text(r.category_name), section=r.section, status=r.status, step=r.step,
-        closed_at=r.closed_at if r.status not in ladder.OPEN else None,
+        closed_at=r.closed_at if r.status not in OPEN_STATUSES else None,
     ) for r in rows[:limit])
 
 

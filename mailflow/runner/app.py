@@ -9,17 +9,18 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.store import db
+from mailflow.config.paths import shipped
+from mailflow.config.rules import Rules, load_rules
 from mailflow.config.settings import Settings
-from mailflow.runner.daemon import Daemon
+from mailflow.core.render import PageRenderer, Renderer
 from mailflow.desk.deadlines import Deadlines
 from mailflow.desk.intake import Intake
-from mailflow.store.models import utcnow
+from mailflow.desk.letters import Letters
 from mailflow.edges.outbox import Outbox
-from mailflow.config.paths import shipped
-from mailflow.core.render import PageRenderer, Renderer
 from mailflow.report.monthly import MonthlyReport
-from mailflow.config.rules import Rules, load_rules
+from mailflow.runner.daemon import Daemon
+from mailflow.store import db
+from mailflow.store.models import utcnow
 
 
 @dataclass
@@ -29,6 +30,7 @@ class App:
     factory: sessionmaker[Session]
     rules: Rules
     renderer: Renderer
+    letters: Letters
     intake: Intake
     outbox: Outbox
     deadlines: Deadlines
@@ -58,9 +60,10 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow, check_s
     factory = db.session_factory(engine)
     rules = load_rules(settings.office.rules, default_timezone=settings.office.timezone)
     renderer = Renderer(template_dirs(settings))
-    intake = Intake(settings, rules, renderer, clock=clock)
+    letters = Letters(settings, rules, renderer)
+    intake = Intake(settings, letters, clock=clock)
     gate = db.WriteGate(engine)  # the intake and the sender thread take turns at writing
     outbox = Outbox(settings, factory, clock=clock, write_gate=gate)
-    deadlines = Deadlines(intake, factory, clock=clock)
-    monthly_report = MonthlyReport(intake, factory, PageRenderer(template_dirs(settings)), clock=clock)
-    return App(settings, engine, factory, rules, renderer, intake, outbox, deadlines, monthly_report)
+    deadlines = Deadlines(letters, factory, clock=clock)
+    monthly_report = MonthlyReport(letters, factory, PageRenderer(template_dirs(settings)), clock=clock)
+    return App(settings, engine, factory, rules, renderer, letters, intake, outbox, deadlines, monthly_report)

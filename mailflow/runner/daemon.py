@@ -9,33 +9,30 @@ SIGTERM/SIGINT after the message in hand.
 from __future__ import annotations
 
 import logging
-import random
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.config.settings import Settings
+from mailflow.core.retry import backoff
 from mailflow.desk.deadlines import DeadlineResult, Deadlines
-from mailflow.errors import MailServerError, TLSRequiredError
-from mailflow.desk.intake import Intake, Outcome, Source
+from mailflow.desk.delivery import Outcome, Source
+from mailflow.desk.intake import Intake
 from mailflow.edges.mailbox import NETWORK_ERRORS, Fetched, Mailbox
-from mailflow.store.models import MailboxState, utcnow
 from mailflow.edges.outbox import DrainResult, Outbox, RecoveryResult
+from mailflow.errors import MailServerError, TLSRequiredError
 from mailflow.report.monthly import MonthlyReport, ReportResult
+from mailflow.runner.sender import Probe, Sender
+from mailflow.store import mailboxes
+from mailflow.store.db import is_database_error
+from mailflow.store.models import utcnow
 
 log = logging.getLogger("mailflow.daemon")
-
-# Raise the stored last UID (a Core statement built once: no ORM work per mail).
-_ADVANCE = (update(MailboxState)
-            .where(MailboxState.mailbox == bindparam("b_mailbox"), MailboxState.last_uid < bindparam("b_uid"))
-            .values(last_uid=bindparam("b_uid"), updated_at=bindparam("b_now")))
-
 
 @dataclass
 class PassResult:
@@ -115,7 +112,7 @@ class Daemon:
             raise imap_error
         return result
 
-    def _sent_probe(self, mailbox: Mailbox):
+    def _sent_probe(self, mailbox: Mailbox) -> Probe | None:
         """Where the SMTP server files what it accepted (imap.sent_folder), as a
         probe for Outbox.recover_interrupted, through ``mailbox``; None if not
         configured."""
@@ -130,19 +127,10 @@ class Daemon:
         mailbox = self.mailbox
         uidvalidity = mailbox.select()
         with self.factory.begin() as session:
-            state = session.get(MailboxState, cfg.folder)
-            if state is None or state.uidvalidity != uidvalidity:
-                if state is not None:
-                    log.warning(
-                        "UIDVALIDITY of %s changed (%s -> %s): the mailbox was rebuilt; re-scanning it all "
-                        "(already handled mail is recognised by Message-ID)", cfg.folder, state.uidvalidity, uidvalidity)
-                    state.uidvalidity, state.last_uid = uidvalidity, 0
-                else:
-                    session.add(MailboxState(mailbox=cfg.folder, uidvalidity=uidvalidity, last_uid=0))
-                self._full_scan = True
-                last_uid = 0
-            else:
-                last_uid = state.last_uid
+            checkpoint = mailboxes.checkpoint(session, cfg.folder, uidvalidity)
+        if checkpoint is None:
+            self._full_scan = True
+        last_uid = checkpoint or 0
         uids = mailbox.uids(0 if self._full_scan else last_uid)
         self._full_scan = False
         outcomes: list[Outcome] = []
@@ -180,7 +168,7 @@ class Daemon:
                     self._advance(session, source)
             return outcome
         except Exception as exc:  # noqa: BLE001 - any failure of one mail must not stop the queue
-            if _is_database_error(exc):
+            if is_database_error(exc):
                 raise  # the database is down: nothing can be stored, so nothing is moved
             reason = f"{type(exc).__name__}: {exc}"[:500]
             log.exception("handling UID %s failed; quarantining it", source.uid)
@@ -192,9 +180,8 @@ class Daemon:
     @staticmethod
     def _advance(session: Session, source: Source) -> None:
         """Raise the stored last UID to this mail's, in its transaction (one UPDATE)."""
-        if source.uid is not None:
-            session.connection().execute(_ADVANCE, {"b_mailbox": source.mailbox, "b_uid": source.uid,
-                                                     "b_now": utcnow()})
+        if source.uid is not None and source.mailbox is not None:
+            mailboxes.advance(session, source.mailbox, source.uid, utcnow())
 
     # ------------------------------------------------------------------ the loop
     def run(self, *, install_signal_handlers: bool = True) -> None:
@@ -230,17 +217,17 @@ class Daemon:
                     failures += 1
                     log.error("%s", exc)
                     self._reset_connection()
-                    wait = _backoff(failures)
+                    wait = backoff(failures, base=2.0, cap=300.0)
                 except (MailServerError, *NETWORK_ERRORS) as exc:
                     failures += 1
-                    wait = _backoff(failures)
+                    wait = backoff(failures, base=2.0, cap=300.0)
                     log.warning("mail server problem (%s); retrying in %.0fs", exc, wait)
                     self._reset_connection()
                 except Exception as exc:
-                    if not _is_database_error(exc):
+                    if not is_database_error(exc):
                         raise
                     failures += 1
-                    wait = _backoff(failures)
+                    wait = backoff(failures, base=2.0, cap=300.0)
                     log.error("database problem (%s); retrying in %.0fs", exc, wait)
                 if idle:
                     self._wait_for_mail(wait)
@@ -277,67 +264,3 @@ class Daemon:
     def _reset_connection(self) -> None:
         self.mailbox.close()
         self._full_scan = True
-
-
-class Sender(threading.Thread):
-    """The daemon's outbox drain, beside its intake: resolves sends a crash
-    interrupted, then drains whatever is due, whenever woken (after each
-    intake pass) and at least every second (for deferred mail coming due).
-    SMTP and network errors are the outbox's to handle; database and IMAP
-    (Sent folder) errors are logged and retried with backoff. On stop, the
-    mail being sent is finished and the rest of the claim handed back."""
-
-    def __init__(self, outbox: Outbox, stop: threading.Event, probe_for, mailbox: Mailbox | None):
-        super().__init__(name="mailflow-sender", daemon=True)
-        self.outbox = outbox
-        self.stop_requested = stop
-        self.mailbox = mailbox  # its own IMAP connection, for the Sent folder only
-        self.probe = probe_for(mailbox) if mailbox is not None else None
-        self._wake = threading.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def run(self) -> None:
-        failures = 0
-        wait = 0.0
-        while not self.stop_requested.is_set():
-            self._wake.wait(wait)
-            self._wake.clear()
-            try:
-                recovered = self.outbox.recover_interrupted(self.probe)
-                if recovered:
-                    log.info("interrupted sends: %d confirmed, %d requeued", recovered.confirmed, recovered.requeued)
-                while not self.stop_requested.is_set():
-                    drained = self.outbox.run_once(stop=self.stop_requested)
-                    if drained:
-                        log.info("outbox: sent %d, deferred %d, failed %d", drained.sent, drained.deferred, drained.failed)
-                    if not drained.sent:
-                        break  # nothing more due now
-                failures, wait = 0, 1.0
-            except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
-                failures += 1
-                wait = _backoff(failures)
-                log.warning("sender: mail server problem (%s); retrying in %.0fs", exc, wait)
-                if self.mailbox is not None:
-                    self.mailbox.close()
-            except Exception as exc:  # noqa: BLE001 - the thread must not die silently
-                failures += 1
-                wait = _backoff(failures)
-                if _is_database_error(exc):
-                    log.error("sender: database problem (%s); retrying in %.0fs", exc, wait)
-                else:
-                    log.exception("sender: unexpected error; retrying in %.0fs", wait)
-        if self.mailbox is not None:
-            self.mailbox.close()
-
-
-def _backoff(failures: int, cap: float = 300.0) -> float:
-    ceiling = min(cap, 2.0 ** min(failures, 10))
-    return ceiling / 2 + random.random() * ceiling / 2
-
-
-def _is_database_error(exc: BaseException) -> bool:
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
-    return isinstance(exc, (OperationalError,)) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)

@@ -9,8 +9,6 @@ through the same code by URL.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -18,6 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import SchemaOutOfDate
@@ -82,14 +81,6 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return factory
 
 
-@contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any exception."""
-    with factory() as session:
-        with session.begin():
-            yield session
-
-
 def _alembic_config(connection=None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -135,3 +126,9 @@ def check_schema(engine: Engine) -> None:
     raise SchemaOutOfDate(
         f"the database schema is at {current}, this mailflow needs {head}: run `mailflow db upgrade`"
     )
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """Is ``exc`` the database failing (unreachable, gone away), rather than a
+    problem with one mail? Then nothing can be stored and nothing is moved."""
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)

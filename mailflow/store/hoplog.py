@@ -1,12 +1,12 @@
 """The hop log: one append-only row per hop, mirrored as one structured log line.
 
-Hop kinds (``KINDS``) are the words ``mailflow show`` prints; reasons are short
-and never carry a full NIK/KK (they are masked before storing).
+Hop kinds are ``core.vocabulary.HopKind`` (with the words ``mailflow show``
+prints); reasons are short and never carry a full NIK/KK (they are masked
+before storing).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 
@@ -14,39 +14,15 @@ from sqlalchemy import Connection, insert
 from sqlalchemy.orm import Session
 
 from mailflow.core.identity import mask_ids_in_text
+from mailflow.core.vocabulary import HopKind
 from mailflow.store.models import Complaint, Hop, Message
 
 log = logging.getLogger("mailflow.hop")
 
-KINDS = (
-    "received",      # an inbound mail was archived
-    "parsed",        # its complaint fields were read
-    "rejected",      # the complaint format was wrong; the citizen was told why
-    "registered",    # a complaint got its register number
-    "acknowledged",  # the acknowledgement was queued for the citizen
-    "forwarded",     # the complaint was queued for a role mailbox
-    "attached",      # a later mail was added to an open complaint
-    "sent",          # an outbound mail left through SMTP
-    "failed",        # an outbound mail could not be sent
-    "ignored",       # a mail was logged and not acted on (automatic, duplicate, ...)
-    "quarantined",   # handling a mail raised; it went to the quarantine folder
-    "resent",        # an admin put an outbound mail back in the outbox
-    "comment",       # a staff comment (catatan)
-    "returned",      # sent back down the ladder (#kembalikan), or a draft rejected (#tolak)
-    "drafted",       # an answer was drafted and waits for its approver
-    "approved",      # a draft was approved and goes to the role that sends it
-    "answered",      # the answer was queued for the citizen
-    "info-requested",  # the citizen was asked for more information (#info)
-    "reopened",      # the citizen replied after the answer, within the reopen window
-    "closed",        # the complaint was closed and archived
-    "refused",       # a staff mail moved nothing (not allowed, not authorised); the sender or holder was told
-    "reminded",      # the holder was reminded that a step's time standard (mutu baku) is nearly used up
-    "overdue",       # a step's time standard passed; the rules' [deadlines] on_breach action was taken
-    "bounced",       # a mail we sent came back undelivered (a delivery-status report); the holder was told
-)
 SYSTEM = "mailflow"
 
 
+_KINDS = frozenset(HopKind)
 _PENDING = "mailflow.pending_hops"  # key in Session.info
 _INSERT = insert(Hop)  # built once: a statement is immutable, and building one costs more than running it
 
@@ -91,7 +67,7 @@ def record_now(connection: Connection, kind: str, *, at: datetime, actor: str = 
 
 
 def _values(kind, at, actor, from_state, to_state, message_id, reason) -> dict:
-    if kind not in KINDS:
+    if kind not in _KINDS:
         raise ValueError(f"unknown hop kind {kind!r}")
     return dict(at=at, kind=kind, actor=actor, from_state=from_state, to_state=to_state, message_id=message_id,
                 reason=mask_ids_in_text(reason)[:2000])
@@ -119,34 +95,3 @@ def write_pending(session: Session) -> None:
 def discard_pending(session: Session, *_args) -> None:
     """A rolled-back transaction takes its hops with it (``after_rollback``)."""
     session.info.pop(_PENDING, None)
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line; hop records carry their fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out = {
-            "ts": datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": mask_ids_in_text(record.getMessage()),
-        }
-        hop = getattr(record, "hop", None)
-        if hop:
-            out["hop"] = hop
-        if record.exc_info:
-            out["error"] = mask_ids_in_text(self.formatException(record.exc_info))
-        return json.dumps(out, ensure_ascii=False, default=str)
-
-
-class TextFormatter(logging.Formatter):
-    """Human-readable lines for a terminal; hop fields as key=value."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = f"{datetime.fromtimestamp(record.created):%H:%M:%S} {record.levelname:<7} {mask_ids_in_text(record.getMessage())}"
-        hop = getattr(record, "hop", None)
-        if hop:
-            line += " " + " ".join(f"{k}={v}" for k, v in hop.items() if v not in (None, "") and k != "kind")
-        if record.exc_info:
-            line += "\n" + mask_ids_in_text(self.formatException(record.exc_info))
-        return line

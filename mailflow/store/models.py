@@ -36,6 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
 
+from mailflow.core.vocabulary import OPEN_STATUSES
+
 
 class UTCDateTime(TypeDecorator):
     """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
@@ -62,8 +64,7 @@ class UTCDateTime(TypeDecorator):
 # The statuses of an open complaint, in the order the partial index
 # ix_complaints_open_created_at names them: SQLite uses a partial index only
 # for a query whose WHERE repeats the index's condition literally, so
-# ``mailflow queue`` renders exactly this list as literals (cli.OPEN).
-OPEN_STATUSES = ("registered", "in_progress", "waiting_citizen", "awaiting_approval")
+# ``mailflow queue`` renders exactly this list as literals (store/queries.py).
 _OPEN_SQL = "status IN (" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
 
 

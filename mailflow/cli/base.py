@@ -1,0 +1,110 @@
+"""What every ``mailflow`` command shares: the Typer app and its groups, the
+common options, loading the settings and building the application, the clock,
+and printing tables and times.
+
+The clock: commands take "now" from the Click context object (a
+``CliContext``), so a caller that runs the CLI in-process -- a test on a fake
+clock -- passes ``obj=CliContext(clock=...)``; otherwise it is the wall clock.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mailflow.config.settings import Settings, load_settings
+from mailflow.errors import MailflowError
+from mailflow.store.models import utcnow
+
+app = typer.Typer(
+    help="mailflow: an email-driven complaint desk for Disdukcapil offices.\n\n"
+    "Citizens e-mail complaints (aduan); mailflow fetches them over IMAP, checks the "
+    "required format, registers them, acknowledges them, forwards them to the SOP's "
+    "role mailboxes, and logs every hop.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+rules_app = typer.Typer(help="Rules (SOP ladder) commands.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(rules_app, name="rules")
+app.add_typer(config_app, name="config")
+
+ConfigOpt = Annotated[
+    Optional[Path],
+    typer.Option("--config", "-c", help="Path to mailflow.toml (default ./mailflow.toml, or $MAILFLOW_CONFIG).",
+                 envvar="MAILFLOW_CONFIG", show_envvar=True),
+]
+RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show NIK/KK numbers in full (personal data, UU 27/2022).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@dataclass(frozen=True)
+class CliContext:
+    """What an in-process caller hands the commands (``obj=`` of Click's ``main``)."""
+
+    clock: Callable[[], datetime] = utcnow
+
+
+def clock(ctx: typer.Context) -> Callable[[], datetime]:
+    """The clock of this invocation: the context object's, else the wall clock."""
+    obj = ctx.find_object(CliContext)
+    return obj.clock if obj is not None else utcnow
+
+
+def main(args: list[str] | None = None, obj: CliContext | None = None) -> None:
+    """Console-script entry point: user-fixable errors become one line and exit 2."""
+    try:
+        app(args=args, obj=obj)
+    except MailflowError as exc:
+        typer.echo(f"mailflow: error: {exc}", err=True)
+        sys.exit(2)
+
+
+def settings_from(config: Path | None) -> Settings:
+    return load_settings(config)
+
+
+def build(ctx: typer.Context, settings: Settings, check_schema: bool = True):
+    """The application for ``settings``, on this invocation's clock."""
+    from mailflow.runner.app import build as build_app
+
+    return build_app(settings, clock=clock(ctx), check_schema=check_schema)
+
+
+def local(dt: datetime | None, settings: Settings) -> str:
+    return dt.astimezone(settings.office.tz).strftime("%Y-%m-%d %H:%M") if dt else "-"
+
+
+def remaining(due: datetime | None, now: datetime, calendar) -> str:
+    """Working time left until ``due`` ("1h05m"), or how much working time it is
+    overdue ("late 0h20m"), by the office calendar (SOP minutes are working time)."""
+    if due is None:
+        return "-"
+    if due >= now:
+        return hours_minutes(calendar.working_minutes_between(now, due))
+    return "late " + hours_minutes(calendar.working_minutes_between(due, now))
+
+
+def hours_minutes(minutes: int) -> str:
+    hours, mins = divmod(minutes, 60)
+    return f"{hours}h{mins:02d}m"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    typer.echo(line.rstrip())
+    typer.echo("  ".join("-" * w for w in widths))
+    for row in rows:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())

@@ -1,0 +1,172 @@
+"""Looking at the register: ``queue`` (open complaints, or unsent mail) and
+``show`` (one complaint and its hop log). Reads only, through ``store.queries``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Optional
+
+import typer
+
+from mailflow.cli.base import ConfigOpt, JsonOpt, RevealOpt, app, build, clock, local, remaining, settings_from, table
+from mailflow.config.settings import Settings
+from mailflow.core.identity import mask_id, mask_ids_in_text
+from mailflow.core.vocabulary import STATUS_WORDS, HopKind, Status
+from mailflow.errors import MailflowError, NotFound
+from mailflow.store import queries
+from mailflow.store.models import Complaint
+
+
+@app.command()
+def queue(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Only these statuses (repeatable); default: all open ones.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include closed complaints.")] = False,
+    outbox: Annotated[bool, typer.Option("--outbox", help="List outbound mail not yet sent (pending, sending, failed) instead.")] = False,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only complaints past the due time of their step.")] = False,
+    sort: Annotated[str, typer.Option(help="Order by 'received' (oldest first) or 'due' (soonest first).")] = "received",
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 200,
+    as_json: JsonOpt = False,
+    reveal: RevealOpt = False,
+) -> None:
+    """List open complaints: number, status, step, holder, due time and the working
+    time left (or how late it is), complainant."""
+    settings = settings_from(config)
+    application = build(ctx, settings)
+    try:
+        with application.factory() as session:
+            if outbox:
+                _print_outbox(session, settings, limit, as_json)
+                return
+            if sort not in ("received", "due"):
+                raise MailflowError("--sort must be 'received' or 'due'")
+            now = clock(ctx)()
+            complaints = queries.complaints(session, statuses=status or (), include_closed=all_,
+                                            overdue_at=now if overdue else None, by_due=sort == "due", limit=limit)
+            roles = application.rules.roles
+            if as_json:
+                typer.echo(json.dumps([_complaint_json(c, reveal, now) for c in complaints], ensure_ascii=False,
+                                      indent=2))
+                return
+            if not complaints:
+                typer.echo("no complaints" + ("" if all_ or status else " open"))
+                return
+            rows = [
+                [
+                    c.number,
+                    local(c.created_at, settings),
+                    STATUS_WORDS.get(c.status, c.status),
+                    c.step or "-",
+                    roles[c.holder_role].name if c.holder_role in roles else (c.holder_role or "-"),
+                    local(c.due_at, settings),
+                    remaining(c.due_at, now, application.rules.calendar),
+                    c.category_name,
+                    c.complainant_name,
+                    c.nik if reveal else mask_id(c.nik),
+                ]
+                for c in complaints
+            ]
+            table(["number", "received", "status", "step", "holder", "due", "left (working)", "category",
+                   "complainant", "NIK"], rows)
+    finally:
+        application.close()
+
+
+def _print_outbox(session, settings: Settings, limit: int, as_json: bool) -> None:
+    rows = queries.unsent_outbox(session, limit)
+    if as_json:
+        typer.echo(json.dumps([
+            {"id": o.id, "state": o.state, "kind": o.kind, "to": o.recipients, "message_id": m.message_id,
+             "attempts": o.attempts, "last_error": o.last_error, "next_attempt_at": o.next_attempt_at.isoformat()}
+            for o, m in rows], ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("outbox empty: every mail has been sent")
+        return
+    table(["id", "state", "kind", "to", "attempts", "next try", "last error"],
+          [[str(o.id), o.state, o.kind, o.recipients, str(o.attempts), local(o.next_attempt_at, settings),
+            (o.last_error or "")[:60]] for o, m in rows])
+
+
+def _complaint_json(c: Complaint, reveal: bool, now) -> dict[str, Any]:
+    return {
+        "number": c.number, "status": c.status, "step": c.step, "holder_role": c.holder_role,
+        "category": c.category, "category_name": c.category_name, "section": c.section, "channel": c.channel,
+        "complainant": {
+            "name": c.complainant_name, "email": c.complainant_email,
+            "nik": c.nik if reveal else mask_id(c.nik),
+            "kk": (c.kk if reveal else mask_id(c.kk)) if c.kk else None,
+            "phone": c.phone, "address": c.address,
+        },
+        "description": c.description if reveal else mask_ids_in_text(c.description),
+        "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat(),
+        "due_at": c.due_at.isoformat() if c.due_at else None,
+        "overdue": bool(c.due_at and c.due_at < now),
+        "closed_at": c.closed_at.isoformat() if c.closed_at else None,
+    }
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="The register number, e.g. ADU/2026/000123.")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    reveal: RevealOpt = False,
+) -> None:
+    """Show one complaint and its whole hop log, in time order."""
+    settings = settings_from(config)
+    application = build(ctx, settings)
+    try:
+        with application.factory() as session:
+            c = queries.complaint_by_number(session, number)
+            if c is None:
+                raise NotFound(f"no complaint numbered {number!r} (see `mailflow queue --all`)")
+            hops = queries.hops_of(session, c)
+            now = clock(ctx)()
+            if as_json:
+                out = _complaint_json(c, reveal, now)
+                out["hops"] = [
+                    {"at": h.at.isoformat(), "kind": h.kind, "actor": h.actor, "from_state": h.from_state,
+                     "to_state": h.to_state, "message_id": h.message_id, "reason": h.reason}
+                    for h in hops
+                ]
+                typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+                return
+            roles = application.rules.roles
+            holder = roles[c.holder_role].name if c.holder_role in roles else (c.holder_role or "-")
+            nik = c.nik if reveal else mask_id(c.nik)
+            kk = (c.kk if reveal else mask_id(c.kk)) if c.kk else "-"
+            typer.echo(f"Aduan {c.number} — {STATUS_WORDS.get(c.status, c.status)}")
+            typer.echo(f"  Diterima     : {local(c.created_at, settings)}")
+            typer.echo(f"  Pelapor      : {c.complainant_name} <{c.complainant_email}>, HP {c.phone}")
+            typer.echo(f"  NIK / No. KK : {nik} / {kk}")
+            typer.echo(f"  Alamat       : {c.address}")
+            typer.echo(f"  Jenis layanan: {c.category_name} ({application.rules.section_names.get(c.section, c.section)})")
+            if c.status == Status.CLOSED:
+                typer.echo(f"  Tahap kini   : selesai {local(c.closed_at, settings)}"
+                           + (f" (dijawab pada tahap {c.answered_step})" if c.answered_step else ""))
+            else:
+                step_name = application.rules.step(c.step).name if c.step else "-"
+                typer.echo(f"  Tahap kini   : {step_name} ({c.step}), dipegang {holder}")
+            if c.due_at and c.status != Status.CLOSED:
+                left = remaining(c.due_at, now, application.rules.calendar)
+                typer.echo(f"  Batas waktu  : {local(c.due_at, settings)} "
+                           f"({'terlambat ' + left[5:] if left.startswith('late') else 'sisa ' + left} jam kerja)")
+            typer.echo("  Uraian       :")
+            for line in (c.description if reveal else mask_ids_in_text(c.description)).splitlines() or [""]:
+                typer.echo(f"    {line}")
+            typer.echo("")
+            typer.echo("Riwayat (hop log):")
+            for h in hops:
+                states = f" [{h.from_state or '-'} → {h.to_state}]" if h.to_state else ""
+                who = "" if h.actor == "mailflow" else f" oleh {h.actor}"
+                label = HopKind(h.kind).label if h.kind in set(HopKind) else h.kind
+                typer.echo(f"  {local(h.at, settings)}  {label}{who}{states}")
+                if h.reason:
+                    typer.echo(f"      {h.reason if reveal else mask_ids_in_text(h.reason)}")
+                if h.message_id:
+                    typer.echo(f"      Message-ID <{h.message_id}>")
+    finally:
+        application.close()

@@ -1,0 +1,175 @@
+"""mailflow's words, each defined once: complaint statuses, hop kinds, mail
+kinds (= template names), deadline notices, and staff command words with their
+aliases.
+
+Every other module, template, rules file and CLI option takes its words from
+here (``tests/test_vocabulary.py`` checks templates, rules files and the CLI
+against these lists). The members are ``StrEnum``: each compares equal to its
+plain string, so the database, the rules files and templates keep storing and
+writing the plain words.
+
+Each member carries the text people read beside it (Bahasa Indonesia), so a
+word and its label cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class _Labelled(StrEnum):
+    """A word with the Indonesian label people read (``label``)."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str = ""):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+
+# ---------------------------------------------------------------- statuses
+class Status(_Labelled):
+    """Where a complaint stands (``complaints.status``)."""
+
+    REGISTERED = "registered", "terdaftar"
+    IN_PROGRESS = "in_progress", "diproses"
+    WAITING_CITIZEN = "waiting_citizen", "menunggu pelapor"
+    AWAITING_APPROVAL = "awaiting_approval", "menunggu persetujuan"
+    CLOSED = "closed", "selesai"
+
+
+# The statuses of an open complaint, in the order the partial index
+# ix_complaints_open_created_at names them (SQLite uses a partial index only for
+# a query whose WHERE repeats its condition literally; see store/models.py).
+OPEN_STATUSES: tuple[Status, ...] = (Status.REGISTERED, Status.IN_PROGRESS, Status.WAITING_CITIZEN,
+                                     Status.AWAITING_APPROVAL)
+# Statuses whose step clock runs (waiting for the citizen or closed: no due time).
+RUNNING_STATUSES: tuple[Status, ...] = (Status.REGISTERED, Status.IN_PROGRESS, Status.AWAITING_APPROVAL)
+
+# How listings and reports name a status, in ladder order. "answered" is not a
+# status of its own (an answered complaint is closed); reports that count answers
+# name them with it.
+STATUS_WORDS: dict[str, str] = {
+    Status.REGISTERED: Status.REGISTERED.label,
+    Status.IN_PROGRESS: Status.IN_PROGRESS.label,
+    Status.WAITING_CITIZEN: Status.WAITING_CITIZEN.label,
+    Status.AWAITING_APPROVAL: Status.AWAITING_APPROVAL.label,
+    "answered": "dijawab",
+    Status.CLOSED: Status.CLOSED.label,
+}
+
+
+def status_named(word: str) -> Status | None:
+    """The status a user typed, in English (``in_progress``) or Bahasa
+    Indonesia (``diproses``, ``menunggu pelapor``), any case; None if unknown."""
+    text = " ".join(word.strip().lower().replace("_", " ").replace("-", " ").split())
+    for status in Status:
+        if text in (status.value.replace("_", " "), status.label):
+            return status
+    return None
+
+
+# ---------------------------------------------------------------- hop kinds
+class HopKind(_Labelled):
+    """What one row of the hop log records (``hops.kind``), with the words
+    ``mailflow show`` prints for it."""
+
+    RECEIVED = "received", "Surel diterima"  # an inbound mail was archived
+    PARSED = "parsed", "Isi aduan dibaca"  # its complaint fields were read
+    REJECTED = "rejected", "Format aduan ditolak"  # the complaint format was wrong; the citizen was told why
+    REGISTERED = "registered", "Aduan didaftarkan"  # a complaint got its register number
+    ACKNOWLEDGED = "acknowledged", "Tanda terima disiapkan untuk pelapor"  # the acknowledgement was queued
+    FORWARDED = "forwarded", "Diteruskan"  # the complaint was queued for a role mailbox
+    ATTACHED = "attached", "Surel tambahan dari pelapor"  # a later mail was added to an open complaint
+    SENT = "sent", "Surel terkirim"  # an outbound mail left through SMTP
+    FAILED = "failed", "Surel gagal terkirim"  # an outbound mail could not be sent
+    IGNORED = "ignored", "Diabaikan"  # a mail was logged and not acted on (automatic, duplicate, ...)
+    QUARANTINED = "quarantined", "Dikarantina"  # handling a mail raised; it went to the quarantine folder
+    RESENT = "resent", "Dikirim ulang"  # an admin put an outbound mail back in the outbox
+    COMMENT = "comment", "Catatan"  # a staff comment (catatan)
+    RETURNED = "returned", "Dikembalikan"  # sent back down the ladder (#kembalikan), or a draft rejected (#tolak)
+    DRAFTED = "drafted", "Draf jawaban dibuat"  # an answer was drafted and waits for its approver
+    APPROVED = "approved", "Jawaban disetujui"  # a draft was approved and goes to the role that sends it
+    ANSWERED = "answered", "Jawaban dikirim kepada pelapor"  # the answer was queued for the citizen
+    INFO_REQUESTED = "info-requested", "Pelapor dimintai keterangan"  # the citizen was asked (#info)
+    REOPENED = "reopened", "Dibuka kembali oleh pelapor"  # the citizen replied after the answer, in the window
+    CLOSED = "closed", "Selesai dan diarsipkan"  # the complaint was closed and archived
+    REFUSED = "refused", "Ditolak (tidak ada perubahan)"  # a staff mail moved nothing; the sender or holder was told
+    REMINDED = "reminded", "Pengingat batas waktu"  # the holder was reminded a step's standard is nearly used up
+    OVERDUE = "overdue", "Melewati batas waktu"  # a step's standard passed; the rules' on_breach action was taken
+    BOUNCED = "bounced", "Surel tidak sampai (dikembalikan server penerima)"  # a mail we sent came back undelivered
+
+
+# ---------------------------------------------------------------- mail kinds
+class MailKind(StrEnum):
+    """Every mail mailflow writes: the name of its template
+    (``templates/<kind>.txt.j2``) and the ``X-Mailflow-Kind`` header it carries."""
+
+    ACKNOWLEDGEMENT = "citizen/acknowledgement"
+    FORMAT_REJECTED = "citizen/format-rejected"
+    ANSWER = "citizen/answer"
+    INFO_REQUEST = "citizen/info-request"
+    FORWARD = "staff/forward"
+    HANDOVER = "staff/handover"
+    APPROVAL_REQUEST = "staff/approval-request"
+    SEND_CONFIRMATION = "staff/send-confirmation"
+    REFUSED = "staff/refused"
+    UNAUTHORIZED_ATTEMPT = "staff/unauthorized-attempt"
+    CITIZEN_FOLLOW_UP = "staff/citizen-follow-up"
+    DEPUTY_NOTICE = "staff/deputy-notice"
+    BOUNCE_NOTICE = "staff/bounce-notice"
+    REMINDER = "staff/reminder"
+    BREACH_NOTICE = "staff/breach-notice"
+    DEADLINE_SUMMARY = "staff/deadline-summary"
+    MONTHLY_REPORT = "staff/monthly-report"
+    QUARANTINE_ALERT = "admin/quarantine-alert"
+
+    @property
+    def to_citizen(self) -> bool:
+        return self.value.startswith("citizen/")
+
+
+class Notice(StrEnum):
+    """What a deadline mail tells its reader about one complaint (``item.kind``
+    in ``staff/deadline-summary``)."""
+
+    REMINDER = "reminder"  # nearly due; the reader holds it
+    OVERDUE = "overdue"  # past due; the holder may be another role
+    ESCALATED = "escalated"  # moved to the reader because the previous step was late
+
+
+# The mails mailflow writes in answer to a mail it received (not those a staff
+# action causes): what an auto-responder that hides what it is would loop on,
+# so they count against the per-address limit on automatic answers.
+ANSWER_KINDS: tuple[MailKind, ...] = (MailKind.FORMAT_REJECTED, MailKind.REFUSED)
+
+
+# ---------------------------------------------------------------- command words
+class Word(_Labelled):
+    """A staff command word (``#jawab`` ...), with what it does (``label``,
+    shown in the command help of staff mail) and the aliases staff may write."""
+
+    aliases: tuple[str, ...]
+
+    def __new__(cls, value: str, label: str = "", aliases: tuple[str, ...] = ()):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        member.aliases = aliases
+        return member
+
+    JAWAB = "jawab", "teks setelah perintah ini menjadi jawaban untuk pelapor", ("jawaban", "answer", "reply")
+    TERUSKAN = "teruskan", "teruskan ke jenjang berikutnya, dengan catatan", ("eskalasi", "forward", "escalate")
+    KEMBALIKAN = "kembalikan", "kembalikan ke jenjang sebelumnya, dengan catatan", ("return", "back")
+    SETUJU = "setuju", "setujui (atau kirim) jawaban yang ada", ("setujui", "approve", "ok")
+    TOLAK = "tolak", "tolak draf jawaban, dengan catatan perbaikan", ("reject",)
+    INFO = "info", "minta keterangan tambahan kepada pelapor (tuliskan pertanyaannya)", ("tanya", "ask")
+    CATATAN = "catatan", "catatan untuk riwayat aduan saja", ("note", "comment")
+
+
+# The words a rules file may bind to a step's actions (a note is allowed on every step).
+ACTION_WORDS: tuple[Word, ...] = tuple(w for w in Word if w is not Word.CATATAN)
+# Every spelling staff may write -> its word.
+WORD_ALIASES: dict[str, Word] = {spelling: w for w in Word for spelling in (w.value, *w.aliases)}

@@ -1,0 +1,181 @@
+"""Letters: the one place a mail is rendered and put in the outbox.
+
+Every mail mailflow writes -- to a citizen, a staff role, the admin -- goes
+through ``Letters.write``: the template named by its ``MailKind`` is rendered
+with the office and the moment (and the complaint, where there is one), the
+result is composed into MIME with a fixed Message-ID (``edges/compose.py``) and
+stored as an outbox row (``store/outbox.py``) inside the caller's transaction.
+The helpers below it only say who a mail goes to and how it is threaded:
+
+- ``answer``: to the sender of an inbound mail, threaded to it (RFC 3834 auto-replied);
+- ``to_citizen``: to a complaint's recorded complainant, threaded to their complaint;
+- ``to_staff`` / ``to_role``: to staff, with the complaint's own reply address;
+- ``to_admin``: to the office's alert address.
+
+It also builds the template context every mail shares (``complaint``, the
+reply address, the command help) and keeps the per-address limit on
+automatic answers (``budget_spent``).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import string
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from mailflow.config.settings import Settings
+from mailflow.core import ladder
+from mailflow.core.message import InboundMail
+from mailflow.core.render import Renderer
+from mailflow.config.rules import Role, Rules
+from mailflow.core.vocabulary import ANSWER_KINDS, MailKind, Status, Word
+from mailflow.edges.compose import Attachment, Outgoing, compose, new_message_id
+from mailflow.store import outbox, queries
+from mailflow.store.models import Complaint, Message
+
+# The window of the per-address limit on automatic answers (budget_spent).
+_DAY = timedelta(hours=24)
+
+
+def number_regex(pattern: str) -> re.Pattern[str]:
+    """A regex finding register numbers made by ``pattern`` (e.g. ADU/{year}/{seq:06d})."""
+    parts = []
+    for literal, field, _spec, _conv in string.Formatter().parse(pattern):
+        parts.append(re.escape(literal))
+        if field == "year":
+            parts.append(r"\d{4}")
+        elif field == "seq":
+            parts.append(r"\d+")
+    return re.compile("".join(parts), re.I)
+
+
+def number_slug(number: str) -> str:
+    """A register number as it appears in a reply address: ``adu-2026-000123``."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", number).strip("-").lower()
+
+
+def new_reply_token() -> str:
+    """80 random bits, lower-case base32: safe in an address local part."""
+    return base64.b32encode(secrets.token_bytes(10)).decode().lower()
+
+
+def named(role: Role | None, fallback: str = "-") -> SimpleNamespace:
+    """A role as templates see it (``role.name``)."""
+    return SimpleNamespace(name=role.name if role is not None else fallback)
+
+
+class Letters:
+    """Renders and enqueues every mail of one office (see the module doc)."""
+
+    def __init__(self, settings: Settings, rules: Rules, renderer: Renderer):
+        self.settings = settings
+        self.rules = rules
+        self.renderer = renderer
+        office = settings.office
+        self.office = SimpleNamespace(name=office.name, complaint_address=office.complaint_address,
+                                      timezone=office.timezone, website=office.website)
+
+    # ------------------------------------------------------------------ context
+    def complaint(self, c: Complaint) -> SimpleNamespace:
+        """A complaint as templates see it."""
+        return SimpleNamespace(
+            number=c.number, name=c.complainant_name, email=c.complainant_email, nik=c.nik, kk=c.kk or "",
+            phone=c.phone, address=c.address, category_name=c.category_name,
+            section=self.rules.section_names.get(c.section, c.section), description=c.description,
+            created_at=c.created_at,
+        )
+
+    def reply_address(self, c: Complaint) -> str:
+        """The complaint's own reply address, with its secret token."""
+        local, _, domain = self.settings.office.complaint_address.partition("@")
+        return self.settings.office.reply_address_pattern.format(
+            local=local, number=number_slug(c.number), token=c.reply_token, domain=domain
+        )
+
+    def command_help(self, state: ladder.State) -> list[SimpleNamespace]:
+        """The commands the holder may reply with now, with their meaning (for staff mail)."""
+        out = [SimpleNamespace(word=f"#{w}", meaning=Word(w).label) for w in ladder.allowed_words(state, self.rules)]
+        confirm = self.rules.step(state.step).confirm if state.step and state.status != Status.CLOSED else ""
+        if confirm:
+            out.append(SimpleNamespace(word=f'"{confirm}"', meaning="wajib ditulis di balasan untuk melanjutkan "
+                                       "dari tahap ini (konfirmasi)"))
+        return out
+
+    def budget_spent(self, session: Session, address: str, now: datetime) -> bool:
+        """Has ``address`` had ``limits.auto_replies_per_sender_per_day`` answers
+        in the last 24 hours? Then the next mail from it is handled and logged
+        but not answered: that is where a loop with an auto-responder stops."""
+        limit = self.settings.limits.auto_replies_per_sender_per_day
+        return queries.answers_since(session, address, ANSWER_KINDS, now - _DAY) >= limit
+
+    # ------------------------------------------------------------------ writing
+    def write(self, session: Session, kind: MailKind, *, to: Iterable[str], now: datetime,
+              row: Complaint | None = None, reply_to: str | None = None, in_reply_to: str | None = None,
+              references: Sequence[str] = (), auto_submitted: str = "auto-generated",
+              attach_raw: bytes | None = None, files: tuple[Attachment, ...] = (),
+              **context: Any) -> Message:
+        """Render template ``kind`` with ``office``, ``now`` and ``context`` and
+        queue the mail in the caller's transaction, with the original mail
+        ``attach_raw`` and the ``files`` attached, on the complaint ``row`` if
+        given (its number goes in a header). Returns the mail's message row."""
+        rendered = self.renderer.render(kind, office=self.office, now=now, **context)
+        out = Outgoing(kind=kind, to=tuple(to), subject=rendered.subject, body=rendered.body,
+                       in_reply_to=in_reply_to, references=tuple(references), reply_to=reply_to,
+                       auto_submitted=auto_submitted, attach_raw=attach_raw, attachments=files)
+        message_id = new_message_id(self.settings.office.domain)
+        raw = compose(self.settings, out, message_id, now, row.number if row is not None else None)
+        return outbox.add(session, raw=raw, message_id=message_id, kind=kind, subject=out.subject,
+                          from_addr=self.settings.smtp.from_address, to=out.to, in_reply_to=out.in_reply_to,
+                          complaint=row, now=now)
+
+    def answer(self, session: Session, mail: InboundMail, kind: MailKind, now: datetime, *,
+               complaint: Complaint | None = None, **context: Any) -> Message:
+        """An automatic answer to the sender of ``mail``, threaded to it (about
+        ``complaint``, when it registered one)."""
+        if complaint is not None:
+            context["complaint"] = self.complaint(complaint)
+        return self.write(session, kind, to=(mail.reply_to or mail.from_addr,), now=now, row=complaint,
+                          in_reply_to=mail.message_id, references=mail.references, auto_submitted="auto-replied",
+                          original_subject=mail.subject, **context)
+
+    def to_citizen(self, session: Session, c: Complaint, kind: MailKind, now: datetime, **context: Any) -> Message:
+        """To the complaint's recorded complainant, threaded to their original complaint mail."""
+        source = session.get(Message, c.source_message_pk) if c.source_message_pk else None
+        parent_id = source.message_id if source is not None else None
+        return self.write(session, kind, to=(c.complainant_email,), now=now, row=c, in_reply_to=parent_id,
+                          references=(parent_id,) if parent_id else (), auto_submitted="auto-replied",
+                          original_subject=source.subject if source is not None else "",
+                          **self._about(c), **context)
+
+    def to_staff(self, session: Session, c: Complaint, to: Iterable[str], kind: MailKind, now: datetime, *,
+                 attach_raw: bytes | None = None, **context: Any) -> Message:
+        """To staff addresses about a complaint; their reply goes to its reply address."""
+        return self.write(session, kind, to=to, now=now, row=c, reply_to=self.reply_address(c),
+                          attach_raw=attach_raw, **self._about(c), **context)
+
+    def to_role(self, session: Session, c: Complaint, role: Role, kind: MailKind, now: datetime, *,
+                attach_raw: bytes | None = None, **context: Any) -> Message:
+        """To every member of ``role`` about a complaint (``role`` in the context too)."""
+        return self.to_staff(session, c, role.members, kind, now, attach_raw=attach_raw, role=named(role),
+                             **context)
+
+    def to_person(self, session: Session, c: Complaint, address: str, kind: MailKind, now: datetime, *,
+                  in_reply_to: InboundMail, **context: Any) -> Message:
+        """To one staff member, answering their mail (threaded; RFC 3834 auto-replied)."""
+        return self.write(session, kind, to=(address,), now=now, row=c, reply_to=self.reply_address(c),
+                          in_reply_to=in_reply_to.message_id, references=in_reply_to.references,
+                          auto_submitted="auto-replied", **self._about(c), **context)
+
+    def to_admin(self, session: Session, kind: MailKind, now: datetime, **context: Any) -> Message:
+        """To the office's alert address (whoever runs mailflow)."""
+        return self.write(session, kind, to=(self.settings.office.alert_address,), now=now, **context)
+
+    def _about(self, c: Complaint) -> dict[str, Any]:
+        return dict(complaint=self.complaint(c), reply_address=self.reply_address(c))

@@ -1,0 +1,128 @@
+"""A new complaint: check its format, then reject it with an explanation, or
+register it (a gap-free number), acknowledge it to the citizen and forward it
+to the first rung of the ladder -- all inside the intake's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from mailflow.config.settings import Settings
+from mailflow.core import ladder
+from mailflow.core.complaint_format import parse_complaint
+from mailflow.core.identity import mask_id, mask_ids_in_text
+from mailflow.core.vocabulary import HopKind, MailKind, Status
+from mailflow.desk.delivery import Delivery, Outcome
+from mailflow.desk.letters import Letters, new_reply_token
+from mailflow.store import hoplog, numbering
+from mailflow.store.models import Complaint
+from mailflow.store.visits import open_visit
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who a complaint is from and what it is about, as registered."""
+
+    name: str
+    nik: str
+    kk: str | None
+    phone: str
+    address: str
+    description: str
+    category_key: str
+    category_name: str
+    section: str
+
+
+class Registration:
+    def __init__(self, settings: Settings, letters: Letters):
+        self.settings = settings
+        self.letters = letters
+        self.rules = letters.rules
+
+    def new_complaint(self, d: Delivery) -> Outcome:
+        """Read the complaint format: register a valid complaint, explain an invalid one."""
+        fmt = self.rules.format
+        local_today = d.now.astimezone(self.settings.office.tz).date()
+        parsed = parse_complaint(d.mail.text, fmt, today=local_today)
+        if not parsed.ok:
+            return self._reject(d, parsed)
+        f = parsed.fields
+        category = parsed.category
+        person = Person(
+            name=f["nama"], nik=f["nik"], kk=f.get("no_kk") or None, phone=f["no_hp"], address=f["alamat"],
+            description=f["uraian"], category_key=category.key if category else "lainnya",
+            category_name=category.name if category else f.get("jenis_layanan", "Lainnya"),
+            section=category.section if category else "lainnya",
+        )
+        return self.register(d, person, reason=f"all required fields present; category "
+                                                f"{category.name if category else 'Lainnya'}")
+
+    def _reject(self, d: Delivery, parsed) -> Outcome:
+        fmt = self.rules.format
+        problems = "; ".join(f"{e.label}: {e.problem}" for e in parsed.errors)
+        hoplog.record(d.session, HopKind.REJECTED, at=d.now, message=d.message, actor=d.mail.from_addr,
+                      reason=f"complaint format: {problems}")
+        if self.letters.budget_spent(d.session, d.mail.from_addr, d.now):
+            hoplog.record(d.session, HopKind.IGNORED, at=d.now, message=d.message,
+                          reason=f"no reply: {d.mail.from_addr} already got "
+                                 f"{self.settings.limits.auto_replies_per_sender_per_day} automatic replies in 24 hours")
+            return d.outcome("rejected", problems)
+        found = [SimpleNamespace(label=fmt.field(k).label, value=_shown_value(fmt.field(k).kind, v))
+                 for k, v in parsed.fields.items()]
+        self.letters.answer(d.session, d.mail, MailKind.FORMAT_REJECTED, d.now, errors=list(parsed.errors),
+                            found=found, blank_form=fmt.blank_form(), example_form=fmt.example_form())
+        return d.outcome("rejected", problems)
+
+    def register(self, d: Delivery, person: Person, *, reason: str, parent: Complaint | None = None) -> Outcome:
+        """Give a complaint its number, acknowledge it and forward it to the first rung."""
+        session, now, mail, message = d.session, d.now, d.mail, d.message
+        year = now.astimezone(self.settings.office.tz).year
+        seq, number = numbering.register_number(session, self.settings.office.register_pattern, year)
+        state = ladder.initial_state(self.rules, person.section)
+        step = self.rules.step(state.step)
+        holder = self.rules.roles.get(state.holder or "")
+        complaint = Complaint(
+            number=number, year=year, seq=seq, status=state.status, channel="email",
+            category=person.category_key, category_name=person.category_name, section=person.section,
+            complainant_name=person.name, complainant_email=mail.from_addr, nik=person.nik, kk=person.kk,
+            phone=person.phone, address=person.address, description=person.description,
+            parent_id=parent.id if parent is not None else None, step=state.step, holder_role=state.holder,
+            step_started_at=now, reply_token=new_reply_token(), source_message=message, created_at=now,
+            updated_at=now,
+        )
+        session.add(complaint)
+        message.complaint = complaint
+        visit = open_visit(session, complaint, self.rules, now)
+        complaint.due_at = visit.due_at if visit is not None else None
+        hoplog.record(session, HopKind.PARSED, at=now, message=message, complaint=complaint, actor=mail.from_addr,
+                      reason=reason)
+        hoplog.record(session, HopKind.REGISTERED, at=now, message=message, complaint=complaint,
+                      actor=hoplog.SYSTEM, from_state=None, to_state=Status.REGISTERED,
+                      reason=f"register number {number}" + (f", follows {parent.number}" if parent else ""))
+
+        total = self.rules.total_standard
+        ack = self.letters.answer(
+            session, mail, MailKind.ACKNOWLEDGEMENT, now, complaint=complaint,
+            first_step=SimpleNamespace(name=step.name, role_name=holder.name if holder else "",
+                                       standard_minutes=step.standard.minutes),
+            total_standard_minutes=total.minutes if total else 0,
+        )
+        hoplog.record(session, HopKind.ACKNOWLEDGED, at=now, complaint=complaint, message=ack,
+                      reason=f"acknowledgement queued for {mail.from_addr}")
+
+        if holder is not None:
+            fwd = self.letters.to_role(
+                session, complaint, holder, MailKind.FORWARD, now, attach_raw=message.raw,
+                step=SimpleNamespace(name=step.name, standard_minutes=step.standard.minutes),
+                due_at=complaint.due_at, commands=self.letters.command_help(state),
+            )
+            hoplog.record(session, HopKind.FORWARDED, at=now, complaint=complaint, message=fwd,
+                          actor=hoplog.SYSTEM, from_state=Status.REGISTERED, to_state=step.key,
+                          reason=f"to {holder.name} ({', '.join(holder.members)}) for step '{step.name}'")
+        return Outcome("registered", "", number, message.id)
+
+
+def _shown_value(kind: str, value: str) -> str:
+    return mask_id(value) if kind in ("nik", "kk") else mask_ids_in_text(value)

@@ -1,0 +1,74 @@
+"""SMTP edge: one aiosmtplib connection, opened lazily and reused for the
+sends of one outbox drain. TLS as configured, never a silent downgrade."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+
+import aiosmtplib
+
+from mailflow.config.settings import SmtpConfig
+from mailflow.edges.tls import tls_context, tls_failure
+from mailflow.errors import TLSRequiredError
+
+
+class SmtpSender:
+    """One SMTP connection, opened lazily and reused across sends of a drain."""
+
+    def __init__(self, cfg: SmtpConfig):
+        self.cfg = cfg
+        self._smtp: aiosmtplib.SMTP | None = None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        cfg = self.cfg
+        smtp = aiosmtplib.SMTP(
+            hostname=cfg.host,
+            port=cfg.port,
+            use_tls=cfg.security == "tls",
+            # False, not None: None would mean "STARTTLS if offered", a silent downgrade.
+            start_tls=cfg.security == "starttls",
+            tls_context=tls_context(cfg) if cfg.security != "none" else None,
+            timeout=cfg.timeout,
+        )
+        try:
+            await smtp.connect()
+        except aiosmtplib.SMTPException as exc:
+            if cfg.security == "starttls" and "STARTTLS" in str(exc):
+                raise TLSRequiredError(
+                    f"SMTP server {cfg.host}:{cfg.port} does not offer STARTTLS; refusing to send in plaintext "
+                    "(set smtp.security = \"none\" only for a trusted local relay)"
+                ) from None
+            raise
+        except ssl.SSLError as exc:
+            raise TLSRequiredError(tls_failure(f"SMTP server {cfg.host}:{cfg.port}", exc)) from None
+        if cfg.username:
+            await smtp.login(cfg.username, cfg.password.reveal() or "")
+        return smtp
+
+    async def send(self, sender: str, recipients: Sequence[str], raw: bytes) -> str:
+        if self._smtp is None or not self._smtp.is_connected:
+            self._smtp = await self._connect()
+        errors, _response = await self._smtp.sendmail(sender, list(recipients), raw)
+        # Some recipients refused, others accepted: the mail is sent; say who missed it.
+        return "; ".join(f"refused {rcpt}: {resp.code} {resp.message}" for rcpt, resp in errors.items())
+
+    async def close(self) -> None:
+        if self._smtp is not None and self._smtp.is_connected:
+            try:
+                await self._smtp.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                self._smtp.close()
+        self._smtp = None
+
+
+def smtp_reason(exc: Exception) -> tuple[int, str]:
+    """(code, the server's words) of an SMTP refusal; for several refused
+    recipients, the lowest code decides (a 4xx one is worth retrying)."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        refusals = exc.recipients or []
+        if refusals:
+            code = min(r.code for r in refusals)
+            return code, "; ".join(f"{r.code} {r.message}" for r in refusals)
+        return 550, "all recipients refused"
+    return exc.code, f"{exc.code} {exc.message}".strip()

@@ -1,0 +1,158 @@
+"""The queries the desk, the runner and the CLI ask of the database, in one
+place: each reads through an index named beside it (docs/PERFORMANCE.md
+measures them at a million complaints). Writes live with their tables
+(``outbox.add``, ``hoplog.record``, ``visits``, ``numbering``, ``mailboxes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy.orm import Session
+
+from mailflow.core.vocabulary import OPEN_STATUSES, RUNNING_STATUSES
+from mailflow.store.models import Complaint, Hop, Message, OutboxItem, StepVisit
+
+
+# ------------------------------------------------------------------ mail
+def message_by_dedupe_key(session: Session, key: str) -> Message | None:
+    """The archived mail (either direction) with this dedupe key (unique index)."""
+    return session.scalar(select(Message).where(Message.dedupe_key == key))
+
+
+def outbound_by_message_id(session: Session, message_id: str) -> Message | None:
+    """One outbound mail of ours with this Message-ID (ix_messages_message_id)."""
+    return session.scalar(select(Message).where(Message.direction == "out", Message.message_id == message_id)
+                          .limit(1))
+
+
+def answers_since(session: Session, address: str, kinds: Sequence[str], since: datetime) -> int:
+    """How many mails of ``kinds`` were queued for ``address`` alone since
+    ``since`` (ix_outbox_recipients_created_at)."""
+    count = session.scalar(
+        select(func.count()).select_from(OutboxItem)
+        .where(OutboxItem.recipients == address.lower(), OutboxItem.kind.in_(list(kinds)),
+               OutboxItem.created_at >= since)
+    )
+    return count or 0
+
+
+def outbox_item_of(session: Session, message: Message) -> OutboxItem | None:
+    """The outbox row that sends ``message`` (unique on message_pk)."""
+    return session.scalar(select(OutboxItem).where(OutboxItem.message_pk == message.id))
+
+
+def outbox_of_complaint(session: Session, complaint: Complaint) -> list[tuple[OutboxItem, Message]]:
+    """Every outbound mail of a complaint with its row, oldest first (ix_outbox_complaint_id)."""
+    return [(item, message) for item, message in session.execute(
+        select(OutboxItem, Message).join(Message, Message.id == OutboxItem.message_pk)
+        .where(OutboxItem.complaint_id == complaint.id).order_by(OutboxItem.id)
+    )]
+
+
+def unsent_outbox(session: Session, limit: int) -> list[tuple[OutboxItem, Message]]:
+    """Outbound mail not yet sent (pending, sending, failed), oldest first."""
+    return [(item, message) for item, message in session.execute(
+        select(OutboxItem, Message).join(Message, Message.id == OutboxItem.message_pk)
+        .where(OutboxItem.state != "sent").order_by(OutboxItem.id).limit(limit)
+    )]
+
+
+# ------------------------------------------------------------------ complaints
+def complaint_by_number(session: Session, number: str) -> Complaint | None:
+    """By register number, any case (ix_complaints_number_upper)."""
+    return session.scalar(select(Complaint).where(func.upper(Complaint.number) == number.upper()))
+
+
+def complaint_by_reply_token(session: Session, token: str) -> Complaint | None:
+    """By the secret token of its reply address (ix_complaints_reply_token)."""
+    return session.scalar(select(Complaint).where(Complaint.reply_token == token.lower()))
+
+
+def complaint_by_references(session: Session, message_ids: Sequence[str]) -> Complaint | None:
+    """The newest complaint one of ``message_ids`` (In-Reply-To, References)
+    belongs to (ix_messages_message_id)."""
+    return session.scalar(
+        select(Complaint)
+        .join(Message, Message.complaint_id == Complaint.id)
+        .where(Message.message_id.in_(list(message_ids)))
+        .order_by(Complaint.id.desc())
+        .limit(1)
+    )
+
+
+def complaints(session: Session, *, statuses: Sequence[str] = (), include_closed: bool = False,
+               overdue_at: datetime | None = None, by_due: bool = False, limit: int = 200) -> list[Complaint]:
+    """The register for ``mailflow queue``: open complaints in register order
+    (ix_complaints_open_created_at), or those of ``statuses``, or all;
+    ``overdue_at``: only those past their step's due time then, soonest due
+    first (ix_complaints_due_at); ``by_due``: soonest due first."""
+    order = (Complaint.due_at, Complaint.id) if by_due or overdue_at is not None else (Complaint.created_at, Complaint.id)
+    stmt = select(Complaint).order_by(*order).limit(limit)
+    if overdue_at is not None:
+        # closed complaints have no due time
+        stmt = stmt.where(Complaint.due_at.is_not(None), Complaint.due_at < overdue_at)
+    if statuses:
+        stmt = stmt.where(Complaint.status.in_(list(statuses)))
+    elif not include_closed:
+        # As literals, so that the partial index of open complaints
+        # (ix_complaints_open_created_at) is usable on SQLite too.
+        stmt = stmt.where(Complaint.status.in_(
+            bindparam("open_statuses", [str(s) for s in OPEN_STATUSES], expanding=True, literal_execute=True)))
+    return list(session.scalars(stmt))
+
+
+def hops_of(session: Session, complaint: Complaint) -> list[Hop]:
+    """A complaint's whole hop log in time order, with the hops of its own
+    inbound mail recorded before it had a number."""
+    hops = list(session.scalars(select(Hop).where(Hop.complaint_id == complaint.id).order_by(Hop.at, Hop.id)))
+    # Found through ix_hops_message_pk; "no complaint yet" is checked here, not in
+    # SQL, where the planner could pick the complaint_id index for "IS NULL" and
+    # walk every such hop in the log.
+    early = [h for h in session.scalars(
+        select(Hop).where(Hop.message_pk.in_(select(Message.id).where(Message.complaint_id == complaint.id)))
+    ) if h.complaint_id is None]
+    return sorted([*hops, *early], key=lambda h: (h.at, h.id))
+
+
+def first_hop_at(session: Session) -> datetime | None:
+    """When mailflow logged its first hop here (by primary key: no scan)."""
+    return session.scalar(select(Hop.at).order_by(Hop.id).limit(1))
+
+
+# ------------------------------------------------------------------ deadlines
+def due_visits(which: str, now: datetime, limit: int, *, lock: bool = False) -> Select:
+    """The query of open visits whose breach (``which="breach"``) or reminder
+    (``which="reminder"``) is due at ``now``, with their running complaint,
+    oldest first, at most ``limit``. Each reads its own index
+    (``ix_step_visits_open_due`` / ``ix_step_visits_open_remind``).
+    ``lock`` (PostgreSQL): ``FOR UPDATE SKIP LOCKED`` of both rows, so two
+    daemons never act on the same visit, and a complaint whose mail is being
+    handled right now waits for the next pass."""
+    if which == "breach":
+        where = (StepVisit.ended_at.is_(None), StepVisit.breached_at.is_(None), StepVisit.due_at <= now)
+        order = StepVisit.due_at
+    elif which == "reminder":
+        # A visit already past due gets the breach instead (the breach query finds it).
+        where = (StepVisit.ended_at.is_(None), StepVisit.reminded_at.is_(None), StepVisit.remind_at <= now,
+                 StepVisit.breached_at.is_(None), StepVisit.due_at > now)
+        order = StepVisit.remind_at
+    else:
+        raise ValueError(f"which must be 'breach' or 'reminder', got {which!r}")
+    stmt = (
+        select(StepVisit, Complaint)
+        .join(Complaint, Complaint.id == StepVisit.complaint_id)
+        .where(*where, Complaint.status.in_([str(s) for s in RUNNING_STATUSES]))
+        .order_by(order, StepVisit.id)
+        .limit(limit)
+    )
+    return stmt.with_for_update(skip_locked=True, of=(StepVisit, Complaint)) if lock else stmt
+
+
+def visits_due(session: Session, which: str, now: datetime, limit: int) -> list[tuple[StepVisit, Complaint]]:
+    """``due_visits`` run: locked (SKIP LOCKED) on PostgreSQL; on SQLite
+    ``BEGIN IMMEDIATE`` already serialises writers."""
+    lock = session.get_bind().dialect.name == "postgresql"
+    return [(v, c) for v, c in session.execute(due_visits(which, now, limit, lock=lock))]
