@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from mailflow.core.message import html_to_text
+from mailflow.core.mail import html_to_text
 
 # "On Mon, 23 Nov 2026 at 10:15, Admin <a@b> wrote:" and its translations; may wrap over 2 lines.
 _QUOTE_HEADER = re.compile(
@@ -144,7 +144,7 @@ def reply_of(mail) -> str:
 
 
 def _has_plain_part(mail) -> bool:
-    # message.py fills .text from HTML when there is no text/plain part; then the
+    # mailflow.core.mail fills .text from HTML when there is no text/plain part; then the
     # two agree, and the HTML (with its quote markup) is the better source.
     if not mail.html:
         return True

@@ -40,7 +40,7 @@ from mailflow.core.complaint_format import parse_complaint
 from mailflow.config.settings import Settings
 from mailflow.errors import MessageTooLarge
 from mailflow.core.identity import mask_id, mask_ids_in_text
-from mailflow.core.message import InboundMail, ParseLimits, header_bytes_message_id, parse_message
+from mailflow.core.mail import InboundMail, ParseLimits, header_bytes_message_id, parse_message
 from mailflow.store.models import Complaint, Message, OutboxItem, utcnow
 from mailflow.edges.outbox import OWN_HEADER, Outgoing, enqueue
 from mailflow.core.render import Renderer

@@ -26,7 +26,7 @@ from mailflow.store import hoplog
 from mailflow.core import ladder
 from mailflow.core.authres import authentication_failure
 from mailflow.core.commands import has_confirmation, parse_command
-from mailflow.core.message import InboundMail
+from mailflow.core.mail import InboundMail
 from mailflow.store.models import Complaint, Message
 from mailflow.edges.outbox import Outgoing, enqueue
 from mailflow.core.reply_text import reply_of
