@@ -86,7 +86,9 @@ def _drop_attribution(out: list[str]) -> None:
 def extract_reply(text: str) -> str:
     """The new text of a plain-text reply: stops at the first quote header,
     separator, Outlook header block or signature; drops '>' quoted lines (a
-    bottom-posted reply keeps its own text after the quote)."""
+    bottom-posted reply keeps its own text after the quote). Wider than the
+    complaint form's quote stripping (``complaint_format._prepare``), which
+    keeps every line that might carry a field."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     out: list[str] = []
     i = 0
