@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mailflow.core.classify import OWN_MESSAGE_ID_PREFIX, Classification, Kind, classify
-from mailflow.core.message import parse_message
+from mailflow.core.mail import parse_message
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"

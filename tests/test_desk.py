@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mailflow.config.settings import load_settings
-from mailflow.core.message import MessageParseError
+from mailflow.core.mail import MessageParseError
 from mailflow.desk.delivery import Source
 from mailflow.errors import MessageTooLarge
 from mailflow.runner.app import build

@@ -1,4 +1,4 @@
-"""mailflow.core.message: parsing real-world mail (../shared/corpus) and our own fixtures."""
+"""mailflow.core.mail: parsing real-world mail (../shared/corpus) and our own fixtures."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailflow.errors import MailflowError
-from mailflow.core.message import (
+from mailflow.core.mail import (
     ParseLimits,
     Attachment,
     InboundMail,

@@ -685,7 +685,7 @@ def test_intake_fuzz_every_input_is_handled_or_refused_with_a_quarantinable_erro
     from mailflow.config.settings import load_settings
     from mailflow.errors import MessageTooLarge
     from mailflow.desk.delivery import Source
-    from mailflow.core.message import MessageParseError
+    from mailflow.core.mail import MessageParseError
     from support import write_config
     from test_message import _BODY_LINES, _HEADER_LINES
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.core.message import parse_message
+from mailflow.core.mail import parse_message
 from mailflow.core.reply_text import extract_reply, extract_reply_html, reply_of
 from support import CORPUS
 

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mailflow.core.message import InboundMail
+from mailflow.core.mail import InboundMail
 
 __all__ = ["Classification", "Kind", "OWN_MESSAGE_ID_PREFIX", "classify"]
 

@@ -398,7 +398,12 @@ _UNKNOWN_LABEL = re.compile(r"^[*_~]*[^\W\d_][\w .,/()*'~-]{0,39}?\s*[:=]")
 def _prepare(text: str) -> list[str]:
     """The lines that can carry the complaint: line endings unified, odd
     spaces made plain, quoted reply text and everything after a signature
-    delimiter or a quoted original message dropped."""
+    delimiter or a quoted original message dropped.
+
+    Deliberately narrower than ``mailflow.core.reply_text.extract_reply``: a
+    field lost here costs the citizen a rejected complaint, so only what is
+    surely quoted goes (a "-----" rule or a "Sent from my iPhone" line does
+    not end the form, as it ends a staff reply there)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\u00a0", " ").replace("\u202f", " ").replace("\ufeff", "")
     text = re.sub("[\u200b\u200c\u200d\u2060]", "", text)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from mailflow.core.message import html_to_text
+from mailflow.core.mail import html_to_text
 
 # "On Mon, 23 Nov 2026 at 10:15, Admin <a@b> wrote:" and its translations; may wrap over 2 lines.
 _QUOTE_HEADER = re.compile(
@@ -86,7 +86,9 @@ def _drop_attribution(out: list[str]) -> None:
 def extract_reply(text: str) -> str:
     """The new text of a plain-text reply: stops at the first quote header,
     separator, Outlook header block or signature; drops '>' quoted lines (a
-    bottom-posted reply keeps its own text after the quote)."""
+    bottom-posted reply keeps its own text after the quote). Wider than the
+    complaint form's quote stripping (``complaint_format._prepare``), which
+    keeps every line that might carry a field."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     out: list[str] = []
     i = 0
@@ -144,7 +146,7 @@ def reply_of(mail) -> str:
 
 
 def _has_plain_part(mail) -> bool:
-    # message.py fills .text from HTML when there is no text/plain part; then the
+    # mailflow.core.mail fills .text from HTML when there is no text/plain part; then the
     # two agree, and the HTML (with its quote markup) is the better source.
     if not mail.html:
         return True

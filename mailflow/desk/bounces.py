@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from mailflow.config.settings import Settings
-from mailflow.core.message import InboundMail
+from mailflow.core.mail import InboundMail
 from mailflow.core.vocabulary import HopKind, MailKind
 from mailflow.desk.delivery import Delivery, Outcome
 from mailflow.desk.letters import Letters

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from mailflow.core.classify import Classification
-from mailflow.core.message import InboundMail
+from mailflow.core.mail import InboundMail
 from mailflow.store import queries
 from mailflow.store.models import Complaint, Message
 

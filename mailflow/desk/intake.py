@@ -38,7 +38,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from mailflow.config.settings import Settings
 from mailflow.core.classify import Kind, classify
-from mailflow.core.message import InboundMail, ParseLimits, header_bytes_message_id, parse_message
+from mailflow.core.mail import InboundMail, ParseLimits, header_bytes_message_id, parse_message
 from mailflow.core.vocabulary import HopKind, MailKind
 from mailflow.desk.bounces import Bounces
 from mailflow.desk.delivery import Delivery, Match, Matcher, Outcome, Source

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from mailflow.config.settings import Settings
 from mailflow.core import ladder
-from mailflow.core.message import InboundMail
+from mailflow.core.mail import InboundMail
 from mailflow.core.render import Renderer
 from mailflow.config.rules import Role, Rules
 from mailflow.core.vocabulary import ANSWER_KINDS, MailKind, Status, Word

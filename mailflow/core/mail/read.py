@@ -1,0 +1,228 @@
+"""Reading one mail (pure): raw RFC 5322 bytes -> :class:`InboundMail`.
+
+:func:`parse_message` checks the bytes against the limits, builds and walks
+the MIME tree (:mod:`mailflow.core.mail.mime`) and extracts the value: header
+values, addresses, Message-ID and threading ids, the date, the best plain
+text. Why this is done here rather than by mail-parser: the package docstring.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timezone
+from email.message import Message
+from email.utils import getaddresses, parsedate_to_datetime
+from types import MappingProxyType
+
+from mailparser.utils import convert_mail_date
+
+from mailflow.core.mail.decode import (
+    decode_header_value,
+    decode_rfc2047,
+    msgid_from_bytes,
+    msgid_list,
+    normalise_msgid,
+    surrogate_str,
+    unfold,
+)
+from mailflow.core.mail.html import html_to_text
+from mailflow.core.mail.mime import ParseLimits, build_tree, check_tree, precheck, walk
+from mailflow.core.mail.parts import part_text
+from mailflow.core.mail.values import InboundMail, MessageParseError
+
+__all__ = ["parse_message"]
+
+# mail-parser logs a WARNING for every part type it does not "manage" (e.g.
+# "Email content 'mixed' not handled" for each attached multipart) and an ERROR
+# for every encoded word it cannot decode: noise at a line or more per ordinary
+# mail, about extraction we do not use (we decode ourselves and list what was
+# wrong in InboundMail.defects). Quieten it unless someone configured it.
+_mp_log = logging.getLogger("mailparser")
+if _mp_log.level == logging.NOTSET:
+    _mp_log.setLevel(logging.CRITICAL)
+
+_WS = re.compile(r"\s+")
+
+
+# ----------------------------------------------------------------- addresses
+_ADDR_PATTERN = re.compile(r"[^\s<>(),;:\"\[\]@]+@[^\s<>(),;:\"\[\]@]+\.[^\s<>(),;:\"\[\]@]*[^\s<>(),;:\"\[\]@.]")
+_ADDR_OK = re.compile(r"^[^\s@]+@[^\s@]+$")
+
+
+def _addresses(values: list[str], what: str, defects: list[str]) -> list[tuple[str, str]]:
+    """(display name, lower-case address) pairs from raw header values, once
+    each; a list getaddresses cannot read is recovered by pattern (noted in
+    ``defects`` under ``what``)."""
+    result: list[tuple[str, str]] = []
+    for raw in values:
+        text = surrogate_str(unfold(raw))
+        try:
+            pairs = getaddresses([text])
+        except Exception:
+            pairs = [("", "?")]
+        good = []
+        broken = False
+        for name, addr in pairs:
+            addr = addr.strip()
+            if not addr and not name:
+                continue
+            if _ADDR_OK.match(addr):
+                good.append((decode_rfc2047(name).strip(), addr.lower()))
+            else:
+                broken = True
+        if broken:
+            recovered = [("", a.lower()) for a in _ADDR_PATTERN.findall(decode_rfc2047(text))]
+            if len(recovered) > len(good):
+                defects.append(f"{what}: malformed address list; addresses recovered by pattern")
+                good = recovered
+            elif not good:
+                defects.append(f"{what}: no usable address")
+        result.extend(good)
+    seen: set[str] = set()
+    unique = []
+    for name, addr in result:
+        if addr not in seen:
+            seen.add(addr)
+            unique.append((name, addr))
+    return unique
+
+
+# ----------------------------------------------------------------- dates
+_COMMENT = re.compile(r"\([^()]*\)")
+
+
+def _parse_date(raw: str | None) -> tuple[datetime | None, str | None]:
+    """The Date header: the stdlib's parser keeps the sender's offset; what it
+    cannot read, mail-parser's date parser (obsolete zones, broken syntax) may
+    still recover, in UTC."""
+    if not raw:
+        return None, None
+    value = surrogate_str(unfold(raw))
+    for _ in range(3):
+        if "(" not in value:
+            break
+        value = _COMMENT.sub(" ", value)
+    try:
+        return parsedate_to_datetime(value.strip()), None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        pass
+    try:
+        recovered, _offset = convert_mail_date(surrogate_str(unfold(raw)).strip())
+    except Exception:  # mail-parser cannot read it either
+        return None, f"unparseable Date header {raw.strip()[:60]!r}"
+    if recovered.tzinfo is None:
+        recovered = recovered.replace(tzinfo=timezone.utc)
+    return recovered, f"Date header {raw.strip()[:60]!r} only understood by mail-parser (converted to UTC)"
+
+
+# ----------------------------------------------------------------- parse
+_SINGLE_HEADERS = ("from", "subject", "date", "message-id", "content-type", "to", "in-reply-to")
+
+
+def parse_message(raw: bytes, limits: ParseLimits = ParseLimits()) -> InboundMail:
+    """Parse raw RFC 5322 bytes. Raises MessageParseError only when there is
+    no message to speak of, or it is beyond ``limits``; everything else is
+    tolerated and noted in ``defects``."""
+    if isinstance(raw, (bytearray, memoryview)):
+        raw = bytes(raw)
+    if not isinstance(raw, bytes):
+        raise TypeError(f"parse_message needs bytes, not {type(raw).__name__}")
+    if not raw.strip():
+        raise MessageParseError("empty message")
+    precheck(raw, limits)
+    msg = build_tree(raw)
+    check_tree(msg, limits)
+    try:
+        return _extract(raw, msg, [])
+    except MessageParseError:
+        raise
+    except RecursionError:
+        raise MessageParseError("MIME nesting too deep to parse") from None
+    except Exception as exc:  # a bug here must not crash the daemon: quarantine
+        raise MessageParseError(f"internal error while reading the message: {type(exc).__name__}: {exc}") from exc
+
+
+def _extract(raw: bytes, msg: Message, defects: list[str]) -> InboundMail:
+    raw_headers: dict[str, list[str]] = {}
+    for name, value in msg.raw_items():
+        if not isinstance(value, str):
+            value = str(value)
+        raw_headers.setdefault(name.strip().lower(), []).append(value)
+    if not raw_headers:
+        raise MessageParseError("no header fields: not an RFC 5322 message")
+
+    if b"\n" not in raw and b"\r" in raw:
+        defects.append("CR-only line endings")
+    for name in _SINGLE_HEADERS:
+        if len(raw_headers.get(name, ())) > 1:
+            defects.append(f"duplicate {name} header; the first is used")
+
+    headers = {name: tuple(decode_header_value(v) for v in values) for name, values in raw_headers.items()}
+
+    def first(name: str) -> str | None:
+        values = raw_headers.get(name)
+        return values[0] if values else None
+
+    mid_raw = first("message-id")
+    # the same byte path as header_bytes_message_id, so that the two agree
+    message_id = msgid_from_bytes(mid_raw.encode("ascii", "surrogateescape")) if mid_raw is not None else None
+    irt = first("in-reply-to")
+    in_reply_to = normalise_msgid(surrogate_str(irt)) if irt else None
+    references: list[str] = []
+    for value in raw_headers.get("references", ()):
+        for ref in msgid_list(surrogate_str(value)):
+            if ref not in references:
+                references.append(ref)
+
+    subject = _WS.sub(" ", headers.get("subject", ("",))[0]).strip()
+
+    frm = _addresses(raw_headers.get("from", [])[:1], "From", defects)
+    from_name, from_addr = frm[0] if frm else ("", "")
+    if from_name.lower() == from_addr:
+        from_name = ""
+    to_addrs = tuple(a for _, a in _addresses(raw_headers.get("to", []), "To", defects))
+    cc_addrs = tuple(a for _, a in _addresses(raw_headers.get("cc", []), "Cc", defects))
+    rt = _addresses(raw_headers.get("reply-to", [])[:1], "Reply-To", defects)
+    reply_to = rt[0][1] if rt else None
+
+    date, date_defect = _parse_date(first("date"))
+    if date_defect:
+        defects.append(date_defect)
+
+    w = walk(msg, defects)
+    text = ""
+    if w.plain:
+        part, parent, parent_mixed = w.plain[0]
+        texts = [part_text(part, defects)]
+        if parent_mixed:  # Apple Mail style: text, image, text under one multipart/mixed
+            texts += [part_text(p, defects) for p, par, _ in w.plain[1:] if par == parent]
+        if len(texts) > 1:
+            text = "\n".join(t.rstrip("\n") for t in texts if t.strip())
+        else:
+            text = texts[0]
+    html = part_text(w.html[0], defects) if w.html else None
+    if not text.strip() and html:
+        text = html_to_text(html)
+
+    content_type = msg.get_content_type()
+    return InboundMail(
+        message_id=message_id,
+        subject=subject,
+        from_name=from_name,
+        from_addr=from_addr,
+        to_addrs=to_addrs,
+        cc_addrs=cc_addrs,
+        reply_to=reply_to,
+        date=date,
+        in_reply_to=in_reply_to,
+        references=tuple(references),
+        headers=MappingProxyType(headers),
+        text=text,
+        html=html,
+        attachments=tuple(w.attachments),
+        defects=tuple(dict.fromkeys(defects)),
+        content_type=content_type,
+        report_type=w.report_type,
+        report_parts=tuple(w.reports),
+    )
