@@ -17,13 +17,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
+
+from devstack import config as devstack_config
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {"TEST_IMAP_PASSWORD": "secret", "MAILFLOW_ALLOW_FAST_POLL": "1"}
@@ -218,39 +219,11 @@ class Stack:
 # --------------------------------------------------------------------------- desks
 def write_config(directory: Path, *, db_url: str, imap_port: int, smtp_port: int, poll_interval: float = 1,
                  batch_size: int = 100, extra: str = "") -> Path:
-    """A complete mailflow.toml for the local mail stack (as tests/support.py writes it)."""
-    path = directory / "mailflow.toml"
-    path.write_text(textwrap.dedent(f"""\
-        [office]
-        name = "Dinas Kependudukan dan Pencatatan Sipil Kabupaten Bantul"
-        timezone = "Asia/Jakarta"
-        rules = "{REPO / 'rules' / 'bantul-email.toml'}"
-        complaint_address = "aduan@dukcapil.test"
-        alert_address = "admin@dukcapil.test"
-
-        [imap]
-        host = "127.0.0.1"
-        port = {imap_port}
-        security = "none"
-        username = "aduan"
-        password_env = "TEST_IMAP_PASSWORD"
-        poll_interval = {poll_interval}
-        batch_size = {batch_size}
-        timeout = 60
-
-        [smtp]
-        host = "127.0.0.1"
-        port = {smtp_port}
-        security = "none"
-        timeout = 60
-
-        [database]
-        url = "{db_url}"
-
-        [logging]
-        level = "WARNING"
-        """) + textwrap.dedent(extra))
-    return path
+    """``devstack.config.write_config`` (what the tests write) with the benchmarks' settings:
+    FETCH batches of ``batch_size``, 60 s timeouts, WARNING logs."""
+    return devstack_config.write_config(directory, db_url=db_url, imap_port=imap_port, smtp_port=smtp_port,
+                                        poll_interval=poll_interval, batch_size=batch_size, timeout=60,
+                                        log_level="WARNING", extra=extra)
 
 
 @dataclass
@@ -270,19 +243,14 @@ def make_desk(stack: Stack | None, where: Path, *, db_url: str | None = None, bu
               poll_interval: float = 1, extra: str = "", imap_port: int | None = None,
               smtp_port: int | None = None) -> Desk:
     """A mailflow config + migrated database (+ the built App unless ``build=False``)."""
-    from mailflow.store import db
     from mailflow.runner.app import build as build_app
-    from mailflow.config.settings import load_settings
 
     where.mkdir(parents=True, exist_ok=True)
     url = db_url or f"sqlite:///{where / 'mailflow.db'}"
     path = write_config(where, db_url=url, imap_port=imap_port or (stack.stack.imap_port if stack else 143),
                         smtp_port=smtp_port or (stack.stack.smtp_port if stack else 25),
                         poll_interval=poll_interval, extra=extra)
-    settings = load_settings(path, env=ENV)
-    engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
-    engine.dispose()
+    settings = devstack_config.migrated_settings(path, ENV)
     desk = Desk(where, path, settings)
     if build:
         desk.app = build_app(settings)

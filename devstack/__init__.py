@@ -1,8 +1,11 @@
-"""Test helpers that ship with mailflow: the local real mail stack.
+"""The development mail stack: real local mail servers for tests, demo and benchmarks.
 
-``MailStack`` (Dovecot IMAP/LMTP + an aiosmtpd SMTP front) lives in
-:mod:`devstack.mailstack`; it is imported lazily so that importing this
-package costs nothing and needs no test-only dependency.
+Not part of mailflow and not in its wheel; used from the checkout (the
+scripts set ``PYTHONPATH`` to it).  ``MailStack`` (Dovecot IMAP/LMTP + an
+aiosmtpd SMTP front) lives in :mod:`devstack.mailstack`, the SMTP front in
+:mod:`devstack.smtprelay` (its LMTP client in :mod:`devstack.lmtp`), the
+mailflow.toml writer for a desk on the stack in :mod:`devstack.config`.
+``MailStack`` is imported lazily so that importing this package costs nothing.
 """
 
 from __future__ import annotations

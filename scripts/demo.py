@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from devstack.config import write_config  # noqa: E402
 from devstack.mailstack import DOMAIN, PASSWORD, MailStack  # noqa: E402
 
 DEMO = REPO / "var" / "demo"
@@ -60,32 +60,9 @@ def main() -> int:
 
     for leftover in DEMO.glob("mailflow.db*"):
         leftover.unlink()
-    (DEMO / "mailflow.toml").write_text(f"""\
-[office]
-name = "Dinas Kependudukan dan Pencatatan Sipil Kabupaten Bantul"
-timezone = "Asia/Jakarta"
-rules = "{REPO / 'rules' / 'bantul-email.toml'}"
-complaint_address = "aduan@{DOMAIN}"
-alert_address = "admin@{DOMAIN}"
-
-[imap]
-host = "127.0.0.1"
-port = {stack.imap_port}
-security = "starttls"
-ca_file = "{stack.ca_file}"
-username = "aduan"
-password_env = "MAILFLOW_IMAP_PASSWORD"
-poll_interval = 1
-
-[smtp]
-host = "127.0.0.1"
-port = {stack.smtp_starttls_port}
-security = "starttls"
-ca_file = "{stack.ca_file}"
-
-[database]
-url = "sqlite:///mailflow.db"
-""")
+    write_config(DEMO, db_url="sqlite:///mailflow.db", imap_port=stack.imap_port,
+                 smtp_port=stack.smtp_starttls_port, imap_security="starttls", smtp_security="starttls",
+                 ca_file=stack.ca_file, password_env="MAILFLOW_IMAP_PASSWORD", timeout=None)
     env = {**os.environ, "MAILFLOW_IMAP_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO)}
     say("Creating the database: mailflow db upgrade")
     print(mailflow("db", "upgrade", env=env).strip())

@@ -59,9 +59,8 @@ from support import TEST_ENV, db_url, write_config  # noqa: E402,F401  (db_url i
 
 @pytest.fixture
 def make_desk(mail, tmp_path):
-    from mailflow.store import db
+    from devstack.config import migrated_settings
     from mailflow.runner.app import build
-    from mailflow.config.settings import load_settings
 
     apps = []
 
@@ -71,11 +70,7 @@ def make_desk(mail, tmp_path):
         url = settings.database_url if settings is not None else f"sqlite:///{where / 'mailflow.db'}"
         config.setdefault("imap_port", mail.imap_port)
         config.setdefault("smtp_port", mail.smtp_port)
-        path = write_config(where, db_url=url, extra=extra, **config)
-        new = load_settings(path, env=TEST_ENV)
-        engine = db.make_engine(new.database_url)
-        db.upgrade(engine)
-        engine.dispose()
+        new = migrated_settings(write_config(where, db_url=url, extra=extra, **config), TEST_ENV)
         app = build(new) if clock is None else build(new, clock=clock)  # clock: an injected "now"
         daemon = app.daemon()
         apps.append((app, daemon))

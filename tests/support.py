@@ -1,12 +1,12 @@
 """Shared test helpers: databases (SQLite, and PostgreSQL where
-MAILFLOW_TEST_DATABASE_URL is set), settings written as a real mailflow.toml,
-and builders of complaint mail. Imported by conftest.py."""
+MAILFLOW_TEST_DATABASE_URL is set), settings written as a real mailflow.toml
+(``write_config``, from :mod:`devstack.config`), and builders of complaint
+mail. Imported by conftest.py."""
 
 from __future__ import annotations
 
 import os
 import secrets
-import textwrap
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from datetime import datetime, timezone
@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+
+from devstack.config import write_config  # noqa: F401  (the tests' config writer: a desk on the local stack)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -57,46 +59,6 @@ def db_url(request, tmp_path):
         with admin.connect() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
-
-
-def write_config(directory: Path, *, db_url: str, imap_port: int = 143, smtp_port: int = 25,
-                 imap_security: str = "none", smtp_security: str = "none", ca_file: str | None = None,
-                 rules: str = "bantul-email.toml", extra: str = "", host: str = "127.0.0.1",
-                 imap_host: str | None = None, imap_extra: str = "", poll_interval: float = 1) -> Path:
-    """Write a complete mailflow.toml for the local mail stack; return its path.
-    ``extra`` is appended (whole tables); ``imap_extra`` goes inside [imap]."""
-    ca = f'ca_file = "{ca_file}"' if ca_file else ""
-    imap_extra_lines = "".join("\n        " + line for line in imap_extra.splitlines())
-    path = directory / "mailflow.toml"
-    path.write_text(textwrap.dedent(f"""\
-        [office]
-        name = "Dinas Kependudukan dan Pencatatan Sipil Kabupaten Bantul"
-        timezone = "Asia/Jakarta"
-        rules = "{REPO / 'rules' / rules}"
-        complaint_address = "aduan@dukcapil.test"
-        alert_address = "admin@dukcapil.test"
-
-        [imap]
-        host = "{imap_host or host}"
-        port = {imap_port}
-        security = "{imap_security}"
-        {ca}
-        username = "aduan"
-        password_env = "TEST_IMAP_PASSWORD"
-        poll_interval = {poll_interval}
-        timeout = 10{imap_extra_lines}
-
-        [smtp]
-        host = "{host}"
-        port = {smtp_port}
-        security = "{smtp_security}"
-        {ca}
-        timeout = 10
-
-        [database]
-        url = "{db_url}"
-        """) + textwrap.dedent(extra))
-    return path
 
 
 TEST_ENV = {"TEST_IMAP_PASSWORD": "secret"}

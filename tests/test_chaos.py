@@ -35,9 +35,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailflow.store import db
+from devstack.config import migrated_settings
 from mailflow.runner.app import build
-from mailflow.config.settings import load_settings
 from mailflow.store.models import Complaint, Hop, Message, OutboxItem
 from support import REPO, TEST_ENV, VALID_BODY, complaint_mail, write_config
 
@@ -155,10 +154,7 @@ def test_chaos_nothing_lost_nothing_doubled(request, mail, tmp_path):
     config = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'chaos.db'}", imap_port=stack.imap_port,
                           smtp_port=stack.smtp_port, imap_extra='sent_folder = "Sent"\nbatch_size = 50',
                           extra="[limits]\noutbox_retry_seconds = 1\n")
-    settings = load_settings(config, env=TEST_ENV)
-    engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
-    engine.dispose()
+    settings = migrated_settings(config, TEST_ENV)
     daemon = Daemon(config, tmp_path / "daemon.log")
     mailer = Mailer(stack)
     rng = random.Random(int(os.environ.get("MAILFLOW_CHAOS_SEED", "20261201")))

@@ -1,0 +1,89 @@
+"""A complete mailflow.toml for a desk on the local mail stack.
+
+One writer for the tests (``tests/support.py``, ``tests/conftest.py``), the
+benchmarks (``benchmarks/harness.py``) and the demo (``scripts/demo.py``):
+the Bantul office, ``aduan@dukcapil.test`` as the complaint address, IMAP and
+SMTP on the stack's loopback ports.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Mapping
+
+from devstack.mailstack import DOMAIN
+
+REPO = Path(__file__).resolve().parents[1]  # the checkout: rules/ is beside devstack/
+
+
+def _toml_str(value: object) -> str:
+    # A JSON string is a valid TOML basic string (same escapes).
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def write_config(directory: Path, *, db_url: str, imap_port: int = 143, smtp_port: int = 25,
+                 imap_security: str = "none", smtp_security: str = "none", ca_file: str | None = None,
+                 rules: str = "bantul-email.toml", extra: str = "", host: str = "127.0.0.1",
+                 imap_host: str | None = None, imap_extra: str = "", poll_interval: float = 1,
+                 password_env: str = "TEST_IMAP_PASSWORD", batch_size: int | None = None,
+                 timeout: float | None = 10, log_level: str | None = None) -> Path:
+    """Write ``directory/mailflow.toml`` for the local mail stack; return its path.
+
+    ``rules`` is a file of the checkout's ``rules/`` (or an absolute path);
+    the IMAP password is read from the environment variable ``password_env``.
+    ``batch_size``, ``timeout`` (both sections) and ``log_level`` (a
+    ``[logging]`` table) are written only when not None. ``imap_extra`` lines
+    go inside ``[imap]``; ``extra`` (whole tables) is appended at the end.
+    """
+    ca = f"ca_file = {_toml_str(ca_file)}\n" if ca_file else ""
+    timeout_line = f"timeout = {timeout}\n" if timeout is not None else ""
+    batch = f"batch_size = {batch_size}\n" if batch_size is not None else ""
+    imap_lines = "".join(line.strip() + "\n" for line in imap_extra.splitlines())
+    logging = f'\n[logging]\nlevel = "{log_level}"\n' if log_level else ""
+    text = (
+        "[office]\n"
+        'name = "Dinas Kependudukan dan Pencatatan Sipil Kabupaten Bantul"\n'
+        'timezone = "Asia/Jakarta"\n'
+        f"rules = {_toml_str(REPO / 'rules' / rules)}\n"
+        f'complaint_address = "aduan@{DOMAIN}"\n'
+        f'alert_address = "admin@{DOMAIN}"\n'
+        "\n[imap]\n"
+        f"host = {_toml_str(imap_host or host)}\n"
+        f"port = {imap_port}\n"
+        f'security = "{imap_security}"\n'
+        f"{ca}"
+        'username = "aduan"\n'
+        f"password_env = {_toml_str(password_env)}\n"
+        f"poll_interval = {poll_interval}\n"
+        f"{batch}{timeout_line}{imap_lines}"
+        "\n[smtp]\n"
+        f"host = {_toml_str(host)}\n"
+        f"port = {smtp_port}\n"
+        f'security = "{smtp_security}"\n'
+        f"{ca}{timeout_line}"
+        "\n[database]\n"
+        f"url = {_toml_str(db_url)}\n"
+        f"{logging}"
+    )
+    path = Path(directory) / "mailflow.toml"
+    path.write_text(text + textwrap.dedent(extra), encoding="utf-8")
+    return path
+
+
+def migrated_settings(path: Path, env: Mapping[str, str]):
+    """Load ``path`` with ``env`` and bring its database to the newest schema.
+
+    Returns mailflow's ``Settings``; creates or upgrades the database.
+    """
+    from mailflow.config.settings import load_settings
+    from mailflow.store import db
+
+    settings = load_settings(path, env=env)
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.upgrade(engine)
+    finally:
+        engine.dispose()
+    return settings
