@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from mailflow.core.calendar import OfficeCalendar, calendar_from_table
-from mailflow.core.complaint_format import FormatSpec, load_format
+from mailflow.config.complaint_format import load_format
+from mailflow.core.format_spec import FormatSpec
 from mailflow.errors import RulesError
 
 CITIZEN = "pemohon"  # the role key of the complainant in a ladder
