@@ -190,7 +190,8 @@ def rules_check(
     config: ConfigOpt = None,
 ) -> None:
     """Validate a rules file and print its ladder as a table."""
-    from mailflow.config.rules import CITIZEN, SECTION_ROLE, load_rules
+    from mailflow.config.rules import load_rules
+    from mailflow.core.sop import CITIZEN, SECTION_ROLE
 
     path = file if file is not None else _settings(config).office.rules
     rules = load_rules(path)

@@ -1,169 +1,22 @@
-"""Load an office's rules file (``rules/*.toml``): roles, the ladder, routing.
+"""Load an office's rules file (``rules/*.toml``) into ``mailflow.core.sop.Rules``.
 
-Pure apart from reading the file. Every error names the file, the key and the
-fix, e.g. ``rules/bantul-email.toml: key 'steps[3].role': unknown role
-'kasi-identitass' (known: admin, kabid, ...)``.
-
-The ladder engine (issue 3) reads the same structures; this module only
-validates and exposes them.
+Every error names the file, the key and the fix, e.g.
+``rules/bantul-email.toml: key 'steps[3].role': unknown role 'kasi-identitass'
+(known: admin, kabid, ...)``.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mailflow.core.calendar import OfficeCalendar, calendar_from_table
 from mailflow.config.complaint_format import load_format
-from mailflow.core.format_spec import FormatSpec
+from mailflow.core.calendar import calendar_from_table
+from mailflow.core.sop import (BREACH_ACTIONS, CITIZEN, COMMAND_WORDS, SECTION_ROLE, SPECIAL_TARGETS, AnswerRules,
+                               DeadlineRules, Role, Rules, Step, Standard, parse_standard)
 from mailflow.errors import RulesError
-
-CITIZEN = "pemohon"  # the role key of the complainant in a ladder
-APPROVAL = "persetujuan"  # the virtual step where a draft answer waits for its approver
-COMMAND_WORDS = ("jawab", "teruskan", "kembalikan", "setuju", "tolak", "info")
-SPECIAL_TARGETS = {"@answer": ("jawab",), "@info": ("info",), "@send": ("setuju",), "@close": ("setuju", "teruskan")}
-SECTION_ROLE = "@section"  # a step held by the Kasi of the complaint's section
-_STANDARD = re.compile(r"^\s*(\d+)\s*(m|min|menit|h|jam|d|hari)\s*$", re.I)
-_UNIT = {"m": "minutes", "min": "minutes", "menit": "minutes", "h": "hours", "jam": "hours", "d": "working_days", "hari": "working_days"}
-
-
-@dataclass(frozen=True)
-class Standard:
-    """A time standard (mutu baku waktu): an amount of working minutes, hours or days."""
-
-    amount: int
-    unit: str  # minutes | hours | working_days
-
-    @property
-    def minutes(self) -> int:
-        """The standard in working minutes; a working day counts as one office day (set by the calendar)."""
-        return {"minutes": 1, "hours": 60, "working_days": 0}[self.unit] * self.amount
-
-    def __str__(self) -> str:
-        word = {"minutes": "menit", "hours": "jam", "working_days": "hari kerja"}[self.unit]
-        return f"{self.amount} {word}"
-
-
-@dataclass(frozen=True)
-class Role:
-    key: str
-    name: str
-    members: tuple[str, ...]
-    rank: int = 1  # seniority for the approval rule (admin 1 < kasi 2 < kabid 3 < kadis 4)
-    deputies: tuple[str, ...] = ()  # told when a member's automatic reply (out-of-office) comes in
-
-
-@dataclass(frozen=True)
-class Step:
-    key: str
-    name: str
-    role: str  # a role key, CITIZEN, or SECTION_ROLE
-    standard: Standard
-    output: str
-    actions: dict[str, str] = field(default_factory=dict)  # command word -> step key or @answer/@info/@send/@close
-    auto: bool = False  # done by mailflow or the citizen, not by a staff command
-    confirm: str = ""  # a phrase the holder must write to leave this step (e.g. a confidentiality check)
-
-
-@dataclass(frozen=True)
-class AnswerRules:
-    min_rank: int = 1  # a final answer needs a role of at least this rank
-    approver: str = ""  # who approves a draft from below min_rank (a role key or @section)
-    send_step: str = ""  # the step whose role sends an approved answer; "" = at once
-    reopen_days: int = 7  # a citizen's reply within this many days after the answer reopens it
-    approval_standard: Standard = Standard(30, "minutes")
-
-
-@dataclass(frozen=True)
-class DeadlineRules:
-    remind_share: float = 0.8  # remind the holder when this share of the standard has passed
-    on_breach: str = "notify-next"  # notify-next | escalate | notify-holder
-    report_to: tuple[str, ...] = ()  # role keys the monthly report is mailed to
-
-
-BREACH_ACTIONS = ("notify-next", "escalate", "notify-holder")
-
-
-@dataclass(frozen=True)
-class Rules:
-    path: Path
-    office: str
-    sop: str
-    format: FormatSpec
-    roles: dict[str, Role]
-    steps: tuple[Step, ...]
-    sections: dict[str, str]  # section key -> role key (the Kasi of that section)
-    section_names: dict[str, str]
-    answer: AnswerRules = AnswerRules()
-    calendar: OfficeCalendar = field(default_factory=OfficeCalendar.default)
-    deadlines: DeadlineRules = DeadlineRules()
-
-    def next_staff_step(self, step_key: str) -> Step | None:
-        """The next step in SOP order held by staff (where a breach escalates to)."""
-        keys = [s.key for s in self.steps]
-        if step_key not in keys:
-            return None
-        for step in self.steps[keys.index(step_key) + 1:]:
-            if step.role != CITIZEN and not step.auto:
-                return step
-        return None
-
-    def due(self, step_key: str, start: datetime) -> datetime | None:
-        """When a step started at ``start`` is due, in working time (None for citizen steps)."""
-        step = self.step(step_key)
-        if step.role == CITIZEN:
-            return None
-        return self.calendar.due(start, step.standard.amount, step.standard.unit)
-
-    def step(self, key: str) -> Step:
-        if key == APPROVAL:
-            return Step(APPROVAL, "Persetujuan jawaban", self.answer.approver or "@section",
-                        self.answer.approval_standard, "Jawaban disetujui", {"setuju": "@send", "tolak": "@back"})
-        for step in self.steps:
-            if step.key == key:
-                return step
-        raise KeyError(f"no step {key!r} in {self.path}")
-
-    def approver_for(self, section: str) -> Role:
-        key = self.answer.approver or SECTION_ROLE
-        if key == SECTION_ROLE:
-            return self.roles[self.sections.get(section, self.sections.get("lainnya", ""))]
-        return self.roles[key]
-
-    def role(self, key: str) -> Role:
-        return self.roles[key]
-
-    def role_for(self, step: Step, section: str) -> Role | None:
-        """The role holding ``step`` for a complaint of ``section`` (None for the citizen)."""
-        if step.role == CITIZEN:
-            return None
-        if step.role == SECTION_ROLE:
-            return self.roles[self.sections.get(section, self.sections["lainnya"])]
-        return self.roles[step.role]
-
-    @property
-    def first_staff_step(self) -> Step:
-        """The first step a staff member acts on: where a new complaint is forwarded."""
-        return next(s for s in self.steps if s.role != CITIZEN and not s.auto)
-
-    @property
-    def total_standard(self) -> Standard | None:
-        """The sum of all step standards when they share a unit (Bantul: 160 minutes)."""
-        units = {s.standard.unit for s in self.steps}
-        if len(units) != 1:
-            return None
-        return Standard(sum(s.standard.amount for s in self.steps), units.pop())
-
-    def member_role(self, address: str) -> Role | None:
-        address = address.lower()
-        for role in self.roles.values():
-            if address in role.members:
-                return role
-        return None
 
 
 def _fail(path: Path, key: str, message: str) -> RulesError:
@@ -181,10 +34,11 @@ def _str(path: Path, table: dict, key: str, where: str, default: Any = ...) -> s
     return value.strip()
 
 
-def parse_standard(path: Path, key: str, value: Any) -> Standard:
-    if not isinstance(value, str) or not (m := _STANDARD.match(value)):
-        raise _fail(path, key, f"expected a time standard like \"30m\", \"2h\" or \"1d\" (working days), got {value!r}")
-    return Standard(int(m.group(1)), _UNIT[m.group(2).lower()])
+def _standard(path: Path, key: str, value: Any) -> Standard:
+    try:
+        return parse_standard(value)
+    except ValueError:
+        raise _fail(path, key, f"expected a time standard like \"30m\", \"2h\" or \"1d\" (working days), got {value!r}") from None
 
 
 def load_rules(path: Path, default_timezone: str = "Asia/Jakarta") -> Rules:
@@ -296,7 +150,7 @@ def load_rules(path: Path, default_timezone: str = "Asia/Jakarta") -> Rules:
                 key=key,
                 name=_str(path, table, "name", where),
                 role=role,
-                standard=parse_standard(path, where + "standard", table.get("standard")),
+                standard=_standard(path, where + "standard", table.get("standard")),
                 output=table.get("output", ""),
                 actions=dict(actions),
                 auto=auto,
@@ -334,7 +188,7 @@ def load_rules(path: Path, default_timezone: str = "Asia/Jakarta") -> Rules:
         approver=approver,
         send_step=send_step,
         reopen_days=raw_answer.get("reopen_days", 7),
-        approval_standard=parse_standard(path, "answer.approval_standard", raw_answer.get("approval_standard", "30m")),
+        approval_standard=_standard(path, "answer.approval_standard", raw_answer.get("approval_standard", "30m")),
     )
     if any(s.actions.get("jawab") == "@answer" for s in steps) and answer.min_rank > 1 and not approver:
         raise _fail(path, "answer.approver", "a draft from below answer.min_rank needs an approver role")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from mailflow.config.rules import APPROVAL, Rules
+from mailflow.core.sop import APPROVAL, Rules
 
 # Statuses
 REGISTERED = "registered"

@@ -50,7 +50,7 @@ from mailflow.core import ladder
 from mailflow.store.models import Complaint, Message, StepVisit, utcnow
 from mailflow.edges.outbox import Outgoing, enqueue
 from mailflow.core.render import TemplateError, localtime
-from mailflow.config.rules import Role, Step
+from mailflow.core.sop import Role, Step
 from mailflow.desk.replies import _store, state_of
 
 if TYPE_CHECKING:

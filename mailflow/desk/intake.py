@@ -44,7 +44,7 @@ from mailflow.core.message import InboundMail, ParseLimits, header_bytes_message
 from mailflow.store.models import Complaint, Message, OutboxItem, utcnow
 from mailflow.edges.outbox import OWN_HEADER, Outgoing, enqueue
 from mailflow.core.render import Renderer
-from mailflow.config.rules import Rules
+from mailflow.core.sop import Rules
 from mailflow.store.visits import open_visit
 
 STATUS_REGISTERED = "registered"

@@ -30,7 +30,7 @@ from mailflow.core.message import InboundMail
 from mailflow.store.models import Complaint, Message
 from mailflow.edges.outbox import Outgoing, enqueue
 from mailflow.core.reply_text import reply_of
-from mailflow.config.rules import Role
+from mailflow.core.sop import Role
 from mailflow.store.visits import close_visit, open_visit
 
 if TYPE_CHECKING:

@@ -19,7 +19,8 @@ from mailflow.edges.outbox import Outbox
 from mailflow.config.paths import shipped
 from mailflow.core.render import PageRenderer, Renderer
 from mailflow.report.monthly import MonthlyReport
-from mailflow.config.rules import Rules, load_rules
+from mailflow.config.rules import load_rules
+from mailflow.core.sop import Rules
 
 
 @dataclass
