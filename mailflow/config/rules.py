@@ -12,8 +12,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from mailflow.config.calendar import calendar_from_table
 from mailflow.config.complaint_format import load_format
-from mailflow.core.calendar import calendar_from_table
 from mailflow.core.sop import (BREACH_ACTIONS, CITIZEN, COMMAND_WORDS, SECTION_ROLE, SPECIAL_TARGETS, AnswerRules,
                                DeadlineRules, Role, Rules, Step, Standard, parse_standard)
 from mailflow.errors import RulesError
