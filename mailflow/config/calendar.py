@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, PlainValidator
 
-from mailflow.config.toml import Source, Table, Timezone, problem
+from mailflow.config.toml import Expect, Source, Table, Timezone, problem
 from mailflow.core.calendar import DEFAULT_TIMEZONE, WEEKDAYS, Interval, OfficeCalendar
 from mailflow.errors import RulesError
 
@@ -113,8 +113,8 @@ def _year(value: str) -> str:
     return value
 
 
-Hours = Annotated[tuple[Interval, ...], PlainValidator(_intervals), Field(description=_HOURS)]
-Day = Annotated[date, PlainValidator(_date), Field(description=_DATE)]
+Hours = Annotated[tuple[Interval, ...], PlainValidator(_intervals), Expect(_HOURS)]
+Day = Annotated[date, PlainValidator(_date), Expect(_DATE)]
 
 
 class _Week(Table):
@@ -139,7 +139,7 @@ class _Ramadan(Table):
 
     hours: _Week = Field(description='a table of weekdays, e.g. { mon = "08:00-15:00", fri = "08:00-15:30" }')
     periods: dict[Annotated[str, PlainValidator(_year)],
-                  Annotated[tuple[tuple[date, date], ...], PlainValidator(_periods), Field(description=_PERIODS)]
+                  Annotated[tuple[tuple[date, date], ...], PlainValidator(_periods), Expect(_PERIODS)]
                   ] | None = Field(None, description=_PERIODS)
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from mailflow.config.toml import Source, Stripped, Table, problem, read
+from mailflow.config.toml import Expect, Source, Stripped, Table, problem, read
 from mailflow.core.complaint_format import normalise_value
 from mailflow.core.format_spec import (FALLBACK_CATEGORY, KINDS, OPTIONAL_KEYS, REQUIRED_KEYS, Category, FieldSpec,
                                        FormatSpec, match_category, normalise_label)
@@ -38,8 +38,8 @@ def _label(value: str) -> str:
     return value.strip()
 
 
-Label = Annotated[str, AfterValidator(_label), Field(description="a non-empty string")]
-Aliases = list[Annotated[str, AfterValidator(_label), Field(description="a label with letters or digits")]]
+Label = Annotated[str, AfterValidator(_label), Expect("a non-empty string")]
+Aliases = list[Annotated[str, AfterValidator(_label), Expect("a label with letters or digits")]]
 _ALIASES = 'a list of non-empty strings, like ["No HP", "Nomor WA"]'
 _SECTION_KEY = "a section key of lower-case letters, digits, '-' and '_', e.g. identitas"
 
@@ -64,13 +64,13 @@ class _Category(Table):
 
 
 class _Positional(Table):
-    order: list[Annotated[str, Field(description="a field key")]] = Field(default_factory=list, description="a list of field keys")
+    order: list[Annotated[str, Expect("a field key")]] = Field(default_factory=list, description="a list of field keys")
 
 
 class _FormatFile(Table):
-    fields: list[Annotated[_Field, Field(description="a table")]] = Field(
+    fields: list[Annotated[_Field, Expect("a table")]] = Field(
         min_length=1, description="at least one [[fields]] table")
-    categories: list[Annotated[_Category, Field(description="a table")]] = Field(
+    categories: list[Annotated[_Category, Expect("a table")]] = Field(
         min_length=1, description="at least one [[categories]] table")
     positional: _Positional = Field(default_factory=_Positional,
                                     description="a table [positional] with order = [field keys]")

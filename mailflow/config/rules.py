@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainVa
 
 from mailflow.config.calendar import CalendarTable, build_calendar
 from mailflow.config.complaint_format import load_format
-from mailflow.config.toml import Source, Stripped, Table, problem, read
+from mailflow.config.toml import Expect, Source, Stripped, Table, problem, read
 from mailflow.core.sop import (BREACH_ACTIONS, CITIZEN, COMMAND_WORDS, SECTION_ROLE, SPECIAL_TARGETS, AnswerRules,
                                DeadlineRules, Role, Rules, Standard, Step, parse_standard)
 from mailflow.errors import RulesError
@@ -50,9 +50,9 @@ def _section(value: Any) -> Any:
     return {"role": value} if isinstance(value, str) else value
 
 
-Addresses = list[Annotated[str, AfterValidator(_address), Field(description="an e-mail address")]]
-StandardValue = Annotated[Standard, PlainValidator(parse_standard), Field(
-    description='a time standard like "30m", "2h" or "1d" (working days)')]
+Addresses = list[Annotated[str, AfterValidator(_address), Expect("an e-mail address")]]
+StandardValue = Annotated[Standard, PlainValidator(parse_standard), Expect(
+    'a time standard like "30m", "2h" or "1d" (working days)')]
 RoleKey = Annotated[str, PlainValidator(_role_key)]
 ROLE_KEY = "a role key"
 
@@ -86,7 +86,7 @@ class _Step(Table):
     standard: StandardValue
     output: str = Field("", description="a string")
     actions: dict[Annotated[str, PlainValidator(_command_word)],
-                  Annotated[str, Field(description=f"a step key or one of {', '.join(SPECIAL_TARGETS)}")]] = Field(
+                  Annotated[str, Expect(f"a step key or one of {', '.join(SPECIAL_TARGETS)}")]] = Field(
         default_factory=dict, description="a table of command word = target")
     auto: bool | None = Field(None, description="true or false")  # default: true for the citizen's steps
     confirm: Stripped = ""
@@ -103,19 +103,19 @@ class _Answer(Table):
 class _Deadlines(Table):
     remind_share: float = Field(0.8, gt=0, lt=1, description="a share between 0 and 1 such as 0.8")
     on_breach: Literal[BREACH_ACTIONS] = Field("notify-next", description=f"one of {', '.join(BREACH_ACTIONS)}")
-    report_to: list[Annotated[str, Field(description=ROLE_KEY)]] = Field(default_factory=list, description="a list of role keys")
+    report_to: list[Annotated[str, Expect(ROLE_KEY)]] = Field(default_factory=list, description="a list of role keys")
 
 
 class _RulesFile(Table):
     model_config = ConfigDict(extra="ignore")  # never checked: other top-level keys have always been allowed
 
     office: _Office = Field(default_factory=_Office, description="a table [office]")
-    roles: dict[RoleKey, Annotated[_Role, Field(description="a table with name and members")]] = Field(
+    roles: dict[RoleKey, Annotated[_Role, Expect("a table with name and members")]] = Field(
         min_length=1, description="at least one [roles.<key>] table with name and members")
-    sections: dict[str, Annotated[_Section, BeforeValidator(_section), Field(
-        description='a role key or a table { role = "...", name = "..." }')]] = Field(
+    sections: dict[str, Annotated[_Section, BeforeValidator(_section), Expect(
+        'a role key or a table { role = "...", name = "..." }')]] = Field(
         default_factory=dict, description="a table mapping section keys to role keys")
-    steps: list[Annotated[_Step, Field(description="a table")]] = Field(
+    steps: list[Annotated[_Step, Expect("a table")]] = Field(
         min_length=1, description="at least one [[steps]] table")
     answer: _Answer = Field(default_factory=_Answer, description="a table [answer]")
     calendar: CalendarTable | None = Field(None, description="a table [calendar]")

@@ -12,8 +12,9 @@ where <key> is dotted, with list indexes (``steps[3].role``), and <problem>
 says what is expected or how to fix it:
 
 - a value of the wrong type or out of range: ``expected <description>, got <value>``,
-  the description being the field's ``Field(description=...)`` (or that of
-  the nearest enclosing annotated type);
+  the description being the key's ``Field(description=...)``, or the
+  ``Expect(...)`` of its type (a list's items, a table's values), or else
+  that of the nearest enclosing key;
 - a missing key: ``is missing: expected <description>``;
 - an unknown key: ``unknown key (known: <the table's keys>)<the table's unknown_hint>``;
 - anything a validator finds: its own words, raised as ``problem(...)``.
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
@@ -40,6 +41,18 @@ from mailflow.errors import MailflowError
 T = TypeVar("T", bound="Table")
 _PROBLEM = "mailflow"  # the pydantic error type of problem()
 _KEY = "[key]"  # pydantic's location part for a dict key that failed its own check
+
+
+@dataclass(frozen=True)
+class Expect:
+    """``Annotated`` metadata of a type: what a value of it should be, for messages.
+
+    Not ``Field(description=...)`` inside a shared ``Annotated`` alias:
+    pydantic 2.5 merges a field's default into that very FieldInfo, so
+    ``sop: Stripped = ""`` made every other ``Stripped`` key optional.
+    """
+
+    text: str
 
 
 class Table(BaseModel):
@@ -141,12 +154,12 @@ def _address(value: str) -> str:
 
 
 # A string with something in it, surrounding blanks dropped.
-Stripped = Annotated[str, AfterValidator(_stripped), Field(description="a non-empty string")]
+Stripped = Annotated[str, AfterValidator(_stripped), Expect("a non-empty string")]
 # A string with something in it, kept as written.
-NonBlank = Annotated[str, AfterValidator(_not_blank), Field(description="a non-empty string")]
-Timezone = Annotated[str, AfterValidator(_zone), Field(
-    description="an IANA zone: Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT)")]
-Address = Annotated[str, AfterValidator(_address), Field(description="an e-mail address like aduan@dukcapil.example.go.id")]
+NonBlank = Annotated[str, AfterValidator(_not_blank), Expect("a non-empty string")]
+Timezone = Annotated[str, AfterValidator(_zone), Expect(
+    "an IANA zone: Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT)")]
+Address = Annotated[str, AfterValidator(_address), Expect("an e-mail address like aduan@dukcapil.example.go.id")]
 
 
 # ---------------------------------------------------------------- pydantic errors -> our words
@@ -195,10 +208,11 @@ def _describe(schema: type[Table], loc: tuple[str | int, ...], expected: str) ->
 
 
 def _field_hint(field: FieldInfo) -> Any:
-    """A model field as one annotation again (pydantic keeps its metadata apart)."""
+    """A model field as one annotation again (pydantic keeps its metadata apart);
+    the field's own description comes last, so it wins over its type's."""
     metadata = [*field.metadata]
     if field.description:
-        metadata.append(Field(description=field.description))
+        metadata.append(Expect(field.description))
     return Annotated[(field.annotation, *metadata)] if metadata else field.annotation
 
 
@@ -208,8 +222,8 @@ def _unwrap(hint: Any, expected: str) -> tuple[Any, str]:
         if get_origin(hint) is Annotated:
             hint, *metadata = get_args(hint)
             for item in metadata:
-                if isinstance(item, FieldInfo) and item.description:
-                    expected = item.description
+                if isinstance(item, Expect):
+                    expected = item.text
         elif get_origin(hint) in (Union, types.UnionType):
             members = [a for a in get_args(hint) if a is not type(None)]
             if len(members) != 1:
