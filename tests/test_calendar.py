@@ -1,4 +1,5 @@
-"""The office calendar (mailflow.core.calendar): working days, working-time arithmetic, the [calendar] table.
+"""The office calendar (mailflow.core.calendar): working days, working-time arithmetic; and the
+[calendar] table (mailflow.config.calendar).
 
 Fixed clocks only. The 2026 holiday dates asserted here were read from the
 installed `holidays` package (and match the 2026 SKB 3 Menteri): Nyepi Thu
@@ -19,7 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailflow.core.calendar import OfficeCalendar, calendar_from_table
+from mailflow.config.calendar import calendar_from_table
+from mailflow.core.calendar import OfficeCalendar
 from mailflow.errors import RulesError
 
 WIB = ZoneInfo("Asia/Jakarta")  # UTC+7

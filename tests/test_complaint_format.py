@@ -1,5 +1,6 @@
-"""The complaint format (mailflow.core.complaint_format): loading the rules file and
-parsing complaints written in every accepted style. Table-driven; pure."""
+"""The complaint format: loading the rules file (mailflow.config.complaint_format)
+and parsing complaints written in every accepted style (mailflow.core.complaint_format).
+Table-driven; pure."""
 
 from __future__ import annotations
 
@@ -9,15 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.core.complaint_format import (
-    EMPTY,
-    MISSING,
-    FieldError,
-    FormatSpec,
-    load_format,
-    match_category,
-    parse_complaint,
-)
+from mailflow.config.complaint_format import load_format
+from mailflow.core.complaint_format import EMPTY, MISSING, FieldError, parse_complaint
+from mailflow.core.format_spec import FormatSpec, match_category
 from mailflow.errors import RulesError
 
 REPO = Path(__file__).resolve().parents[1]

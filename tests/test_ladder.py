@@ -27,7 +27,8 @@ from mailflow.errors import RulesError
 from mailflow.core.ladder import (AskCitizen, AutoReply, CitizenMail, Close, Command, ConfirmSend, DeadlineNear,
                                   DeadlinePassed, Escalate, Move, NewLinkedComplaint, Note, Overdue, Refuse, Remind,
                                   RequestApproval, SendAnswer, State, TellDeputies, TellHolder, Unattended)
-from mailflow.config.rules import APPROVAL, CITIZEN, COMMAND_WORDS, Rules, load_rules
+from mailflow.config.rules import load_rules
+from mailflow.core.sop import APPROVAL, CITIZEN, COMMAND_WORDS, Rules
 from support import REPO
 
 FILES = ("bantul-email", "palangkaraya-online", "kulonprogo-website", "bima-innovation")

@@ -10,7 +10,8 @@ import typer
 
 from mailflow.cli.base import ConfigOpt, app, build, config_app, db_app, rules_app, settings_from, table
 from mailflow.config.paths import shipped
-from mailflow.config.rules import CITIZEN, SECTION_ROLE, load_rules
+from mailflow.config.rules import load_rules
+from mailflow.core.sop import CITIZEN, SECTION_ROLE
 from mailflow.config.settings import load_settings, redact_url
 from mailflow.errors import MailflowError
 from mailflow.store import db

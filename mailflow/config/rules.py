@@ -1,372 +1,213 @@
-"""Load an office's rules file (``rules/*.toml``): roles, the ladder, routing.
+"""Load an office's rules file (``rules/*.toml``) into ``mailflow.core.sop.Rules``.
 
-Pure apart from reading the file. Every error names the file, the key and the
-fix, e.g. ``rules/bantul-email.toml: key 'steps[3].role': unknown role
+The schema below checks each table's shape (``mailflow.config.toml``); the
+loader then checks what refers to something else (a step's role, an action's
+target, a section's role). Every error names the file, the key and the fix,
+e.g. ``rules/bantul-email.toml: key 'steps[3].role': unknown role
 'kasi-identitass' (known: admin, kabid, ...)``.
-
-The ladder engine (issue 3) reads the same structures; this module only
-validates and exposes them.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from mailflow.core.calendar import OfficeCalendar, calendar_from_table
-from mailflow.core.complaint_format import FormatSpec, load_format
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainValidator
+
+from mailflow.config.calendar import CalendarTable, build_calendar
+from mailflow.config.complaint_format import load_format
+from mailflow.config.toml import Expect, Source, Stripped, Table, problem, read
+from mailflow.core.sop import (BREACH_ACTIONS, CITIZEN, COMMAND_WORDS, SECTION_ROLE, SPECIAL_TARGETS, AnswerRules,
+                               DeadlineRules, Role, Rules, Standard, Step, parse_standard)
 from mailflow.errors import RulesError
 
-CITIZEN = "pemohon"  # the role key of the complainant in a ladder
-APPROVAL = "persetujuan"  # the virtual step where a draft answer waits for its approver
-COMMAND_WORDS = ("jawab", "teruskan", "kembalikan", "setuju", "tolak", "info")
-SPECIAL_TARGETS = {"@answer": ("jawab",), "@info": ("info",), "@send": ("setuju",), "@close": ("setuju", "teruskan")}
-SECTION_ROLE = "@section"  # a step held by the Kasi of the complaint's section
-_STANDARD = re.compile(r"^\s*(\d+)\s*(m|min|menit|h|jam|d|hari)\s*$", re.I)
-_UNIT = {"m": "minutes", "min": "minutes", "menit": "minutes", "h": "hours", "jam": "hours", "d": "working_days", "hari": "working_days"}
+# ---------------------------------------------------------------- the schema of a rules file
 
 
-@dataclass(frozen=True)
-class Standard:
-    """A time standard (mutu baku waktu): an amount of working minutes, hours or days."""
-
-    amount: int
-    unit: str  # minutes | hours | working_days
-
-    @property
-    def minutes(self) -> int:
-        """The standard in working minutes; a working day counts as one office day (set by the calendar)."""
-        return {"minutes": 1, "hours": 60, "working_days": 0}[self.unit] * self.amount
-
-    def __str__(self) -> str:
-        word = {"minutes": "menit", "hours": "jam", "working_days": "hari kerja"}[self.unit]
-        return f"{self.amount} {word}"
+def _role_key(key: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9-]*", key):
+        raise problem("role keys are lower-case letters, digits and '-'")
+    if key == CITIZEN:
+        raise problem(f"'{CITIZEN}' is the complainant and cannot be a staff role")
+    return key
 
 
-@dataclass(frozen=True)
-class Role:
-    key: str
-    name: str
-    members: tuple[str, ...]
-    rank: int = 1  # seniority for the approval rule (admin 1 < kasi 2 < kabid 3 < kadis 4)
-    deputies: tuple[str, ...] = ()  # told when a member's automatic reply (out-of-office) comes in
+def _address(value: str) -> str:
+    if "@" not in value:
+        raise ValueError("no @")
+    return value.strip().lower()
 
 
-@dataclass(frozen=True)
-class Step:
-    key: str
-    name: str
-    role: str  # a role key, CITIZEN, or SECTION_ROLE
-    standard: Standard
-    output: str
-    actions: dict[str, str] = field(default_factory=dict)  # command word -> step key or @answer/@info/@send/@close
-    auto: bool = False  # done by mailflow or the citizen, not by a staff command
-    confirm: str = ""  # a phrase the holder must write to leave this step (e.g. a confidentiality check)
+def _command_word(word: str) -> str:
+    if word not in COMMAND_WORDS:
+        raise problem(f"unknown command word (known: {', '.join(COMMAND_WORDS)})")
+    return word
 
 
-@dataclass(frozen=True)
-class AnswerRules:
-    min_rank: int = 1  # a final answer needs a role of at least this rank
-    approver: str = ""  # who approves a draft from below min_rank (a role key or @section)
-    send_step: str = ""  # the step whose role sends an approved answer; "" = at once
-    reopen_days: int = 7  # a citizen's reply within this many days after the answer reopens it
-    approval_standard: Standard = Standard(30, "minutes")
+def _section(value: Any) -> Any:
+    # `identitas = "kasi-identitas"` is short for `identitas = { role = "kasi-identitas" }`
+    return {"role": value} if isinstance(value, str) else value
 
 
-@dataclass(frozen=True)
-class DeadlineRules:
-    remind_share: float = 0.8  # remind the holder when this share of the standard has passed
-    on_breach: str = "notify-next"  # notify-next | escalate | notify-holder
-    report_to: tuple[str, ...] = ()  # role keys the monthly report is mailed to
+Addresses = list[Annotated[str, AfterValidator(_address), Expect("an e-mail address")]]
+StandardValue = Annotated[Standard, PlainValidator(parse_standard), Expect(
+    'a time standard like "30m", "2h" or "1d" (working days)')]
+RoleKey = Annotated[str, PlainValidator(_role_key)]
+ROLE_KEY = "a role key"
 
 
-BREACH_ACTIONS = ("notify-next", "escalate", "notify-holder")
+class _Office(Table):
+    model_config = ConfigDict(extra="ignore")  # never checked: other keys have always been allowed here
+
+    name: Stripped | None = None  # default: the file's name
+    sop: Stripped = ""
+    format: Stripped = Field("complaint-format.toml", description="a complaint-format file, relative to this one")
 
 
-@dataclass(frozen=True)
-class Rules:
-    path: Path
-    office: str
-    sop: str
-    format: FormatSpec
-    roles: dict[str, Role]
-    steps: tuple[Step, ...]
-    sections: dict[str, str]  # section key -> role key (the Kasi of that section)
-    section_names: dict[str, str]
-    answer: AnswerRules = AnswerRules()
-    calendar: OfficeCalendar = field(default_factory=OfficeCalendar.default)
-    deadlines: DeadlineRules = DeadlineRules()
-
-    def next_staff_step(self, step_key: str) -> Step | None:
-        """The next step in SOP order held by staff (where a breach escalates to)."""
-        keys = [s.key for s in self.steps]
-        if step_key not in keys:
-            return None
-        for step in self.steps[keys.index(step_key) + 1:]:
-            if step.role != CITIZEN and not step.auto:
-                return step
-        return None
-
-    def due(self, step_key: str, start: datetime) -> datetime | None:
-        """When a step started at ``start`` is due, in working time (None for citizen steps)."""
-        step = self.step(step_key)
-        if step.role == CITIZEN:
-            return None
-        return self.calendar.due(start, step.standard.amount, step.standard.unit)
-
-    def step(self, key: str) -> Step:
-        if key == APPROVAL:
-            return Step(APPROVAL, "Persetujuan jawaban", self.answer.approver or "@section",
-                        self.answer.approval_standard, "Jawaban disetujui", {"setuju": "@send", "tolak": "@back"})
-        for step in self.steps:
-            if step.key == key:
-                return step
-        raise KeyError(f"no step {key!r} in {self.path}")
-
-    def approver_for(self, section: str) -> Role:
-        key = self.answer.approver or SECTION_ROLE
-        if key == SECTION_ROLE:
-            return self.roles[self.sections.get(section, self.sections.get("lainnya", ""))]
-        return self.roles[key]
-
-    def role(self, key: str) -> Role:
-        return self.roles[key]
-
-    def role_for(self, step: Step, section: str) -> Role | None:
-        """The role holding ``step`` for a complaint of ``section`` (None for the citizen)."""
-        if step.role == CITIZEN:
-            return None
-        if step.role == SECTION_ROLE:
-            return self.roles[self.sections.get(section, self.sections["lainnya"])]
-        return self.roles[step.role]
-
-    @property
-    def first_staff_step(self) -> Step:
-        """The first step a staff member acts on: where a new complaint is forwarded."""
-        return next(s for s in self.steps if s.role != CITIZEN and not s.auto)
-
-    @property
-    def total_standard(self) -> Standard | None:
-        """The sum of all step standards when they share a unit (Bantul: 160 minutes)."""
-        units = {s.standard.unit for s in self.steps}
-        if len(units) != 1:
-            return None
-        return Standard(sum(s.standard.amount for s in self.steps), units.pop())
-
-    def member_role(self, address: str) -> Role | None:
-        address = address.lower()
-        for role in self.roles.values():
-            if address in role.members:
-                return role
-        return None
+class _Role(Table):
+    name: Stripped = Field(description="the role's name as mail and reports show it")
+    members: Addresses = Field(min_length=1, description="a list of e-mail addresses")
+    rank: int = Field(1, ge=1, description="a whole number >= 1")
+    deputies: Addresses = Field(default_factory=list, description="a list of e-mail addresses")
 
 
-def _fail(path: Path, key: str, message: str) -> RulesError:
-    return RulesError(f"{path}: key '{key}': {message}")
+class _Section(Table):
+    model_config = ConfigDict(extra="ignore")  # never checked: other keys have always been allowed here
+
+    role: Stripped = Field(description=ROLE_KEY)
+    name: Stripped | None = None  # default: the section's key
 
 
-def _str(path: Path, table: dict, key: str, where: str, default: Any = ...) -> str:
-    if key not in table:
-        if default is ...:
-            raise _fail(path, where + key, "is missing: expected a string")
-        return default
-    value = table[key]
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(path, where + key, f"expected a non-empty string, got {value!r}")
-    return value.strip()
+class _Step(Table):
+    key: Stripped = Field(description="the step's key, a non-empty string")
+    name: Stripped = Field(description="the step's name, a non-empty string")
+    role: Stripped = Field(description=f"{ROLE_KEY}, '{CITIZEN}' or '{SECTION_ROLE}'")
+    standard: StandardValue
+    output: str = Field("", description="a string")
+    actions: dict[Annotated[str, PlainValidator(_command_word)],
+                  Annotated[str, Expect(f"a step key or one of {', '.join(SPECIAL_TARGETS)}")]] = Field(
+        default_factory=dict, description="a table of command word = target")
+    auto: bool | None = Field(None, description="true or false")  # default: true for the citizen's steps
+    confirm: Stripped = ""
 
 
-def parse_standard(path: Path, key: str, value: Any) -> Standard:
-    if not isinstance(value, str) or not (m := _STANDARD.match(value)):
-        raise _fail(path, key, f"expected a time standard like \"30m\", \"2h\" or \"1d\" (working days), got {value!r}")
-    return Standard(int(m.group(1)), _UNIT[m.group(2).lower()])
+class _Answer(Table):
+    min_rank: int = Field(1, ge=0, description="a whole number")
+    approver: str = Field("", description=f"{ROLE_KEY} or '{SECTION_ROLE}'")
+    send_step: str = Field("", description="a step key")
+    reopen_days: int = Field(7, ge=0, description="a whole number")
+    approval_standard: StandardValue = Standard(30, "minutes")
+
+
+class _Deadlines(Table):
+    remind_share: float = Field(0.8, gt=0, lt=1, description="a share between 0 and 1 such as 0.8")
+    on_breach: Literal[BREACH_ACTIONS] = Field("notify-next", description=f"one of {', '.join(BREACH_ACTIONS)}")
+    report_to: list[Annotated[str, Expect(ROLE_KEY)]] = Field(default_factory=list, description="a list of role keys")
+
+
+class _RulesFile(Table):
+    model_config = ConfigDict(extra="ignore")  # never checked: other top-level keys have always been allowed
+
+    office: _Office = Field(default_factory=_Office, description="a table [office]")
+    roles: dict[RoleKey, Annotated[_Role, Expect("a table with name and members")]] = Field(
+        min_length=1, description="at least one [roles.<key>] table with name and members")
+    sections: dict[str, Annotated[_Section, BeforeValidator(_section), Expect(
+        'a role key or a table { role = "...", name = "..." }')]] = Field(
+        default_factory=dict, description="a table mapping section keys to role keys")
+    steps: list[Annotated[_Step, Expect("a table")]] = Field(
+        min_length=1, description="at least one [[steps]] table")
+    answer: _Answer = Field(default_factory=_Answer, description="a table [answer]")
+    calendar: CalendarTable | None = Field(None, description="a table [calendar]")
+    deadlines: _Deadlines = Field(default_factory=_Deadlines, description="a table [deadlines]")
+
+
+# ---------------------------------------------------------------- loading
 
 
 def load_rules(path: Path, default_timezone: str = "Asia/Jakarta") -> Rules:
-    """Read and validate a rules file. Raises RulesError naming file, key and fix."""
+    """Read and validate a rules file and the complaint format it names.
+
+    ``default_timezone``: the office's zone, for a file without
+    ``calendar.timezone``. Raises RulesError naming file, key and fix.
+    """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RulesError(f"{path}: no such rules file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{path}: not valid TOML: {exc}") from None
+    source, data = read(path, RulesError, "no such rules file")
+    file = source.validate(_RulesFile, data)
+    fmt = load_format((path.parent / file.office.format).resolve())
 
-    office = data.get("office", {})
-    if not isinstance(office, dict):
-        raise _fail(path, "office", "expected a table [office]")
-    format_name = _str(path, office, "format", "office.", "complaint-format.toml")
-    format_path = (path.parent / format_name).resolve()
-    fmt = load_format(format_path)
+    roles = {key: Role(key, r.name, tuple(r.members), r.rank, tuple(r.deputies)) for key, r in file.roles.items()}
+    known_roles = ", ".join(sorted(roles))
 
-    raw_roles = data.get("roles")
-    if not isinstance(raw_roles, dict) or not raw_roles:
-        raise _fail(path, "roles", "expected at least one [roles.<key>] table with name and members")
-    roles: dict[str, Role] = {}
-    for key, table in raw_roles.items():
-        where = f"roles.{key}."
-        if not re.fullmatch(r"[a-z][a-z0-9-]*", key):
-            raise _fail(path, f"roles.{key}", "role keys are lower-case letters, digits and '-'")
-        if key == CITIZEN:
-            raise _fail(path, f"roles.{key}", f"'{CITIZEN}' is the complainant and cannot be a staff role")
-        if not isinstance(table, dict):
-            raise _fail(path, f"roles.{key}", "expected a table with name and members")
-        members = table.get("members")
-        if not isinstance(members, list) or not members or not all(isinstance(m, str) and "@" in m for m in members):
-            raise _fail(path, where + "members", f"expected a list of e-mail addresses, got {members!r}")
-        unknown = set(table) - {"name", "members", "rank", "deputies"}
-        if unknown:
-            raise _fail(path, where + sorted(unknown)[0], "unknown key (expected name, members, rank, deputies)")
-        rank = table.get("rank", 1)
-        if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
-            raise _fail(path, where + "rank", f"expected a whole number >= 1, got {rank!r}")
-        deputies = table.get("deputies", [])
-        if not isinstance(deputies, list) or not all(isinstance(d, str) and "@" in d for d in deputies):
-            raise _fail(path, where + "deputies", f"expected a list of e-mail addresses, got {deputies!r}")
-        roles[key] = Role(key, _str(path, table, "name", where), tuple(m.strip().lower() for m in members),
-                          rank, tuple(d.strip().lower() for d in deputies))
-
-    raw_sections = data.get("sections", {})
-    if not isinstance(raw_sections, dict):
-        raise _fail(path, "sections", "expected a table mapping section keys to role keys")
     sections: dict[str, str] = {}
     section_names: dict[str, str] = {}
-    for key, value in raw_sections.items():
-        if isinstance(value, dict):
-            role_key = _str(path, value, "role", f"sections.{key}.")
-            section_names[key] = _str(path, value, "name", f"sections.{key}.", key)
-        else:
-            role_key = value
-            section_names[key] = key
-        if role_key not in roles:
-            raise _fail(path, f"sections.{key}", f"unknown role {role_key!r} (known: {', '.join(sorted(roles))})")
-        sections[key] = role_key
-    used_sections = {c.section for c in fmt.categories}
+    for key, section in file.sections.items():
+        if section.role not in roles:
+            raise source.fail(f"sections.{key}", f"unknown role {section.role!r} (known: {known_roles})")
+        sections[key] = section.role
+        section_names[key] = section.name or key
 
-    raw_steps = data.get("steps")
-    if not isinstance(raw_steps, list) or not raw_steps:
-        raise _fail(path, "steps", "expected at least one [[steps]] table")
+    steps = _steps(source, file.steps, roles, sections, {c.section for c in fmt.categories})
+    step_keys = {s.key for s in steps}
+    known_steps = ", ".join(sorted(step_keys))
+
+    a = file.answer
+    if a.approver and a.approver not in roles and a.approver != SECTION_ROLE:
+        raise source.fail("answer.approver", f"unknown role {a.approver!r} (known: {known_roles}, or '{SECTION_ROLE}')")
+    if a.send_step and a.send_step not in step_keys:
+        raise source.fail("answer.send_step", f"unknown step {a.send_step!r} (known: {known_steps})")
+    if any(s.actions.get("jawab") == "@answer" for s in steps) and a.min_rank > 1 and not a.approver:
+        raise source.fail("answer.approver", "a draft from below answer.min_rank needs an approver role")
+    answer = AnswerRules(**dict(a))
+
+    d = file.deadlines
+    bad = next((r for r in d.report_to if r not in roles), None)
+    if bad is not None:
+        raise source.fail("deadlines.report_to", f"unknown role {bad!r} (known: {known_roles})")
+
+    return Rules(
+        path=path,
+        office=file.office.name or path.stem,
+        sop=file.office.sop,
+        format=fmt,
+        roles=roles,
+        steps=steps,
+        sections=sections,
+        section_names=section_names,
+        answer=answer,
+        calendar=build_calendar(source, file.calendar, default_timezone),
+        deadlines=DeadlineRules(d.remind_share, d.on_breach, tuple(d.report_to)),
+    )
+
+
+def _steps(source: Source, tables: list[_Step], roles: dict[str, Role], sections: dict[str, str],
+           used_sections: set[str]) -> tuple[Step, ...]:
+    """The ladder's steps, each role, target and key checked against the others."""
     steps: list[Step] = []
-    seen: set[str] = set()
-    for i, table in enumerate(raw_steps):
-        where = f"steps[{i}]."
-        if not isinstance(table, dict):
-            raise _fail(path, f"steps[{i}]", "expected a table")
-        key = _str(path, table, "key", where)
-        if key in seen:
-            raise _fail(path, where + "key", f"duplicate step key {key!r}")
-        seen.add(key)
-        role = _str(path, table, "role", where)
-        if role not in roles and role not in (CITIZEN, SECTION_ROLE):
-            raise _fail(
-                path, where + "role",
-                f"unknown role {role!r} (known: {', '.join(sorted(roles))}, or '{CITIZEN}', '{SECTION_ROLE}')",
-            )
-        if role == SECTION_ROLE:
+    for i, t in enumerate(tables):
+        if any(s.key == t.key for s in steps):
+            raise source.fail(f"steps[{i}].key", f"duplicate step key {t.key!r}")
+        if t.role not in roles and t.role not in (CITIZEN, SECTION_ROLE):
+            raise source.fail(f"steps[{i}].role", f"unknown role {t.role!r} "
+                                                  f"(known: {', '.join(sorted(roles))}, or '{CITIZEN}', '{SECTION_ROLE}')")
+        if t.role == SECTION_ROLE:
             missing = sorted((used_sections | {"lainnya"}) - set(sections))
             if missing:
-                raise _fail(path, "sections", f"no role for section {missing[0]!r}, which a step held by '{SECTION_ROLE}' needs")
-        unknown = set(table) - {"key", "name", "role", "standard", "output", "actions", "auto", "confirm"}
-        if unknown:
-            raise _fail(path, where + sorted(unknown)[0],
-                        "unknown key (expected key, name, role, standard, output, actions, auto, confirm)")
-        actions = table.get("actions", {})
-        if not isinstance(actions, dict):
-            raise _fail(path, where + "actions", "expected a table of command word = target")
-        for word, target in actions.items():
-            if word not in COMMAND_WORDS:
-                raise _fail(path, f"{where}actions.{word}", f"unknown command word (known: {', '.join(COMMAND_WORDS)})")
-            if not isinstance(target, str):
-                raise _fail(path, f"{where}actions.{word}", f"expected a step key or one of {', '.join(SPECIAL_TARGETS)}")
+                raise source.fail("sections", f"no role for section {missing[0]!r}, "
+                                              f"which a step held by '{SECTION_ROLE}' needs")
+        for word, target in t.actions.items():
             if target.startswith("@") and word not in SPECIAL_TARGETS.get(target, ()):
-                raise _fail(path, f"{where}actions.{word}",
-                            f"{target!r} is not a target for #{word} (known targets: {', '.join(SPECIAL_TARGETS)}, or a step key)")
-        auto = table.get("auto", role == CITIZEN)
-        if not isinstance(auto, bool):
-            raise _fail(path, where + "auto", f"expected true or false, got {auto!r}")
-        if not auto and not actions:
-            raise _fail(path, where + "actions", "a step held by staff needs at least one action (or auto = true)")
-        steps.append(
-            Step(
-                key=key,
-                name=_str(path, table, "name", where),
-                role=role,
-                standard=parse_standard(path, where + "standard", table.get("standard")),
-                output=table.get("output", ""),
-                actions=dict(actions),
-                auto=auto,
-                confirm=_str(path, table, "confirm", where, ""),
-            )
-        )
+                raise source.fail(f"steps[{i}].actions.{word}", f"{target!r} is not a target for #{word} "
+                                                                f"(known targets: {', '.join(SPECIAL_TARGETS)}, or a step key)")
+        auto = t.role == CITIZEN if t.auto is None else t.auto
+        if not auto and not t.actions:
+            raise source.fail(f"steps[{i}].actions", "a step held by staff needs at least one action (or auto = true)")
+        steps.append(Step(t.key, t.name, t.role, t.standard, t.output, dict(t.actions), auto, t.confirm))
     if all(s.role == CITIZEN or s.auto for s in steps):
-        raise _fail(path, "steps", "at least one step must be held by a staff role with actions")
+        raise source.fail("steps", "at least one step must be held by a staff role with actions")
     keys = {s.key for s in steps}
     for i, step in enumerate(steps):
         for word, target in step.actions.items():
             if not target.startswith("@") and target not in keys:
-                raise _fail(path, f"steps[{i}].actions.{word}",
-                            f"unknown step {target!r} (known: {', '.join(sorted(keys))})")
-
-    raw_answer = data.get("answer", {})
-    if not isinstance(raw_answer, dict):
-        raise _fail(path, "answer", "expected a table [answer]")
-    unknown = set(raw_answer) - {"min_rank", "approver", "send_step", "reopen_days", "approval_standard"}
-    if unknown:
-        raise _fail(path, "answer." + sorted(unknown)[0],
-                    "unknown key (expected min_rank, approver, send_step, reopen_days, approval_standard)")
-    approver = raw_answer.get("approver", "")
-    if approver and approver not in roles and approver != SECTION_ROLE:
-        raise _fail(path, "answer.approver", f"unknown role {approver!r} (known: {', '.join(sorted(roles))}, or '{SECTION_ROLE}')")
-    send_step = raw_answer.get("send_step", "")
-    if send_step and send_step not in keys:
-        raise _fail(path, "answer.send_step", f"unknown step {send_step!r} (known: {', '.join(sorted(keys))})")
-    for key_name in ("min_rank", "reopen_days"):
-        v = raw_answer.get(key_name, 1)
-        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-            raise _fail(path, f"answer.{key_name}", f"expected a whole number, got {v!r}")
-    answer = AnswerRules(
-        min_rank=raw_answer.get("min_rank", 1),
-        approver=approver,
-        send_step=send_step,
-        reopen_days=raw_answer.get("reopen_days", 7),
-        approval_standard=parse_standard(path, "answer.approval_standard", raw_answer.get("approval_standard", "30m")),
-    )
-    if any(s.actions.get("jawab") == "@answer" for s in steps) and answer.min_rank > 1 and not approver:
-        raise _fail(path, "answer.approver", "a draft from below answer.min_rank needs an approver role")
-
-    return Rules(
-        path=path,
-        office=_str(path, office, "name", "office.", path.stem),
-        sop=_str(path, office, "sop", "office.", ""),
-        format=fmt,
-        roles=roles,
-        steps=tuple(steps),
-        sections=sections,
-        section_names=section_names,
-        answer=answer,
-        calendar=calendar_from_table(path, data.get("calendar"), default_timezone=default_timezone),
-        deadlines=_deadlines(path, data.get("deadlines", {}), roles),
-    )
-
-
-def _deadlines(path: Path, table: Any, roles: dict[str, Role]) -> DeadlineRules:
-    if not isinstance(table, dict):
-        raise _fail(path, "deadlines", "expected a table [deadlines]")
-    unknown = set(table) - {"remind_share", "on_breach", "report_to"}
-    if unknown:
-        raise _fail(path, "deadlines." + sorted(unknown)[0], "unknown key (expected remind_share, on_breach, report_to)")
-    share = table.get("remind_share", 0.8)
-    if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 < share < 1:
-        raise _fail(path, "deadlines.remind_share", f"expected a share between 0 and 1 such as 0.8, got {share!r}")
-    on_breach = table.get("on_breach", "notify-next")
-    if on_breach not in BREACH_ACTIONS:
-        raise _fail(path, "deadlines.on_breach", f"expected one of {', '.join(BREACH_ACTIONS)}, got {on_breach!r}")
-    report_to = table.get("report_to", [])
-    if not isinstance(report_to, list) or any(r not in roles for r in report_to):
-        bad = next((r for r in report_to if r not in roles), report_to) if isinstance(report_to, list) else report_to
-        raise _fail(path, "deadlines.report_to", f"unknown role {bad!r} (known: {', '.join(sorted(roles))})")
-    return DeadlineRules(float(share), on_breach, tuple(report_to))
+                raise source.fail(f"steps[{i}].actions.{word}", f"unknown step {target!r} (known: {', '.join(sorted(keys))})")
+    return tuple(steps)

@@ -11,17 +11,19 @@ so it cannot leak into logs or tracebacks by accident.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from mailflow.errors import ConfigError
+from pydantic import AfterValidator, BeforeValidator, Field
+
 from mailflow.config.paths import shipped
+from mailflow.config.toml import Address, NonBlank, Source, Table, Timezone, problem, read
+from mailflow.errors import ConfigError
 
 DEFAULT_CONFIG = "mailflow.toml"
-SECURITY_MODES = ("tls", "starttls", "none")
+DEFAULT_PORTS = {"imap": {"tls": 993, "starttls": 143, "none": 143}, "smtp": {"tls": 465, "starttls": 587, "none": 25}}
 
 
 class Secret:
@@ -145,56 +147,120 @@ class Settings:
             self.smtp.password.check()
 
 
-class _Reader:
-    """Typed access to one TOML table, with errors that name file and key."""
-
-    def __init__(self, path: Path, table: dict[str, Any], prefix: str):
-        self.path, self.table, self.prefix = path, table, prefix
-        self.used: set[str] = set()
-
-    def fail(self, key: str, expected: str, got: Any = None) -> ConfigError:
-        shown = "" if got is None else f", got {got!r}"
-        return ConfigError(f"{self.path}: key '{self.prefix}{key}': expected {expected}{shown}")
-
-    def get(self, key: str, kind: type, expected: str, default: Any = ...) -> Any:
-        self.used.add(key)
-        if key not in self.table:
-            if default is ...:
-                raise ConfigError(f"{self.path}: key '{self.prefix}{key}' is missing: expected {expected}")
-            return default
-        value = self.table[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.fail(key, expected, value)
-        return value
-
-    def text(self, key: str, expected: str = "a string", default: Any = ...) -> str:
-        value = self.get(key, str, expected, default)
-        if value is not None and isinstance(value, str) and not value.strip() and default is ...:
-            raise self.fail(key, expected + " (not empty)", value)
-        return value
-
-    def address(self, key: str, default: Any = ...) -> str:
-        value = self.get(key, str, "an e-mail address like aduan@dukcapil.example.go.id", default)
-        if value and ("@" not in value or value.startswith("@") or value.endswith("@") or " " in value):
-            raise self.fail(key, "an e-mail address like aduan@dukcapil.example.go.id", value)
-        return value
-
-    def reject_unknown(self) -> None:
-        unknown = sorted(set(self.table) - self.used)
-        if unknown:
-            raise ConfigError(
-                f"{self.path}: unknown key '{self.prefix}{unknown[0]}' "
-                "(misspelt? every key is documented in the shipped mailflow.toml)"
-            )
+# ---------------------------------------------------------------- the schema of mailflow.toml
 
 
-def _table(path: Path, data: dict[str, Any], name: str) -> _Reader:
-    value = data.get(name, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: key '{name}': expected a table [{name}], got {value!r}")
-    return _Reader(path, value, name + ".")
+class _Table(Table):
+    unknown_hint = "; misspelt? every key is documented in the shipped mailflow.toml"
+
+
+def _no_password(value: object) -> object:
+    raise problem("is not allowed: secrets never go in mailflow.toml; use 'password_env' (an environment "
+                  "variable name) or 'password_file' (a file holding only the password)")
+
+
+def _register_pattern(value: str) -> str:
+    try:
+        sample = value.format(year=2026, seq=1)
+    except (KeyError, IndexError, ValueError):
+        raise ValueError("bad pattern") from None
+    if "{seq" not in value or sample == value.format(year=2026, seq=2):
+        raise ValueError("no {seq}")
+    return value
+
+
+def _reply_pattern(value: str) -> str:
+    try:
+        value.format(local="a", number="1", token="t", domain="d")
+    except (KeyError, IndexError, ValueError):
+        raise ValueError("bad pattern") from None
+    return value
+
+
+def _level(value: str) -> str:
+    if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("unknown level")
+    return value.upper()
+
+
+_TRUE_FALSE = "true or false"
+_MAILBOX = "a mailbox name"
+
+
+class _Office(_Table):
+    name: NonBlank = Field(description="the office's name")
+    timezone: Timezone = "Asia/Jakarta"
+    rules: NonBlank = Field(description="a rules file, e.g. rules/bantul-email.toml")
+    complaint_address: Address
+    alert_address: Address
+    register_pattern: Annotated[str, AfterValidator(_register_pattern)] = Field(
+        "ADU/{year}/{seq:06d}", description="a pattern using {year} and {seq}, e.g. ADU/{year}/{seq:06d}")
+    reply_address_pattern: Annotated[str, AfterValidator(_reply_pattern)] = Field(
+        "{local}+{number}.{token}@{domain}", description="a pattern using {local}, {number}, {token}, {domain}")
+    website: str = Field("", description="a URL")
+    templates: str | None = Field(None, description="a folder of template overrides")
+    check_authentication_results: bool = Field(True, description=_TRUE_FALSE)
+
+
+class _Server(_Table):
+    host: NonBlank = Field(description="a host name or address")
+    port: int | None = Field(None, ge=1, le=65535, description="a port number 1-65535")
+    security: Literal["tls", "starttls", "none"] = Field("tls", description="one of tls, starttls, none")
+    verify_certificate: bool = Field(True, description=_TRUE_FALSE)
+    ca_file: str | None = Field(None, description="a path to a PEM file of trusted CA certificates")
+    username: str | None = Field(None, description="the login name")
+    password_env: str | None = Field(None, description="the name of an environment variable")
+    password_file: str | None = Field(None, description="a path to a file holding the password")
+    password: Annotated[object, BeforeValidator(_no_password)] = Field(None, exclude=True)
+    timeout: float = Field(30.0, gt=0, description="seconds, a number > 0")
+
+
+class _Imap(_Server):
+    username: NonBlank = Field(description="the login of the complaint mailbox")
+    folder: str = Field("INBOX", description=_MAILBOX)
+    processed_folder: str = Field("mailflow/processed", description=_MAILBOX)
+    quarantine_folder: str = Field("mailflow/quarantine", description=_MAILBOX)
+    poll_interval: float = Field(30.0, description="seconds, a number >= 1")
+    batch_size: int = Field(100, ge=1, le=1000, description="a number of messages 1-1000")
+    idle: bool = Field(True, description=_TRUE_FALSE)
+    sent_folder: str = Field("", description='a mailbox name, or "" for none')
+    fetch_bytes: int = Field(4 * 1024 * 1024, ge=1024 * 1024, description="bytes, a number >= 1048576")
+
+
+class _Smtp(_Server):
+    from_address: Address | None = None  # default: office.complaint_address
+    from_name: str | None = Field(None, description="a display name")  # default: office.name
+
+
+class _Database(_Table):
+    # May be blank: MAILFLOW_DATABASE_URL overrides it.
+    url: str = Field("sqlite:///mailflow.db", description="an SQLAlchemy URL such as sqlite:///mailflow.db")
+
+
+class _Limits(_Table):
+    max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024, description="bytes, a number >= 1024")
+    auto_replies_per_sender_per_day: int = Field(3, ge=1, description="a number >= 1")
+    outbox_max_attempts: int = Field(8, ge=1, description="a number >= 1")
+    outbox_retry_seconds: float = Field(30.0, ge=1, description="seconds, a number >= 1")
+    max_mime_parts: int = Field(1000, ge=10, description="a number of MIME parts >= 10")
+    max_mime_depth: int = Field(20, ge=3, description="a nesting depth >= 3")
+    max_header_bytes: int = Field(256 * 1024, ge=8192, description="bytes, a number >= 8192")
+
+
+class _Logging(_Table):
+    level: Annotated[str, AfterValidator(_level)] = Field("INFO", description="one of DEBUG, INFO, WARNING, ERROR")
+
+
+class _SettingsFile(_Table):
+    office: _Office = Field(description="a table [office]")
+    imap: _Imap = Field(description="a table [imap]")
+    smtp: _Smtp = Field(description="a table [smtp]")
+    database: _Database = Field(default_factory=_Database, description="a table [database]")
+    limits: _Limits = Field(default_factory=_Limits, description="a table [limits]")
+    logging: _Logging = Field(default_factory=_Logging, description="a table [logging]")
+
+
+# ---------------------------------------------------------------- loading
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -202,22 +268,14 @@ def _resolve(base: Path, value: str) -> Path:
     return p if p.is_absolute() else (base / p)
 
 
-def _secret(r: _Reader, base: Path, env: dict[str, str]) -> Secret:
-    if "password" in r.table:
-        raise ConfigError(
-            f"{r.path}: key '{r.prefix}password' is not allowed: secrets never go in mailflow.toml; "
-            f"use '{r.prefix}password_env' (an environment variable name) or "
-            f"'{r.prefix}password_file' (a file holding only the password)"
-        )
-    var = r.get("password_env", str, "the name of an environment variable", None)
-    file = r.get("password_file", str, "a path to a file holding the password", None)
+def _secret(source: Source, name: str, table: _Server, base: Path, env: dict[str, str]) -> Secret:
+    var, file = table.password_env, table.password_file
     if var and file:
-        raise r.fail("password_file", "only one of password_env / password_file")
+        raise source.fail(f"{name}.password_file", "expected only one of password_env / password_file")
     if var:
         if var not in env:
             return Secret(None, missing=(
-                f"{r.path}: key '{r.prefix}password_env' names the environment variable {var}, "
-                "which is not set"
+                f"{source.path}: key '{name}.password_env' names the environment variable {var}, which is not set"
             ))
         return Secret(env[var])
     if file:
@@ -225,36 +283,34 @@ def _secret(r: _Reader, base: Path, env: dict[str, str]) -> Secret:
         try:
             return Secret(p.read_text(encoding="utf-8").rstrip("\r\n"))
         except OSError as exc:
-            raise ConfigError(
-                f"{r.path}: key '{r.prefix}password_file': cannot read {p} ({exc.strerror})"
-            ) from None
+            raise source.fail(f"{name}.password_file", f"cannot read {p} ({exc.strerror})") from None
     return Secret(None)
 
 
-def _server(r: _Reader, base: Path, env: dict[str, str], default_port: dict[str, int]) -> dict[str, Any]:
-    security = r.text("security", "one of tls, starttls, none", "tls")
-    if security not in SECURITY_MODES:
-        raise r.fail("security", "one of tls, starttls, none", security)
-    port = r.get("port", int, "a port number 1-65535", default_port[security])
-    if not 0 < port < 65536:
-        raise r.fail("port", "a port number 1-65535", port)
-    ca = r.get("ca_file", str, "a path to a PEM file of trusted CA certificates", None)
-    ca_path = _resolve(base, ca) if ca else None
+def _server(source: Source, name: str, table: _Server, base: Path, env: dict[str, str]) -> dict[str, Any]:
+    ca_path = _resolve(base, table.ca_file) if table.ca_file else None
     if ca_path and not ca_path.is_file():
-        raise r.fail("ca_file", "an existing PEM file", str(ca_path))
-    timeout = r.get("timeout", float, "seconds, a number > 0", 30.0)
-    if timeout <= 0:
-        raise r.fail("timeout", "seconds, a number > 0", timeout)
+        raise source.fail(f"{name}.ca_file", f"expected an existing PEM file, got {str(ca_path)!r}")
     return dict(
-        host=r.text("host", "a host name or address"),
-        port=port,
-        security=security,
-        verify_certificate=r.get("verify_certificate", bool, "true or false", True),
+        host=table.host,
+        port=table.port or DEFAULT_PORTS[name][table.security],
+        security=table.security,
+        verify_certificate=table.verify_certificate,
         ca_file=ca_path,
-        username=r.get("username", str, "the login name", None),
-        password=_secret(r, base, env),
-        timeout=timeout,
+        username=table.username,
+        password=_secret(source, name, table, base, env),
+        timeout=table.timeout,
     )
+
+
+def _rules_file(source: Source, base: Path, name: str) -> Path:
+    """The rules file ``office.rules`` names: beside the config, else the shipped one of that name."""
+    path = _resolve(base, name)
+    if not path.is_file():
+        path = shipped("rules") / Path(name).name
+        if not path.is_file():
+            raise source.fail("office.rules", f"expected an existing rules file (see the rules/ folder), got {name!r}")
+    return path
 
 
 def load_settings(path: Path | str | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -266,131 +322,46 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
     """
     env = dict(os.environ if env is None else env)
     path = Path(path or env.get("MAILFLOW_CONFIG") or DEFAULT_CONFIG).resolve()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: no such file (run `mailflow init` to write a starter config, "
-            "or pass --config PATH / set MAILFLOW_CONFIG)"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    source, data = read(path, ConfigError, "no such file (run `mailflow init` to write a starter config, "
+                                           "or pass --config PATH / set MAILFLOW_CONFIG)")
+    file = source.validate(_SettingsFile, data)
     base = path.parent
 
-    top = _Reader(path, data, "")
-    for name in ("office", "imap", "smtp", "database", "limits", "logging"):
-        top.used.add(name)
-    top.reject_unknown()
+    # The schema's keys are the dataclasses' fields: dict(table) hands them over as they are.
+    o = file.office
+    office = OfficeConfig(**{
+        **dict(o),
+        "rules": _rules_file(source, base, o.rules),
+        "complaint_address": o.complaint_address.lower(),
+        "alert_address": o.alert_address.lower(),
+        "templates": _resolve(base, o.templates) if o.templates else None,
+    })
 
-    o = _table(path, data, "office")
-    tzname = o.text("timezone", "an IANA zone: Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT)", "Asia/Jakarta")
-    try:
-        ZoneInfo(tzname)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise o.fail("timezone", "an IANA zone such as Asia/Jakarta, Asia/Makassar or Asia/Jayapura", tzname) from None
-    rules_name = o.text("rules", "a rules file, e.g. rules/bantul-email.toml")
-    rules_path = _resolve(base, rules_name)
-    if not rules_path.is_file():
-        fallback = shipped("rules") / Path(rules_name).name
-        if not fallback.is_file():
-            raise o.fail("rules", "an existing rules file (see the rules/ folder)", rules_name)
-        rules_path = fallback
-    complaint_address = o.address("complaint_address")
-    pattern = o.text("register_pattern", "a pattern with {year} and {seq}", "ADU/{year}/{seq:06d}")
-    try:
-        sample = pattern.format(year=2026, seq=1)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise o.fail("register_pattern", "a pattern using only {year} and {seq}, e.g. ADU/{year}/{seq:06d}", pattern) from exc
-    if "{seq" not in pattern or sample == pattern.format(year=2026, seq=2):
-        raise o.fail("register_pattern", "a pattern containing {seq}", pattern)
-    reply_pattern = o.text("reply_address_pattern", "a pattern with {local}, {number}, {token} and {domain}", "{local}+{number}.{token}@{domain}")
-    try:
-        reply_pattern.format(local="a", number="1", token="t", domain="d")
-    except (KeyError, IndexError, ValueError):
-        raise o.fail("reply_address_pattern", "a pattern using {local}, {number}, {token}, {domain}", reply_pattern) from None
-    templates = o.get("templates", str, "a folder of template overrides", None)
-    office = OfficeConfig(
-        name=o.text("name", "the office's name"),
-        timezone=tzname,
-        rules=rules_path,
-        complaint_address=complaint_address.lower(),
-        alert_address=o.address("alert_address").lower(),
-        register_pattern=pattern,
-        reply_address_pattern=reply_pattern,
-        website=o.get("website", str, "a URL", ""),
-        templates=_resolve(base, templates) if templates else None,
-        check_authentication_results=o.get("check_authentication_results", bool, "true or false", True),
-    )
-    o.reject_unknown()
+    i = file.imap
+    if i.poll_interval < 1 and not env.get("MAILFLOW_ALLOW_FAST_POLL"):
+        raise source.fail("imap.poll_interval", f"expected seconds, a number >= 1, got {i.poll_interval!r}")
+    if i.sent_folder and i.sent_folder in (i.folder, i.processed_folder, i.quarantine_folder):
+        raise source.fail("imap.sent_folder", "expected a mailbox other than folder, processed_folder and "
+                                              f"quarantine_folder, got {i.sent_folder!r}")
+    if len({i.folder, i.processed_folder, i.quarantine_folder}) != 3:
+        raise source.fail("imap.processed_folder",
+                          "expected folder, processed_folder and quarantine_folder to be three different mailboxes")
+    imap = ImapConfig(**_server(source, "imap", i, base, env),
+                      **{key: value for key, value in dict(i).items() if key not in _Server.model_fields})
 
-    i = _table(path, data, "imap")
-    server = _server(i, base, env, {"tls": 993, "starttls": 143, "none": 143})
-    imap = ImapConfig(
-        **server,
-        folder=i.text("folder", "a mailbox name", "INBOX"),
-        processed_folder=i.text("processed_folder", "a mailbox name", "mailflow/processed"),
-        quarantine_folder=i.text("quarantine_folder", "a mailbox name", "mailflow/quarantine"),
-        poll_interval=i.get("poll_interval", float, "seconds, a number >= 1", 30.0),
-        batch_size=i.get("batch_size", int, "a number of messages 1-1000", 100),
-        idle=i.get("idle", bool, "true or false", True),
-        sent_folder=i.get("sent_folder", str, "a mailbox name, or \"\" for none", ""),
-        fetch_bytes=i.get("fetch_bytes", int, "bytes, a number >= 1048576", 4 * 1024 * 1024),
-    )
-    if imap.poll_interval < 1 and not env.get("MAILFLOW_ALLOW_FAST_POLL"):
-        raise i.fail("poll_interval", "seconds, a number >= 1", imap.poll_interval)
-    if not 1 <= imap.batch_size <= 1000:
-        raise i.fail("batch_size", "a number of messages 1-1000", imap.batch_size)
-    if imap.fetch_bytes < 1024 * 1024:
-        raise i.fail("fetch_bytes", "bytes, a number >= 1048576", imap.fetch_bytes)
-    if imap.sent_folder and imap.sent_folder in (imap.folder, imap.processed_folder, imap.quarantine_folder):
-        raise i.fail("sent_folder", "a mailbox other than folder, processed_folder and quarantine_folder",
-                     imap.sent_folder)
-    if len({imap.folder, imap.processed_folder, imap.quarantine_folder}) != 3:
-        raise i.fail("processed_folder", "folder, processed_folder and quarantine_folder to be three different mailboxes")
-    if not imap.username:
-        raise ConfigError(f"{path}: key 'imap.username' is missing: expected the login of the complaint mailbox")
-    i.reject_unknown()
-
-    s = _table(path, data, "smtp")
-    server = _server(s, base, env, {"tls": 465, "starttls": 587, "none": 25})
+    s = file.smtp
     smtp = SmtpConfig(
-        **server,
-        from_address=s.address("from_address", office.complaint_address).lower(),
-        from_name=s.get("from_name", str, "a display name", office.name),
+        **_server(source, "smtp", s, base, env),
+        from_address=(s.from_address or office.complaint_address).lower(),
+        from_name=office.name if s.from_name is None else s.from_name,
     )
-    s.reject_unknown()
 
-    d = _table(path, data, "database")
-    url = d.text("url", "an SQLAlchemy URL such as sqlite:///mailflow.db", "sqlite:///mailflow.db")
-    url = env.get("MAILFLOW_DATABASE_URL") or url
+    url = env.get("MAILFLOW_DATABASE_URL") or file.database.url
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
         url = "sqlite:///" + str(_resolve(base, url[len("sqlite:///"):]))
-    d.reject_unknown()
 
-    lim = _table(path, data, "limits")
-    limits = LimitsConfig(
-        max_message_bytes=lim.get("max_message_bytes", int, "bytes, a number", 25 * 1024 * 1024),
-        auto_replies_per_sender_per_day=lim.get("auto_replies_per_sender_per_day", int, "a number", 3),
-        outbox_max_attempts=lim.get("outbox_max_attempts", int, "a number", 8),
-        outbox_retry_seconds=lim.get("outbox_retry_seconds", float, "seconds, a number >= 1", 30.0),
-        max_mime_parts=lim.get("max_mime_parts", int, "a number of MIME parts >= 10", 1000),
-        max_mime_depth=lim.get("max_mime_depth", int, "a nesting depth >= 3", 20),
-        max_header_bytes=lim.get("max_header_bytes", int, "bytes, a number >= 8192", 256 * 1024),
-    )
-    for key, low in (("max_message_bytes", 1024), ("auto_replies_per_sender_per_day", 1),
-                     ("outbox_max_attempts", 1), ("outbox_retry_seconds", 1), ("max_mime_parts", 10), ("max_mime_depth", 3),
-                     ("max_header_bytes", 8192)):
-        if getattr(limits, key) < low:
-            raise lim.fail(key, f"a number >= {low}", getattr(limits, key))
-    lim.reject_unknown()
-
-    lg = _table(path, data, "logging")
-    level = lg.text("level", "one of DEBUG, INFO, WARNING, ERROR", "INFO").upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise lg.fail("level", "one of DEBUG, INFO, WARNING, ERROR", level)
-    lg.reject_unknown()
-
-    return Settings(path=path, office=office, imap=imap, smtp=smtp, database_url=url, limits=limits, log_level=level)
+    return Settings(path=path, office=office, imap=imap, smtp=smtp, database_url=url,
+                    limits=LimitsConfig(**dict(file.limits)), log_level=file.logging.level)
 
 
 def redact_url(url: str) -> str:

@@ -1,8 +1,10 @@
 """The office calendar: when a Disdukcapil office is open, and working-time arithmetic.
 
 Pure: values in, values out. The only data it reads is the ``holidays``
-package's table of Indonesian public holidays and *cuti bersama*; nothing here
-touches the database, IMAP or SMTP.
+package's table of Indonesian public holidays and *cuti bersama* (through
+``mailflow.core.calendar_year``, which also holds the per-year tables); nothing
+here touches the database, IMAP or SMTP. ``mailflow.config.calendar`` builds
+one from a rules file's ``[calendar]`` table.
 
 Semantics (docs/CALENDAR.md has the long form):
 
@@ -23,19 +25,13 @@ Semantics (docs/CALENDAR.md has the long form):
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone as dt_timezone
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays as holidays_pkg
-from holidays.constants import GOVERNMENT, PUBLIC
-
-from mailflow.errors import RulesError
+from mailflow.core.calendar_year import TABLE_YEARS, YearData, YearTable, build_year_table, load_year
 
 Interval = tuple[time, time]
 
@@ -48,9 +44,6 @@ _FRI: tuple[Interval, ...] = ((time(7, 30), time(16, 30)),)
 # Civil-service hours (Perpres 21/2023): 37.5 hours a week.
 DEFAULT_HOURS: Mapping[int, tuple[Interval, ...]] = {0: _MON_THU, 1: _MON_THU, 2: _MON_THU, 3: _MON_THU, 4: _FRI}
 EXTRA_CLOSED_NAME = "Libur kantor"  # display name of an extra closed day the office did not name
-# Names of the first day of Idul Fitri in the holidays package (language "id");
-# an estimated date carries a suffix: "Hari Raya Idul Fitri (perkiraan)".
-_IDUL_FITRI = "Hari Raya Idul Fitri"
 # Ramadan is 29 or 30 days; without office-given dates we take the 30 days
 # before Idul Fitri (at worst one day too early at the start).
 _RAMADAN_DAYS = 30
@@ -59,61 +52,6 @@ _RAMADAN_DAYS = 30
 _MAX_CLOSED_RUN = 3660
 _MINUTE = timedelta(minutes=1)
 _ZERO = timedelta(0)
-# Years that get a _YearTable. Outside them the day-by-day walk answers: the
-# first local day of year 1 and the last of year 9999 can fall outside
-# datetime's range in UTC, and the walk raises exactly where it did before.
-_TABLE_YEARS = range(2, 9999)
-
-
-@dataclass(frozen=True)
-class _YearData:
-    public: dict[date, str]  # public holidays (libur nasional)
-    cuti: dict[date, str]  # cuti bersama (the package's GOVERNMENT category for ID)
-    idul_fitri: tuple[date, ...]  # first day(s) of Idul Fitri in that Gregorian year
-
-
-@dataclass(frozen=True, slots=True)
-class _YearTable:
-    """One local calendar year of opening intervals, flattened, with running totals.
-
-    Day i of the year (0 = 1 January) owns the intervals ``first[i]`` ..
-    ``first[i + 1] - 1`` of ``starts`` / ``ends`` (UTC instants, in day order,
-    each day's in its own order). ``cum[k]`` is the total length of intervals
-    ``0 .. k-1``, so the open time of any run of whole days is one
-    subtraction, and the instant where N working minutes run out is a
-    ``bisect`` in ``cum``.
-
-    ``ordered``: ``starts[k] < ends[k] <= starts[k + 1]`` for every k. In a zone
-    without offset changes (WIB, WITA, WIT since 1964) this always holds; an
-    interval whose clock time falls into a DST gap can break it (zoneinfo maps
-    the missing time forward, past the next interval's start). The fast paths
-    need it -- they bisect over ``ends`` and take whole days as fully inside a
-    span -- so a year that is not ordered is left to the day-by-day walk.
-    """
-
-    year: int
-    base: int  # date(year, 1, 1).toordinal()
-    stop: int  # date(year + 1, 1, 1).toordinal()
-    first: tuple[int, ...]  # one per day, plus the total count at the end
-    starts: tuple[datetime, ...]
-    ends: tuple[datetime, ...]
-    cum: tuple[timedelta, ...]  # len(starts) + 1 entries, cum[0] = 0
-    working: tuple[int, ...]  # day indexes (0 = 1 January) of the working days
-    ordered: bool
-
-
-def _load_year(year: int) -> _YearData:
-    """Public holidays and cuti bersama of one year, names in Indonesian."""
-    public = holidays_pkg.country_holidays("ID", years=year, categories=(PUBLIC,), language="id")
-    cuti = holidays_pkg.country_holidays("ID", years=year, categories=(GOVERNMENT,), language="id")
-    fitri = tuple(
-        sorted(
-            d
-            for d in public
-            if any(n == _IDUL_FITRI or n.startswith(_IDUL_FITRI + " (") for n in public.get_list(d))
-        )
-    )
-    return _YearData(public=dict(public.items()), cuti=dict(cuti.items()), idul_fitri=fitri)
 
 
 def _aware(t: datetime, name: str = "t") -> None:
@@ -211,9 +149,9 @@ class OfficeCalendar:
         if both:
             raise ValueError(f"dates both extra closed and extra open: {', '.join(map(str, sorted(both)))}")
         self.holiday_names = dict(holiday_names or {})
-        self._years: dict[int, _YearData] = {}
+        self._years: dict[int, YearData] = {}
         self._days: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
-        self._tables: dict[int, _YearTable] = {}
+        self._tables: dict[int, YearTable] = {}
 
     @classmethod
     def default(cls, timezone: str = DEFAULT_TIMEZONE) -> OfficeCalendar:
@@ -225,10 +163,10 @@ class OfficeCalendar:
 
     # ------------------------------------------------------------------ days
 
-    def _year(self, year: int) -> _YearData:
+    def _year(self, year: int) -> YearData:
         data = self._years.get(year)
         if data is None:
-            data = self._years[year] = _load_year(year)
+            data = self._years[year] = load_year(year)
         return data
 
     def _closing_holiday(self, d: date) -> str | None:
@@ -291,35 +229,16 @@ class OfficeCalendar:
                 if closed_run > _MAX_CLOSED_RUN:
                     raise ValueError(f"the office never opens again after {d - timedelta(days=closed_run)}")
 
-    def _table(self, year: int) -> _YearTable | None:
-        """The running-total table of a local year (built once), or None outside _TABLE_YEARS."""
+    def _table(self, year: int) -> YearTable | None:
+        """The running-total table of a local year (built once), or None outside TABLE_YEARS."""
         table = self._tables.get(year)
         if table is None:
-            if year not in _TABLE_YEARS:
+            if year not in TABLE_YEARS:
                 return None
-            base, stop = date(year, 1, 1).toordinal(), date(year + 1, 1, 1).toordinal()
-            first: list[int] = []
-            starts: list[datetime] = []
-            ends: list[datetime] = []
-            cum = [_ZERO]
-            working: list[int] = []
-            for i in range(stop - base):
-                first.append(len(starts))
-                intervals = self._day(date.fromordinal(base + i))
-                if intervals:
-                    working.append(i)
-                for start, end in intervals:
-                    starts.append(start)
-                    ends.append(end)
-                    cum.append(cum[-1] + (end - start))
-            first.append(len(starts))
-            ordered = all(s < e for s, e in zip(starts, ends)) and all(e <= s for e, s in zip(ends, starts[1:]))
-            table = self._tables[year] = _YearTable(
-                year, base, stop, tuple(first), tuple(starts), tuple(ends), tuple(cum), tuple(working), ordered
-            )
+            table = self._tables[year] = build_year_table(year, self._day)
         return table
 
-    def _next_table(self, year: int, reached: int) -> _YearTable | None:
+    def _next_table(self, year: int, reached: int) -> YearTable | None:
         """The table of ``year``, entered by a search for the next working day after ordinal ``reached``.
 
         Raises as _working_days_after does when the office stays closed for
@@ -573,177 +492,3 @@ class OfficeCalendar:
         if unit == "working_days":
             return self.add_working_days(start, standard_amount)
         raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
-
-
-# ---------------------------------------------------------------- rules file
-
-_INTERVAL = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*[-\u2013]\s*(\d{1,2})[:.](\d{2})\s*$")
-_HOURS_HINT = 'expected "HH:MM-HH:MM" (several separated by ",", "" = closed), e.g. "07:30-16:00"'
-_TZ_HINT = "expected an IANA zone: Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT)"
-_CALENDAR_KEYS = ("timezone", "cuti_bersama", "hours", "ramadan", "closed", "open")
-_RAMADAN_KEYS = ("hours", "periods")
-
-
-def _fail(path: Path | str, key: str, message: str) -> RulesError:
-    return RulesError(f"{path}: key '{key}': {message}")
-
-
-def _check_keys(path: Path | str, table: dict, where: str, known: Sequence[str], hint: str = "") -> None:
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        raise _fail(path, f"{where}.{unknown[0]}", f"unknown key (known: {', '.join(known)}){hint}")
-
-
-def _parse_intervals(path: Path | str, key: str, value: Any) -> tuple[Interval, ...]:
-    if not isinstance(value, str):
-        raise _fail(path, key, f"{_HOURS_HINT}, got {value!r}")
-    if not value.strip():
-        return ()
-    out: list[Interval] = []
-    for part in value.split(","):
-        m = _INTERVAL.match(part)
-        if not m:
-            raise _fail(path, key, f"{_HOURS_HINT}, got {value!r}")
-        h1, m1, h2, m2 = map(int, m.groups())
-        if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-            raise _fail(path, key, f"{part.strip()!r} is not a time of day (00:00 to 23:59)")
-        s, e = time(h1, m1), time(h2, m2)
-        if not s < e:
-            raise _fail(path, key, f"{part.strip()!r} ends before it starts: write the opening time first")
-        out.append((s, e))
-    out.sort()
-    for (_, e1), (s2, _) in zip(out, out[1:]):
-        if s2 < e1:
-            raise _fail(path, key, f"the intervals in {value!r} overlap: list them without overlap")
-    return tuple(out)
-
-
-def _parse_week(path: Path | str, key: str, value: Any) -> dict[int, tuple[Interval, ...]]:
-    if not isinstance(value, dict):
-        raise _fail(path, key, f"expected a table of weekdays ({', '.join(WEEKDAYS)}) to {_HOURS_HINT}")
-    _check_keys(path, value, key, WEEKDAYS)
-    return {WEEKDAYS.index(day): _parse_intervals(path, f"{key}.{day}", v) for day, v in value.items()}
-
-
-def _parse_date(path: Path | str, key: str, value: Any) -> date:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise _fail(path, key, f'expected a date "YYYY-MM-DD", e.g. "2026-08-18", got {value!r}')
-
-
-def _parse_dates(path: Path | str, key: str, value: Any, *, named: bool) -> dict[date, str]:
-    """A list of dates, or (if named) a table date -> display name."""
-    if named and isinstance(value, dict):
-        out: dict[date, str] = {}
-        for k, name in value.items():
-            d = _parse_date(path, f"{key}.{k}", k)
-            if not isinstance(name, str) or not name.strip():
-                raise _fail(path, f"{key}.{k}", f"expected the day's name as a non-empty string, got {name!r}")
-            out[d] = name.strip()
-        return out
-    if not isinstance(value, list):
-        shape = 'a list of dates ["YYYY-MM-DD", ...]' + (' or a table { "YYYY-MM-DD" = "name" }' if named else "")
-        raise _fail(path, key, f"expected {shape}, got {value!r}")
-    return {_parse_date(path, f"{key}[{i}]", v): "" for i, v in enumerate(value)}
-
-
-def _parse_periods(path: Path | str, key: str, value: Any) -> dict[int, tuple[tuple[date, date], ...]]:
-    hint = 'expected a table of years to ["first day", "last day"], e.g. { 2026 = ["2026-02-19", "2026-03-20"] }'
-    if not isinstance(value, dict):
-        raise _fail(path, key, f"{hint}, got {value!r}")
-    out: dict[int, tuple[tuple[date, date], ...]] = {}
-    for year_key, pairs in value.items():
-        where = f"{key}.{year_key}"
-        if not re.fullmatch(r"\d{4}", str(year_key)):
-            raise _fail(path, where, f"{hint}: the key must be a year")
-        year = int(year_key)
-        if isinstance(pairs, list) and len(pairs) == 2 and not any(isinstance(p, list) for p in pairs):
-            pairs = [pairs]
-        if not isinstance(pairs, list) or not pairs or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
-            raise _fail(path, where, f"{hint}, got {value[year_key]!r}")
-        parsed = []
-        for first_raw, last_raw in pairs:
-            first, last = _parse_date(path, where, first_raw), _parse_date(path, where, last_raw)
-            if not first <= last:
-                raise _fail(path, where, f"{first} is after {last}: write the first day of Ramadan first")
-            if year not in (first.year, last.year):
-                raise _fail(path, where, f"{first}..{last} is not in {year}: fix the year or the dates")
-            if (last - first).days > 31:
-                raise _fail(path, where, f"{first}..{last} is {(last - first).days + 1} days; Ramadan is 29 or 30")
-            parsed.append((first, last))
-        out[year] = tuple(parsed)
-    return out
-
-
-def calendar_from_table(
-    path: Path | str, table: dict | None, *, default_timezone: str = DEFAULT_TIMEZONE
-) -> OfficeCalendar:
-    """Build the office calendar from a rules file's ``[calendar]`` table.
-
-    ``path`` is only used in error messages; ``None`` or ``{}`` gives
-    ``OfficeCalendar.default(default_timezone)`` (pass the office's zone from
-    mailflow.toml). Raises RulesError naming the file, the key and the fix.
-    """
-    if not table:
-        return OfficeCalendar.default(default_timezone)
-    if not isinstance(table, dict):
-        raise _fail(path, "calendar", "expected a table [calendar]")
-    _check_keys(path, table, "calendar", _CALENDAR_KEYS)
-
-    timezone = table.get("timezone", default_timezone)
-    if not isinstance(timezone, str):
-        raise _fail(path, "calendar.timezone", f"{_TZ_HINT}, got {timezone!r}")
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise _fail(path, "calendar.timezone", f"{_TZ_HINT}, got {timezone!r}") from None
-
-    cuti_bersama = table.get("cuti_bersama", True)
-    if not isinstance(cuti_bersama, bool):
-        raise _fail(
-            path, "calendar.cuti_bersama", f"expected true (closed on cuti bersama) or false (open), got {cuti_bersama!r}"
-        )
-
-    hours: dict[int, tuple[Interval, ...]] | None = None
-    if "hours" in table:
-        hours = _parse_week(path, "calendar.hours", table["hours"])
-        if not any(hours.values()):
-            raise _fail(path, "calendar.hours", 'every weekday is closed: give at least one day\'s hours, e.g. mon = "07:30-16:00"')
-
-    ramadan_hours = ramadan_periods = None
-    if "ramadan" in table:
-        ramadan = table["ramadan"]
-        if not isinstance(ramadan, dict):
-            raise _fail(path, "calendar.ramadan", "expected a table with hours (and optionally periods)")
-        _check_keys(
-            path, ramadan, "calendar.ramadan", _RAMADAN_KEYS,
-            "; extra closed/open days go in [calendar] as closed = [...] / open = [...]",
-        )
-        if "hours" not in ramadan:
-            example = '{ mon = "08:00-15:00", fri = "08:00-15:30" }'
-            raise _fail(path, "calendar.ramadan.hours", f"is missing: expected e.g. {example}")
-        ramadan_hours = _parse_week(path, "calendar.ramadan.hours", ramadan["hours"])
-        if "periods" in ramadan:
-            ramadan_periods = _parse_periods(path, "calendar.ramadan.periods", ramadan["periods"])
-
-    closed = _parse_dates(path, "calendar.closed", table.get("closed", []), named=True)
-    open_days = _parse_dates(path, "calendar.open", table.get("open", []), named=False)
-    both = sorted(set(closed) & set(open_days))
-    if both:
-        raise _fail(path, "calendar.open", f"{both[0]} is also in calendar.closed: keep it in one of them")
-
-    return OfficeCalendar(
-        timezone,
-        hours=hours,
-        ramadan_hours=ramadan_hours,
-        ramadan_periods=ramadan_periods,
-        cuti_bersama=cuti_bersama,
-        extra_closed=frozenset(closed),
-        extra_open=frozenset(open_days),
-        holiday_names={d: name for d, name in closed.items() if name},
-    )

@@ -1,9 +1,7 @@
-"""The complaint format: what a citizen's complaint mail must contain, and a
-parser that reads it in the many ways people actually write it.
+"""The complaint parser: reads a citizen's complaint mail in the many ways
+people actually write it, against a ``FormatSpec`` (``mailflow.core.format_spec``).
 
-Pure apart from ``load_format`` reading the rules file. The format itself is
-data (``rules/complaint-format.toml``): fields with their labels and accepted
-aliases, and the categories of service that route a complaint to a section.
+Pure: text and spec in, a ``ParsedComplaint`` out.
 
 Accepted styles (labels in any case and order; see ``parse_complaint``):
 
@@ -32,320 +30,17 @@ everything after a signature delimiter (``-- ``) or an Outlook
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field as dc_field
 from datetime import date
-from functools import cached_property
-from pathlib import Path
 from types import MappingProxyType
 
-from mailflow.errors import RulesError
+from mailflow.core.format_spec import Category, FieldSpec, FormatSpec, match_category, normalise_label
 from mailflow.core.identity import check_kk, check_nik, normalise_id
-
-KINDS = ("text", "multiline", "nik", "kk", "phone", "email", "category")
-# Field keys other modules read from ParsedComplaint.fields, with the kind each
-# must have. They must exist and be required (except no_kk and email).
-REQUIRED_KEYS = {
-    "nama": ("text",),
-    "nik": ("nik",),
-    "alamat": ("text", "multiline"),
-    "no_hp": ("phone",),
-    "jenis_layanan": ("category",),
-    "uraian": ("multiline",),
-}
-OPTIONAL_KEYS = {"no_kk": ("kk",), "email": ("email",)}
-FALLBACK_CATEGORY = "lainnya"
-OPTIONAL_MARK = "(boleh kosong)"
 
 MISSING = "wajib diisi, tetapi tidak ditemukan"
 EMPTY = "wajib diisi, tetapi kosong"
 
-_SLUG = re.compile(r"[a-z][a-z0-9_-]*")
-_FIELD_KEYS = {"key", "label", "aliases", "required", "kind", "help", "example"}
-_CATEGORY_KEYS = {"key", "name", "aliases", "section"}
-_TOP_KEYS = {"fields", "categories", "positional"}
-
-
-# ---------------------------------------------------------------- the format
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One field of the format."""
-
-    key: str  # how code refers to it: nama, nik, no_kk, ...
-    label: str  # as shown to citizens: "No. HP/WA"
-    aliases: tuple[str, ...]  # other labels accepted (the label itself always is)
-    required: bool
-    kind: str  # text | multiline | nik | kk | phone | email | category
-    help: str
-    example: str
-
-
-@dataclass(frozen=True)
-class Category:
-    """A kind of service (Jenis Layanan); ``section`` routes it to a Kepala Seksi."""
-
-    key: str
-    name: str
-    aliases: tuple[str, ...]
-    section: str
-
-
-@dataclass(frozen=True)
-class FormatSpec:
-    """The whole format: fields in form order, categories, and the field order
-    of the ``#`` style when the mail has no header line."""
-
-    fields: tuple[FieldSpec, ...]
-    categories: tuple[Category, ...]
-    positional: tuple[str, ...] = ()
-
-    def field(self, key: str) -> FieldSpec:
-        for spec in self.fields:
-            if spec.key == key:
-                return spec
-        raise KeyError(f"no field {key!r} in the complaint format (known: {', '.join(f.key for f in self.fields)})")
-
-    def category(self, key: str) -> Category:
-        for cat in self.categories:
-            if cat.key == key:
-                return cat
-        raise KeyError(f"no category {key!r} in the complaint format")
-
-    @property
-    def fallback(self) -> Category:
-        """The ``lainnya`` category: where a service nobody recognises goes."""
-        return self.category(FALLBACK_CATEGORY)
-
-    def blank_form(self) -> str:
-        """The format to copy: one ``Label: `` line per field, optional ones
-        marked ``(boleh kosong)``. The parser reads it back (the mark is ignored)."""
-        return "\n".join(
-            f"{f.label}: " if f.required else f"{f.label} {OPTIONAL_MARK}: " for f in self.fields
-        ) + "\n"
-
-    def example_form(self) -> str:
-        """The form filled with every field's example value (a valid complaint)."""
-        return "\n".join(f"{f.label}: {f.example}" for f in self.fields) + "\n"
-
-    # An index of normalised labels -> field; computed once per spec.
-    @cached_property
-    def _labels(self) -> dict[str, FieldSpec]:
-        index: dict[str, FieldSpec] = {}
-        for spec in self.fields:
-            for name in (spec.label, *spec.aliases):
-                index.setdefault(normalise_label(name), spec)
-        return index
-
-    @cached_property
-    def _longest_label(self) -> int:
-        return max((len(k.split()) for k in self._labels), default=1)
-
-    @cached_property
-    def _category_terms(self) -> list[tuple[str, str, Category]]:
-        terms = []
-        for cat in self.categories:
-            for name in (cat.name, *cat.aliases):
-                words = normalise_label(name)
-                if words:
-                    terms.append((words, words.replace(" ", ""), cat))
-        return terms
-
-
-def normalise_label(text: str) -> str:
-    """A label reduced for comparison: no bracketed note, lower case, every run
-    of non-alphanumerics one space. ``"No. HP/WA (aktif)"`` -> ``"no hp wa"``."""
-    text = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", text)
-    return " ".join(re.split(r"[\W_]+", text.lower())).strip()
-
-
-def match_category(text: str, spec: FormatSpec) -> Category:
-    """The category ``text`` (a Jenis Layanan value) names; ``lainnya`` if none.
-
-    Case-insensitive; an alias matches as whole words (``"ktp"`` in ``"e-KTP
-    hilang"``); an alias of several words also matches with the spaces and
-    punctuation left out (``"KTP-el"`` in ``"KTPel"``, ``"e-KTP"`` in
-    ``"EKTP"``). The longest matching alias wins, so
-    ``"pungli saat rekam KTP"`` is a conduct complaint, not a KTP one; a tie
-    goes to the category listed first.
-    """
-    words = f" {normalise_label(text)} "
-    compact = words.replace(" ", "")
-    best: tuple[int, int, Category] | None = None
-    for order, (term, term_compact, cat) in enumerate(spec._category_terms):
-        if f" {term} " in words or (" " in term and term_compact in compact):
-            score = (len(term_compact), -order)
-            if best is None or score > best[:2]:
-                best = (*score, cat)
-    return best[2] if best else spec.fallback
-
-
-# ---------------------------------------------------------------- loading
-
-
-def _fail(path: Path, key: str, message: str) -> RulesError:
-    return RulesError(f"{path}: key '{key}': {message}")
-
-
-def _string(path: Path, table: dict, name: str, where: str, *, allow_empty: bool = False) -> str:
-    if name not in table:
-        raise _fail(path, where + name, "is missing: add a string")
-    value = table[name]
-    if not isinstance(value, str) or (not allow_empty and not value.strip()):
-        raise _fail(path, where + name, f"expected a non-empty string, got {value!r}")
-    return value.strip()
-
-
-def _strings(path: Path, table: dict, name: str, where: str) -> tuple[str, ...]:
-    value = table.get(name, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) and normalise_label(v) for v in value):
-        raise _fail(path, where + name, f"expected a list of non-empty strings, like [\"No HP\", \"Nomor WA\"], got {value!r}")
-    return tuple(v.strip() for v in value)
-
-
-def _unknown(path: Path, table: dict, allowed: set[str], where: str) -> None:
-    extra = sorted(set(table) - allowed)
-    if extra:
-        raise _fail(path, where + extra[0], f"unknown key (expected one of: {', '.join(sorted(allowed))})")
-
-
-def _example_problem(kind: str, example: str) -> str | None:
-    if kind in ("nik", "kk", "phone", "email"):
-        _, problems = _normalise_value(kind, example, date.today())
-        if problems:
-            return "; ".join(problems)
-    elif not any(c.isalpha() for c in example):
-        return "must contain text"
-    return None
-
-
-def load_format(path: Path) -> FormatSpec:
-    """Read and validate a complaint-format file.
-
-    Raises RulesError naming the file, the key and the fix, e.g.
-    ``rules/complaint-format.toml: key 'fields[3].kind': expected one of text,
-    multiline, ..., got 'nikk'``.
-    """
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RulesError(f"{path}: no such complaint-format file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{path}: not valid TOML: {exc}") from None
-    _unknown(path, data, _TOP_KEYS, "")
-
-    raw_fields = data.get("fields")
-    if not isinstance(raw_fields, list) or not raw_fields:
-        raise _fail(path, "fields", "expected at least one [[fields]] table")
-    fields: list[FieldSpec] = []
-    owner: dict[str, str] = {}  # normalised label -> field key
-    for i, table in enumerate(raw_fields):
-        where = f"fields[{i}]."
-        if not isinstance(table, dict):
-            raise _fail(path, f"fields[{i}]", "expected a table")
-        _unknown(path, table, _FIELD_KEYS, where)
-        key = _string(path, table, "key", where)
-        if not _SLUG.fullmatch(key):
-            raise _fail(path, where + "key", f"field keys are lower-case letters, digits and '_', got {key!r}")
-        if any(f.key == key for f in fields):
-            raise _fail(path, where + "key", f"duplicate field key {key!r}")
-        kind = table.get("kind")
-        if kind not in KINDS:
-            raise _fail(path, where + "kind", f"expected one of {', '.join(KINDS)}, got {kind!r}")
-        required = table.get("required", False)
-        if not isinstance(required, bool):
-            raise _fail(path, where + "required", f"expected true or false, got {required!r}")
-        label = _string(path, table, "label", where)
-        aliases = _strings(path, table, "aliases", where)
-        for j, name in enumerate((label, *aliases)):
-            norm = normalise_label(name)
-            name_key = where + ("label" if j == 0 else f"aliases[{j - 1}]")
-            if not norm:
-                raise _fail(path, name_key, f"{name!r} has no letters or digits")
-            if owner.get(norm, key) != key:
-                raise _fail(path, name_key, f"{name!r} is already a label of field {owner[norm]!r}: "
-                                            f"a label may belong to one field only")
-            owner[norm] = key
-        example = _string(path, table, "example", where)
-        if problem := _example_problem(kind, example):
-            raise _fail(path, where + "example", f"the example is not a valid {kind} value: {problem}")
-        fields.append(FieldSpec(key, label, aliases, required, kind, _string(path, table, "help", where), example))
-
-    for key, kinds in (REQUIRED_KEYS | OPTIONAL_KEYS).items():
-        found = next((f for f in fields if f.key == key), None)
-        if found is None:
-            if key in REQUIRED_KEYS:
-                raise _fail(path, "fields", f"no field with key {key!r}: mailflow needs it; add a [[fields]] table for it")
-            continue
-        i = fields.index(found)
-        if found.kind not in kinds:
-            raise _fail(path, f"fields[{i}].kind", f"field {key!r} must have kind {' or '.join(kinds)}, got {found.kind!r}")
-        if key in REQUIRED_KEYS and not found.required:
-            raise _fail(path, f"fields[{i}].required", f"field {key!r} must be required = true: every complaint needs it")
-    extra_categories = [i for i, f in enumerate(fields) if f.kind == "category" and f.key != "jenis_layanan"]
-    if extra_categories:
-        raise _fail(path, f"fields[{extra_categories[0]}].kind",
-                    "only the field 'jenis_layanan' may have kind 'category'")
-
-    raw_categories = data.get("categories")
-    if not isinstance(raw_categories, list) or not raw_categories:
-        raise _fail(path, "categories", "expected at least one [[categories]] table")
-    categories: list[Category] = []
-    term_owner: dict[str, str] = {}
-    for i, table in enumerate(raw_categories):
-        where = f"categories[{i}]."
-        if not isinstance(table, dict):
-            raise _fail(path, f"categories[{i}]", "expected a table")
-        _unknown(path, table, _CATEGORY_KEYS, where)
-        key = _string(path, table, "key", where)
-        if not _SLUG.fullmatch(key):
-            raise _fail(path, where + "key", f"category keys are lower-case letters, digits, '-' and '_', got {key!r}")
-        if any(c.key == key for c in categories):
-            raise _fail(path, where + "key", f"duplicate category key {key!r}")
-        section = _string(path, table, "section", where)
-        if not _SLUG.fullmatch(section):
-            raise _fail(path, where + "section", f"section keys are lower-case letters, digits, '-' and '_', got {section!r}")
-        name = _string(path, table, "name", where)
-        aliases = _strings(path, table, "aliases", where)
-        for j, term in enumerate((name, *aliases)):
-            norm = normalise_label(term)
-            term_key = where + ("name" if j == 0 else f"aliases[{j - 1}]")
-            if not norm:
-                raise _fail(path, term_key, f"{term!r} has no letters or digits")
-            if term_owner.get(norm, key) != key:
-                raise _fail(path, term_key, f"{term!r} already names category {term_owner[norm]!r}: "
-                                            f"an alias may belong to one category only")
-            term_owner[norm] = key
-        categories.append(Category(key, name, aliases, section))
-    if not any(c.key == FALLBACK_CATEGORY for c in categories):
-        raise _fail(path, "categories", f"no category with key {FALLBACK_CATEGORY!r}: add one, "
-                                        f"it takes every service no other category names")
-
-    raw_positional = data.get("positional", {})
-    if not isinstance(raw_positional, dict):
-        raise _fail(path, "positional", "expected a table [positional] with order = [field keys]")
-    _unknown(path, raw_positional, {"order"}, "positional.")
-    order = raw_positional.get("order", [])
-    if not isinstance(order, list) or not all(isinstance(k, str) for k in order):
-        raise _fail(path, "positional.order", f"expected a list of field keys, got {order!r}")
-    for j, key in enumerate(order):
-        if not any(f.key == key for f in fields):
-            raise _fail(path, f"positional.order[{j}]", f"unknown field {key!r} (known: {', '.join(f.key for f in fields)})")
-        if key in order[:j]:
-            raise _fail(path, f"positional.order[{j}]", f"field {key!r} is listed twice")
-
-    spec = FormatSpec(tuple(fields), tuple(categories), tuple(order))
-    jenis = spec.field("jenis_layanan")
-    if match_category(jenis.example, spec).key == FALLBACK_CATEGORY:
-        raise _fail(path, f"fields[{fields.index(jenis)}].example",
-                    f"the example {jenis.example!r} names no category: use a category name or alias")
-    return spec
-
-
-# ---------------------------------------------------------------- parsing
 
 
 @dataclass(frozen=True)
@@ -455,7 +150,7 @@ def _match_label(text: str, spec: FormatSpec) -> tuple[FieldSpec, str, bool] | N
     s = _strip_decoration(text)
     if not s:
         return None
-    labels = spec._labels
+    labels = spec.label_index
     m = _SEPARATOR.search(s)
     if m and m.start() <= 80:
         raw_label, value = s[: m.start()], s[m.end():]
@@ -475,7 +170,7 @@ def _match_label(text: str, spec: FormatSpec) -> tuple[FieldSpec, str, bool] | N
         return found, "", True
     # "NIK 3201 0145 ...": a label then a value with the shape of its kind.
     words = s.split()
-    for n in range(min(len(words) - 1, spec._longest_label), 0, -1):
+    for n in range(min(len(words) - 1, spec.longest_label), 0, -1):
         found = labels.get(normalise_label(_unemphasise(" ".join(words[:n]))))
         if found is not None and found.kind in _ONE_LINE:
             rest = " ".join(words[n:])
@@ -517,8 +212,9 @@ def _normalise_phone(value: str) -> tuple[str, list[str]]:
     return number, problems
 
 
-def _normalise_value(kind: str, value: str, today: date) -> tuple[str, list[str]]:
-    """The normalised value and its problems (Bahasa Indonesia)."""
+def normalise_value(kind: str, value: str, today: date) -> tuple[str, list[str]]:
+    """The normalised value of a field of ``kind`` and its problems (Bahasa
+    Indonesia, shown to the citizen); ``today`` dates a NIK's birth year."""
     if kind == "nik":
         return normalise_id(value), check_nik(value, today)
     if kind == "kk":
@@ -723,7 +419,7 @@ def parse_complaint(text: str, spec: FormatSpec, today: date | None = None) -> P
                 problem = EMPTY if field_spec.key in reader.labelled else MISSING
                 errors.append(FieldError(field_spec.key, field_spec.label, problem))
             continue
-        value, problems = _normalise_value(field_spec.kind, raw, today)
+        value, problems = normalise_value(field_spec.kind, raw, today)
         fields[field_spec.key] = value
         if problems:
             errors.append(FieldError(field_spec.key, field_spec.label, "; ".join(problems)))

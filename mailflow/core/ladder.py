@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from mailflow.config.rules import APPROVAL, Rules, Step
+from mailflow.core.sop import APPROVAL, Rules, Step
 from mailflow.core.vocabulary import Status, Word
 
 # The statuses, as the state machine names them (defined in core/vocabulary.py).

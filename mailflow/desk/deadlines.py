@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.config.rules import Role, Step
+from mailflow.core.sop import Role, Step
 from mailflow.core import ladder
 from mailflow.core.render import TemplateError, localtime
 from mailflow.core.vocabulary import HopKind, MailKind, Notice, Word

@@ -34,7 +34,7 @@ from mailflow.config.settings import Settings
 from mailflow.core import ladder
 from mailflow.core.mail import InboundMail
 from mailflow.core.render import Renderer
-from mailflow.config.rules import Role, Rules
+from mailflow.core.sop import Role, Rules
 from mailflow.core.vocabulary import ANSWER_KINDS, MailKind, Status, Word
 from mailflow.edges.compose import Attachment, Outgoing, compose, new_message_id
 from mailflow.store import outbox, queries

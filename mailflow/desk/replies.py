@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
 
-from mailflow.config.rules import Role
+from mailflow.core.sop import Role
 from mailflow.config.settings import Settings
 from mailflow.core import ladder
 from mailflow.core.authres import authentication_failure

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from mailflow.config.rules import Rules
+from mailflow.core.sop import Rules
 from mailflow.core import ladder
 from mailflow.core.vocabulary import RUNNING_STATUSES
 from mailflow.store.models import Complaint

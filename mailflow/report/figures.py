@@ -22,7 +22,7 @@ from datetime import date, datetime, time, tzinfo
 from mailflow.core.vocabulary import STATUS_WORDS, Status
 from mailflow.core.calendar import OfficeCalendar
 from mailflow.core.render import MONTHS
-from mailflow.config.rules import APPROVAL, CITIZEN, SECTION_ROLE, Rules
+from mailflow.core.sop import APPROVAL, CITIZEN, SECTION_ROLE, Rules
 
 CHANNEL_WORDS = {"email": "Surel", "whatsapp": "WhatsApp", "lapor": "LAPOR!", "tatap-muka": "Tatap muka"}
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")

@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.config.paths import shipped
-from mailflow.config.rules import Rules, load_rules
+from mailflow.config.rules import load_rules
+from mailflow.core.sop import Rules
 from mailflow.config.settings import Settings
 from mailflow.core.render import PageRenderer, Renderer
 from mailflow.desk.deadlines import Deadlines

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow.store.models import Complaint, StepVisit
-from mailflow.config.rules import CITIZEN, Rules
+from mailflow.core.sop import CITIZEN, Rules
 
 
 def open_visit(session: Session, complaint: Complaint, rules: Rules, now: datetime) -> StepVisit | None:
