@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks import fake
-from benchmarks.harness import terminate, Row, Run, Stack, child_env, make_desk, mailflow_cmd, ratio, wait_until
+from benchmarks.harness import Row, Run, Stack, child_env, mailflow_cmd, make_desk, ratio, terminate, wait_until
 
 POLL = 0.2
 CONNECTIONS = 4

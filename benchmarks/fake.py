@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 
 DOMAIN = "dukcapil.test"
 CITIZENS = tuple(f"warga{i}" for i in range(1, 10))
@@ -68,7 +68,7 @@ def complaint_body(i: int, pad_to: int = 0) -> str:
 def complaint_mail(i: int, *, size: int = 2048, to: str = f"aduan@{DOMAIN}", run: str = "b",
                    attachment: bytes | None = None) -> bytes:
     """A ~``size``-byte plain-text complaint mail (CRLF), distinct per ``i`` (NIK, sender, Message-ID)."""
-    now = format_datetime(datetime.now(timezone.utc))
+    now = format_datetime(datetime.now(UTC))
     head = (
         f"Received: from [10.20.{i % 250}.{i % 200 + 1}] (helo=mail.warga.test)\r\n"
         f"\tby mx.warga.test with esmtpsa id {i:010d}; {now}\r\n"

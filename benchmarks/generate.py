@@ -36,14 +36,14 @@ import random
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from benchmarks import fake
+from mailflow.core.vocabulary import OPEN_STATUSES
 
-OPEN_STATUSES = ("registered", "in_progress", "waiting_citizen", "awaiting_approval")
 CATEGORIES = (
     ("ktp-el", "KTP-el", "identitas", "kasi-identitas"),
     ("kk", "Kartu Keluarga", "pindah", "kasi-pindah"),
@@ -59,7 +59,7 @@ OPEN_STEP = {  # status -> (step, holder role or None for the section's Kasi)
     "waiting_citizen": ("kirim", None),
 }
 OFFICE = "aduan@dukcapil.test"
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 COMPLAINT_COLS = (
     "id", "number", "year", "seq", "status", "channel", "category", "category_name", "section",
@@ -136,7 +136,7 @@ class Generator:
                 "Isi surel dipersingkat untuk uji skala.\r\n").encode()
 
     def chunk(self, lo: int, hi: int, counts: Counts):
-        C, M, H, O, V = [], [], [], [], []
+        C, M, H, Ob, V = [], [], [], [], []
         clk, rng, t_now = self.clock, self.rng, self.t_now
         two_weeks = 14 * 86400
         for i in range(lo, hi):
@@ -182,7 +182,7 @@ class Generator:
                 (h + 7, ts2, cid, None, "sent", "mailflow", None, None, fwd_mid, "to admin@dukcapil.test"),
             ]
             o = self.out_id
-            O += [
+            Ob += [
                 (o + 1, m_ack, cid, "citizen/acknowledgement", OFFICE, citizen, "sent", 1, None, ts, ts, ts2),
                 (o + 2, m_fwd, cid, "staff/forward", OFFICE, "admin@dukcapil.test", "sent", 1, None, ts, ts, ts2),
             ]
@@ -204,7 +204,7 @@ class Generator:
                     (h + 10, clk.at(t_reply + 2), cid, None, "sent", "mailflow", None, None, ans_mid, f"to {citizen}"),
                     (h + 11, es, cid, None, "closed", "mailflow", "jawab-pemohon", "closed", None, "answered and archived"),
                 ]
-                O.append((o + 3, m_ans, cid, "citizen/answer", OFFICE, citizen, "sent", 1, None, rs, rs, clk.at(t_reply + 2)))
+                Ob.append((o + 3, m_ans, cid, "citizen/answer", OFFICE, citizen, "sent", 1, None, rs, rs, clk.at(t_reply + 2)))
                 V += [
                     (v + 1, cid, "verifikasi-admin", "admin", section, ts, 30, clk.at(t + 1440), clk.at(t + 1800),
                      clk.at(t + 900), 15, True, None, None),
@@ -244,9 +244,9 @@ class Generator:
         counts.complaints += len(C)
         counts.messages += len(M)
         counts.hops += len(H)
-        counts.outbox += len(O)
+        counts.outbox += len(Ob)
         counts.step_visits += len(V)
-        return {"complaints": C, "messages": M, "hops": H, "outbox": O, "step_visits": V}
+        return {"complaints": C, "messages": M, "hops": H, "outbox": Ob, "step_visits": V}
 
 
 COLUMNS = {"complaints": COMPLAINT_COLS, "messages": MESSAGE_COLS, "hops": HOP_COLS, "outbox": OUTBOX_COLS,
@@ -322,7 +322,7 @@ def generate(url: str, complaints: int, *, years: float = 3.0, revision: str = "
             if conn.execute(text("SELECT count(*) FROM complaints")).scalar():
                 raise SystemExit(f"{db_redact(url)} already has complaints; give an empty database")
         dialect = engine.dialect.name
-        gen = Generator(dialect, complaints, years, now or datetime.now(timezone.utc))
+        gen = Generator(dialect, complaints, years, now or datetime.now(UTC))
         counts = Counts()
         started = time.perf_counter()
         step = max(complaints // 10, chunk)

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks import fake
-from benchmarks.harness import terminate, Row, Run, Stack, child_env, make_desk, mailflow_cmd, percentile, wait_until
+from benchmarks.harness import Row, Run, Stack, child_env, mailflow_cmd, make_desk, percentile, terminate, wait_until
 
 POLL = 30  # the re-check under IDLE: far above the latencies measured
 _LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*from=<aduan@dukcapil\.test> to=\['([^']+)'\].*delivered")

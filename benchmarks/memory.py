@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from benchmarks import fake
-from benchmarks.harness import Row, Run, Stack, child_env, make_desk, mailflow_cmd
+from benchmarks.harness import Row, Run, Stack, child_env, mailflow_cmd, make_desk
 
 ATTACHMENT = 5 * 1024 * 1024
 

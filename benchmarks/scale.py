@@ -20,7 +20,7 @@ import contextlib
 import importlib.util
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -94,7 +94,7 @@ def _report_args() -> list[str] | None:
     helptext = CliRunner().invoke(app, ["report", "--help"]).output
     if "No such command" in helptext:
         return None
-    last = (datetime.now(timezone.utc).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    last = (datetime.now(UTC).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     return ["report", "--month", last] if "--month" in helptext else ["report"]
 
 
@@ -172,7 +172,7 @@ def run(r: Run, workdir: Path, *, complaints: int, pg_url: str, repeats: int) ->
         with admin.connect() as c:
             c.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB}"))
             c.execute(text(f"CREATE DATABASE {BENCH_DB}"))
-    except Exception as exc:  # noqa: BLE001 - no server: say so, go on
+    except Exception as exc:
         r.notes.append(f"scale on PostgreSQL skipped: {db_redact(pg_url)} not usable ({type(exc).__name__}: {exc})"[:300])
         admin.dispose()
         return

@@ -5,17 +5,4 @@ scripts set ``PYTHONPATH`` to it).  ``MailStack`` (Dovecot IMAP/LMTP + an
 aiosmtpd SMTP front) lives in :mod:`devstack.mailstack`, the SMTP front in
 :mod:`devstack.smtprelay` (its LMTP client in :mod:`devstack.lmtp`), the
 mailflow.toml writer for a desk on the stack in :mod:`devstack.config`.
-``MailStack`` is imported lazily so that importing this package costs nothing.
 """
-
-from __future__ import annotations
-
-__all__ = ["MailStack", "MailStackError"]
-
-
-def __getattr__(name: str):
-    if name in __all__:
-        from devstack import mailstack
-
-        return getattr(mailstack, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from devstack.mailstack import DOMAIN
 

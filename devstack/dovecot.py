@@ -240,7 +240,7 @@ def stop(instance: str, conf: Path, run: Path) -> None:
 
 def busy_users(instance: str, conf: Path) -> set[str]:
     """The users with an IMAP session open on the instance now."""
-    # verbose_proctitle: "dovecot-<instance>/imap [user ip state]"
+    # With verbose_proctitle on, each IMAP process is titled "dovecot-<instance>/imap [user ip state]".
     busy = set()
     for cmd in processes(instance, conf).values():
         m = re.match(r"dovecot-[^/]+/imap \[(\S+)", cmd)

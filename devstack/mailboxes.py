@@ -17,7 +17,7 @@ import shutil
 import smtplib
 import subprocess
 import time
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from devstack import dovecot
 from devstack.dovecot import SPECIAL_FOLDERS

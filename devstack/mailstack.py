@@ -52,8 +52,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from devstack import dovecot, relayproc
 from devstack.dovecot import HOST, PLAIN_IMAP_HOST
@@ -244,7 +244,7 @@ class MailStack(MailboxHelpers):
         write_if_changed(self._p("env"), self.env_text())
 
     @classmethod
-    def attach(cls, dir: str | os.PathLike[str] | None = None) -> "MailStack":
+    def attach(cls, dir: str | os.PathLike[str] | None = None) -> MailStack:
         """A handle on an already running stack (``$MAILSTACK_DIR`` if no dir)."""
         if dir is None and os.environ.get("MAILSTACK_DIR"):
             dir = os.environ["MAILSTACK_DIR"]
@@ -284,7 +284,7 @@ class MailStack(MailboxHelpers):
         users_file: str | os.PathLike[str] | None = None,
         users: Iterable[str] = (),
         log=None,
-    ) -> "MailStack":
+    ) -> MailStack:
         """Start (or, if already running, just update users of) the stack."""
         if dir is not None:
             self.dir = Path(dir).absolute()

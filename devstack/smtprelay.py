@@ -259,7 +259,7 @@ class RelayHandler:
             try:
                 await loop.run_in_executor(None, file_sent_copy, port, sender.rpartition("@")[0].split("+")[0],
                                            self.password, data)
-            except (OSError, LmtpError, Exception) as exc:  # noqa: BLE001 - tell the client, as a server would
+            except (OSError, LmtpError, Exception) as exc:
                 log.warning("from=<%s>: sent copy failed: %s", sender, exc)
                 return "451 4.3.0 delivered, but the copy to Sent failed"
         if not failed:
@@ -272,7 +272,7 @@ class RelayHandler:
 
 
 def _authenticator(handler: RelayHandler):
-    def check(server, session, envelope, mechanism, auth_data):
+    def check(_server, _session, _envelope, _mechanism, auth_data):
         if isinstance(auth_data, LoginPassword):
             user = auth_data.login.decode("utf-8", "replace")
             password = auth_data.password.decode("utf-8", "replace")

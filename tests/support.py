@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -95,7 +95,7 @@ def complaint_mail(body: str = VALID_BODY, *, sender: str = "warga1@dukcapil.tes
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(datetime.now(timezone.utc))
+    msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = message_id or make_msgid(domain="warga.test")
     for k, v in (headers or {}).items():
         msg[k] = v

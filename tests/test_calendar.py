@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time as clock
 import tomllib
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ from mailflow.errors import RulesError
 WIB = ZoneInfo("Asia/Jakarta")  # UTC+7
 WITA = ZoneInfo("Asia/Makassar")  # UTC+8
 WIT = ZoneInfo("Asia/Jayapura")  # UTC+9
-UTC = timezone.utc
+UTC = UTC
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "CALENDAR.md"
 RAMADAN_HOURS = {w: [(time(8), time(15))] for w in range(4)} | {4: [(time(8), time(15, 30))]}
 

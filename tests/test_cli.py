@@ -7,14 +7,15 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC
 
 import pytest
 from sqlalchemy import select, text
 
-from mailflow.store import db
-from mailflow.runner.app import build
 from mailflow.config.settings import load_settings
 from mailflow.desk.delivery import Source
+from mailflow.runner.app import build
+from mailflow.store import db
 from mailflow.store.models import OutboxItem
 from support import INVALID_BODY, REPO, TEST_ENV, complaint_mail, write_config
 
@@ -160,7 +161,7 @@ def test_queue_overdue_and_sorted_by_due_time(tmp_path):
     """One complaint registered a week ago (its 30-minute step long overdue) and one
     registered now: --overdue lists only the first, --sort due puts it first, and
     the 'left' column counts working time."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}")
     settings = load_settings(path, env=TEST_ENV)
@@ -172,7 +173,7 @@ def test_queue_overdue_and_sorted_by_due_time(tmp_path):
         fresh.intake.process(s, complaint_mail(message_id="<new@warga.test>", sender="warga2@dukcapil.test"),
                              Source("INBOX", 1, 2))
     fresh.close()
-    monday = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # Monday 09:00 WIB
+    monday = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
     old = build(settings, clock=lambda: monday)
     with old.factory.begin() as s:
         old.intake.process(s, complaint_mail(message_id="<old@warga.test>"), Source("INBOX", 1, 1))

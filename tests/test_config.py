@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
+from mailflow.config.paths import shipped
 from mailflow.config.settings import load_settings
 from mailflow.errors import ConfigError
-from mailflow.config.paths import shipped
 from support import TEST_ENV, write_config
 
 

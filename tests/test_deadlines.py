@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 
-from mailflow.store import db
-from mailflow.desk.deadlines import Deadlines, DeadlineResult
-from mailflow.store.queries import due_visits
-from mailflow.store.models import Complaint, Hop, StepVisit
 from mailflow.core.render import Renderer, TemplateError
+from mailflow.desk.deadlines import DeadlineResult, Deadlines
+from mailflow.store import db
+from mailflow.store.models import Complaint, Hop, StepVisit
+from mailflow.store.queries import due_visits
 from support import REPO, VALID_BODY, complaint_mail
 
 SHIPPED = REPO / "templates"

@@ -165,7 +165,7 @@ def test_8bit_legacy_charset_complaint_is_decoded(desk, charset):
     msg["Message-ID"] = make_msgid(domain="warga.test")
     msg.set_content(body, charset=charset, cte="8bit" if charset == "windows-1252" else "quoted-printable")
     raw = msg.as_bytes()
-    assert "Renée".encode("utf-8") not in raw  # really legacy-encoded on the wire
+    assert "Renée".encode() not in raw  # really legacy-encoded on the wire
     stack.deliver("aduan", raw)
     assert [o.action for o in daemon.run_once().outcomes] == ["registered"]
     with app.factory() as s:

@@ -22,13 +22,33 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.core import ladder
-from mailflow.errors import RulesError
-from mailflow.core.ladder import (AskCitizen, AutoReply, CitizenMail, Close, Command, ConfirmSend, DeadlineNear,
-                                  DeadlinePassed, Escalate, Move, NewLinkedComplaint, Note, Overdue, Refuse, Remind,
-                                  RequestApproval, SendAnswer, State, TellDeputies, TellHolder, Unattended)
 from mailflow.config.rules import load_rules
+from mailflow.core import ladder
+from mailflow.core.ladder import (
+    AskCitizen,
+    AutoReply,
+    CitizenMail,
+    Close,
+    Command,
+    ConfirmSend,
+    DeadlineNear,
+    DeadlinePassed,
+    Escalate,
+    Move,
+    NewLinkedComplaint,
+    Note,
+    Overdue,
+    Refuse,
+    Remind,
+    RequestApproval,
+    SendAnswer,
+    State,
+    TellDeputies,
+    TellHolder,
+    Unattended,
+)
 from mailflow.core.sop import APPROVAL, CITIZEN, COMMAND_WORDS, Rules
+from mailflow.errors import RulesError
 from support import REPO
 
 FILES = ("bantul-email", "palangkaraya-online", "kulonprogo-website", "bima-innovation")
@@ -589,7 +609,7 @@ DEADLINES = [
                          ids=[row[0] for row in DEADLINES])
 def test_deadline_decisions(case, name, action, state, event, after, actions):
     result = ladder.transition(state, event, on_breach(RULES[name], action))
-    assert (result.state, result.actions) == (after, actions)
+    assert (result.state, result.actions) == (after, actions), case
 
 
 # ======================================================================== the shipped files

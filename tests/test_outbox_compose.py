@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import email
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from mailflow.config.settings import load_settings
-from mailflow.edges.compose import Attachment, Outgoing, compose
+from mailflow.edges.compose import OWN_HEADER, Attachment, Outgoing, compose
 from support import TEST_ENV, write_config
 
-NOW = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -21,7 +24,7 @@ def settings(tmp_path):
 
 
 def test_attachments_keep_their_name_type_charset_and_bytes(settings):
-    html = "<p>Laporan bulan November — 12 aduan</p>".encode("utf-8")
+    html = "<p>Laporan bulan November — 12 aduan</p>".encode()
     csv_bytes = "\ufeffsection,key\r\nreceived,all\r\n".encode("utf-8")
     png = bytes(range(256))
     out = Outgoing(kind="staff/monthly-report", to=("kabid@dukcapil.test", "kadis@dukcapil.test"),
@@ -51,9 +54,7 @@ def test_an_attachment_type_must_be_a_plain_mime_type(bad):
 
 
 # ---------------------------------------------------------------- read back by the stdlib parser
-from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
 
-from mailflow.edges.compose import OWN_HEADER  # noqa: E402
 
 ORIGINAL = (b"From: Warga <warga1@dukcapil.test>\r\nTo: aduan@dukcapil.test\r\nSubject: Aduan\r\n"
             b"Message-ID: <asli@warga.test>\r\n\r\nNama: Siti\r\n.baris bertitik\r\n")

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -35,7 +35,7 @@ class Clock:
     """A movable "now" for the desk (outbox backoff, 24-hour limits)."""
 
     def __init__(self, now: datetime | None = None):
-        self.now = now or datetime.now(timezone.utc)
+        self.now = now or datetime.now(UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -169,12 +169,12 @@ def test_a_row_a_live_daemon_is_sending_is_left_to_it_until_its_claim_expires(ma
     daemon.intake_once()
     live = f"{socket.gethostname()}:{os.getppid()}:othertoken"  # another daemon on this host, alive
     with app.factory.begin() as s:
-        s.execute(update(OutboxItem).values(state="sending", claimed_by=live, claimed_at=datetime.now(timezone.utc)))
+        s.execute(update(OutboxItem).values(state="sending", claimed_by=live, claimed_at=datetime.now(UTC)))
     result = daemon.run_once()
     assert not result.recovered and result.drained.sent == 0
     assert {o.state for o, _ in outbox_rows(app)} == {"sending"}
     with app.factory.begin() as s:  # that daemon hung for 20 minutes: its claim is taken over
-        s.execute(update(OutboxItem).values(claimed_at=datetime.now(timezone.utc) - timedelta(minutes=20)))
+        s.execute(update(OutboxItem).values(claimed_at=datetime.now(UTC) - timedelta(minutes=20)))
     result = daemon.run_once()
     assert (result.recovered.requeued, result.drained.sent) == (2, 2)
     # a claim by a process of this host that is gone is taken over at once
@@ -183,7 +183,7 @@ def test_a_row_a_live_daemon_is_sending_is_left_to_it_until_its_claim_expires(ma
     with app.factory.begin() as s:
         s.execute(update(OutboxItem).where(OutboxItem.state == "pending")
                   .values(state="sending", claimed_by=f"{socket.gethostname()}:{dead_pid()}:x",
-                          claimed_at=datetime.now(timezone.utc)))
+                          claimed_at=datetime.now(UTC)))
     assert daemon.run_once().recovered.requeued == 2
 
 
@@ -453,7 +453,7 @@ def test_the_daemon_never_exits_on_a_network_error_and_catches_up(make_desk):
         # deferred mail waits for its backoff (15-30 s for a first failure)
         with app.factory.begin() as s:
             s.execute(update(OutboxItem).where(OutboxItem.state == "pending")
-                      .values(next_attempt_at=datetime.now(timezone.utc)))
+                      .values(next_attempt_at=datetime.now(UTC)))
         wait_until(lambda: stack.count("warga2") == 1, 30, "the second acknowledgement after the outage")
     finally:
         daemon.stop()
@@ -678,14 +678,15 @@ def test_intake_fuzz_every_input_is_handled_or_refused_with_a_quarantinable_erro
     on a real SQLite database: whatever the bytes, it returns an Outcome or
     raises one of the errors the daemon quarantines with a reason; nothing
     else, and a message that was handled is archived."""
-    from hypothesis import HealthCheck, given, settings, strategies as st
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
 
-    from mailflow.store import db
-    from mailflow.runner.app import build
     from mailflow.config.settings import load_settings
-    from mailflow.errors import MessageTooLarge
-    from mailflow.desk.delivery import Source
     from mailflow.core.mail import MessageParseError
+    from mailflow.desk.delivery import Source
+    from mailflow.errors import MessageTooLarge
+    from mailflow.runner.app import build
+    from mailflow.store import db
     from support import write_config
     from test_message import _BODY_LINES, _HEADER_LINES
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace as NS
 
 import pytest
 
-from mailflow.core.render import PageRenderer, Rendered, Renderer, TemplateError, duration, localtime, masked, number, percent
+from mailflow.core.render import (
+    PageRenderer,
+    Rendered,
+    Renderer,
+    TemplateError,
+    duration,
+    localtime,
+    masked,
+    number,
+    percent,
+)
 
 SHIPPED = Path(__file__).resolve().parents[1] / "templates"
 MAIL_TEMPLATES = [
@@ -47,7 +57,7 @@ NIK = "3402014501900001"
 NIK_MASKED = "340201******0001"
 KK = "3402011203150004"
 # 2026-11-23 is a Monday; 07:05 UTC is 14.05 WIB.
-T = datetime(2026, 11, 23, 7, 5, tzinfo=timezone.utc)
+T = datetime(2026, 11, 23, 7, 5, tzinfo=UTC)
 FOOTER = "Surel ini dikirim otomatis oleh mailflow; balas surel ini untuk"
 
 BLANK_FORM = "Nama: \nNIK: \nNo. KK: \nAlamat: \nNo. HP/WA: \nJenis Layanan: \nUraian: "
@@ -124,7 +134,7 @@ def contexts() -> dict[str, dict]:
             complaint=complaint(),
             role=NS(name="Admin Email"),
             step=NS(name="Verifikasi aduan oleh Admin Email", standard_minutes=30),
-            due_at=datetime(2026, 11, 23, 7, 35, tzinfo=timezone.utc),
+            due_at=datetime(2026, 11, 23, 7, 35, tzinfo=UTC),
             reply_address="aduan+adu-2026-000123.mfrggzdfmztwq2lk@dukcapil.test",
             commands=COMMANDS,
         ),
@@ -442,9 +452,9 @@ def test_localtime_in_the_three_indonesian_zones():
 def test_localtime_elsewhere_and_across_midnight():
     assert localtime(T, "Asia/Kolkata") == "Senin, 23 November 2026 12.35 UTC+05.30"
     assert localtime(T, "UTC") == "Senin, 23 November 2026 07.05 UTC"
-    late = datetime(2026, 8, 16, 20, 0, tzinfo=timezone.utc)  # 17 August 03.00 WIB
+    late = datetime(2026, 8, 16, 20, 0, tzinfo=UTC)  # 17 August 03.00 WIB
     assert localtime(late, "Asia/Jakarta") == "Senin, 17 Agustus 2026 03.00 WIB"
-    assert localtime(datetime(2026, 1, 4, 1, 2, tzinfo=timezone.utc), "Asia/Jakarta") == "Minggu, 4 Januari 2026 08.02 WIB"
+    assert localtime(datetime(2026, 1, 4, 1, 2, tzinfo=UTC), "Asia/Jakarta") == "Minggu, 4 Januari 2026 08.02 WIB"
 
 
 def test_localtime_rejects_naive_and_unknown_zone_and_shows_none_as_dash():

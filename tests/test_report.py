@@ -27,16 +27,16 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from mailflow.store import db
-from mailflow.runner.app import build
+from mailflow.config.rules import load_rules
 from mailflow.config.settings import load_settings
-from mailflow.store.models import Complaint, Hop, OutboxItem, ReportRun, StepVisit
 from mailflow.core.render import PageRenderer, Renderer, TemplateError
 from mailflow.report import formats
 from mailflow.report.figures import Month, build_report, nearest_rank
 from mailflow.report.monthly import AlreadySent, MonthNotEnded, NoRecipients, due_month, first_working_day
 from mailflow.report.query import MonthNotBegun, load_month
-from mailflow.config.rules import load_rules
+from mailflow.runner.app import build
+from mailflow.store import db
+from mailflow.store.models import Complaint, Hop, OutboxItem, ReportRun, StepVisit
 from support import REPO, TEST_ENV, write_config
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -464,7 +464,7 @@ def test_the_report_mail_is_a_short_summary(figures):
     assert "Melewati batas waktu          : 2" in lines
     assert "Jenis layanan terbanyak: KTP-el (4), Kartu Keluarga (2), Akta Kelahiran (1)." in lines
     assert any(line.startswith("- laporan-pengaduan-2026-11.html: ") for line in lines)
-    assert out.body.endswith("\n") and "\n\n\n" not in out.body and all(l == l.rstrip() or l == "-- " for l in lines)
+    assert out.body.endswith("\n") and "\n\n\n" not in out.body and all(x == x.rstrip() or x == "-- " for x in lines)
     again = Renderer([REPO / "templates"]).render("staff/monthly-report", **mail_context(figures, again=True))
     assert again.subject == "Laporan bulanan pengaduan November 2026 (dikirim ulang)"
 
@@ -487,7 +487,7 @@ def test_every_report_query_reads_an_index_range_on_sqlite(tmp_path, rules):
     statements = []
 
     @event.listens_for(engine, "before_cursor_execute")
-    def capture(conn, cursor, statement, parameters, context, executemany):
+    def capture(_conn, _cursor, statement, parameters, _context, _executemany):
         if statement.lstrip().upper().startswith("SELECT"):
             statements.append((statement, parameters))
 

@@ -5,16 +5,15 @@ two concurrent intakes."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from mailflow.store import db, hoplog, numbering
 from mailflow.errors import SchemaOutOfDate
+from mailflow.store import db, hoplog, numbering
 from mailflow.store.models import Complaint, Hop
-
 
 
 def test_schema_check_names_the_fix_then_passes_after_upgrade(db_url):
@@ -86,7 +85,7 @@ def test_hop_log_is_append_only(db_url):
     engine = db.make_engine(db_url)
     db.upgrade(engine)
     factory = db.session_factory(engine)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with factory.begin() as session:
         hoplog.record(session, "ignored", at=now, reason="NIK 3402014501900001 in a reason is masked")
     with factory() as session:
@@ -120,10 +119,10 @@ def test_register_numbers_follow_the_pattern_per_year(db_url):
 def test_two_concurrent_intakes_never_double_or_skip_a_number(db_url, tmp_path):
     """Two daemons (each with its own engine and connections) register complaints
     at the same time on one database: the numbers are exactly 1..N."""
-    from support import TEST_ENV, complaint_mail, write_config
-    from mailflow.runner.app import build
     from mailflow.config.settings import load_settings
     from mailflow.desk.delivery import Source
+    from mailflow.runner.app import build
+    from support import TEST_ENV, complaint_mail, write_config
 
     engine = db.make_engine(db_url)
     db.upgrade(engine)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from mailflow.errors import TLSRequiredError
 from mailflow.edges.mailbox import Mailbox
+from mailflow.errors import TLSRequiredError
 from mailflow.store.models import OutboxItem
 from support import complaint_mail
 

@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 
-from mailflow.core.vocabulary import (ACTION_WORDS, OPEN_STATUSES, RUNNING_STATUSES, STATUS_WORDS, WORD_ALIASES,
-                                      HopKind, MailKind, Notice, Status, Word, status_named)
+from mailflow.core.vocabulary import (
+    ACTION_WORDS,
+    OPEN_STATUSES,
+    RUNNING_STATUSES,
+    STATUS_WORDS,
+    WORD_ALIASES,
+    HopKind,
+    MailKind,
+    Notice,
+    Status,
+    Word,
+    status_named,
+)
 from support import REPO
 
 TEMPLATES = REPO / "templates"
@@ -68,7 +80,7 @@ def test_status_named_reads_both_languages(typed, status):
 
 
 def test_the_hop_log_refuses_a_kind_that_is_not_a_hop_kind():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from mailflow.store import hoplog
 
@@ -76,4 +88,4 @@ def test_the_hop_log_refuses_a_kind_that_is_not_a_hop_kind():
         info: dict = {}
 
     with pytest.raises(ValueError, match="unknown hop kind"):
-        hoplog.record(Session(), "escalated", at=datetime(2026, 1, 5, tzinfo=timezone.utc))
+        hoplog.record(Session(), "escalated", at=datetime(2026, 1, 5, tzinfo=UTC))

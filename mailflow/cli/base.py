@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -39,7 +39,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(config_app, name="config")
 
 ConfigOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--config", "-c", help="Path to mailflow.toml (default ./mailflow.toml, or $MAILFLOW_CONFIG).",
                  envvar="MAILFLOW_CONFIG", show_envvar=True),
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,7 +16,7 @@ from mailflow.runner.logs import bound_memory, setup_logging
 def run(
     ctx: typer.Context,
     config: ConfigOpt = None,
-    log_format: Annotated[Optional[str], typer.Option(help="text or json (default: text on a terminal, else json).")] = None,
+    log_format: Annotated[str | None, typer.Option(help="text or json (default: text on a terminal, else json).")] = None,
 ) -> None:
     """Run the daemon: poll the complaint mailbox and drain the outbox until SIGTERM/Ctrl-C."""
     settings = settings_from(config)
@@ -35,7 +35,7 @@ def poll(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="One pass (interrupted sends, intake, deadlines, outbox), then exit.")] = False,
     config: ConfigOpt = None,
-    log_format: Annotated[Optional[str], typer.Option(help="text or json.")] = None,
+    log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
 ) -> None:
     """One pass of the daemon, then exit (for cron or a manual check): sends a
     crash interrupted are resolved, new mail is taken in, deadlines are done,
@@ -54,7 +54,7 @@ def poll(
             result = daemon.run_once()
         except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
             typer.echo(f"mailflow: mail server problem: {exc}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         typer.echo(result.summary())
     finally:
         daemon.mailbox.close()

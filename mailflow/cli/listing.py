@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -21,7 +21,7 @@ from mailflow.store.models import Complaint
 def queue(
     ctx: typer.Context,
     config: ConfigOpt = None,
-    status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Only these statuses (repeatable); default: all open ones.")] = None,
+    status: Annotated[list[str] | None, typer.Option("--status", "-s", help="Only these statuses (repeatable); default: all open ones.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include closed complaints.")] = False,
     outbox: Annotated[bool, typer.Option("--outbox", help="List outbound mail not yet sent (pending, sending, failed) instead.")] = False,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only complaints past the due time of their step.")] = False,

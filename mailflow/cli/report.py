@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,10 +18,10 @@ from mailflow.report.query import MonthNotBegun
 @app.command()
 def report(
     ctx: typer.Context,
-    month: Annotated[Optional[str], typer.Option(
+    month: Annotated[str | None, typer.Option(
         "--month", "-m", help="The calendar month, YYYY-MM (default: the previous month, in the office's time zone).")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="text, html (one printable page), csv or json.")] = "text",
-    output: Annotated[Optional[Path], typer.Option(
+    output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Write the report (in --format) to this file instead of printing it "
                                "(with --send: as well as mailing it).")] = None,
     send: Annotated[bool, typer.Option(

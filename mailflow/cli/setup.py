@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from mailflow.cli.base import ConfigOpt, app, build, config_app, db_app, rules_app, settings_from, table
 from mailflow.config.paths import shipped
 from mailflow.config.rules import load_rules
-from mailflow.core.sop import CITIZEN, SECTION_ROLE
 from mailflow.config.settings import load_settings, redact_url
+from mailflow.core.sop import CITIZEN, SECTION_ROLE
 from mailflow.errors import MailflowError
 from mailflow.store import db
 
@@ -94,7 +94,7 @@ def config_check(ctx: typer.Context, config: ConfigOpt = None) -> None:
 
 @rules_app.command("check")
 def rules_check(
-    file: Annotated[Optional[Path], typer.Argument(help="A rules file (default: the one mailflow.toml names).")] = None,
+    file: Annotated[Path | None, typer.Argument(help="A rules file (default: the one mailflow.toml names).")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Validate a rules file and print its ladder as a table."""

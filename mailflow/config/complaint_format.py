@@ -17,8 +17,17 @@ from pydantic import AfterValidator, Field
 
 from mailflow.config.toml import Expect, Source, Stripped, Table, problem, read
 from mailflow.core.complaint_format import normalise_value
-from mailflow.core.format_spec import (FALLBACK_CATEGORY, KINDS, OPTIONAL_KEYS, REQUIRED_KEYS, Category, FieldSpec,
-                                       FormatSpec, match_category, normalise_label)
+from mailflow.core.format_spec import (
+    FALLBACK_CATEGORY,
+    KINDS,
+    OPTIONAL_KEYS,
+    REQUIRED_KEYS,
+    Category,
+    FieldSpec,
+    FormatSpec,
+    match_category,
+    normalise_label,
+)
 from mailflow.errors import RulesError
 
 # ---------------------------------------------------------------- the schema of a complaint-format file
@@ -50,7 +59,7 @@ class _Field(Table):
     label: Label = Field(description='the label citizens write, e.g. "No. HP/WA"')
     aliases: Aliases = Field(default_factory=list, description=_ALIASES)
     required: bool = Field(False, description="true or false")
-    kind: Literal[KINDS] = Field(description=f"one of {', '.join(KINDS)}")
+    kind: Literal[KINDS] = Field(description=f"one of {', '.join(KINDS)}")  # type: ignore[valid-type]  # Literal of the one tuple of allowed words; pydantic reads it as its items
     help: Stripped = Field(description="a non-empty string: what to write, for citizens")
     example: Stripped = Field(description="a non-empty string: an example value")
 

@@ -18,8 +18,20 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainVa
 from mailflow.config.calendar import CalendarTable, build_calendar
 from mailflow.config.complaint_format import load_format
 from mailflow.config.toml import Expect, Source, Stripped, Table, problem, read
-from mailflow.core.sop import (BREACH_ACTIONS, CITIZEN, COMMAND_WORDS, SECTION_ROLE, SPECIAL_TARGETS, AnswerRules,
-                               DeadlineRules, Role, Rules, Standard, Step, parse_standard)
+from mailflow.core.sop import (
+    BREACH_ACTIONS,
+    CITIZEN,
+    COMMAND_WORDS,
+    SECTION_ROLE,
+    SPECIAL_TARGETS,
+    AnswerRules,
+    DeadlineRules,
+    Role,
+    Rules,
+    Standard,
+    Step,
+    parse_standard,
+)
 from mailflow.errors import RulesError
 
 # ---------------------------------------------------------------- the schema of a rules file
@@ -102,7 +114,7 @@ class _Answer(Table):
 
 class _Deadlines(Table):
     remind_share: float = Field(0.8, gt=0, lt=1, description="a share between 0 and 1 such as 0.8")
-    on_breach: Literal[BREACH_ACTIONS] = Field("notify-next", description=f"one of {', '.join(BREACH_ACTIONS)}")
+    on_breach: Literal[BREACH_ACTIONS] = Field("notify-next", description=f"one of {', '.join(BREACH_ACTIONS)}")  # type: ignore[valid-type]  # Literal of the one tuple of allowed words; pydantic reads it as its items
     report_to: list[Annotated[str, Expect(ROLE_KEY)]] = Field(default_factory=list, description="a list of role keys")
 
 

@@ -154,7 +154,7 @@ class _Table(Table):
     unknown_hint = "; misspelt? every key is documented in the shipped mailflow.toml"
 
 
-def _no_password(value: object) -> object:
+def _no_password(_value: object) -> object:
     raise problem("is not allowed: secrets never go in mailflow.toml; use 'password_env' (an environment "
                   "variable name) or 'password_file' (a file holding only the password)")
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import tomllib
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
@@ -165,7 +166,7 @@ Address = Annotated[str, AfterValidator(_address), Expect("an e-mail address lik
 # ---------------------------------------------------------------- pydantic errors -> our words
 
 
-def _explain(schema: type[Table], error: dict[str, Any], expected: str) -> tuple[tuple[str | int, ...], str]:
+def _explain(schema: type[Table], error: Mapping[str, Any], expected: str) -> tuple[tuple[str | int, ...], str]:
     """The location and the problem of one pydantic error, in the words above."""
     loc = tuple(error["loc"])
     ctx = error.get("ctx") or {}

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime, time, timedelta, timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,7 +35,7 @@ from mailflow.core.calendar_year import TABLE_YEARS, YearData, YearTable, build_
 
 Interval = tuple[time, time]
 
-UTC = dt_timezone.utc
+UTC = UTC
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
 UNITS = ("minutes", "hours", "working_days")
 DEFAULT_TIMEZONE = "Asia/Jakarta"

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import date
 from types import MappingProxyType
 
@@ -181,7 +182,7 @@ def _match_label(text: str, spec: FormatSpec) -> tuple[FieldSpec, str, bool] | N
 
 def _looks_like_a_label(line: str) -> bool:
     m = _UNKNOWN_LABEL.match(_strip_decoration(line))
-    return bool(m) and len(m.group(0).split()) <= 4
+    return m is not None and len(m.group(0).split()) <= 4
 
 
 def _split_hash(line: str) -> list[str]:
@@ -294,7 +295,7 @@ class _Reader:
     # -- an ordinary line
     def text(self, line: str) -> None:
         stripped = line.strip()
-        if not self.started:
+        if not self.started or self.current is None:
             self.preamble.append(stripped)
             return
         if self.mode == "multi":

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from mailflow.core.sop import APPROVAL, Rules, Step
 from mailflow.core.vocabulary import Status, Word
@@ -126,7 +127,7 @@ class AskCitizen:
 
 @dataclass(frozen=True)
 class TellHolder:
-    role: str
+    role: str | None  # None: no role holds the complaint (its rules changed); nobody is told
     what: str  # citizen-reply | reopened | auto-reply
     text: str
 
@@ -237,7 +238,7 @@ def _staff(state: State, cmd: Command, rules: Rules) -> Result:
     return Result(state, result.actions) if result.refused else result
 
 
-def _auto_reply(state: State, event: AutoReply, rules: Rules) -> Result:
+def _auto_reply(state: State, event: AutoReply, _rules: Rules) -> Result:
     # Never an action, never forwarded to the citizen; the deputies hear of it.
     return Result(state, (Note(f"automatic reply from {event.actor_role}; no action taken"),
                           TellDeputies(event.actor_role, event.text)))
@@ -283,10 +284,11 @@ def _command(state: State, cmd: Command, rules: Rules) -> Result:
     if target == "@send":
         if state.draft is None or not state.approved:
             return _refuse(state, "belum ada jawaban yang disetujui untuk dikirim")
-        return _send(state, rules)
+        return _send(state)
     if target == "@close":
         return Result(replace(state, status=CLOSED), (Note(cmd.text), Close(with_answer=False)))
     # a step key
+    assert target is not None  # allowed_words holds only the step's own actions (and setuju, set above)
     nxt = rules.step(target)
     role = rules.role_for(nxt, state.section)
     if role is None:
@@ -309,24 +311,27 @@ def _draft(state: State, text: str, role_key: str, step_key: str, rules: Rules) 
 def _approved(state: State, by_role: str, rules: Rules) -> Result:
     send_key = rules.answer.send_step
     if not send_key:
-        return _send(state, rules)
+        return _send(state)
     send_step = rules.step(send_key)
     sender = rules.role_for(send_step, state.section)
     if sender is None or sender.key in (by_role, state.draft_role):
-        return _send(state, rules)
+        return _send(state)
     return Result(replace(state, status=IN_PROGRESS, step=send_key, holder=sender.key),
                   (ConfirmSend(sender.key, state.draft or ""),))
 
 
-def _send(state: State, rules: Rules) -> Result:
+def _send(state: State) -> Result:
     closed = replace(state, status=CLOSED, answered_step=state.draft_step, answered_role=state.draft_role)
     return Result(closed, (SendAnswer(state.draft or ""), Close(with_answer=True)))
 
 
 def _approval(state: State, cmd: Command, rules: Rules) -> Result:
+    actor = cmd.actor_role
+    assert actor is not None  # _command refused a sender of no role
     if cmd.word == "setuju":
-        return _approved(replace(state, approved=True), cmd.actor_role, rules)
+        return _approved(replace(state, approved=True), actor, rules)
     if cmd.word == "tolak":
+        assert state.draft_step is not None and state.draft_role is not None  # a draft awaits approval
         back = rules.step(state.draft_step)
         role = state.draft_role
         new = replace(state, status=IN_PROGRESS, step=back.key, holder=role, draft=None, draft_role=None,
@@ -334,8 +339,7 @@ def _approval(state: State, cmd: Command, rules: Rules) -> Result:
         return Result(new, (Move(back.key, role, cmd.text.strip(), "tolak"),))
     if cmd.word == "jawab" and cmd.text.strip():
         # The approver rewrites the draft: their own text, approved by themselves.
-        return _approved(replace(state, draft=cmd.text.strip(), draft_role=cmd.actor_role, approved=True),
-                         cmd.actor_role, rules)
+        return _approved(replace(state, draft=cmd.text.strip(), draft_role=actor, approved=True), actor, rules)
     return _refuse(state, "jawaban sedang menunggu persetujuan Anda: balas dengan #setuju, #tolak (dengan catatan), "
                           "atau #jawab dengan teks jawaban yang diperbaiki")
 
@@ -400,7 +404,7 @@ def _deadline_passed(state: State, event: DeadlinePassed, rules: Rules) -> Resul
     return _tell_holder(state, rules, lambda role: Overdue(role, why))
 
 
-_HANDLERS = {
+_HANDLERS: dict[type, Callable[[State, Any, Rules], Result]] = {
     Command: _staff,
     CitizenMail: _citizen,
     AutoReply: _auto_reply,

@@ -43,8 +43,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, pass_context
 
-from mailflow.errors import MailflowError
 from mailflow.core.identity import mask_id, mask_ids_in_text
+from mailflow.errors import MailflowError
 
 SUFFIX = ".txt.j2"
 HTML_SUFFIX = ".html.j2"

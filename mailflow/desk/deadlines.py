@@ -35,9 +35,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.core.sop import Role, Step
 from mailflow.core import ladder
 from mailflow.core.render import TemplateError, localtime
+from mailflow.core.sop import Role, Step
 from mailflow.core.vocabulary import HopKind, MailKind, Notice, Word
 from mailflow.desk.letters import Letters, named
 from mailflow.desk.state import apply_state, state_of
@@ -156,6 +156,7 @@ class Deadlines:
             self._orphan(session, visit, c, HopKind.REMINDED, now, act)
             return None
         assert isinstance(act, ladder.Remind)
+        assert visit.due_at is not None  # the reminder query reads visits with a due time
         step, holder = self.rules.step(visit.step), self.rules.roles[act.role]
         remaining = self.rules.calendar.working_minutes_between(now, visit.due_at)
         return _Notice(REMINDER, holder, c, visit, step, holder, remaining_minutes=remaining, hops=[dict(
@@ -173,6 +174,7 @@ class Deadlines:
         if isinstance(act, ladder.Unattended) and act.missing == "step":
             self._orphan(session, visit, c, HopKind.OVERDUE, now, act)
             return None
+        assert visit.due_at is not None  # the breach query reads visits past their due time
         step = self.rules.step(visit.step)
         holder = self.rules.roles.get(c.holder_role or "")
         late = self.rules.calendar.working_minutes_between(visit.due_at, now)

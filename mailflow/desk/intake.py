@@ -87,11 +87,12 @@ class Intake:
             Route("automatic mail", lambda d: d.verdict.is_automatic, self._ignore_automatic),
             Route("no sender", lambda d: not d.mail.from_addr, self._ignore_no_sender),
             Route("mail on a complaint", lambda d: d.match.complaint is not None, self.replies.follow_up),
-            Route("new complaint", lambda d: True, self.registration.new_complaint),
+            Route("new complaint", lambda _: True, self.registration.new_complaint),
         )
 
     # ------------------------------------------------------------------ entry
-    def process(self, session: Session, raw: bytes, source: Source = Source()) -> Outcome:
+    def process(self, session: Session, raw: bytes, source: Source | None = None) -> Outcome:
+        source = source or Source()
         now = self.clock()
         key, message_id, digest = dedupe_key(raw)
 

@@ -18,13 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
+from typing import Any
 
-from mailflow.core.sop import Role
 from mailflow.config.settings import Settings
 from mailflow.core import ladder
 from mailflow.core.authres import authentication_failure
 from mailflow.core.commands import has_confirmation, parse_command
 from mailflow.core.reply_text import reply_of
+from mailflow.core.sop import Role
 from mailflow.core.vocabulary import HopKind, MailKind, Word
 from mailflow.desk.delivery import Delivery, Outcome
 from mailflow.desk.letters import Letters, named
@@ -34,7 +35,7 @@ from mailflow.store import hoplog
 from mailflow.store.models import Complaint
 
 # The hop a move down or up the ladder is logged as, by the command that made it.
-_MOVE_HOPS = {Word.TERUSKAN: HopKind.FORWARDED, Word.KEMBALIKAN: HopKind.RETURNED, Word.TOLAK: HopKind.RETURNED}
+_MOVE_HOPS: dict[str, HopKind] = {Word.TERUSKAN: HopKind.FORWARDED, Word.KEMBALIKAN: HopKind.RETURNED, Word.TOLAK: HopKind.RETURNED}
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Replies:
         self.rules = letters.rules
         self.registration = registration
         # What each action of the ladder does here (one applier per action type).
-        self._appliers: dict[type, Callable[[_Applying, object], Outcome | None]] = {
+        self._appliers: dict[type, Callable[[_Applying, Any], Outcome | None]] = {
             ladder.Note: self._note,
             ladder.Move: self._move,
             ladder.RequestApproval: self._request_approval,

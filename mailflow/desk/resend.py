@@ -66,6 +66,7 @@ def _resend_item(session: Session, settings: Settings, item: OutboxItem, message
         f"Resent-From: {settings.smtp.from_address}\r\n"
         f"Resent-Message-ID: <{resent_id}>\r\n"
     ).encode()
+    assert message.message_id is not None  # every mail of ours has one
     outbox.add(session, raw=head + message.raw, message_id=message.message_id, dedupe_key=f"resent:{resent_id}",
                kind=item.kind, subject=message.subject, from_addr=message.from_addr, envelope_from=item.envelope_from,
                to=item.recipients.split(","), in_reply_to=message.in_reply_to, complaint_id=item.complaint_id, now=now)

@@ -11,8 +11,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from mailflow.core.sop import Rules
 from mailflow.core import ladder
+from mailflow.core.sop import Rules
 from mailflow.core.vocabulary import RUNNING_STATUSES
 from mailflow.store.models import Complaint
 from mailflow.store.visits import close_visit, open_visit

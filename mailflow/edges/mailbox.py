@@ -25,8 +25,8 @@ import imapclient
 from imapclient.exceptions import IMAPClientError
 
 from mailflow.config.settings import ImapConfig
-from mailflow.errors import MailServerError, TLSRequiredError
 from mailflow.edges.tls import tls_context, tls_failure
+from mailflow.errors import MailServerError, TLSRequiredError
 
 log = logging.getLogger("mailflow.imap")
 

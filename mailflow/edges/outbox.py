@@ -32,6 +32,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiosmtplib
 from sqlalchemy import bindparam, select, update
@@ -165,7 +166,7 @@ class Outbox:
                     if self._abandoned(item.claimed_by, item.claimed_at, now)]
             if not rows:
                 return result
-            found = probe([mid for _, mid in rows]) if probe is not None else set()
+            found = probe([mid for _, mid in rows if mid]) if probe is not None else set()
             for item, mid in rows:
                 if mid in found:
                     item.state, item.sent_at, item.claimed_by = "sent", now, None
@@ -206,7 +207,8 @@ class Outbox:
             )
             if conn.dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True, of=OutboxItem)
-            picked, total = [], 0
+            picked: list[Any] = []
+            total = 0
             for row in conn.execute(stmt):
                 if picked and total + row.size > self.claim_bytes:
                     break
@@ -246,7 +248,7 @@ class Outbox:
                         self._defer(row, reason, result)
                     else:
                         self._fail(row, reason, result)
-                except (aiosmtplib.SMTPException, OSError, MailServerError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiosmtplib.SMTPException, OSError, MailServerError) as exc:
                     # The server is unreachable or dropped us: this row and the rest
                     # of the batch wait for the next drain.
                     reason = f"{type(exc).__name__}: {exc}"

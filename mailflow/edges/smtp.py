@@ -62,7 +62,7 @@ class SmtpSender:
         self._smtp = None
 
 
-def smtp_reason(exc: Exception) -> tuple[int, str]:
+def smtp_reason(exc: aiosmtplib.SMTPResponseException | aiosmtplib.SMTPRecipientsRefused) -> tuple[int, str]:
     """(code, the server's words) of an SMTP refusal; for several refused
     recipients, the lowest code decides (a 4xx one is worth retrying)."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):

@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 
-from mailflow.core.vocabulary import STATUS_WORDS, Status
 from mailflow.core.calendar import OfficeCalendar
 from mailflow.core.render import MONTHS
 from mailflow.core.sop import APPROVAL, CITIZEN, SECTION_ROLE, Rules
+from mailflow.core.vocabulary import STATUS_WORDS, Status
 
 CHANNEL_WORDS = {"email": "Surel", "whatsapp": "WhatsApp", "lapor": "LAPOR!", "tatap-muka": "Tatap muka"}
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -328,9 +328,9 @@ def build_report(data: MonthData, rules: Rules, *, office: str) -> Report:
 
     histograms: dict[str, list[tuple[int, int]]] = {}
     within: dict[str, int] = {}
-    for row in data.durations:
-        histograms.setdefault(row.step, []).append((row.minutes, row.count))
-        within[row.step] = within.get(row.step, 0) + row.within
+    for d in data.durations:
+        histograms.setdefault(d.step, []).append((d.minutes, d.count))
+        within[d.step] = within.get(d.step, 0) + d.within
     running = dict(data.running)
     staff_steps = [s.key for s in rules.steps if s.role != CITIZEN and not s.auto]
     extra = sorted((set(histograms) | set(running)) - set(staff_steps) - {APPROVAL})

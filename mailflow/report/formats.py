@@ -220,10 +220,12 @@ def csv_rows(report: Report) -> Iterator[tuple[str, str, str, str, object]]:
     yield "overdue", "all", "Aduan melewati batas waktu", "count", report.overdue_total
     yield "overdue", "all", "Aduan melewati batas waktu", "listed", len(report.overdue_items)
     for v in report.overdue_items:
-        for metric, value in (("category", v.category_name), ("section", v.section_name), ("step", v.step_name),
-                              ("holder", v.holder), ("due_at", iso(v.due_at, report)),
-                              ("late_minutes", v.late_minutes), ("done_at", iso(v.done_at, report) or "")):
-            yield "overdue_complaint", v.number, "", metric, value
+        overdue: tuple[tuple[str, str | int | None], ...] = (
+            ("category", v.category_name), ("section", v.section_name), ("step", v.step_name), ("holder", v.holder),
+            ("due_at", iso(v.due_at, report)), ("late_minutes", v.late_minutes),
+            ("done_at", iso(v.done_at, report) or ""))
+        for metric, figure in overdue:
+            yield "overdue_complaint", v.number, "", metric, figure
 
 
 def _blank(value: int | None) -> object:

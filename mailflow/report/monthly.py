@@ -29,20 +29,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.core.calendar import OfficeCalendar
-from mailflow.errors import MailflowError
+from mailflow.core.render import PageRenderer, TemplateError, localtime
 from mailflow.core.vocabulary import MailKind
 from mailflow.desk.letters import Letters
 from mailflow.edges.compose import Attachment
-from mailflow.store import queries
-from mailflow.store.models import ReportRun, utcnow
-from mailflow.core.render import PageRenderer, TemplateError, localtime
+from mailflow.errors import MailflowError
 from mailflow.report import formats
 from mailflow.report.figures import Month, Report, build_report
 from mailflow.report.query import DEFAULT_LIMIT, load_month
+from mailflow.store import queries
+from mailflow.store.models import ReportRun, utcnow
 
 log = logging.getLogger("mailflow.report")
 

@@ -7,7 +7,7 @@ so the cost follows the size of the month, not of the database:
 | --- | --- | --- |
 | complaints received, by category/channel/status | the month's complaints | ``ix_complaints_month_counts`` (covering) |
 | complaints closed in the month | the month's closings | ``ix_complaints_closings`` (covering) |
-| per-step durations (a histogram: step x working minutes), still-running visits, compliance by section | the visits started in the month | ``ix_step_visits_month`` (covering) |
+| step durations (step x minutes), running visits, compliance | visits started in the month | ``ix_step_visits_month`` |
 | rejected and ignored mail | the month's hops of those two kinds | ``ix_hops_kind_at`` (covering) |
 | open at the as-of moment | complaints open now, and those closed since | ``ix_complaints_status_created_at``, ``ix_complaints_closings`` |
 | overdue at the as-of moment | visits open now, and those ended since | ``ix_step_visits_open_due`` |
@@ -21,13 +21,13 @@ overdue lists are cut to ``limit`` rows; their totals are exact counts.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
 
 from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from mailflow.core.vocabulary import OPEN_STATUSES
 from mailflow.core.identity import mask_ids_in_text
-from mailflow.store.models import Complaint, Hop, StepVisit
+from mailflow.core.vocabulary import OPEN_STATUSES
 from mailflow.report.figures import (
     DurationCount,
     Month,
@@ -37,6 +37,7 @@ from mailflow.report.figures import (
     ReceivedCount,
     SectionCount,
 )
+from mailflow.store.models import Complaint, Hop, StepVisit
 
 DEFAULT_LIMIT = 100
 
@@ -105,14 +106,14 @@ def _open_at(session: Session, as_of: datetime, limit: int) -> tuple[int, tuple[
     # has no statistics, would rather walk ix_complaints_month_counts in created_at
     # order through every complaint received before as_of; a unary plus (SQLite's
     # documented way) keeps it off that index. PostgreSQL's planner has statistics.
-    received = Complaint.created_at
+    received: Any = Complaint.created_at
     if session.get_bind().dialect.name == "sqlite":
         received = literal_column("+complaints.created_at", type_=Complaint.created_at.type)
     groups = (
         ((Complaint.status.in_(OPEN_STATUSES), Complaint.created_at < as_of), Complaint.created_at),
         ((Complaint.status.not_in(OPEN_STATUSES), Complaint.closed_at >= as_of, received < as_of), received),
     )
-    total, rows = 0, []
+    total, rows = 0, list[Any]()
     for where, order in groups:
         total += session.scalar(select(func.count()).select_from(Complaint).where(*where)) or 0
         rows += session.execute(
@@ -134,7 +135,7 @@ def _overdue_at(session: Session, as_of: datetime, limit: int) -> tuple[int, tup
         (StepVisit.ended_at.is_(None), StepVisit.due_at < as_of),
         (StepVisit.ended_at > as_of, StepVisit.due_at < as_of),
     )
-    total, rows = 0, []
+    total, rows = 0, list[Any]()
     for where in groups:
         total += session.scalar(select(func.count()).select_from(StepVisit).where(*where)) or 0
         rows += session.execute(

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.config.paths import shipped
 from mailflow.config.rules import load_rules
-from mailflow.core.sop import Rules
 from mailflow.config.settings import Settings
 from mailflow.core.render import PageRenderer, Renderer
+from mailflow.core.sop import Rules
 from mailflow.desk.deadlines import Deadlines
 from mailflow.desk.intake import Intake
 from mailflow.desk.letters import Letters

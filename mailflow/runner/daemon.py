@@ -46,7 +46,7 @@ class PassResult:
         return sum(1 for o in self.outcomes if o.action == action)
 
     def summary(self) -> str:
-        actions = {}
+        actions: dict[str, int] = {}
         for o in self.outcomes:
             actions[o.action] = actions.get(o.action, 0) + 1
         parts = [f"{n} {a}" for a, n in sorted(actions.items())] or ["no new mail"]
@@ -167,7 +167,7 @@ class Daemon:
                     outcome = self.intake.process(session, raw, source)
                     self._advance(session, source)
             return outcome
-        except Exception as exc:  # noqa: BLE001 - any failure of one mail must not stop the queue
+        except Exception as exc:
             if is_database_error(exc):
                 raise  # the database is down: nothing can be stored, so nothing is moved
             reason = f"{type(exc).__name__}: {exc}"[:500]

@@ -60,7 +60,7 @@ class Sender(threading.Thread):
                 log.warning("sender: mail server problem (%s); retrying in %.0fs", exc, wait)
                 if self.mailbox is not None:
                     self.mailbox.close()
-            except Exception as exc:  # noqa: BLE001 - the thread must not die silently
+            except Exception as exc:
                 failures += 1
                 wait = backoff(failures, base=2.0, cap=300.0)
                 if is_database_error(exc):

@@ -90,7 +90,9 @@ def _alembic_config(connection=None) -> Config:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None  # the migrations ship with mailflow
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -98,7 +100,7 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Apply migrations up to ``revision``. Returns (revision before, revision after)."""
     before = current_revision(engine)
     with engine.begin() as conn:

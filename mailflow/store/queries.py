@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
@@ -131,6 +132,7 @@ def due_visits(which: str, now: datetime, limit: int, *, lock: bool = False) -> 
     ``lock`` (PostgreSQL): ``FOR UPDATE SKIP LOCKED`` of both rows, so two
     daemons never act on the same visit, and a complaint whose mail is being
     handled right now waits for the next pass."""
+    where: tuple[Any, ...]
     if which == "breach":
         where = (StepVisit.ended_at.is_(None), StepVisit.breached_at.is_(None), StepVisit.due_at <= now)
         order = StepVisit.due_at

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailflow.store.models import Complaint, StepVisit
 from mailflow.core.sop import CITIZEN, Rules
+from mailflow.store.models import Complaint, StepVisit
 
 
 def open_visit(session: Session, complaint: Complaint, rules: Rules, now: datetime) -> StepVisit | None:
