@@ -12,9 +12,10 @@ import json
 import logging
 import shutil
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 from sqlalchemy import bindparam, func, select
@@ -56,13 +57,30 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 OPEN = OPEN_STATUSES
 
 
-def main() -> None:
-    """Console-script entry point: user-fixable errors become one line and exit 2."""
+@dataclass(frozen=True)
+class CliContext:
+    """What a caller may hand the commands as Click's context object (``obj``):
+    the clock every command reads "now" from (an aware datetime). The console
+    script hands none, so the commands run on the real clock; tests hand a
+    fake one, ``main(args, obj=CliContext(clock=...))``."""
+
+    clock: Callable[[], datetime] = utcnow
+
+
+def main(args: list[str] | None = None, *, obj: CliContext | None = None) -> None:
+    """Console-script entry point: user-fixable errors become one line and exit 2.
+    ``args`` default to the command line; ``obj`` goes to the commands as Click's
+    context object. Always ends with SystemExit (Click's standalone mode)."""
     try:
-        app()
+        app(args=args, obj=obj)
     except MailflowError as exc:
         typer.echo(f"mailflow: error: {exc}", err=True)
         sys.exit(2)
+
+
+def _clock(ctx: typer.Context) -> Callable[[], datetime]:
+    """The clock of this invocation: the caller's ``CliContext``, else the real one."""
+    return ctx.obj.clock if isinstance(ctx.obj, CliContext) else utcnow
 
 
 def _settings(config: Path | None) -> Settings:
@@ -102,10 +120,10 @@ def _bound_memory() -> None:
         pass
 
 
-def _build(settings: Settings, check_schema: bool = True):
+def _build(ctx: typer.Context, settings: Settings, check_schema: bool = True):
     from mailflow.runner.app import build
 
-    return build(settings, check_schema=check_schema)
+    return build(settings, clock=_clock(ctx), check_schema=check_schema)
 
 
 # --------------------------------------------------------------------------- init
@@ -163,10 +181,10 @@ def db_status(config: ConfigOpt = None) -> None:
 
 # --------------------------------------------------------------------------- config / rules
 @config_app.command("check")
-def config_check(config: ConfigOpt = None) -> None:
+def config_check(ctx: typer.Context, config: ConfigOpt = None) -> None:
     """Validate mailflow.toml, its rules file and templates, and the database schema."""
     settings = _settings(config)
-    application = _build(settings, check_schema=False)
+    application = _build(ctx, settings, check_schema=False)
     try:
         db.check_schema(application.engine)
         schema = "up to date"
@@ -227,6 +245,7 @@ def rules_check(
 # --------------------------------------------------------------------------- daemon
 @app.command()
 def run(
+    ctx: typer.Context,
     config: ConfigOpt = None,
     log_format: Annotated[Optional[str], typer.Option(help="text or json (default: text on a terminal, else json).")] = None,
 ) -> None:
@@ -235,7 +254,7 @@ def run(
     settings.check_secrets()
     _setup_logging(settings, log_format)
     _bound_memory()
-    application = _build(settings)
+    application = _build(ctx, settings)
     try:
         application.daemon().run()
     finally:
@@ -244,6 +263,7 @@ def run(
 
 @app.command()
 def poll(
+    ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="One pass (interrupted sends, intake, deadlines, outbox), then exit.")] = False,
     config: ConfigOpt = None,
     log_format: Annotated[Optional[str], typer.Option(help="text or json.")] = None,
@@ -258,7 +278,7 @@ def poll(
     settings.check_secrets()
     _setup_logging(settings, log_format)
     _bound_memory()
-    application = _build(settings)
+    application = _build(ctx, settings)
     daemon = application.daemon()
     from mailflow.errors import MailServerError, TLSRequiredError
     from mailflow.edges.mailbox import NETWORK_ERRORS
@@ -308,6 +328,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
 
 @app.command()
 def queue(
+    ctx: typer.Context,
     config: ConfigOpt = None,
     status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Only these statuses (repeatable); default: all open ones.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include closed complaints.")] = False,
@@ -321,7 +342,7 @@ def queue(
     """List open complaints: number, status, step, holder, due time and the working
     time left (or how late it is), complainant."""
     settings = _settings(config)
-    application = _build(settings)
+    application = _build(ctx, settings)
     try:
         with application.factory() as session:
             if outbox:
@@ -329,7 +350,7 @@ def queue(
                 return
             if sort not in ("received", "due"):
                 raise MailflowError("--sort must be 'received' or 'due'")
-            now = utcnow()
+            now = _clock(ctx)()
             order = (Complaint.due_at, Complaint.id) if sort == "due" or overdue else (Complaint.created_at, Complaint.id)
             stmt = select(Complaint).order_by(*order).limit(limit)
             if overdue:
@@ -345,7 +366,7 @@ def queue(
             complaints = session.scalars(stmt).all()
             roles = application.rules.roles
             if as_json:
-                typer.echo(json.dumps([_complaint_json(c, reveal) for c in complaints], ensure_ascii=False, indent=2))
+                typer.echo(json.dumps([_complaint_json(c, reveal, now) for c in complaints], ensure_ascii=False, indent=2))
                 return
             if not complaints:
                 typer.echo("no complaints" + ("" if all_ or status else " open"))
@@ -392,7 +413,7 @@ def _print_outbox(session, settings: Settings, limit: int, as_json: bool) -> Non
              (o.last_error or "")[:60]] for o, m in rows])
 
 
-def _complaint_json(c: Complaint, reveal: bool) -> dict:
+def _complaint_json(c: Complaint, reveal: bool, now: datetime) -> dict:
     return {
         "number": c.number, "status": c.status, "step": c.step, "holder_role": c.holder_role,
         "category": c.category, "category_name": c.category_name, "section": c.section, "channel": c.channel,
@@ -405,7 +426,7 @@ def _complaint_json(c: Complaint, reveal: bool) -> dict:
         "description": c.description if reveal else mask_ids_in_text(c.description),
         "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat(),
         "due_at": c.due_at.isoformat() if c.due_at else None,
-        "overdue": bool(c.due_at and c.due_at < utcnow()),
+        "overdue": bool(c.due_at and c.due_at < now),
         "closed_at": c.closed_at.isoformat() if c.closed_at else None,
     }
 
@@ -440,6 +461,7 @@ HOP_WORDS = {
 
 @app.command()
 def show(
+    ctx: typer.Context,
     number: Annotated[str, typer.Argument(help="The register number, e.g. ADU/2026/000123.")],
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -447,7 +469,8 @@ def show(
 ) -> None:
     """Show one complaint and its whole hop log, in time order."""
     settings = _settings(config)
-    application = _build(settings)
+    application = _build(ctx, settings)
+    now = _clock(ctx)()
     try:
         with application.factory() as session:
             c = session.scalar(select(Complaint).where(func.upper(Complaint.number) == number.upper()))
@@ -465,7 +488,7 @@ def show(
             ) if h.complaint_id is None]
             hops = sorted([*hops, *early], key=lambda h: (h.at, h.id))
             if as_json:
-                out = _complaint_json(c, reveal)
+                out = _complaint_json(c, reveal, now)
                 out["hops"] = [
                     {"at": h.at.isoformat(), "kind": h.kind, "actor": h.actor, "from_state": h.from_state,
                      "to_state": h.to_state, "message_id": h.message_id, "reason": h.reason}
@@ -490,7 +513,7 @@ def show(
                 step_name = application.rules.step(c.step).name if c.step else "-"
                 typer.echo(f"  Tahap kini   : {step_name} ({c.step}), dipegang {holder}")
             if c.due_at and c.status != "closed":
-                left = _remaining(c.due_at, utcnow(), application.rules.calendar)
+                left = _remaining(c.due_at, now, application.rules.calendar)
                 typer.echo(f"  Batas waktu  : {_local(c.due_at, settings)} "
                            f"({'terlambat ' + left[5:] if left.startswith('late') else 'sisa ' + left} jam kerja)")
             typer.echo("  Uraian       :")
@@ -513,6 +536,7 @@ def show(
 # --------------------------------------------------------------------------- report
 @app.command()
 def report(
+    ctx: typer.Context,
     month: Annotated[Optional[str], typer.Option(
         "--month", "-m", help="The calendar month, YYYY-MM (default: the previous month, in the office's time zone).")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="text, html (one printable page), csv or json.")] = "text",
@@ -543,9 +567,9 @@ def report(
     if limit < 0:
         raise MailflowError("--limit must be 0 or more")
     settings = _settings(config)
-    application = _build(settings)
+    application = _build(ctx, settings)
     try:
-        now = utcnow()
+        now = _clock(ctx)()
         if month is None:
             chosen = Month.containing(now.astimezone(application.rules.calendar.zone).date()).previous()
         else:
@@ -579,6 +603,7 @@ def report(
 # --------------------------------------------------------------------------- resend
 @app.command()
 def resend(
+    ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="A register number (all its outbound mail that failed, or its last mail) or a Message-ID.")],
     config: ConfigOpt = None,
 ) -> None:
@@ -587,10 +612,10 @@ def resend(
     from mailflow.desk.resend import resend as do_resend
 
     settings = _settings(config)
-    application = _build(settings)
+    application = _build(ctx, settings)
     try:
         with application.factory.begin() as session:
-            lines = do_resend(session, settings, target)
+            lines = do_resend(session, settings, target, now=_clock(ctx)())
         for line in lines:
             typer.echo(line)
     finally:

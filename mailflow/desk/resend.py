@@ -12,6 +12,7 @@ Every resend is a ``resent`` hop.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from email.utils import format_datetime
 
 from sqlalchemy import func, select
@@ -24,15 +25,19 @@ from mailflow.store.models import Complaint, Message, OutboxItem, utcnow
 from mailflow.edges.outbox import new_message_id
 
 
-def resend(session: Session, settings: Settings, target: str, *, actor: str = "admin (mailflow resend)") -> list[str]:
-    """Resend by register number or Message-ID. Returns lines describing what was done."""
+def resend(session: Session, settings: Settings, target: str, *, actor: str = "admin (mailflow resend)",
+           now: datetime | None = None) -> list[str]:
+    """Resend by register number or Message-ID, at ``now`` (default: the real
+    clock; the time of the hop, the Resent-Date and the retry). Returns lines
+    describing what was done."""
+    now = now or utcnow()
     mid = target.strip().strip("<>")
     message = session.scalar(select(Message).where(Message.direction == "out", Message.message_id == mid).limit(1))
     if message is not None:
         item = session.scalar(select(OutboxItem).where(OutboxItem.message_pk == message.id))
         if item is None:
             raise NotFound(f"<{mid}> is not an outbound mail of mailflow's")
-        return [_resend_item(session, settings, item, message, actor)]
+        return [_resend_item(session, settings, item, message, actor, now)]
 
     complaint = session.scalar(select(Complaint).where(func.upper(Complaint.number) == target.upper()))
     if complaint is None:
@@ -43,16 +48,16 @@ def resend(session: Session, settings: Settings, target: str, *, actor: str = "a
     ).all()
     failed = [(i, m) for i, m in items if i.state == "failed"]
     if failed:
-        return [_resend_item(session, settings, i, m, actor) for i, m in failed]
+        return [_resend_item(session, settings, i, m, actor, now) for i, m in failed]
     to_citizen = [(i, m) for i, m in items if i.kind.startswith("citizen/")]
     if not to_citizen:
         raise NotFound(f"{complaint.number} has no outbound mail to resend")
     item, message = to_citizen[-1]
-    return [_resend_item(session, settings, item, message, actor)]
+    return [_resend_item(session, settings, item, message, actor, now)]
 
 
-def _resend_item(session: Session, settings: Settings, item: OutboxItem, message: Message, actor: str) -> str:
-    now = utcnow()
+def _resend_item(session: Session, settings: Settings, item: OutboxItem, message: Message, actor: str,
+                 now: datetime) -> str:
     if item.state in ("failed", "pending"):
         item.state, item.attempts, item.next_attempt_at, item.last_error = "pending", 0, now, None
         hoplog.record(session, "resent", at=now, actor=actor, complaint_id=item.complaint_id,
