@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import UTC, datetime
+import subprocess
+from collections.abc import Callable
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -63,6 +66,31 @@ def db_url(request, tmp_path):
 
 TEST_ENV = {"TEST_IMAP_PASSWORD": "secret"}
 
+# The Date a test mail carries unless the test gives its own (its clock's now):
+# a fixed Monday morning in Bantul, so no test mail depends on the wall clock.
+MAIL_DATE = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Jakarta"))
+
+
+def mailflow_at(clock: Callable[[], datetime], *args: str) -> subprocess.CompletedProcess:
+    """Run the ``mailflow`` command line in this process, on ``clock`` (a callable
+    returning an aware "now"), as its console script runs it: ``mailflow.cli.main``,
+    so a user error is one "mailflow: error: ..." line on stderr and exit code 2.
+    The environment is the tests' (TEST_ENV, no MAILFLOW_CONFIG); stdout and stderr
+    are captured as text. For commands whose result depends on "now": a subprocess
+    would run on the real clock."""
+    from typer.testing import CliRunner
+
+    from mailflow.cli import CliContext, main
+
+    with CliRunner().isolation(env={**TEST_ENV, "MAILFLOW_CONFIG": None}) as (out, err, _):
+        try:
+            main(list(args), obj=CliContext(clock=clock))
+            code = 0  # not reached: main ends with SystemExit
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        stdout, stderr = out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8")
+    return subprocess.CompletedProcess(["mailflow", *args], code, stdout, stderr)
+
 VALID_BODY = """\
 Selamat siang Bapak/Ibu,
 
@@ -89,13 +117,15 @@ Uraian: Akta kelahiran anak saya salah nama.
 
 def complaint_mail(body: str = VALID_BODY, *, sender: str = "warga1@dukcapil.test",
                    to: str = "aduan@dukcapil.test", subject: str = "Pengaduan KTP-el",
-                   message_id: str | None = None, headers: dict[str, str] | None = None) -> bytes:
-    """A plain-text complaint mail as a citizen's client would send it."""
+                   message_id: str | None = None, headers: dict[str, str] | None = None,
+                   date: datetime = MAIL_DATE) -> bytes:
+    """A plain-text complaint mail as a citizen's client would send it, dated
+    ``date`` (a test on a fake clock passes its now)."""
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id or make_msgid(domain="warga.test")
     for k, v in (headers or {}).items():
         msg[k] = v

@@ -17,7 +17,7 @@ from mailflow.desk.delivery import Source
 from mailflow.runner.app import build
 from mailflow.store import db
 from mailflow.store.models import OutboxItem
-from support import INVALID_BODY, REPO, TEST_ENV, complaint_mail, write_config
+from support import INVALID_BODY, REPO, TEST_ENV, complaint_mail, mailflow_at, write_config
 
 
 def mailflow(*args: str, cwd=None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
@@ -160,7 +160,8 @@ def test_rules_check_names_a_typod_role(tmp_path):
 def test_queue_overdue_and_sorted_by_due_time(tmp_path):
     """One complaint registered a week ago (its 30-minute step long overdue) and one
     registered now: --overdue lists only the first, --sort due puts it first, and
-    the 'left' column counts working time."""
+    the 'left' column counts working time. "Now" is a fake clock, for the desk
+    and the command line alike (run in this process)."""
     from datetime import datetime
 
     path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}")
@@ -168,16 +169,20 @@ def test_queue_overdue_and_sorted_by_due_time(tmp_path):
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     engine.dispose()
-    fresh = build(settings)  # the real clock
+    monday = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
+    now = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # a week later, Monday 09:00 WIB
+    fresh = build(settings, clock=lambda: now)
     with fresh.factory.begin() as s:
-        fresh.intake.process(s, complaint_mail(message_id="<new@warga.test>", sender="warga2@dukcapil.test"),
+        fresh.intake.process(s, complaint_mail(message_id="<new@warga.test>", sender="warga2@dukcapil.test", date=now),
                              Source("INBOX", 1, 2))
     fresh.close()
-    monday = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
     old = build(settings, clock=lambda: monday)
     with old.factory.begin() as s:
-        old.intake.process(s, complaint_mail(message_id="<old@warga.test>"), Source("INBOX", 1, 1))
+        old.intake.process(s, complaint_mail(message_id="<old@warga.test>", date=monday), Source("INBOX", 1, 1))
     old.close()
+
+    def mailflow(*args: str):
+        return mailflow_at(lambda: now, *args)
 
     listed = json.loads(mailflow("queue", "--json", "--config", str(path)).stdout)
     assert [r["overdue"] for r in listed] == [True, False]  # received order: the old one first
@@ -185,6 +190,7 @@ def test_queue_overdue_and_sorted_by_due_time(tmp_path):
     assert [r["complainant"]["email"] for r in overdue] == ["warga1@dukcapil.test"]
     table = mailflow("queue", "--overdue", "--config", str(path)).stdout
     assert "2026-11-23 09:30" in table and "late " in table and "warga2" not in table
+    assert "late 42h30m" in table  # office hours from Mon 23 Nov 09:30 to Mon 30 Nov 09:00
     by_due = json.loads(mailflow("queue", "--sort", "due", "--json", "--config", str(path)).stdout)
     assert [r["complainant"]["email"] for r in by_due] == ["warga1@dukcapil.test", "warga2@dukcapil.test"]
     bad = mailflow("queue", "--sort", "sideways", "--config", str(path))

@@ -25,17 +25,18 @@ from sqlalchemy import func, select, update
 
 from mailflow.edges.mailbox import Mailbox
 from mailflow.store.models import Complaint, Hop, Message, OutboxItem
-from support import INVALID_BODY, REPO, TEST_ENV, VALID_BODY, complaint_mail
+from support import INVALID_BODY, REPO, TEST_ENV, VALID_BODY, complaint_mail, mailflow_at
 
 pytestmark = pytest.mark.integration
 
 
 # ------------------------------------------------------------------ helpers
 class Clock:
-    """A movable "now" for the desk (outbox backoff, 24-hour limits)."""
+    """A movable "now" for the desk (outbox backoff, 24-hour limits); it starts
+    on a Monday at 09:00 WIB, whatever the date of the test run."""
 
     def __init__(self, now: datetime | None = None):
-        self.now = now or datetime.now(UTC)
+        self.now = now or datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -164,17 +165,18 @@ def test_without_a_sent_folder_an_interrupted_mail_goes_again_with_the_same_mess
 
 
 def test_a_row_a_live_daemon_is_sending_is_left_to_it_until_its_claim_expires(make_desk):
-    stack, app, daemon = make_desk()
+    clock = Clock()
+    stack, app, daemon = make_desk(clock=clock)
     send_valid(stack, 1)
     daemon.intake_once()
     live = f"{socket.gethostname()}:{os.getppid()}:othertoken"  # another daemon on this host, alive
     with app.factory.begin() as s:
-        s.execute(update(OutboxItem).values(state="sending", claimed_by=live, claimed_at=datetime.now(UTC)))
+        s.execute(update(OutboxItem).values(state="sending", claimed_by=live, claimed_at=clock.now))
     result = daemon.run_once()
     assert not result.recovered and result.drained.sent == 0
     assert {o.state for o, _ in outbox_rows(app)} == {"sending"}
     with app.factory.begin() as s:  # that daemon hung for 20 minutes: its claim is taken over
-        s.execute(update(OutboxItem).values(claimed_at=datetime.now(UTC) - timedelta(minutes=20)))
+        s.execute(update(OutboxItem).values(claimed_at=clock.now - timedelta(minutes=20)))
     result = daemon.run_once()
     assert (result.recovered.requeued, result.drained.sent) == (2, 2)
     # a claim by a process of this host that is gone is taken over at once
@@ -183,7 +185,7 @@ def test_a_row_a_live_daemon_is_sending_is_left_to_it_until_its_claim_expires(ma
     with app.factory.begin() as s:
         s.execute(update(OutboxItem).where(OutboxItem.state == "pending")
                   .values(state="sending", claimed_by=f"{socket.gethostname()}:{dead_pid()}:x",
-                          claimed_at=datetime.now(UTC)))
+                          claimed_at=clock.now))
     assert daemon.run_once().recovered.requeued == 2
 
 
@@ -243,9 +245,11 @@ def test_smtp_4xx_is_retried_with_backoff_and_sent_once(make_desk):
 
 
 def test_smtp_4xx_until_the_attempt_limit_fails_the_row_visibly_and_resend_sends_it(make_desk, tmp_path):
-    from test_cli import mailflow
-
     clock = Clock()
+
+    def mailflow(*args: str):  # the command line on the desk's clock, in this process (TEST_ENV)
+        return mailflow_at(clock, *args)
+
     stack, app, daemon = make_desk(clock=clock, extra="[limits]\noutbox_max_attempts = 3\n")
     stack.relay_control(faults=[{"stage": "rcpt", "match": "warga1@", "sender": "aduan@",
                                  "reply": "452 4.2.2 mailbox penuh"}])
@@ -262,16 +266,15 @@ def test_smtp_4xx_until_the_attempt_limit_fails_the_row_visibly_and_resend_sends
     [failed] = hops(app, "failed")
     assert "mailbox penuh" in failed.reason
 
-    listing = mailflow("queue", "--outbox", "--config", str(app.settings.path), env_extra=TEST_ENV)
+    listing = mailflow("queue", "--outbox", "--config", str(app.settings.path))
     assert listing.returncode == 0 and "failed" in listing.stdout and "citizen/acknowledgement" in listing.stdout
     stack.relay_control()  # the citizen emptied the mailbox
     number = first_number(app)
-    again = mailflow("resend", number, "--config", str(app.settings.path), env_extra=TEST_ENV)
+    again = mailflow("resend", number, "--config", str(app.settings.path))
     assert again.returncode == 0 and "queued again" in again.stdout, again.stderr
     assert daemon.run_once().drained.sent == 1
     assert kinds_in(stack, "warga1") == ["citizen/acknowledgement"]
-    assert "outbox empty" in mailflow("queue", "--outbox", "--config", str(app.settings.path),
-                                      env_extra=TEST_ENV).stdout
+    assert "outbox empty" in mailflow("queue", "--outbox", "--config", str(app.settings.path)).stdout
 
 
 def test_smtp_5xx_fails_the_row_at_once_with_the_servers_reason(make_desk):
@@ -695,7 +698,7 @@ def test_intake_fuzz_every_input_is_handled_or_refused_with_a_quarantinable_erro
     engine = db.make_engine(desk_settings.database_url)
     db.upgrade(engine)
     engine.dispose()
-    app = build(desk_settings)
+    app = build(desk_settings, clock=Clock())  # what is read depends on the date (a NIK born "in the future")
     labels = st.sampled_from(["Nama", "NIK", "No. KK", "Alamat", "No. HP", "Jenis Layanan", "Uraian", "#NIK", "nama"])
     values = st.one_of(st.sampled_from(["Siti", "3402014501900001", "KTP-el", "Jl. X", "081234567890", ""]),
                        st.text(max_size=40))

@@ -37,7 +37,7 @@ from mailflow.report.query import MonthNotBegun, load_month
 from mailflow.runner.app import build
 from mailflow.store import db
 from mailflow.store.models import Complaint, Hop, OutboxItem, ReportRun, StepVisit
-from support import REPO, TEST_ENV, write_config
+from support import REPO, TEST_ENV, mailflow_at, write_config
 
 WIB = ZoneInfo("Asia/Jakarta")
 NOVEMBER = Month(2026, 11)
@@ -642,7 +642,10 @@ def test_the_daemon_pass_mails_a_due_month_once(office_app):
     assert len(outbox_reports(app)) == 1
 
 
-# ------------------------------------------------------------------ the command line, as a user runs it
+# ------------------------------------------------------------------ the command line
+# As a user runs it (a subprocess) where "now" does not matter; in this process
+# on a fake clock (support.mailflow_at) where it does: the fixture month is
+# November 2026, and a subprocess would report it as of the real clock.
 def mailflow(*args: str, cwd=None) -> subprocess.CompletedProcess:
     env = {**os.environ, **TEST_ENV, "PYTHONPATH": str(REPO)}
     env.pop("MAILFLOW_CONFIG", None)
@@ -662,14 +665,20 @@ def office_config(tmp_path):
     return str(path)
 
 
+def at(now: datetime):
+    """``mailflow ...`` in this process with ``now`` as its clock."""
+    return lambda *args: mailflow_at(lambda: now, *args)
+
+
 def test_report_prints_text_by_default_and_writes_each_format_to_a_file(office_config, tmp_path):
+    mailflow = at(GENERATED)
     text = mailflow("report", "--month", "2026-11", "--config", office_config)
     assert text.returncode == 0, text.stderr
-    out = text.stdout.decode("utf-8")
+    out = text.stdout
     assert out.startswith("LAPORAN BULANAN PENGADUAN: NOVEMBER 2026\n") and "Aduan terdaftar dalam bulan ini : 8" in out
     for fmt, name in (("html", "laporan.html"), ("csv", "laporan.csv"), ("json", "laporan.json")):
         r = mailflow("report", "-m", "2026-11", "--format", fmt, "--output", str(tmp_path / name), "--config", office_config)
-        assert r.returncode == 0 and f"wrote {tmp_path / name} ({fmt}," in r.stdout.decode(), r.stderr
+        assert r.returncode == 0 and f"wrote {tmp_path / name} ({fmt}," in r.stdout, r.stderr
     assert (tmp_path / "laporan.html").read_text("utf-8").startswith("<!DOCTYPE html>")
     rows = list(csv.reader(io.StringIO((tmp_path / "laporan.csv").read_text("utf-8-sig"), newline="")))
     assert ["received", "all", "Aduan diterima", "count", "8"] in rows
@@ -680,11 +689,12 @@ def test_report_prints_text_by_default_and_writes_each_format_to_a_file(office_c
 
 
 def test_report_defaults_to_the_previous_month_in_office_time(office_config):
-    r = mailflow("report", "--format", "json", "--config", office_config)
+    now = wib(12, 1, 0, 30)  # in UTC still 30 November: the previous month there would be October
+    r = at(now)("report", "--format", "json", "--config", office_config)
     assert r.returncode == 0, r.stderr
-    today = datetime.now(WIB).date()
+    today = now.astimezone(WIB).date()
     last_day_of_previous = today.replace(day=1) - timedelta(days=1)
-    assert json.loads(r.stdout)["month"] == last_day_of_previous.strftime("%Y-%m")
+    assert json.loads(r.stdout)["month"] == last_day_of_previous.strftime("%Y-%m") == "2026-11"
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -695,25 +705,27 @@ def test_report_defaults_to_the_previous_month_in_office_time(office_config):
     (("--month", "2999-01", "--send"), "2999-01 has not ended yet"),
 ])
 def test_report_errors_are_one_line_naming_the_fix(office_config, args, message):
-    r = mailflow("report", *args, "--config", office_config)
-    assert r.returncode == 2 and message in r.stderr.decode() and b"Traceback" not in r.stderr
+    r = at(GENERATED)("report", *args, "--config", office_config)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
 
 
 def test_report_send_without_report_roles_says_so_and_sends_nothing(tmp_path):
     path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}")  # Bantul: no report_to
     assert mailflow("db", "upgrade", "--config", str(path)).returncode == 0
-    r = mailflow("report", "--month", "2026-11", "--send", "--config", str(path))
-    assert r.returncode == 2 and "key 'deadlines.report_to' is empty" in r.stderr.decode()
-    assert b"queued" not in r.stdout
+    r = at(GENERATED)("report", "--month", "2026-11", "--send", "--config", str(path))
+    assert r.returncode == 2 and "key 'deadlines.report_to' is empty" in r.stderr
+    assert "queued" not in r.stdout
 
 
 def test_report_send_queues_once_then_needs_force(office_config):
+    mailflow = at(GENERATED)
     first = mailflow("report", "--month", "2026-11", "--send", "--config", office_config)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.decode().startswith("report for 2026-11 queued in the outbox for kabid@dukcapil.test, "
-                                            "kadis@dukcapil.test")
+    assert first.stdout.startswith("report for 2026-11 queued in the outbox for kabid@dukcapil.test, "
+                                   "kadis@dukcapil.test")
     again = mailflow("report", "--month", "2026-11", "--send", "--config", office_config)
-    assert again.returncode == 2 and "already sent on" in again.stderr.decode() and "--force" in again.stderr.decode()
+    assert again.returncode == 2 and "already sent on" in again.stderr and "--force" in again.stderr
+    assert "already sent on Rabu, 2 Desember 2026 12.00 WIB" in again.stderr  # GENERATED, by the office clock
     outbox = mailflow("queue", "--outbox", "--json", "--config", office_config)
     assert [o["kind"] for o in json.loads(outbox.stdout)] == ["staff/monthly-report"]
 

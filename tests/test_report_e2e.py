@@ -2,17 +2,14 @@
 runs November 2026 on an injected clock (complaints, staff replies, a rejected
 mail, an out-of-office), and its daemon pass on the first working day of
 December mails the November report once to the Kepala Bidang and the Kepala
-Dinas; ``mailflow report --send`` then refuses to mail it again without
-``--force``."""
+Dinas; ``mailflow report --send`` (run in this process on the same clock) then
+refuses to mail it again without ``--force``."""
 
 from __future__ import annotations
 
 import csv
 import email
 import io
-import os
-import subprocess
-import sys
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
@@ -22,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from mailflow.store.models import ReportRun
-from support import INVALID_BODY, REPO, TEST_ENV, VALID_BODY, complaint_mail
+from support import INVALID_BODY, VALID_BODY, complaint_mail, mailflow_at
 
 WIB = ZoneInfo("Asia/Jakarta")
 
@@ -61,12 +58,6 @@ def handled(daemon) -> list[str]:
     return [o.action for o in daemon.run_once().outcomes]
 
 
-def mailflow_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **TEST_ENV, "PYTHONPATH": str(REPO)}
-    env.pop("MAILFLOW_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "mailflow", *args], capture_output=True, text=True, env=env, timeout=60)
-
-
 def report_rows(msg: EmailMessage) -> dict[tuple[str, str, str], str]:
     [attachment] = [p for p in msg.iter_attachments() if p.get_content_type() == "text/csv"]
     rows = list(csv.reader(io.StringIO(attachment.get_payload(decode=True).decode("utf-8-sig"), newline="")))
@@ -79,7 +70,7 @@ def test_the_first_working_day_of_december_mails_the_november_report_once(make_d
     stack, app, daemon = make_desk(clock=clock, rules="palangkaraya-online.toml")
 
     # November: one complaint answered within every standard, one left at the review step
-    stack.send(complaint_mail(VALID_BODY, sender="warga1@dukcapil.test"), "warga1", ["aduan@dukcapil.test"])
+    stack.send(complaint_mail(VALID_BODY, sender="warga1@dukcapil.test", date=clock.now), "warga1", ["aduan@dukcapil.test"])
     assert handled(daemon) == ["registered"]
     clock.now = wib(11, 23, 9, 30)
     reply(stack, "admin", mails(stack, "admin", "staff/forward")[0], "#teruskan Mohon diverifikasi.")
@@ -93,10 +84,10 @@ def test_the_first_working_day_of_december_mails_the_november_report_once(make_d
     assert len(mails(stack, "warga1", "citizen/answer")) == 1
 
     clock.now = wib(11, 23, 11)
-    stack.send(complaint_mail(VALID_BODY, sender="warga2@dukcapil.test"), "warga2", ["aduan@dukcapil.test"])
-    stack.send(complaint_mail(INVALID_BODY, sender="warga3@dukcapil.test"), "warga3", ["aduan@dukcapil.test"])
+    stack.send(complaint_mail(VALID_BODY, sender="warga2@dukcapil.test", date=clock.now), "warga2", ["aduan@dukcapil.test"])
+    stack.send(complaint_mail(INVALID_BODY, sender="warga3@dukcapil.test", date=clock.now), "warga3", ["aduan@dukcapil.test"])
     stack.send(complaint_mail("Saya sedang cuti sampai 30 November.", sender="warga4@dukcapil.test",
-                              subject="Out of office", headers={"Auto-Submitted": "auto-replied"}),
+                              subject="Out of office", headers={"Auto-Submitted": "auto-replied"}, date=clock.now),
                "warga4", ["aduan@dukcapil.test"])
     assert sorted(handled(daemon)) == ["ignored", "registered", "rejected"]
 
@@ -150,10 +141,10 @@ def test_the_first_working_day_of_december_mails_the_november_report_once(make_d
 
     # by hand: refused without --force, mailed again with it
     config = str(app.settings.path)
-    again = mailflow_cli("report", "--month", "2026-11", "--send", "--config", config)
+    again = mailflow_at(clock, "report", "--month", "2026-11", "--send", "--config", config)
     assert again.returncode == 2
     assert "already sent on Selasa, 1 Desember 2026 08.00 WIB" in again.stderr and "--force" in again.stderr
-    forced = mailflow_cli("report", "--month", "2026-11", "--send", "--force", "--config", config)
+    forced = mailflow_at(clock, "report", "--month", "2026-11", "--send", "--force", "--config", config)
     assert forced.returncode == 0, forced.stderr
     assert "queued in the outbox for kabid@dukcapil.test, kadis@dukcapil.test" in forced.stdout
     clock.now = wib(12, 2, 9)

@@ -85,9 +85,8 @@ def test_hop_log_is_append_only(db_url):
     engine = db.make_engine(db_url)
     db.upgrade(engine)
     factory = db.session_factory(engine)
-    now = datetime.now(UTC)
     with factory.begin() as session:
-        hoplog.record(session, "ignored", at=now, reason="NIK 3402014501900001 in a reason is masked")
+        hoplog.record(session, "ignored", at=datetime(2026, 11, 23, 2, 0, tzinfo=UTC), reason="NIK 3402014501900001 in a reason is masked")
     with factory() as session:
         hop = session.scalars(select(Hop)).one()
         assert "3402014501900001" not in hop.reason and "340201******0001" in hop.reason
@@ -118,7 +117,9 @@ def test_register_numbers_follow_the_pattern_per_year(db_url):
 
 def test_two_concurrent_intakes_never_double_or_skip_a_number(db_url, tmp_path):
     """Two daemons (each with its own engine and connections) register complaints
-    at the same time on one database: the numbers are exactly 1..N."""
+    at the same time on one database: the numbers are exactly 1..N. On a fixed
+    clock: on the real one, a run across New Year's midnight would number some of
+    them in the new year, from 1 again."""
     from mailflow.config.settings import load_settings
     from mailflow.desk.delivery import Source
     from mailflow.runner.app import build
@@ -132,12 +133,14 @@ def test_two_concurrent_intakes_never_double_or_skip_a_number(db_url, tmp_path):
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
 
+    monday = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 09:00 WIB
+
     def worker(n: int) -> None:
-        app = build(settings)
+        app = build(settings, clock=lambda: monday)
         try:
             barrier.wait()
             for i in range(per_worker):
-                raw = complaint_mail(sender=f"warga{n}@dukcapil.test", message_id=f"<w{n}-{i}@warga.test>")
+                raw = complaint_mail(sender=f"warga{n}@dukcapil.test", message_id=f"<w{n}-{i}@warga.test>", date=monday)
                 with app.factory.begin() as session:
                     outcome = app.intake.process(session, raw, Source("INBOX", 1, i + 1))
                 assert outcome.action == "registered", outcome

@@ -127,7 +127,7 @@ class Daemon:
         mailbox = self.mailbox
         uidvalidity = mailbox.select()
         with self.factory.begin() as session:
-            checkpoint = mailboxes.checkpoint(session, cfg.folder, uidvalidity)
+            checkpoint = mailboxes.checkpoint(session, cfg.folder, uidvalidity, self.clock())
         if checkpoint is None:
             self._full_scan = True
         last_uid = checkpoint or 0
@@ -177,11 +177,10 @@ class Daemon:
                 self._advance(session, source)
             return outcome
 
-    @staticmethod
-    def _advance(session: Session, source: Source) -> None:
+    def _advance(self, session: Session, source: Source) -> None:
         """Raise the stored last UID to this mail's, in its transaction (one UPDATE)."""
         if source.uid is not None and source.mailbox is not None:
-            mailboxes.advance(session, source.mailbox, source.uid, utcnow())
+            mailboxes.advance(session, source.mailbox, source.uid, self.clock())
 
     # ------------------------------------------------------------------ the loop
     def run(self, *, install_signal_handlers: bool = True) -> None:

@@ -19,7 +19,7 @@ _ADVANCE = (update(MailboxState)
             .values(last_uid=bindparam("b_uid"), updated_at=bindparam("b_now")))
 
 
-def checkpoint(session: Session, folder: str, uidvalidity: int) -> int | None:
+def checkpoint(session: Session, folder: str, uidvalidity: int, now: datetime) -> int | None:
     """The last UID handled in ``folder``, or None when there is no usable
     checkpoint: the folder is new to mailflow, or its UIDVALIDITY changed
     (the mailbox was rebuilt); the checkpoint then restarts at 0 and the
@@ -30,9 +30,9 @@ def checkpoint(session: Session, folder: str, uidvalidity: int) -> int | None:
     if state is not None:
         log.warning("UIDVALIDITY of %s changed (%s -> %s): the mailbox was rebuilt; re-scanning it all "
                     "(already handled mail is recognised by Message-ID)", folder, state.uidvalidity, uidvalidity)
-        state.uidvalidity, state.last_uid = uidvalidity, 0
+        state.uidvalidity, state.last_uid, state.updated_at = uidvalidity, 0, now
     else:
-        session.add(MailboxState(mailbox=folder, uidvalidity=uidvalidity, last_uid=0))
+        session.add(MailboxState(mailbox=folder, uidvalidity=uidvalidity, last_uid=0, updated_at=now))
     return None
 
 
