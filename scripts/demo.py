@@ -32,7 +32,8 @@ def mailflow(*args: str, env: dict[str, str]) -> str:
 
 
 def staff_reply(stack, user: str, to_msg, text: str) -> None:
-    """A staff member's reply as a mail client writes it: text on top, quote below."""
+    """A staff member's reply as a mail client writes and sends it (logged in):
+    text on top, quote below."""
     from email.message import EmailMessage
     from email.utils import make_msgid
 
@@ -45,7 +46,7 @@ def staff_reply(stack, user: str, to_msg, text: str) -> None:
     msg["In-Reply-To"] = msg["References"] = to_msg["Message-ID"]
     msg.set_content(f"{text}\n\nSalam,\n{user}\n\nPada Sen, 23 Nov 2026 10.15, Layanan Pengaduan "
                     f"<aduan@{DOMAIN}> menulis:\n{quoted}\n")
-    stack.send(msg.as_bytes(), user, [str(to_msg["Reply-To"])])
+    stack.send(msg.as_bytes(), user, [str(to_msg["Reply-To"])], login=True)
     print(f"  {user}@{DOMAIN} replied: {text[:70]}")
 
 

@@ -91,10 +91,10 @@ class Mailer:
         self.stack = stack
         self.retries = 0
 
-    def send(self, raw: bytes, sender: str, to: str, deadline: float) -> None:
+    def send(self, raw: bytes, sender: str, to: str, deadline: float, *, login: bool = False) -> None:
         while True:
             try:
-                self.stack.send(raw, sender, to)
+                self.stack.send(raw, sender, to, login=login)
                 return
             except (smtplib.SMTPException, OSError):
                 self.retries += 1
@@ -132,7 +132,7 @@ def staff_bot(stack, mailer: Mailer, stop: threading.Event, deadline: float, err
                             reply["Message-ID"] = make_msgid(domain="dukcapil.test")
                             reply["In-Reply-To"] = reply["References"] = mid
                             reply.set_content(f"{text}\n\n-- \n{user}\n")
-                            mailer.send(reply.as_bytes(), user, str(msg["Reply-To"]), deadline)
+                            mailer.send(reply.as_bytes(), user, str(msg["Reply-To"]), deadline, login=True)
                             answered.add(mid)
                         done_uid[user] = uid
                 except Exception:  # the session was cut by a restart: look again

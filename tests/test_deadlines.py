@@ -97,7 +97,7 @@ def register(stack, daemon, sender: str = "warga1") -> str:
 
 
 def reply(stack, user: str, to_msg: EmailMessage, text: str) -> None:
-    """Reply as a mail client would: text on top, to the Reply-To, threaded."""
+    """Reply as a mail client would: logged in, text on top, to the Reply-To, threaded."""
     sender = f"{user}@dukcapil.test"
     target = str(to_msg["Reply-To"] or to_msg["From"].addresses[0].addr_spec)
     msg = EmailMessage()
@@ -107,7 +107,7 @@ def reply(stack, user: str, to_msg: EmailMessage, text: str) -> None:
     msg["In-Reply-To"] = msg["References"] = to_msg["Message-ID"]
     quoted = "\n".join("> " + line for line in body(to_msg).splitlines()[:10])
     msg.set_content(f"{text}\n\n-- \n{user}\n\n{quoted}\n")
-    stack.send(msg.as_bytes(), user, [target])
+    stack.send(msg.as_bytes(), user, [target], login=True)
 
 
 def step(daemon, action: str = "attached") -> None:

@@ -33,9 +33,11 @@ def body(msg: EmailMessage) -> str:
 
 
 def reply(stack, user: str, to_msg: EmailMessage, text: str, *, sender: str | None = None,
-          to: str | None = None, headers: dict[str, str] | None = None) -> None:
-    """Reply as an Indonesian Gmail user would: text on top, quote below, via SMTP."""
+          to: str | None = None, headers: dict[str, str] | None = None, login: bool | None = None) -> None:
+    """Reply as an Indonesian Gmail user would: text on top, quote below, via SMTP
+    (logged in, as their client does, when sending as themselves, unless ``login`` says)."""
     sender = sender or f"{user}@dukcapil.test"
+    login = sender == f"{user}@dukcapil.test" if login is None else login
     target = to or str(to_msg["Reply-To"] or to_msg["From"].addresses[0].addr_spec)
     quoted = "\n".join("> " + line for line in body(to_msg).splitlines()[:15])
     msg = EmailMessage()
@@ -50,7 +52,7 @@ def reply(stack, user: str, to_msg: EmailMessage, text: str, *, sender: str | No
     msg.set_content(f"{text}\n\n-- \n{user} | Ruang Layanan Lt. 2\n\nPada Sen, 23 Nov 2026 pukul 10.15 Layanan Pengaduan "
                     f"<aduan@dukcapil.test> menulis:\n{quoted}\n")
     stack.send(msg.as_bytes(), sender.split("@")[0] if sender.endswith("@dukcapil.test") else sender,
-               [target])
+               [target], login=login)
 
 
 def complaint(app) -> Complaint:
@@ -166,7 +168,8 @@ def test_forged_staff_reply_changes_nothing_and_the_holder_is_told(desk):
 def test_staff_reply_failing_dkim_is_refused(desk):
     stack, app, daemon = desk
     register(stack, daemon)
-    reply(stack, "admin", latest(stack, "admin"), "#jawab Sudah selesai.",
+    # Not logged in: the office's server stamps it failing (and drops this look-alike of its own).
+    reply(stack, "admin", latest(stack, "admin"), "#jawab Sudah selesai.", login=False,
           headers={"Authentication-Results": "mx.dukcapil.test; dkim=fail header.d=dukcapil.test; "
                                              "spf=fail smtp.mailfrom=admin@dukcapil.test"})
     step(daemon, "refused")

@@ -516,7 +516,7 @@ def test_a_staff_auto_responder_on_a_refusal_is_stopped_after_the_limit(make_des
         msg["Message-ID"] = make_msgid(domain="dukcapil.test")
         msg["In-Reply-To"] = str(forward["Message-ID"])
         msg.set_content(f"#entahlah {n}")
-        stack.send(msg.as_bytes(), "admin", [msg["To"]])
+        stack.send(msg.as_bytes(), "admin", [msg["To"]], login=True)
         daemon.run_once()
     assert kinds_in(stack, "admin").count("staff/refused") == 3
     assert len(hops(app, "refused")) == 5

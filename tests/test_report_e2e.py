@@ -42,7 +42,7 @@ def mails(stack, user: str, kind: str | None = None) -> list[EmailMessage]:
 
 
 def reply(stack, user: str, to_msg: EmailMessage, text: str) -> None:
-    """Reply as a mail client would: text on top, to the Reply-To, threaded."""
+    """Reply as a mail client would: logged in, text on top, to the Reply-To, threaded."""
     sender = f"{user}@dukcapil.test"
     target = str(to_msg["Reply-To"])
     msg = EmailMessage()
@@ -51,7 +51,7 @@ def reply(stack, user: str, to_msg: EmailMessage, text: str) -> None:
     msg["Message-ID"] = email.utils.make_msgid(domain="dukcapil.test")
     msg["In-Reply-To"] = msg["References"] = to_msg["Message-ID"]
     msg.set_content(f"{text}\n\n-- \n{user}\n")
-    stack.send(msg.as_bytes(), user, [target])
+    stack.send(msg.as_bytes(), user, [target], login=True)
 
 
 def handled(daemon) -> list[str]:
