@@ -13,7 +13,7 @@ import sys
 from devstack.mailstack import MailStack, MailStackError, default_dir
 
 USAGE = """\
-usage: scripts/mailstack COMMAND [--dir DIR] [--users-file F]
+usage: scripts/mailstack COMMAND [--dir DIR] [--users-file F] [--authserv-id ID]
 
 Local real mail servers for mailflow's tests, demo and benchmarks:
 Dovecot (IMAP/IMAPS/LMTP) + an aiosmtpd SMTP front, on loopback ports picked
@@ -37,6 +37,13 @@ options:
   --dir DIR        state directory (default: $MAILSTACK_DIR if set, else
                    <repo>/var/mailstack)
   --users-file F   extra users (start only)
+  --authserv-id ID the SMTP front stamps every accepted mail with
+                   "Authentication-Results: ID; spf=R ...; dkim=R ...; dmarc=R ..."
+                   (R: pass when sent logged in as its From:, else fail for
+                   @dukcapil.test and none for other domains), removing ones
+                   with ID it came with. Default mx.dukcapil.test, "" for no
+                   stamping; on a running stack, restarts the SMTP front
+                   when changed (start only)
 
 env printed (also in DIR/env, shell syntax; `. DIR/env` or eval "$(... env)"):
   MAILSTACK_DIR MAILSTACK_DOMAIN=dukcapil.test MAILSTACK_PASSWORD=secret
@@ -49,6 +56,7 @@ env printed (also in DIR/env, shell syntax; `. DIR/env` or eval "$(... env)"):
   MAILSTACK_SMTP_STARTTLS_PORT  SMTP offering STARTTLS
   MAILSTACK_CA_FILE             CA that signed the servers' certificate
   MAILSTACK_LMTP_SOCKET         Dovecot LMTP unix socket
+  MAILSTACK_AUTHSERV_ID         the id stamped in Authentication-Results ("": none)
 
 files in DIR: dovecot.conf dovecot.log smtprelay.log env state.json ca.pem
 server.pem users (and spool/ -> the mail when DIR is not reachable by vmail).
@@ -61,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("command", nargs="?")
     p.add_argument("--dir")
     p.add_argument("--users-file")
+    p.add_argument("--authserv-id")
     p.add_argument("-h", "--help", action="store_true")
     args = p.parse_args(argv)
     commands = ("start", "stop", "status", "env", "reset", "restart-imap", "restart-smtp")
@@ -74,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = MailStack(d)
     try:
         if args.command == "start":
-            stack.start(users_file=args.users_file)
+            stack.start(users_file=args.users_file, authserv_id=args.authserv_id)
             print(stack.env_text(), end="")
         elif args.command == "stop":
             stack.stop()

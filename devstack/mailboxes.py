@@ -1,9 +1,10 @@
-"""Reading, writing and emptying the mail stack's mailboxes.
+"""Reading, writing and emptying the mail stack's mailboxes; steering its SMTP front.
 
 :class:`MailboxHelpers` is the part of :class:`~devstack.mailstack.MailStack`
 that tests, benchmarks and the demo use on a running stack: send through the
-SMTP front, read and append over IMAP, wait for mail, run doveadm, reset.
-It relies on what ``MailStack`` provides: ``host``, ``password``, the
+SMTP front (logged in or not), set its faults and auth policy, read and
+append over IMAP, wait for mail, run doveadm, reset.  It relies on what
+``MailStack`` provides: ``dir``, ``domain``, ``host``, ``password``, the
 ports, ``ca_file``, ``address()``, ``spool``, ``conf``, ``instance``,
 ``_p()`` and ``_require_state()``.
 """
@@ -17,9 +18,10 @@ import shutil
 import smtplib
 import subprocess
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
-from devstack import dovecot
+from devstack import dovecot, relayproc
+from devstack.authres import effective_policy
 from devstack.dovecot import SPECIAL_FOLDERS
 from devstack.system import MailStackError, which
 
@@ -63,7 +65,8 @@ class MailboxHelpers:
         Bare user names get ``@dukcapil.test``.  LF-only bytes are sent with
         CRLF; otherwise the bytes go out unchanged.  ``login``: first AUTH as
         ``mail_from`` (a stack user; password ``secret``), as a staff member's
-        own mail client does.
+        own mail client does, so that the front stamps it ``pass`` when it is
+        also the ``From:``.
         """
         rcpts = [rcpt_to] if isinstance(rcpt_to, str) else list(rcpt_to)
         rcpts = [self.address(r) for r in rcpts]
@@ -79,6 +82,29 @@ class MailboxHelpers:
             if login:
                 smtp.login(sender, self.password)
             return smtp.sendmail(sender, rcpts, _fix_newlines(raw))
+
+    def relay_control(self, *, faults: Iterable[dict] = (), sent_copy: bool = False) -> None:
+        """Set how the SMTP front misbehaves (``faults``) and whether it files a
+        copy of every accepted mail from a local user in that user's ``Sent``
+        folder (``sent_copy``, as Gmail and Exchange do). Takes effect at the
+        next SMTP command; each call starts the faults' counts again; the auth
+        policy stays. See :mod:`devstack.smtprelay` for the fault format, e.g.
+        ``{"stage": "data", "reply": "451 4.3.0 busy", "times": 2}``."""
+        self._require_state()
+        relayproc.update_control(self.dir, faults=list(faults), faults_id=time.time_ns(),
+                                 sent_copy=bool(sent_copy), imap_port=self.imap_port)
+
+    def set_auth_policy(self, policy: Mapping[str, str]) -> None:
+        """Set the Authentication-Results result (``pass``, ``fail``, ``none``...)
+        the SMTP front gives mail by its ``From:`` domain when not sent logged in
+        as that ``From:``, e.g. ``{"warga.test": "pass", "evil.test": "fail"}``;
+        merged over the defaults (``dukcapil.test`` ``fail``, others ``none``),
+        replacing the previous policy. Takes effect at the next SMTP command;
+        faults and their counts stay; :meth:`reset` clears it. Raises
+        ValueError for a result RFC 8601 does not define."""
+        self._require_state()
+        effective_policy(self.domain, policy)
+        relayproc.update_control(self.dir, auth_policy=dict(policy))
 
     def count(self, user: str, folder: str = "INBOX") -> int:
         with self._session(user) as c:
@@ -130,7 +156,8 @@ class MailboxHelpers:
 
     def reset(self) -> None:
         """Empty every user's mailboxes (deleting created folders) and clear
-        :meth:`relay_control` (no faults, no sent copies).
+        :meth:`relay_control` and :meth:`set_auth_policy` (no faults, no sent
+        copies, the default auth policy).
 
         A user with no live IMAP process gets a brand-new mail directory (UIDs
         restart at 1, no flags/subscriptions left).  A user with an open IMAP
@@ -138,7 +165,7 @@ class MailboxHelpers:
         """
         self._require_state()
         with contextlib.suppress(FileNotFoundError):
-            self._p("relay-control.json").unlink()
+            self._p(relayproc.CONTROL_FILE).unlink()
         mail = self.spool / "mail"
         homes = [e for e in os.scandir(mail) if e.is_dir(follow_symlinks=False)]
         if not homes:

@@ -3,7 +3,7 @@
 Used by the pytest fixtures (``tests/conftest.py``), by benchmarks and, through
 ``scripts/mailstack``, from the shell::
 
-    python3 -m devstack.mailstack start [--dir DIR] [--users-file F]
+    python3 -m devstack.mailstack start [--dir DIR] [--users-file F] [--authserv-id ID]
     python3 -m devstack.mailstack stop|status|env|reset|restart-imap|restart-smtp [--dir DIR]
 
 From Python::
@@ -11,6 +11,7 @@ From Python::
     from devstack.mailstack import MailStack
     stack = MailStack().start("/tmp/x")      # or MailStack.attach(dir) for a running one
     stack.send(raw, "warga1@dukcapil.test", "aduan+abc@dukcapil.test")
+    stack.send(raw, "kasi-capil", "aduan", login=True)   # as from the staff member's own client
     [raw_back] = stack.wait_for("aduan", 1)
     stack.reset(); stack.stop()
 
@@ -21,7 +22,9 @@ What runs (all on loopback, on free ports chosen at start, nothing fixed):
   every password ``secret``; ``aduan+tag@dukcapil.test`` lands in aduan's INBOX.
 * :mod:`devstack.smtprelay` (aiosmtpd) on ``SMTP_PORT`` (no STARTTLS)
   and ``SMTP_STARTTLS_PORT``; it delivers to LMTP before answering 250
-  (started and stopped by :mod:`devstack.relayproc`).
+  (started and stopped by :mod:`devstack.relayproc`).  Like the office's
+  receiving server it stamps ``Authentication-Results`` (``pass`` when sent
+  logged in as the ``From:``, else :meth:`~MailStack.set_auth_policy`'s).
 * A throw-away CA (``DIR/ca.pem``) and a server certificate for
   ``localhost``, 127.0.0.1 and 127.0.0.2, kept across restarts of one DIR.
 
@@ -56,6 +59,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from devstack import dovecot, relayproc
+from devstack.authres import DEFAULT_AUTHSERV_ID
 from devstack.dovecot import HOST, PLAIN_IMAP_HOST
 from devstack.mailboxes import MailboxHelpers
 from devstack.system import (
@@ -101,6 +105,7 @@ ENV_KEYS = (
     "MAILSTACK_SMTP_STARTTLS_PORT",
     "MAILSTACK_CA_FILE",
     "MAILSTACK_LMTP_SOCKET",
+    "MAILSTACK_AUTHSERV_ID",
 )
 
 _PKG_PARENT = Path(__file__).resolve().parents[1]  # the checkout: holds devstack/ and mailflow/
@@ -136,10 +141,13 @@ def read_users_file(path: str | os.PathLike[str]) -> list[str]:
 
 
 class MailStack(MailboxHelpers):
-    """A running (or to be started) stack in one state directory."""
+    """A running (or to be started) stack in one state directory.  ``authserv_id``:
+    the id the SMTP front stamps Authentication-Results with (``""``: none; None:
+    ``mx.dukcapil.test`` when starting, unchanged on a running stack)."""
 
-    def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, dir: str | os.PathLike[str] | None = None, authserv_id: str | None = None) -> None:
         self.dir = Path(dir if dir is not None else default_dir()).absolute()
+        self._want_authserv_id = authserv_id
         self._state: dict = {}
         self._relay_proc: subprocess.Popen | None = None
         self.domain = DOMAIN
@@ -204,6 +212,10 @@ class MailStack(MailboxHelpers):
         return str(self.run_dir / "lmtp")
 
     @property
+    def authserv_id(self) -> str:
+        return self._state.get("authserv_id", DEFAULT_AUTHSERV_ID)
+
+    @property
     def env(self) -> dict[str, str]:
         return {
             "MAILSTACK_DIR": str(self.dir),
@@ -218,6 +230,7 @@ class MailStack(MailboxHelpers):
             "MAILSTACK_SMTP_STARTTLS_PORT": str(self.smtp_starttls_port),
             "MAILSTACK_CA_FILE": self.ca_file,
             "MAILSTACK_LMTP_SOCKET": self.lmtp_socket,
+            "MAILSTACK_AUTHSERV_ID": self.authserv_id,
         }
 
     def env_text(self) -> str:
@@ -284,8 +297,10 @@ class MailStack(MailboxHelpers):
         users_file: str | os.PathLike[str] | None = None,
         users: Iterable[str] = (),
         log=None,
+        authserv_id: str | None = None,
     ) -> MailStack:
-        """Start (or, if already running, just update users of) the stack."""
+        """Start (or, if already running, just update users of) the stack; a
+        different ``authserv_id`` (see :class:`MailStack`) restarts the SMTP front."""
         if dir is not None:
             self.dir = Path(dir).absolute()
         log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -299,9 +314,13 @@ class MailStack(MailboxHelpers):
         all_users = list(DEFAULT_USERS) + [
             u for u in self._state.get("extra_users", []) if u not in DEFAULT_USERS
         ]
+        wanted = authserv_id if authserv_id is not None else self._want_authserv_id
         if had_state and self.running():
             self._state["users"] = all_users
             self._write_users(mail_identity())
+            if wanted is not None and wanted != self.authserv_id:
+                self._state["authserv_id"] = wanted
+                self.restart_smtp()
             self._save_state()
             return self
         if had_state:
@@ -309,6 +328,7 @@ class MailStack(MailboxHelpers):
         ensure_installed(log)
         pw = mail_identity()
         self._state["users"] = all_users
+        self._state["authserv_id"] = DEFAULT_AUTHSERV_ID if wanted is None else wanted
         self._prepare_dirs(pw)
         dovecot.make_certs(self.dir)
         self._write_users(pw)
@@ -407,7 +427,8 @@ class MailStack(MailboxHelpers):
 
     def _spawn_relay(self, port: int, starttls_port: int) -> None:
         self._relay_proc = relayproc.spawn(self.dir, lmtp_socket=self.lmtp_socket, domain=self.domain,
-                                           password=self.password, port=port, starttls_port=starttls_port)
+                                           password=self.password, port=port, starttls_port=starttls_port,
+                                           authserv_id=self.authserv_id)
 
     def _wait_relay(self) -> None:
         ports = self._state["ports"]
@@ -464,26 +485,6 @@ class MailStack(MailboxHelpers):
                 if attempt == 19:
                     raise
                 time.sleep(0.25)  # port not free yet
-
-    def relay_control(self, *, faults: Iterable[dict] = (), sent_copy: bool = False) -> None:
-        """Set how the SMTP front misbehaves (``faults``) and whether it files a
-        copy of every accepted mail from a local user in that user's ``Sent``
-        folder (``sent_copy``, as Gmail and Exchange do). Takes effect at the
-        next SMTP command; each call starts the faults' counts again. See
-        :mod:`devstack.smtprelay` for the fault format, e.g.
-        ``{"stage": "data", "reply": "451 4.3.0 busy", "times": 2}``."""
-        self._require_state()
-        settings = {"faults": list(faults), "sent_copy": bool(sent_copy), "imap_port": self.imap_port}
-        path = self._p("relay-control.json")
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-        # The relay notices a change by (mtime, size); make two quick writes differ.
-        st = path.stat()
-        os.utime(path, ns=(st.st_atime_ns, max(st.st_mtime_ns, self._control_stamp + 1)))
-        self._control_stamp = path.stat().st_mtime_ns
-
-    _control_stamp = 0
 
     def _require_state(self) -> None:
         if not self._state and not self._load_state():

@@ -3,7 +3,8 @@
 The relay (:mod:`devstack.smtprelay`) runs as ``python -m devstack.smtprelay``
 in a session of its own, logging to ``DIR/smtprelay.log``.  It writes
 ``DIR/smtprelay.pid`` and, once it listens, ``DIR/smtprelay.ready`` (JSON
-``{pid, port, starttls_port}``).
+``{pid, port, starttls_port}``).  Tests steer it at run time through its
+control file ``DIR/relay-control.json`` (:func:`update_control`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from devstack.system import MailStackError, alive, read_pid, wait_gone
 
 _CHECKOUT = Path(__file__).resolve().parents[1]  # holds devstack/: the relay's PYTHONPATH
 _MARKER = "devstack.smtprelay"  # in its command line: tells it from a reused pid
+CONTROL_FILE = "relay-control.json"
 
 
 def spawn(dir: Path, *, lmtp_socket: str, domain: str, password: str, port: int,
-          starttls_port: int) -> subprocess.Popen:
+          starttls_port: int, authserv_id: str) -> subprocess.Popen:
     """Start the relay for the stack in ``dir`` on ``port`` and ``starttls_port``
-    (0: free ones); returns the child at once (see :func:`wait_ready`)."""
+    (0: free ones), stamping Authentication-Results as ``authserv_id`` (``""``:
+    not at all); returns the child at once (see :func:`wait_ready`)."""
     for name in ("smtprelay.ready", "smtprelay.pid"):
         with contextlib.suppress(FileNotFoundError):
             (dir / name).unlink()
@@ -49,7 +52,8 @@ def spawn(dir: Path, *, lmtp_socket: str, domain: str, password: str, port: int,
         "--hostname", f"mail.{domain}",
         "--pidfile", str(dir / "smtprelay.pid"),
         "--ready-file", str(dir / "smtprelay.ready"),
-        "--control", str(dir / "relay-control.json"),
+        "--control", str(dir / CONTROL_FILE),
+        "--authserv-id", authserv_id,
     ]
     with open(dir / "smtprelay.log", "ab") as logf:
         return subprocess.Popen(
@@ -106,3 +110,29 @@ def stop(dir: Path, proc: subprocess.Popen | None) -> None:
             proc.wait(timeout=5)
     with contextlib.suppress(FileNotFoundError):
         (dir / "smtprelay.pid").unlink()
+
+
+def update_control(dir: Path, **settings: object) -> None:
+    """Set ``settings`` (JSON values) in the relay's control file, keeping the
+    ones not given; the relay applies them from its next SMTP command on (see
+    :mod:`devstack.smtprelay` for the keys)."""
+    path = dir / CONTROL_FILE
+    current: dict = {}
+    old_mtime = 0
+    with contextlib.suppress(OSError, ValueError):
+        old_mtime = path.stat().st_mtime_ns
+        current = json.loads(path.read_text(encoding="utf-8") or "{}")
+    current.update(settings)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    # The relay notices a change by (mtime, size): make two quick writes differ,
+    # also across a reset() that deleted the file in between.
+    floor = max(old_mtime, _last_written.get(path, 0))
+    st = path.stat()
+    if st.st_mtime_ns <= floor:
+        os.utime(path, ns=(st.st_atime_ns, floor + 1))
+    _last_written[path] = path.stat().st_mtime_ns
+
+
+_last_written: dict[Path, int] = {}  # control file -> the mtime this process last gave it

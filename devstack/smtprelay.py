@@ -3,8 +3,8 @@
 Accepts mail for one local domain (``dukcapil.test``) and hands every message
 to Dovecot's LMTP socket *before* answering ``250``, so a message is visible
 over IMAP as soon as the client's send returns.  The bytes are passed through
-untouched (``decode_data=False``; nothing is added by this relay; Dovecot adds
-``Return-Path``, ``Delivered-To`` and ``Received`` on top).
+untouched (``decode_data=False``) but for the ``Authentication-Results`` below;
+Dovecot adds ``Return-Path``, ``Delivered-To`` and ``Received`` on top.
 
 * Recipients: ``local@domain`` or ``local+tag@domain`` where ``local`` is
   listed in the users file (one local part per line, re-read when it changes).
@@ -14,6 +14,19 @@ untouched (``decode_data=False``; nothing is added by this relay; Dovecot adds
   requires TLS or AUTH; AUTH PLAIN/LOGIN is offered on both and accepts any
   known user with the stack password, so clients configured with credentials
   work too.
+* Authentication-Results (RFC 8601), as the office's receiving server would
+  write them (:mod:`devstack.authres`), unless ``--authserv-id ''``: every
+  accepted mail loses the ``Authentication-Results`` fields it came with whose
+  authserv-id is ours (``--authserv-id``, default ``mx.dukcapil.test``; other
+  ids stay) and gets one on top: ``Authentication-Results: mx.dukcapil.test;
+  spf=R smtp.mailfrom=SENDER; dkim=R header.d=D; dmarc=R header.from=D`` (D:
+  the first ``From:`` address's domain).  R is ``pass`` if the session logged
+  in (AUTH) as that ``From:`` address, else the control file's
+  ``"auth_policy"`` for D, by default ``fail`` for our own ``--domain``
+  (unauthenticated mail claiming the office's domain is spoofed) and ``none``
+  for any other.  The sent copy below is the mail as submitted, unstamped.
+  Stamping reads the header section only: ~0.08 ms of CPU for a ~2 KB mail,
+  ~0.9 ms for 7 MB (one copy), lost in the noise end to end.
 * LMTP failures become SMTP errors: 4xx from Dovecot (or Dovecot down, e.g.
   during ``restart-imap``) -> ``451``, 5xx -> ``554``.  With several
   recipients and a partial failure the whole DATA is answered with the
@@ -36,6 +49,12 @@ untouched (``decode_data=False``; nothing is added by this relay; Dovecot adds
     accepted mail whose envelope sender is a local user is also filed, before
     the ``250``, in that user's ``Sent`` folder (IMAP APPEND), so a client
     can later check whether a mail it sent was accepted.
+  - ``"auth_policy": {"warga.test": "pass", "evil.test": "fail"}``: the
+    Authentication-Results R by ``From:`` domain (exact, case-insensitive) for
+    mail not sent by the logged-in ``From:`` user; merged over the defaults
+    above.  Written by :meth:`MailStack.set_auth_policy`.
+  - ``"faults_id"``: set by each :meth:`MailStack.relay_control` call, so that
+    it starts the faults' counts again while a policy change does not.
 
 Only aiosmtpd's public API is used: its ``SMTP`` server with constructor
 options (``data_size_limit``, ``enable_SMTPUTF8``, ``decode_data``,
@@ -82,6 +101,7 @@ from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+from devstack.authres import DEFAULT_AUTHSERV_ID, effective_policy, stamp
 from devstack.lmtp import LmtpDeliverer, LmtpError
 
 log = logging.getLogger("mailstack.smtprelay")
@@ -113,14 +133,17 @@ class UserList:
 
 
 class Control:
-    """The test-controlled behaviour (faults, sent copies), re-read from a JSON
-    file whenever it changes; the count of each fault's uses starts again then."""
+    """The test-controlled behaviour (faults, sent copies, the Authentication-Results
+    policy), re-read from a JSON file whenever it changes.  The count of each
+    fault's uses starts again when ``faults`` or ``faults_id`` changes (not when
+    only the other settings do)."""
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
         self.path = Path(path) if path else None
         self._stamp: tuple[int, int] | None = None
         self.settings: dict = {}
         self._used: list[int] = []
+        self._faults_seen: object = None
         self._lock = threading.Lock()
 
     def _refresh(self) -> None:
@@ -129,7 +152,7 @@ class Control:
         try:
             st = self.path.stat()
         except FileNotFoundError:
-            self.settings, self._used, self._stamp = {}, [], None
+            self.settings, self._used, self._stamp, self._faults_seen = {}, [], None, None
             return
         stamp = (st.st_mtime_ns, st.st_size)
         if stamp != self._stamp:
@@ -138,7 +161,10 @@ class Control:
             except ValueError:
                 log.warning("control file %s is not JSON; ignored", self.path)
                 self.settings = {}
-            self._used = [0] * len(self.settings.get("faults", ()))
+            faults = (self.settings.get("faults"), self.settings.get("faults_id"))
+            if faults != self._faults_seen:
+                self._used = [0] * len(self.settings.get("faults", ()))
+                self._faults_seen = faults
             self._stamp = stamp
 
     def fault(self, stage: str, sender: str, *rcpts: str) -> str | None:
@@ -169,6 +195,19 @@ class Control:
                 return int(self.settings["imap_port"])
         return None
 
+    def auth_results(self, own_domain: str) -> dict[str, str]:
+        """Results by ``From:`` domain for mail not sent by the logged-in
+        ``From:`` user: :func:`~devstack.authres.effective_policy` of the
+        ``"auth_policy"`` setting (its defaults alone if that is not valid)."""
+        with self._lock:
+            self._refresh()
+            policy = self.settings.get("auth_policy")
+        try:
+            return effective_policy(own_domain, policy if isinstance(policy, dict) else None)
+        except ValueError as exc:
+            log.warning("control file: %s; the default auth policy is used", exc)
+            return effective_policy(own_domain, None)
+
 
 def file_sent_copy(port: int, user: str, password: str, data: bytes) -> None:
     """APPEND ``data`` to ``user``'s Sent folder on the local Dovecot."""
@@ -188,12 +227,14 @@ def file_sent_copy(port: int, user: str, password: str, data: bytes) -> None:
 
 
 class RelayHandler:
-    """aiosmtpd handler: checks recipients, injects the controlled faults and
+    """aiosmtpd handler: checks recipients, injects the controlled faults,
+    stamps Authentication-Results as ``authserv_id`` (nothing if empty) and
     delivers each accepted mail to LMTP (and its sent copy) before the 250."""
 
     def __init__(self, domain: str, users: UserList, deliverer: LmtpDeliverer, password: str,
-                 control: Control | None = None):
+                 control: Control | None = None, authserv_id: str = ""):
         self.domain = domain.lower()
+        self.authserv_id = authserv_id
         self.users = users
         self.deliverer = deliverer
         self.password = password
@@ -238,6 +279,12 @@ class RelayHandler:
         if fault:
             return fault
         started = time.monotonic()
+        delivered = data
+        if self.authserv_id:
+            login = session.auth_data if session.authenticated and isinstance(session.auth_data, str) else None
+            delivered = stamp(data, authserv_id=self.authserv_id, mail_from=envelope.mail_from or "",
+                              helo=session.host_name or "", login=login,
+                              results=self.control.auth_results(self.domain))
         loop = asyncio.get_running_loop()
         try:
             results = await loop.run_in_executor(
@@ -245,7 +292,7 @@ class RelayHandler:
                 self.deliverer.deliver,
                 envelope.mail_from or "",
                 rcpts,
-                data,
+                delivered,
                 list(envelope.mail_options or []),
             )
         except LmtpError as exc:
@@ -278,7 +325,8 @@ def _authenticator(handler: RelayHandler):
             password = auth_data.password.decode("utf-8", "replace")
             address = user if "@" in user else f"{user}@{handler.domain}"
             if password == handler.password and handler.known(address):
-                return AuthResult(success=True, auth_data=user)
+                # The address, not the login as typed: what the stamp compares with From:.
+                return AuthResult(success=True, auth_data=address.lower())
         return AuthResult(success=False, handled=False)
 
     return check
@@ -296,7 +344,8 @@ def _listen(host: str, port: int) -> socket.socket:
 async def serve(args: argparse.Namespace) -> None:
     users = UserList(args.users_file)
     deliverer = LmtpDeliverer(args.lmtp)
-    handler = RelayHandler(args.domain, users, deliverer, args.password, Control(args.control))
+    handler = RelayHandler(args.domain, users, deliverer, args.password, Control(args.control),
+                           authserv_id=args.authserv_id)
     auth = _authenticator(handler)
     tls = None
     if args.starttls_port is not None:
@@ -381,7 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pidfile")
     p.add_argument("--ready-file", help="JSON {pid, port, starttls_port} written once listening")
     p.add_argument("--log-level", default="INFO")
-    p.add_argument("--control", help="JSON control file: injected faults, sent copies (see the module doc)")
+    p.add_argument("--control", help="JSON control file: injected faults, sent copies, auth policy (see the module doc)")
+    p.add_argument("--authserv-id", default=DEFAULT_AUTHSERV_ID,
+                   help="stamp Authentication-Results as this receiving server ('' = stamp nothing)")
     args = p.parse_args(argv)
     if args.starttls_port is not None and not (args.cert and args.key):
         p.error("--starttls-port needs --cert and --key")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import email
 import os
 import re
 import smtplib
@@ -16,12 +17,15 @@ import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
+from devstack.authres import authserv_id_of, stamp
 from devstack.mailstack import ENV_KEYS, MailStack
 
 integration = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[1]
-ADDED_BY_SERVERS = {"return-path", "delivered-to", "received"}
+ADDED_BY_DOVECOT = {"return-path", "delivered-to", "received"}
+# The SMTP front stamps Authentication-Results like the office's receiving server.
+ADDED_BY_SERVERS = ADDED_BY_DOVECOT | {"authentication-results"}
 
 
 def complaint(subject: str = "Pengaduan KTP-el hilang", size: int = 0) -> bytes:
@@ -292,6 +296,135 @@ def test_reset_empties_everything(mail):
         assert busy.search("ALL") == []
     finally:
         busy.logout()
+
+
+# ------------------------------------------------------------------ Authentication-Results
+
+
+def stamped(result: str, sender: str, domain: str) -> bytes:
+    """The field the SMTP front puts on top, as mailflow will read it."""
+    return (f"Authentication-Results: mx.dukcapil.test; spf={result} smtp.mailfrom={sender}; "
+            f"dkim={result} header.d={domain}; dmarc={result} header.from={domain}\r\n").encode()
+
+
+def letter(sender: str, subject: str = "Surat", extra: bytes = b"") -> bytes:
+    return (f"From: Pengirim <{sender}>\r\nTo: aduan@dukcapil.test\r\nSubject: {subject}\r\n".encode()
+            + extra + b"Message-ID: <" + str(time.monotonic_ns()).encode() + b"@test>\r\n\r\nIsi surat.\r\n.titik\r\n")
+
+
+def auth_results(got: bytes) -> list[str]:
+    """The Authentication-Results fields of a delivered mail, top first, unfolded."""
+    return [" ".join(v.split()) for v in email.message_from_bytes(got).get_all("Authentication-Results", [])]
+
+
+@integration
+def test_a_staff_member_logged_in_as_the_from_address_is_stamped_pass(mail):
+    raw = letter("kasi-capil@dukcapil.test", "#setuju")
+    mail.send(raw, "kasi-capil", "aduan", login=True)
+    [got] = mail.messages("aduan")
+    assert got.endswith(stamped("pass", "kasi-capil@dukcapil.test", "dukcapil.test") + raw)  # the rest untouched
+    assert set(split_added(got, raw)) == ADDED_BY_SERVERS
+    assert len(auth_results(got)) == 1
+
+
+@integration
+def test_unauthenticated_or_other_users_mail_from_the_office_domain_is_stamped_fail(mail):
+    raw = letter("kasi-capil@dukcapil.test", "#setuju palsu")
+    mail.send(raw, "kasi-capil", "aduan")  # no AUTH
+    mail.send(raw, "warga1", "aduan", login=True)  # logged in, but not as the From:
+    first, second = mail.messages("aduan")
+    assert first.endswith(stamped("fail", "kasi-capil@dukcapil.test", "dukcapil.test") + raw)
+    assert second.endswith(stamped("fail", "warga1@dukcapil.test", "dukcapil.test") + raw)
+
+
+@integration
+def test_other_domains_follow_the_policy_set_at_run_time(mail):
+    mail.send(letter("budi@warga.test"), "budi@warga.test", "aduan")
+    assert auth_results(mail.messages("aduan")[-1]) == [
+        "mx.dukcapil.test; spf=none smtp.mailfrom=budi@warga.test; dkim=none header.d=warga.test; dmarc=none header.from=warga.test"]
+    mail.relay_control(faults=[{"stage": "data", "reply": "451 4.3.0 sekali", "times": 1}])
+    with pytest.raises(smtplib.SMTPDataError):
+        mail.send(letter("budi@warga.test"), "budi@warga.test", "aduan")
+    mail.set_auth_policy({"Warga.TEST": "pass", "evil.test": "fail"})  # the fault stays used up
+    for sender in ("budi@warga.test", "mallory@evil.test", "ani@lain.test", "warga2@dukcapil.test"):
+        mail.send(letter(sender), sender, "aduan")
+    results = [auth_results(m)[0].split("; ")[1] for m in mail.messages("aduan")]
+    assert results == ["spf=none smtp.mailfrom=budi@warga.test", "spf=pass smtp.mailfrom=budi@warga.test",
+                       "spf=fail smtp.mailfrom=mallory@evil.test", "spf=none smtp.mailfrom=ani@lain.test",
+                       "spf=fail smtp.mailfrom=warga2@dukcapil.test"]  # the office's default stays
+    with pytest.raises(ValueError):
+        mail.set_auth_policy({"warga.test": "lulus"})
+    mail.reset()  # back to the defaults
+    mail.send(letter("budi@warga.test"), "budi@warga.test", "aduan")
+    assert "dmarc=none" in auth_results(mail.messages("aduan")[-1])[0]
+
+
+FORGED_OURS = b"Authentication-Results: MX.Dukcapil.Test (kami) 1;\r\n\tdkim=pass header.d=dukcapil.test;\r\n dmarc=pass\r\n"
+FORGED_OTHER = b"Authentication-Results: evil.test; dmarc=pass header.from=dukcapil.test\r\n"
+
+
+@integration
+def test_forged_results_with_our_id_are_removed_and_others_kept(mail):
+    raw = letter("kadis@dukcapil.test", "#setuju",
+                 extra=b"Authentication-Results: mx.dukcapil.test; dmarc=pass\r\n" + FORGED_OTHER + FORGED_OURS)
+    mail.send(raw, "kadis@dukcapil.test", "aduan")
+    [got] = mail.messages("aduan")
+    assert auth_results(got) == [
+        "mx.dukcapil.test; spf=fail smtp.mailfrom=kadis@dukcapil.test; dkim=fail header.d=dukcapil.test; dmarc=fail header.from=dukcapil.test",
+        "evil.test; dmarc=pass header.from=dukcapil.test"]
+    kept = raw.replace(b"Authentication-Results: mx.dukcapil.test; dmarc=pass\r\n", b"").replace(FORGED_OURS, b"")
+    assert got.endswith(stamped("fail", "kadis@dukcapil.test", "dukcapil.test") + kept)
+
+
+@integration
+def test_stamping_off_leaves_the_mail_untouched_and_can_be_turned_on(tmp_path, mailstack):
+    state = tmp_path / "stack"
+    script = [str(REPO / "scripts" / "mailstack")]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("MAILSTACK_DIR", None)
+
+    def start(authserv_id: str) -> dict[str, str]:
+        out = subprocess.run([*script, "start", "--dir", str(state), "--authserv-id", authserv_id],
+                             capture_output=True, text=True, env=env, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return dict(line.split("=", 1) for line in out.stdout.splitlines())
+
+    try:
+        values = start("")
+        assert values["MAILSTACK_AUTHSERV_ID"] == "''"
+        other = MailStack.attach(state)
+        raw = letter("kadis@dukcapil.test", extra=FORGED_OURS + FORGED_OTHER)
+        other.send(raw, "kadis", "aduan", login=True)
+        [got] = other.messages("aduan")
+        assert set(split_added(got, raw)) <= ADDED_BY_DOVECOT  # byte-identical, forged fields and all
+        # On the running stack: the SMTP front restarts on its ports, stamping.
+        assert start("mx.dukcapil.test") == {**values, "MAILSTACK_AUTHSERV_ID": "mx.dukcapil.test"}
+        other.send(raw, "kadis", "aduan", login=True)
+        got = other.messages("aduan")[-1]
+        assert got.endswith(stamped("pass", "kadis@dukcapil.test", "dukcapil.test") + raw.replace(FORGED_OURS, b""))
+    finally:
+        subprocess.run([*script, "stop", "--dir", str(state)], env=env, timeout=120)
+
+
+def test_authserv_id_is_read_past_comments_quotes_and_versions():
+    for value, want in [
+        ("mx.dukcapil.test; dmarc=pass", "mx.dukcapil.test"),
+        (" (ours) MX.DUKCAPIL.TEST 1 ; spf=pass", "mx.dukcapil.test"),
+        ('\r\n\t"mx.dukcapil.test"; none', "mx.dukcapil.test"),
+        ("(a (nested\\) one)) mx.dukcapil.test(x);", "mx.dukcapil.test"),
+        ("mx.dukcapil.test.evil.test; dmarc=pass", "mx.dukcapil.test.evil.test"),
+        ("(only a comment)", ""),
+    ]:
+        assert authserv_id_of(value) == want, value
+
+
+def test_a_forged_envelope_sender_cannot_add_results_to_ours():
+    raw = b"From: a@evil.test\r\nSubject: x\r\n\r\nisi\r\n"
+    out = stamp(raw, authserv_id="mx.dukcapil.test", mail_from='"x; dmarc=pass"@evil.test', helo="h",
+                login=None, results={"evil.test": "fail"})
+    assert out == b"Authentication-Results: mx.dukcapil.test; spf=fail smtp.mailfrom=evil.test; " \
+                  b"dkim=fail header.d=evil.test; dmarc=fail header.from=evil.test\r\n" + raw
+    assert stamp(raw, authserv_id="", mail_from="a@evil.test", helo="h", login=None, results={}) is raw
 
 
 # ------------------------------------------------------------------ the script
