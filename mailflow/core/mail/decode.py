@@ -177,12 +177,11 @@ def decode_rfc2047(value: str) -> str:
     def flush() -> None:
         i = 0
         while i < len(pending):
-            cs, data = pending[i]
+            cs = pending[i][0]
             j = i + 1
             while j < len(pending) and pending[j][0] == cs:
-                data += pending[j][1]
                 j += 1
-            out.append(decode_bytes(data, cs)[0])
+            out.append(decode_bytes(b"".join(data for _, data in pending[i:j]), cs)[0])
             i = j
         pending.clear()
 

@@ -24,29 +24,31 @@ _WS = re.compile(r"\s+")
 def _unflow(text: str, delsp: bool) -> str:
     """RFC 3676 format=flowed -> logical lines (soft line breaks joined)."""
     out: list[str] = []
-    buf: list | None = None  # [quote depth, joined content]
+    depth_now: int | None = None  # quote depth of the logical line being joined
+    pieces: list[str] = []  # its content so far (joined once: linear in its length)
 
-    def emit(b: list) -> None:
-        out.append((">" * b[0] + " " + b[1]) if b[0] else b[1])
+    def emit() -> None:
+        line = "".join(pieces)
+        out.append((">" * depth_now + " " + line) if depth_now else line)
 
     for line in text.split("\n"):
         depth = len(line) - len(line.lstrip(">"))
         body = line[depth:]
         if body.startswith(" "):
             body = body[1:]  # space-stuffing
-        if buf is not None and buf[0] != depth:
-            emit(buf)
-            buf = None
-        if buf is None:
-            buf = [depth, ""]
+        if depth_now is not None and depth_now != depth:
+            emit()
+            depth_now = None
+        if depth_now is None:
+            depth_now, pieces = depth, []
         if body.endswith(" ") and body != "-- ":  # soft line break ("-- " is the signature mark)
-            buf[1] += body[:-1] if delsp else body
+            pieces.append(body[:-1] if delsp else body)
         else:
-            buf[1] += body
-            emit(buf)
-            buf = None
-    if buf is not None:
-        emit(buf)
+            pieces.append(body)
+            emit()
+            depth_now = None
+    if depth_now is not None:
+        emit()
     return "\n".join(out)
 
 
