@@ -10,6 +10,8 @@ The modules, each one idea, lower ones first:
 * ``parts``: what one MIME part holds: text, file name, size, header lines.
 * ``mime``: the tree: ``ParseLimits``, building and checking it, the walk
   that sorts its parts into body, attachments and report parts.
+* ``addresses``: the sender (From, Reply-To) read strictly, recipient lists
+  (To, Cc) leniently, both in linear time.
 * ``read``: ``parse_message``: header values, addresses, ids, date, body.
 
 The message tree is built as mail-parser builds it: the stdlib compat32
@@ -25,8 +27,11 @@ so the mail is parsed once:
   undecodable 8-bit bytes (``Formação`` -> ``Formao``) and leaves encoded words
   in quoted display names undecoded; we decode raw header values ourselves
   (8-bit: UTF-8, else windows-1252; RFC 2047 with per-charset fallbacks).
-* addresses: mail-parser returns nothing for ``To: a@x b@y`` (no comma); we use
-  ``email.utils.getaddresses`` and recover such lists by pattern.
+* addresses: mail-parser returns nothing for ``To: a@x b@y`` (no comma), and
+  it and ``email.utils.getaddresses`` read ``From: admin@office <x@elsewhere>``
+  as the office; we read the sender strictly (one mailbox or "sender unclear",
+  ``InboundMail.sender_problem``) and recover only recipient lists, keeping
+  only addresses exactly as written.
 * bodies: mail-parser returns ISO-2022-JP text undecoded (escape sequences),
   treats ``charset=big5`` UTF-8 bytes as a plain failure, and has no notion of
   "the first non-attachment text/plain part"; we walk the parts ourselves.
