@@ -2,8 +2,10 @@
 
 The modules, each one idea, lower ones first:
 
-* ``decode``: charsets, RFC 2047 encoded words, header values, Message-IDs
-  (also from the header bytes alone, before parsing: ``header_bytes_message_id``).
+* ``decode``: charsets, RFC 2047 encoded words, header values, Message-IDs.
+* ``head``: the header block on bytes: lost folds and junk before the first
+  field repaired; the Message-ID from the header bytes alone, before parsing
+  (``header_bytes_message_id``).
 * ``html``: HTML -> readable plain text.
 * ``values``: what reading hands out (``InboundMail``, ``Attachment``,
   ``ReportPart``) and ``MessageParseError``.
@@ -49,7 +51,8 @@ deep) or it is beyond the ``ParseLimits``; the daemon quarantines such mail.
 
 from __future__ import annotations
 
-from mailflow.core.mail.decode import decode_bytes, decode_rfc2047, header_bytes_message_id
+from mailflow.core.mail.decode import decode_bytes, decode_rfc2047
+from mailflow.core.mail.head import header_bytes_message_id
 from mailflow.core.mail.html import html_to_text
 from mailflow.core.mail.mime import ParseLimits
 from mailflow.core.mail.read import parse_message

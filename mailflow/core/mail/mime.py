@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 
-from mailflow.core.mail.decode import surrogate_str
+from mailflow.core.mail.decode import header_charset, surrogate_str
 from mailflow.core.mail.parts import (
     attachment_size,
+    declared_charset,
     header_lines,
     part_filename,
     part_text,
@@ -26,7 +27,7 @@ from mailflow.core.mail.parts import (
 )
 from mailflow.core.mail.values import Attachment, MessageParseError, ReportPart
 
-__all__ = ["ParseLimits", "Walk", "build_tree", "check_tree", "precheck", "walk"]
+__all__ = ["ParseLimits", "Walk", "build_tree", "check_tree", "precheck", "text_charset", "walk"]
 
 
 @dataclass(frozen=True)
@@ -189,8 +190,29 @@ def _note_defects(part: Message, ctype: str, defects: list[str]) -> None:
         defects.append(f"{ctype}: {_DEFECT_TEXT.get(name, name)}")
 
 
-def walk(root: Message, defects: list[str]) -> Walk:
+def text_charset(root: Message) -> str | None:
+    """The charset the mail declares for its text, to read raw 8-bit header
+    bytes with: that of the first text part (in tree order, attached mails
+    aside) naming one, else of the top-level Content-Type; None when that is
+    none, UTF-8 or ASCII, or cannot hold 8-bit bytes (see header_charset)."""
+    stack = [root]
+    while stack:
+        part = stack.pop()
+        payload = stored_payload(part)
+        if isinstance(payload, list):
+            if part.get_content_maintype() == "multipart":
+                stack.extend(reversed([c for c in payload if isinstance(c, Message)]))
+            continue
+        if part.get_content_maintype() == "text":
+            declared = declared_charset(part)
+            if declared:
+                return header_charset(declared)
+    return header_charset(declared_charset(root))
+
+
+def walk(root: Message, defects: list[str], charset: str | None = None) -> Walk:
     """Classify every part: body candidates, attachments, report parts.
+    ``charset``: for raw 8-bit bytes in file names (see text_charset).
 
     Iterative (no recursion limit). message/* parts are leaves: an attached
     mail's own text is not this mail's text.
@@ -238,9 +260,9 @@ def walk(root: Message, defects: list[str]) -> Walk:
         if ctype in ("message/rfc822", "message/global"):
             if isinstance(payload, list) and payload and isinstance(payload[0], Message):
                 w.reports.append(ReportPart(ctype, header_lines(payload[0])))
-            w.attachments.append(Attachment(part_filename(part), ctype, attachment_size(part, ctype)))
+            w.attachments.append(Attachment(part_filename(part, charset), ctype, attachment_size(part, ctype)))
             continue
-        filename = part_filename(part)
+        filename = part_filename(part, charset)
         if ctype in ("text/plain", "text/html") and not in_att and disposition != "attachment":
             if not filename or disposition == "inline":
                 if ctype == "text/plain":

@@ -26,8 +26,9 @@ from mailflow.core.mail.decode import (
     surrogate_str,
     unfold,
 )
+from mailflow.core.mail.head import repair_head
 from mailflow.core.mail.html import html_to_text
-from mailflow.core.mail.mime import ParseLimits, build_tree, check_tree, precheck, walk
+from mailflow.core.mail.mime import ParseLimits, build_tree, check_tree, precheck, text_charset, walk
 from mailflow.core.mail.parts import part_text
 from mailflow.core.mail.values import InboundMail, MessageParseError
 
@@ -88,10 +89,13 @@ def parse_message(raw: bytes, limits: ParseLimits = ParseLimits()) -> InboundMai
     if not raw.strip():
         raise MessageParseError("empty message")
     precheck(raw, limits)
+    head, rest, defects = repair_head(raw)
+    if defects:  # the stdlib parser would lose the headers: parse the repaired block
+        raw = head + raw[rest:]
     msg = build_tree(raw)
     check_tree(msg, limits)
     try:
-        return _extract(raw, msg, [])
+        return _extract(raw, msg, defects)
     except MessageParseError:
         raise
     except RecursionError:
@@ -115,7 +119,9 @@ def _extract(raw: bytes, msg: Message, defects: list[str]) -> InboundMail:
         if len(raw_headers.get(name, ())) > 1:
             defects.append(f"duplicate {name} header; the first is used")
 
-    headers = {name: tuple(decode_header_value(v) for v in values) for name, values in raw_headers.items()}
+    # raw 8-bit header bytes that are not UTF-8 are in the mail's own charset
+    charset = text_charset(msg)
+    headers = {name: tuple(decode_header_value(v, charset) for v in values) for name, values in raw_headers.items()}
 
     def first(name: str) -> str | None:
         values = raw_headers.get(name)
@@ -135,12 +141,12 @@ def _extract(raw: bytes, msg: Message, defects: list[str]) -> InboundMail:
     subject = _WS.sub(" ", headers.get("subject", ("",))[0]).strip()
 
     def texts(name: str) -> list[str]:
-        return [surrogate_str(unfold(v)) for v in raw_headers.get(name, ())]
+        return [surrogate_str(unfold(v), charset) for v in raw_headers.get(name, ())]
 
     def sender_texts(name: str) -> list[str]:
         # decoding drops NUL (PostgreSQL cannot store it); in a sender field it
         # is a control character all the same, so it is kept for sender() to see
-        return [("\x00" if "\x00" in v else "") + surrogate_str(unfold(v)) for v in raw_headers.get(name, ())]
+        return [("\x00" if "\x00" in v else "") + surrogate_str(unfold(v), charset) for v in raw_headers.get(name, ())]
 
     frm = sender(sender_texts("from"), "From")
     if frm.problem:
@@ -156,7 +162,7 @@ def _extract(raw: bytes, msg: Message, defects: list[str]) -> InboundMail:
     if date_defect:
         defects.append(date_defect)
 
-    w = walk(msg, defects)
+    w = walk(msg, defects, charset)
     text = ""
     if w.plain:
         part, parent, parent_mixed = w.plain[0]
