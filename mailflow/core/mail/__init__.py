@@ -2,14 +2,18 @@
 
 The modules, each one idea, lower ones first:
 
-* ``decode``: charsets, RFC 2047 encoded words, header values, Message-IDs
-  (also from the header bytes alone, before parsing: ``header_bytes_message_id``).
+* ``decode``: charsets, RFC 2047 encoded words, header values, Message-IDs.
+* ``head``: the header block on bytes: lost folds and junk before the first
+  field repaired; the Message-ID from the header bytes alone, before parsing
+  (``header_bytes_message_id``).
 * ``html``: HTML -> readable plain text.
 * ``values``: what reading hands out (``InboundMail``, ``Attachment``,
   ``ReportPart``) and ``MessageParseError``.
 * ``parts``: what one MIME part holds: text, file name, size, header lines.
 * ``mime``: the tree: ``ParseLimits``, building and checking it, the walk
   that sorts its parts into body, attachments and report parts.
+* ``addresses``: the sender (From, Reply-To) read strictly, recipient lists
+  (To, Cc) leniently, both in linear time.
 * ``read``: ``parse_message``: header values, addresses, ids, date, body.
 
 The message tree is built as mail-parser builds it: the stdlib compat32
@@ -25,8 +29,11 @@ so the mail is parsed once:
   undecodable 8-bit bytes (``Formação`` -> ``Formao``) and leaves encoded words
   in quoted display names undecoded; we decode raw header values ourselves
   (8-bit: UTF-8, else windows-1252; RFC 2047 with per-charset fallbacks).
-* addresses: mail-parser returns nothing for ``To: a@x b@y`` (no comma); we use
-  ``email.utils.getaddresses`` and recover such lists by pattern.
+* addresses: mail-parser returns nothing for ``To: a@x b@y`` (no comma), and
+  it and ``email.utils.getaddresses`` read ``From: admin@office <x@elsewhere>``
+  as the office; we read the sender strictly (one mailbox or "sender unclear",
+  ``InboundMail.sender_problem``) and recover only recipient lists, keeping
+  only addresses exactly as written.
 * bodies: mail-parser returns ISO-2022-JP text undecoded (escape sequences),
   treats ``charset=big5`` UTF-8 bytes as a plain failure, and has no notion of
   "the first non-attachment text/plain part"; we walk the parts ourselves.
@@ -44,7 +51,8 @@ deep) or it is beyond the ``ParseLimits``; the daemon quarantines such mail.
 
 from __future__ import annotations
 
-from mailflow.core.mail.decode import decode_bytes, decode_rfc2047, header_bytes_message_id
+from mailflow.core.mail.decode import decode_bytes, decode_rfc2047
+from mailflow.core.mail.head import header_bytes_message_id
 from mailflow.core.mail.html import html_to_text
 from mailflow.core.mail.mime import ParseLimits
 from mailflow.core.mail.read import parse_message

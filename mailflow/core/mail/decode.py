@@ -18,7 +18,7 @@ __all__ = [
     "decode_bytes",
     "decode_header_value",
     "decode_rfc2047",
-    "header_bytes_message_id",
+    "header_charset",
     "msgid_from_bytes",
     "msgid_list",
     "normalise_msgid",
@@ -60,6 +60,8 @@ _EXTRA_ALIASES = {
 # Encodings whose bytes are not ASCII-compatible: a UTF-8-looking payload says
 # nothing about them.
 _NOT_ASCII_COMPATIBLE = ("utf_16", "utf-16", "utf_32", "utf-32")
+# Encodings of 7-bit bytes only: an 8-bit byte means the label is wrong.
+_SEVEN_BIT = ("iso2022", "utf_7", "utf-7", "hz")
 _codec_cache: dict[str, str | None] = {}
 
 
@@ -113,19 +115,35 @@ def _decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
                 return text, None
             return text, f"charset {declared!r} declared but the bytes are UTF-8; decoded as UTF-8"
     supersets = _SUPERSETS.get(codec, ()) if codec else ()
-    candidates = [*supersets, codec] if codec else []
-    for c in ("utf-8", "cp1252"):
-        if c not in candidates:
-            candidates.append(c)
-    for c in candidates:
+    declared_codecs = [*supersets, codec] if codec else []
+    for c in declared_codecs:
         try:
             text = data.decode(c)
         except Exception:  # the sender names the codec: "undefined", "zlib", "idna"... may raise anything
             continue
         if codec == "ascii":
             return text, f"8-bit bytes in a {declared!r} part; decoded as {c}"
-        if c == codec or c in supersets:
-            return text, None  # a superset is what the label means in practice
+        return text, None  # a superset is what the label means in practice
+    if codec and codec != "ascii" and not codec.startswith(_NOT_ASCII_COMPATIBLE) and (
+        data.isascii() or not codec.startswith(_SEVEN_BIT)
+    ):
+        # The declared charset with a few characters it cannot decode (an NEC
+        # "①" in ISO-2022-JP from Outlook, one corrupted byte): one U+FFFD per
+        # bad character, the rest intact, rather than the whole text read in a
+        # fallback charset (for ISO-2022-JP: escape sequences in windows-1252).
+        # Not when the label itself must be wrong: 8-bit bytes under a 7-bit
+        # charset, or UTF-16/32 (which read any bytes as some text).
+        replaced = _decode_replacing(data, declared_codecs)
+        if replaced is not None:
+            text, bad = replaced
+            return text, f"charset {declared!r}: {bad} undecodable character(s) replaced with U+FFFD"
+    for c in ("utf-8", "cp1252"):
+        if c in declared_codecs:
+            continue
+        try:
+            text = data.decode(c)
+        except UnicodeDecodeError:
+            continue
         if not declared:
             return text, None
         reason = "unknown charset" if codec is None else "bytes invalid in that charset"
@@ -133,20 +151,54 @@ def _decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
     return data.decode("latin-1"), f"charset {declared!r}: undecodable; decoded as latin-1"
 
 
-def surrogate_str(value: str) -> str:
+def _decode_replacing(data: bytes, codecs_: list[str]) -> tuple[str, int] | None:
+    """The best of ``codecs_`` decoding ``data`` with replacement, when few
+    characters (at most 1 in 50, and at least one allowed) had to be
+    replaced: (text, replaced count). None when every codec replaces more, which
+    means the label is wrong rather than a character bad."""
+    best: tuple[str, int] | None = None
+    before = data.count("\ufffd".encode("utf-8")) if b"\xef\xbf\xbd" in data else 0
+    for c in codecs_:
+        try:
+            text = data.decode(c, "replace")
+        except Exception:
+            continue
+        bad = text.count("\ufffd") - before
+        if bad <= max(1, len(text) // 50) and (best is None or bad < best[1]):
+            best = (text, max(bad, 0))
+    return best
+
+
+def surrogate_str(value: str, charset: str | None = None) -> str:
     """A header/payload str from the stdlib bytes parser (8-bit bytes carried as
-    surrogate escapes) -> proper text: UTF-8, else windows-1252."""
+    surrogate escapes) -> proper text: UTF-8, else ``charset`` (the one the
+    mail declares for its text, see :func:`header_charset`), else
+    windows-1252."""
     if value.isascii():
         return value.replace("\x00", "") if "\x00" in value else value
     try:
         data = value.encode("ascii", "surrogateescape")
     except UnicodeEncodeError:
         return value.replace("\x00", "")  # already real text (e.g. from a str parse)
-    return decode_bytes(data, None)[0]
+    return decode_bytes(data, charset)[0]
+
+
+def header_charset(declared: str | None) -> str | None:
+    """``declared`` (a text part's charset) if it can decode raw 8-bit header
+    bytes (ASCII-compatible, not 7-bit-only), else None."""
+    codec = _codec(declared)
+    if codec is None or codec in ("ascii", "utf-8") or codec.startswith(_NOT_ASCII_COMPATIBLE):
+        return None
+    if codec.startswith(_SEVEN_BIT):
+        return None  # raw 8-bit bytes are not theirs
+    return declared
 
 
 # ---------------------------------------------------------------- RFC 2047
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+# The payload may hold blanks: real mailers write "=?UTF-8?Q?Pengaduan KTP?="
+# and fold inside a base64 word ("=?utf-8?B?UGVuZ2Fk\r\n dWFu?="). It cannot
+# hold "?", so a scan never runs past the next "?": linear.
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\r\n]*)\?=")
 _FOLD = re.compile(r"\r\n|\r|\n")
 _WS = re.compile(r"\s+")
 
@@ -154,10 +206,10 @@ _WS = re.compile(r"\s+")
 def _ew_bytes(enc: str, payload: str) -> bytes | None:
     try:
         if enc in "bB":
-            payload = payload.strip()
+            payload = "".join(payload.split())
             payload += "=" * (-len(payload) % 4)
             return base64.b64decode(payload.encode("ascii", "surrogateescape"), validate=False)
-        payload = payload.replace("_", " ")
+        payload = payload.replace("_", " ")  # a blank written as such is taken literally too
         return binascii.a2b_qp(payload.encode("ascii", "surrogateescape"))
     except (binascii.Error, ValueError, UnicodeEncodeError):
         return None
@@ -177,12 +229,11 @@ def decode_rfc2047(value: str) -> str:
     def flush() -> None:
         i = 0
         while i < len(pending):
-            cs, data = pending[i]
+            cs = pending[i][0]
             j = i + 1
             while j < len(pending) and pending[j][0] == cs:
-                data += pending[j][1]
                 j += 1
-            out.append(decode_bytes(data, cs)[0])
+            out.append(decode_bytes(b"".join(data for _, data in pending[i:j]), cs)[0])
             i = j
         pending.clear()
 
@@ -214,10 +265,10 @@ def unfold(value: str) -> str:
     return _FOLD.sub("", value) if ("\n" in value or "\r" in value) else value
 
 
-def decode_header_value(raw: str) -> str:
-    """Raw (surrogate-escaped) header value -> text: unfolded, 8-bit decoded,
-    RFC 2047 decoded, stripped."""
-    return decode_rfc2047(surrogate_str(unfold(raw))).strip()
+def decode_header_value(raw: str, charset: str | None = None) -> str:
+    """Raw (surrogate-escaped) header value -> text: unfolded, 8-bit decoded
+    (UTF-8, else ``charset``, else windows-1252), RFC 2047 decoded, stripped."""
+    return decode_rfc2047(surrogate_str(unfold(raw), charset)).strip()
 
 
 # ----------------------------------------------------------------- Message-ID
@@ -252,48 +303,3 @@ def msgid_list(value: str) -> list[str]:
 def msgid_from_bytes(data: bytes) -> str | None:
     """A raw Message-ID header value (bytes) -> the normalised id, or None."""
     return normalise_msgid(decode_bytes(data, None)[0])
-
-
-# The stdlib feedparser's rules, on bytes: a header line starts with a field
-# name and ':' (or 'From ', or whitespace for a continuation); lines split on
-# CRLF, CR or LF; the first line that is not a header line ends the headers.
-_HEADER_LINE = re.compile(rb"(From |[\x21-\x39\x3b-\x7e]*:|[\t ])")
-_BLANK_LINE = re.compile(rb"(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r)")
-
-
-def header_bytes_message_id(raw: bytes) -> str | None:
-    """The Message-ID from the header block only, without parsing the body.
-
-    Follows the stdlib parser's header rules exactly (mbox 'From ' line,
-    continuation lines, a non-header line ends the headers), so it agrees with
-    ``parse_message(raw).message_id``. For de-duplication before full parsing.
-    """
-    if not raw or raw[:1] in (b"\r", b"\n"):
-        return None
-    m = _BLANK_LINE.search(raw)
-    head = raw[: m.start() + 2] if m else raw
-    lines = []
-    for line in head.splitlines(keepends=True):
-        if not _HEADER_LINE.match(line):
-            break
-        lines.append(line)
-    value: list[bytes] | None = None
-    last = len(lines) - 1
-    for lineno, line in enumerate(lines):
-        if line[:1] in (b" ", b"\t"):
-            if value is not None:
-                value.append(line)
-            continue
-        if value is not None:
-            break  # the Message-ID header (and its continuation lines) is complete
-        if line.startswith(b"From "):
-            if lineno == last:
-                break  # the stdlib pushes it back as the first body line
-            continue
-        name, _, rest = line.partition(b":")
-        if name.strip().lower() == b"message-id":
-            value = [rest.lstrip(b" \t")]
-    if value is None:
-        return None
-    return msgid_from_bytes(b"".join(value).rstrip(b"\r\n"))
-

@@ -10,13 +10,15 @@ package docstring. What one part holds (its text, name, size) is
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 
-from mailflow.core.mail.decode import surrogate_str
+from mailflow.core.mail.decode import header_charset, surrogate_str
 from mailflow.core.mail.parts import (
     attachment_size,
+    declared_charset,
     header_lines,
     part_filename,
     part_text,
@@ -25,7 +27,7 @@ from mailflow.core.mail.parts import (
 )
 from mailflow.core.mail.values import Attachment, MessageParseError, ReportPart
 
-__all__ = ["ParseLimits", "Walk", "build_tree", "check_tree", "precheck", "walk"]
+__all__ = ["ParseLimits", "Walk", "build_tree", "check_tree", "precheck", "text_charset", "walk"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,65 @@ def precheck(raw: bytes, limits: ParseLimits) -> None:
     if dashes > 2 * limits.max_parts + 10:
         raise MessageParseError(
             f"{dashes} MIME boundary lines, far more than {limits.max_parts} parts (limits.max_mime_parts)")
+    _check_param_fields(raw)
+
+
+# The stdlib reads the parameters of Content-Type and Content-Disposition
+# (email.message._parseparam, run for every multipart boundary while the tree
+# is built, and for every charset and file name) in time proportional to the
+# number of ';' times the field's length: 240 KB of ';' in a quoted value took
+# minutes. A real field has a few parameters (an RFC 2231 file name split in
+# pieces: a few dozen) and well under a kilobyte, so a field beyond these bounds
+# is hostile and the mail is refused before the parser sees it.
+MAX_PARAM_FIELD_BYTES = 8 * 1024
+MAX_PARAM_FIELD_SEMICOLONS = 64
+_LINE_BREAK = re.compile(rb"\r\n?|\n")
+
+
+def _check_param_fields(raw: bytes) -> None:
+    """Refuse a Content-Type / Content-Disposition field (top level or in any
+    part, continuation lines included) beyond the bounds above. One pass over
+    the bytes; fields do not overlap, so each byte is read a bounded number of
+    times."""
+    low = raw.lower()
+    pos = 0
+    while True:
+        hit = low.find(b"content-", pos)
+        if hit < 0:
+            return
+        pos = hit + 8
+        if hit and low[hit - 1 : hit] not in (b"\n", b"\r"):
+            continue
+        name_end = hit + 8
+        if low.startswith(b"type", name_end):
+            name_end += 4
+        elif low.startswith(b"disposition", name_end):
+            name_end += 11
+        else:
+            continue
+        if low[name_end : name_end + 1] not in (b":", b" ", b"\t"):
+            continue
+        end = _field_end(raw, name_end)
+        size = end - hit
+        semicolons = raw.count(b";", hit, end)
+        if size > MAX_PARAM_FIELD_BYTES or semicolons > MAX_PARAM_FIELD_SEMICOLONS:
+            name = raw[hit:name_end].decode("ascii", "replace")
+            raise MessageParseError(
+                f"a {name} field of {size} bytes with {semicolons} ';' (more than {MAX_PARAM_FIELD_BYTES} bytes "
+                f"or {MAX_PARAM_FIELD_SEMICOLONS} parameters): refused, it would stall the parser")
+        pos = end
+
+
+def _field_end(raw: bytes, pos: int) -> int:
+    """The end of the header field whose name ends at ``pos``: the line break
+    before the next line that does not start with a space or tab."""
+    while True:
+        brk = _LINE_BREAK.search(raw, pos)
+        if brk is None:
+            return len(raw)
+        if raw[brk.end() : brk.end() + 1] not in (b" ", b"\t"):
+            return brk.start()
+        pos = brk.end()
 
 
 def build_tree(raw: bytes) -> Message:
@@ -129,8 +190,29 @@ def _note_defects(part: Message, ctype: str, defects: list[str]) -> None:
         defects.append(f"{ctype}: {_DEFECT_TEXT.get(name, name)}")
 
 
-def walk(root: Message, defects: list[str]) -> Walk:
+def text_charset(root: Message) -> str | None:
+    """The charset the mail declares for its text, to read raw 8-bit header
+    bytes with: that of the first text part (in tree order, attached mails
+    aside) naming one, else of the top-level Content-Type; None when that is
+    none, UTF-8 or ASCII, or cannot hold 8-bit bytes (see header_charset)."""
+    stack = [root]
+    while stack:
+        part = stack.pop()
+        payload = stored_payload(part)
+        if isinstance(payload, list):
+            if part.get_content_maintype() == "multipart":
+                stack.extend(reversed([c for c in payload if isinstance(c, Message)]))
+            continue
+        if part.get_content_maintype() == "text":
+            declared = declared_charset(part)
+            if declared:
+                return header_charset(declared)
+    return header_charset(declared_charset(root))
+
+
+def walk(root: Message, defects: list[str], charset: str | None = None) -> Walk:
     """Classify every part: body candidates, attachments, report parts.
+    ``charset``: for raw 8-bit bytes in file names (see text_charset).
 
     Iterative (no recursion limit). message/* parts are leaves: an attached
     mail's own text is not this mail's text.
@@ -178,9 +260,9 @@ def walk(root: Message, defects: list[str]) -> Walk:
         if ctype in ("message/rfc822", "message/global"):
             if isinstance(payload, list) and payload and isinstance(payload[0], Message):
                 w.reports.append(ReportPart(ctype, header_lines(payload[0])))
-            w.attachments.append(Attachment(part_filename(part), ctype, attachment_size(part, ctype)))
+            w.attachments.append(Attachment(part_filename(part, charset), ctype, attachment_size(part, ctype)))
             continue
-        filename = part_filename(part)
+        filename = part_filename(part, charset)
         if ctype in ("text/plain", "text/html") and not in_att and disposition != "attachment":
             if not filename or disposition == "inline":
                 if ctype == "text/plain":

@@ -11,6 +11,7 @@ from mailflow.core.mail.decode import decode_bytes, decode_header_value, surroga
 
 __all__ = [
     "attachment_size",
+    "declared_charset",
     "header_lines",
     "part_filename",
     "part_text",
@@ -24,29 +25,31 @@ _WS = re.compile(r"\s+")
 def _unflow(text: str, delsp: bool) -> str:
     """RFC 3676 format=flowed -> logical lines (soft line breaks joined)."""
     out: list[str] = []
-    buf: list | None = None  # [quote depth, joined content]
+    depth_now: int | None = None  # quote depth of the logical line being joined
+    pieces: list[str] = []  # its content so far (joined once: linear in its length)
 
-    def emit(b: list) -> None:
-        out.append((">" * b[0] + " " + b[1]) if b[0] else b[1])
+    def emit() -> None:
+        line = "".join(pieces)
+        out.append((">" * depth_now + " " + line) if depth_now else line)
 
     for line in text.split("\n"):
         depth = len(line) - len(line.lstrip(">"))
         body = line[depth:]
         if body.startswith(" "):
             body = body[1:]  # space-stuffing
-        if buf is not None and buf[0] != depth:
-            emit(buf)
-            buf = None
-        if buf is None:
-            buf = [depth, ""]
+        if depth_now is not None and depth_now != depth:
+            emit()
+            depth_now = None
+        if depth_now is None:
+            depth_now, pieces = depth, []
         if body.endswith(" ") and body != "-- ":  # soft line break ("-- " is the signature mark)
-            buf[1] += body[:-1] if delsp else body
+            pieces.append(body[:-1] if delsp else body)
         else:
-            buf[1] += body
-            emit(buf)
-            buf = None
-    if buf is not None:
-        emit(buf)
+            pieces.append(body)
+            emit()
+            depth_now = None
+    if depth_now is not None:
+        emit()
     return "\n".join(out)
 
 
@@ -80,14 +83,19 @@ def unify_newlines(text: str) -> str:
     return text
 
 
+def declared_charset(part: Message) -> str | None:
+    """The part's charset parameter, or None."""
+    declared = part.get_param("charset")
+    if isinstance(declared, tuple):  # RFC 2231 charset*=...: nonsense, but seen
+        declared = declared[2]
+    return declared if isinstance(declared, str) else None
+
+
 def part_text(part: Message, defects: list[str]) -> str:
     """The text of a leaf part: transfer-decoded, charset-decoded (a fallback
     is noted in ``defects``), LF line ends, format=flowed joined."""
     data = _part_bytes(part)
-    declared = part.get_param("charset")
-    if isinstance(declared, tuple):  # RFC 2231 charset*=...: nonsense, but seen
-        declared = declared[2]
-    text, defect = decode_bytes(data, declared if isinstance(declared, str) else None)
+    text, defect = decode_bytes(data, declared_charset(part))
     if defect:
         defects.append(f"{part.get_content_type()}: {defect}")
     text = unify_newlines(text)
@@ -99,32 +107,34 @@ def part_text(part: Message, defects: list[str]) -> str:
     return text
 
 
-def part_filename(part: Message) -> str:
+def part_filename(part: Message, charset: str | None = None) -> str:
     """The part's file name (Content-Disposition filename, else Content-Type
-    name; RFC 2231 / RFC 2047 decoded, whitespace folded), or ''."""
+    name; RFC 2231 / RFC 2047 decoded, whitespace folded), or ''. Raw 8-bit
+    bytes in the name are read as UTF-8, else as ``charset`` (the mail's text
+    charset), else windows-1252."""
     try:
-        return _filename_unsafe(part)
+        return _filename_unsafe(part, charset)
     except Exception:  # a malformed parameter list must not stop the mail
         return ""
 
 
-def _get_param(part: Message, param: str, header: str):
+def _get_param(part: Message, param: str, header: str, charset: str | None):
     for name, raw in part.raw_items():
         if name.strip().lower() == header:
             if isinstance(raw, str) and not raw.isascii():
                 # 8-bit bytes in the header: compat32 would hand back U+FFFD for
                 # them, so read the parameters from the decoded value instead
                 tmp = Message()
-                tmp[header] = surrogate_str(raw)
+                tmp[header] = surrogate_str(raw, charset)
                 return tmp.get_param(param, None, header)
             break
     return part.get_param(param, None, header)
 
 
-def _filename_unsafe(part: Message) -> str:
-    value = _get_param(part, "filename", "content-disposition")
+def _filename_unsafe(part: Message, charset: str | None) -> str:
+    value = _get_param(part, "filename", "content-disposition", charset)
     if value is None:
-        value = _get_param(part, "name", "content-type")
+        value = _get_param(part, "name", "content-type", charset)
     if value is None:
         return ""
     if isinstance(value, tuple):  # RFC 2231: (charset, language, %-decoded latin-1 text)

@@ -12,22 +12,23 @@ import logging
 import re
 from datetime import datetime, timezone
 from email.message import Message
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 
 from mailparser.utils import convert_mail_date
 
+from mailflow.core.mail.addresses import recipients, sender
 from mailflow.core.mail.decode import (
     decode_header_value,
-    decode_rfc2047,
     msgid_from_bytes,
     msgid_list,
     normalise_msgid,
     surrogate_str,
     unfold,
 )
+from mailflow.core.mail.head import repair_head
 from mailflow.core.mail.html import html_to_text
-from mailflow.core.mail.mime import ParseLimits, build_tree, check_tree, precheck, walk
+from mailflow.core.mail.mime import ParseLimits, build_tree, check_tree, precheck, text_charset, walk
 from mailflow.core.mail.parts import part_text
 from mailflow.core.mail.values import InboundMail, MessageParseError
 
@@ -43,49 +44,6 @@ if _mp_log.level == logging.NOTSET:
     _mp_log.setLevel(logging.CRITICAL)
 
 _WS = re.compile(r"\s+")
-
-
-# ----------------------------------------------------------------- addresses
-_ADDR_PATTERN = re.compile(r"[^\s<>(),;:\"\[\]@]+@[^\s<>(),;:\"\[\]@]+\.[^\s<>(),;:\"\[\]@]*[^\s<>(),;:\"\[\]@.]")
-_ADDR_OK = re.compile(r"^[^\s@]+@[^\s@]+$")
-
-
-def _addresses(values: list[str], what: str, defects: list[str]) -> list[tuple[str, str]]:
-    """(display name, lower-case address) pairs from raw header values, once
-    each; a list getaddresses cannot read is recovered by pattern (noted in
-    ``defects`` under ``what``)."""
-    result: list[tuple[str, str]] = []
-    for raw in values:
-        text = surrogate_str(unfold(raw))
-        try:
-            pairs = getaddresses([text])
-        except Exception:
-            pairs = [("", "?")]
-        good = []
-        broken = False
-        for name, addr in pairs:
-            addr = addr.strip()
-            if not addr and not name:
-                continue
-            if _ADDR_OK.match(addr):
-                good.append((decode_rfc2047(name).strip(), addr.lower()))
-            else:
-                broken = True
-        if broken:
-            recovered = [("", a.lower()) for a in _ADDR_PATTERN.findall(decode_rfc2047(text))]
-            if len(recovered) > len(good):
-                defects.append(f"{what}: malformed address list; addresses recovered by pattern")
-                good = recovered
-            elif not good:
-                defects.append(f"{what}: no usable address")
-        result.extend(good)
-    seen: set[str] = set()
-    unique = []
-    for name, addr in result:
-        if addr not in seen:
-            seen.add(addr)
-            unique.append((name, addr))
-    return unique
 
 
 # ----------------------------------------------------------------- dates
@@ -117,7 +75,7 @@ def _parse_date(raw: str | None) -> tuple[datetime | None, str | None]:
 
 
 # ----------------------------------------------------------------- parse
-_SINGLE_HEADERS = ("from", "subject", "date", "message-id", "content-type", "to", "in-reply-to")
+_SINGLE_HEADERS = ("subject", "date", "message-id", "content-type", "to", "in-reply-to")
 
 
 def parse_message(raw: bytes, limits: ParseLimits = ParseLimits()) -> InboundMail:
@@ -131,10 +89,13 @@ def parse_message(raw: bytes, limits: ParseLimits = ParseLimits()) -> InboundMai
     if not raw.strip():
         raise MessageParseError("empty message")
     precheck(raw, limits)
+    head, rest, defects = repair_head(raw)
+    if defects:  # the stdlib parser would lose the headers: parse the repaired block
+        raw = head + raw[rest:]
     msg = build_tree(raw)
     check_tree(msg, limits)
     try:
-        return _extract(raw, msg, [])
+        return _extract(raw, msg, defects)
     except MessageParseError:
         raise
     except RecursionError:
@@ -158,7 +119,9 @@ def _extract(raw: bytes, msg: Message, defects: list[str]) -> InboundMail:
         if len(raw_headers.get(name, ())) > 1:
             defects.append(f"duplicate {name} header; the first is used")
 
-    headers = {name: tuple(decode_header_value(v) for v in values) for name, values in raw_headers.items()}
+    # raw 8-bit header bytes that are not UTF-8 are in the mail's own charset
+    charset = text_charset(msg)
+    headers = {name: tuple(decode_header_value(v, charset) for v in values) for name, values in raw_headers.items()}
 
     def first(name: str) -> str | None:
         values = raw_headers.get(name)
@@ -177,20 +140,29 @@ def _extract(raw: bytes, msg: Message, defects: list[str]) -> InboundMail:
 
     subject = _WS.sub(" ", headers.get("subject", ("",))[0]).strip()
 
-    frm = _addresses(raw_headers.get("from", [])[:1], "From", defects)
-    from_name, from_addr = frm[0] if frm else ("", "")
-    if from_name.lower() == from_addr:
-        from_name = ""
-    to_addrs = tuple(a for _, a in _addresses(raw_headers.get("to", []), "To", defects))
-    cc_addrs = tuple(a for _, a in _addresses(raw_headers.get("cc", []), "Cc", defects))
-    rt = _addresses(raw_headers.get("reply-to", [])[:1], "Reply-To", defects)
-    reply_to = rt[0][1] if rt else None
+    def texts(name: str) -> list[str]:
+        return [surrogate_str(unfold(v), charset) for v in raw_headers.get(name, ())]
+
+    def sender_texts(name: str) -> list[str]:
+        # decoding drops NUL (PostgreSQL cannot store it); in a sender field it
+        # is a control character all the same, so it is kept for sender() to see
+        return [("\x00" if "\x00" in v else "") + surrogate_str(unfold(v), charset) for v in raw_headers.get(name, ())]
+
+    frm = sender(sender_texts("from"), "From")
+    if frm.problem:
+        defects.append(f"sender unclear: {frm.problem}")
+    to_addrs = tuple(a for _, a in recipients(texts("to"), "To", defects))
+    cc_addrs = tuple(a for _, a in recipients(texts("cc"), "Cc", defects))
+    rt = sender(sender_texts("reply-to"), "Reply-To")
+    reply_to = None if "reply-to" not in raw_headers else rt.addr
+    if rt.problem:
+        defects.append(f"Reply-To ignored: {rt.problem}")
 
     date, date_defect = _parse_date(first("date"))
     if date_defect:
         defects.append(date_defect)
 
-    w = walk(msg, defects)
+    w = walk(msg, defects, charset)
     text = ""
     if w.plain:
         part, parent, parent_mixed = w.plain[0]
@@ -209,8 +181,8 @@ def _extract(raw: bytes, msg: Message, defects: list[str]) -> InboundMail:
     return InboundMail(
         message_id=message_id,
         subject=subject,
-        from_name=from_name,
-        from_addr=from_addr,
+        from_name=frm.name,
+        from_addr=frm.addr,
         to_addrs=to_addrs,
         cc_addrs=cc_addrs,
         reply_to=reply_to,
@@ -225,4 +197,5 @@ def _extract(raw: bytes, msg: Message, defects: list[str]) -> InboundMail:
         content_type=content_type,
         report_type=w.report_type,
         report_parts=tuple(w.reports),
+        sender_problem=frm.problem or ("no From: field" if "from" not in raw_headers else ""),
     )

@@ -49,10 +49,10 @@ class InboundMail:
     message_id: str | None  # without <>, stripped; None when absent/empty
     subject: str  # RFC 2047 decoded, whitespace folded, '' when absent
     from_name: str
-    from_addr: str  # lower-cased; '' when absent
+    from_addr: str  # lower-cased; '' when absent or unclear (see sender_problem)
     to_addrs: tuple[str, ...]
     cc_addrs: tuple[str, ...]
-    reply_to: str | None  # first Reply-To address, lower-cased
+    reply_to: str | None  # lower-cased; None when absent, '' when not exactly one clean address
     date: datetime | None  # tz-aware when the header has a zone (-0000: naive)
     in_reply_to: str | None
     references: tuple[str, ...]
@@ -65,6 +65,11 @@ class InboundMail:
     content_type: str = "text/plain"  # top-level, lower-case type/subtype
     report_type: str | None = None  # report-type of the first multipart/report
     report_parts: tuple[ReportPart, ...] = field(default=())
+    # '' when the sender is clear: exactly one From: field holding exactly one
+    # address, its display name no address. Otherwise a short English reason
+    # for the log ("two From: fields", "display name holds an address", ...),
+    # and from_addr is ''. Sender unclear: no staff command, no automatic mail.
+    sender_problem: str = ""
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""
