@@ -3,6 +3,7 @@
 - ConfigError / RulesError: the admin fixes a file; the message names file, key, fix.
 - SchemaOutOfDate: the admin runs a command; the message names it.
 - MailServerError: a network problem; the daemon retries, never exits.
+  CredentialError (a refused login) is one: the admin is told once.
 - anything else raised while handling one inbound message: the message is
   quarantined, the admin is alerted, the loop goes on.
 """
@@ -26,6 +27,16 @@ class SchemaOutOfDate(MailflowError):
 
 class MailServerError(MailflowError):
     """An IMAP or SMTP server could not be reached or refused us."""
+
+
+class CredentialError(MailServerError):
+    """A mail server refused mailflow's login (IMAP LOGIN, SMTP 535): not a
+    problem of any one mail. The pass stops, mail stays queued, the admin is
+    alerted once per outage, the daemon backs off (docs/SECURITY.md)."""
+
+    def __init__(self, message: str, server: str):
+        super().__init__(message)
+        self.server = server  # "IMAP" or "SMTP"
 
 
 class TLSRequiredError(MailServerError):

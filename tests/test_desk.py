@@ -48,6 +48,10 @@ NEW_MAIL = {
     "no_sender": ("ignored", ["received", "ignored"], [], None),
     "own_mail_came_back": ("ignored", ["received", "ignored"], [], None),
     "unknown_bounce": ("ignored", ["received", "ignored"], [], None),
+    # docs/SECURITY.md: never an answer to a Reply-To, never a command or answer to an unclear sender
+    "reply_to_elsewhere": ("registered", ["received", "parsed", "registered", "acknowledged", "forwarded"],
+                           ["citizen/acknowledgement", "staff/forward"], REGISTERED),
+    "display_name_holds_an_address": ("ignored", ["received", "ignored"], ["admin/sender-unclear"], None),
 }
 
 FOLLOW_UPS = {
@@ -59,6 +63,7 @@ FOLLOW_UPS = {
     "staff_unknown_command": ("refused", ["received", "refused"], ["staff/refused"], UNCHANGED),
     "stranger_via_reply_address": ("refused", ["received", "refused"], ["staff/unauthorized-attempt"], UNCHANGED),
     "citizen_follow_up": ("attached", ["received", "attached"], ["staff/citizen-follow-up"], UNCHANGED),
+    "complainant_by_subject_only": ("noted", ["received", "noted"], ["staff/unverified-note"], UNCHANGED),
     "staff_out_of_office": ("ignored", ["received", "comment", "ignored"], ["staff/deputy-notice"], UNCHANGED),
     "bounce_of_the_acknowledgement": ("bounced", ["received", "bounced"], ["staff/bounce-notice"], UNCHANGED),
 }
@@ -132,6 +137,17 @@ def test_follow_up(app, name):
     assert where(app) == state
     with app.factory() as s:  # filed on the complaint
         assert s.get(Message, outcome.message_pk).complaint_id is not None
+
+
+def test_automatic_mail_goes_to_the_from_address_only_and_a_reply_to_is_kept_for_staff(app):
+    handle(app, fixture("reply_to_elsewhere"))
+    with app.factory() as s:
+        ack = s.scalar(select(OutboxItem).where(OutboxItem.kind == "citizen/acknowledgement"))
+        forward = s.scalar(select(Message.raw).where(Message.classification == "staff/forward"))
+        complaint = s.scalar(select(Complaint))
+    assert ack.recipients == "siti.aminah@warga.test"
+    assert complaint.reply_to == "iklan@spam.test"
+    assert b"iklan@spam.test" in forward and b"hanya membalas ke alamat pengirim" in forward
 
 
 def test_the_same_mail_twice_is_handled_once(app):

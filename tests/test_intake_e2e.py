@@ -217,15 +217,31 @@ def test_citizen_follow_up_is_attached_even_when_the_client_drops_references(des
     stack, app, daemon = desk
     stack.send(complaint_mail(sender="warga1@dukcapil.test"), "warga1@dukcapil.test", ["aduan@dukcapil.test"])
     number = daemon.run_once().outcomes[0].complaint_number
-    # a client that keeps only the subject (no In-Reply-To, no References)
+    (ack,) = [parsed(r) for r in stack.messages("warga1")]
+    # a client that keeps only the subject and the acknowledgement's Reply-To (no In-Reply-To, no References)
     follow = complaint_mail("Tambahan: saya lampirkan foto KTP lama.", sender="warga1@dukcapil.test",
-                            subject=f"Re: [{number}] Aduan Anda telah kami terima")
-    stack.send(follow, "warga1@dukcapil.test", ["aduan@dukcapil.test"])
+                            to=str(ack["Reply-To"]), subject=f"Re: [{number}] Aduan Anda telah kami terima")
+    stack.send(follow, "warga1@dukcapil.test", [str(ack["Reply-To"])])
     result = daemon.run_once()
     assert [(o.action, o.complaint_number) for o in result.outcomes] == [("attached", number)]
     assert count(app, Complaint) == 1
     admin_mail = [parsed(r)["Subject"] for r in stack.messages("admin")]
     assert any("Tambahan" in s for s in admin_mail)
+
+
+def test_the_register_number_in_a_subject_alone_proves_nothing(desk):
+    """docs/SECURITY.md: the number is guessable; From: can be forged. Such a mail
+    is a note for the holder, never a change (issue 11: a forged complainant)."""
+    stack, app, daemon = desk
+    stack.send(complaint_mail(sender="warga1@dukcapil.test"), "warga1@dukcapil.test", ["aduan@dukcapil.test"])
+    number = daemon.run_once().outcomes[0].complaint_number
+    follow = complaint_mail("Tambahan: saya lampirkan foto KTP lama.", sender="warga1@dukcapil.test",
+                            subject=f"Re: [{number}] Aduan Anda telah kami terima")
+    stack.send(follow, "warga1@dukcapil.test", ["aduan@dukcapil.test"])
+    result = daemon.run_once()
+    assert [(o.action, o.complaint_number) for o in result.outcomes] == [("noted", number)]
+    notes = [parsed(r) for r in stack.messages("admin") if b"staff/unverified-note" in r]
+    assert len(notes) == 1
 
 
 def test_our_own_mail_coming_back_is_ignored(desk):

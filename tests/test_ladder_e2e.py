@@ -165,8 +165,9 @@ def test_forged_staff_reply_changes_nothing_and_the_holder_is_told(desk):
     assert hop_kinds(app)[-1] != "answered" and "refused" in hop_kinds(app)
 
 
-def test_staff_reply_failing_dkim_is_refused(desk):
-    stack, app, daemon = desk
+def test_staff_reply_failing_dkim_is_refused(make_desk):
+    # The office's receiving server (the stack's SMTP front) stamps its results: believe them.
+    stack, app, daemon = make_desk(extra='[security]\nauthserv_ids = ["mx.dukcapil.test"]\n')
     register(stack, daemon)
     # Not logged in: the office's server stamps it failing (and drops this look-alike of its own).
     reply(stack, "admin", latest(stack, "admin"), "#jawab Sudah selesai.", login=False,

@@ -9,16 +9,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailflow.errors import MailflowError
 from mailflow.core.mail import (
-    ParseLimits,
     Attachment,
     InboundMail,
     MessageParseError,
+    ParseLimits,
     header_bytes_message_id,
     html_to_text,
     parse_message,
 )
+from mailflow.errors import MailflowError
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"

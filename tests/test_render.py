@@ -22,11 +22,16 @@ from mailflow.core.render import (
 
 SHIPPED = Path(__file__).resolve().parents[1] / "templates"
 MAIL_TEMPLATES = [
+    "admin/flood-alert",
+    "admin/login-failed",
     "admin/quarantine-alert",
+    "admin/sender-unclear",
     "citizen/acknowledgement",
     "citizen/format-rejected",
     "staff/citizen-follow-up",
     "staff/forward",
+    "staff/notice-digest",
+    "staff/unverified-note",
 ]
 # The ladder's mails (staff commands, answers): contexts and tests in test_render_ladder.py.
 LADDER_TEMPLATES = [
@@ -114,6 +119,19 @@ def contexts() -> dict[str, dict]:
     """A realistic context per template, as the intake code passes it."""
     common = dict(office=office(), now=T)
     return {
+        "admin/flood-alert": dict(common, limit=60, count=75),
+        "admin/login-failed": dict(common, server="SMTP", host="smtp.dukcapil.test", username="aduan",
+                                   error="SMTP login as 'aduan' was refused (535 5.7.8 bad credentials)"),
+        "admin/sender-unclear": dict(common, problem="the display name holds an address",
+                                     mail=NS(from_header="admin@dukcapil.test <x@elsewhere.test>",
+                                             subject="#teruskan", message_id="x@elsewhere.test")),
+        "staff/notice-digest": dict(common, items=[
+            NS(kind="staff/unauthorized-attempt", subject=f"[ADU/2026/000123] Percobaan tindakan tidak sah {i}", at=T)
+            for i in range(12)]),
+        "staff/unverified-note": dict(common, complaint=complaint(), role=NS(name="Admin Email"),
+                                      sender="warga1@dukcapil.test", how="nomor register pada judul surel",
+                                      note_text="Tolong buka lagi aduan saya.",
+                                      reply_address="aduan+adu-2026-000123.mfrggzdfmztwq2lk@dukcapil.test"),
         "citizen/acknowledgement": dict(
             common,
             complaint=complaint(),
@@ -137,6 +155,7 @@ def contexts() -> dict[str, dict]:
             due_at=datetime(2026, 11, 23, 7, 35, tzinfo=UTC),
             reply_address="aduan+adu-2026-000123.mfrggzdfmztwq2lk@dukcapil.test",
             commands=COMMANDS,
+            warnings=[],
         ),
         "staff/citizen-follow-up": dict(
             common,
@@ -184,6 +203,15 @@ def test_every_template_renders_with_one_line_subject_and_tidy_body(renderer, na
     assert out.body[0].strip(), "the body starts with a blank line"
     assert "{{" not in out.body and "{%" not in out.body
     assert "Dinas Kependudukan dan Pencatatan Sipil Kabupaten Bantul" in out.body
+
+
+def test_what_a_sender_wrote_reaches_no_reader_with_control_or_bidi_characters(renderer):
+    ctx = contexts()["staff/unverified-note"]
+    ctx["note_text"] = "Tolong \x1b[2Jbuka\x07 lagi \u202efdp.exe\u202c aduan saya."
+    ctx["sender"] = "warga1@dukcapil.test\u200f"
+    out = renderer.render("staff/unverified-note", **ctx)
+    assert "Tolong [2Jbuka lagi fdp.exe aduan saya." in out.body
+    assert not any(c in out.body + out.subject for c in "\x1b\x07\u202e\u202c\u200f")
 
 
 @pytest.mark.parametrize("name", ["citizen/acknowledgement", "citizen/format-rejected"])

@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from mailflow.config.settings import Settings, load_settings
+from mailflow.core.text import clean
 from mailflow.errors import MailflowError
 from mailflow.store.models import utcnow
 
@@ -69,6 +70,13 @@ def main(args: list[str] | None = None, obj: CliContext | None = None) -> None:
         sys.exit(2)
 
 
+def say(text: str) -> None:
+    """Print a line of what mail brought in (names, subjects, reasons): without
+    control characters or bidirectional overrides, which could rewrite the
+    terminal or reorder what the reader sees (docs/SECURITY.md)."""
+    typer.echo(clean(text))
+
+
 def settings_from(config: Path | None) -> Settings:
     return load_settings(config)
 
@@ -101,6 +109,7 @@ def hours_minutes(minutes: int) -> str:
 
 def table(headers: list[str], rows: list[list[str]]) -> None:
     widths = [len(h) for h in headers]
+    rows = [[clean(c) for c in row] for row in rows]
     for row in rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))

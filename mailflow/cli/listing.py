@@ -8,7 +8,19 @@ from typing import Annotated, Any
 
 import typer
 
-from mailflow.cli.base import ConfigOpt, JsonOpt, RevealOpt, app, build, clock, local, remaining, settings_from, table
+from mailflow.cli.base import (
+    ConfigOpt,
+    JsonOpt,
+    RevealOpt,
+    app,
+    build,
+    clock,
+    local,
+    remaining,
+    say,
+    settings_from,
+    table,
+)
 from mailflow.config.settings import Settings
 from mailflow.core.identity import mask_id, mask_ids_in_text
 from mailflow.core.vocabulary import STATUS_WORDS, HopKind, Status
@@ -46,11 +58,11 @@ def queue(
                                             overdue_at=now if overdue else None, by_due=sort == "due", limit=limit)
             roles = application.rules.roles
             if as_json:
-                typer.echo(json.dumps([_complaint_json(c, reveal, now) for c in complaints], ensure_ascii=False,
+                say(json.dumps([_complaint_json(c, reveal, now) for c in complaints], ensure_ascii=False,
                                       indent=2))
                 return
             if not complaints:
-                typer.echo("no complaints" + ("" if all_ or status else " open"))
+                say("no complaints" + ("" if all_ or status else " open"))
                 return
             rows = [
                 [
@@ -76,13 +88,13 @@ def queue(
 def _print_outbox(session, settings: Settings, limit: int, as_json: bool) -> None:
     rows = queries.unsent_outbox(session, limit)
     if as_json:
-        typer.echo(json.dumps([
+        say(json.dumps([
             {"id": o.id, "state": o.state, "kind": o.kind, "to": o.recipients, "message_id": m.message_id,
              "attempts": o.attempts, "last_error": o.last_error, "next_attempt_at": o.next_attempt_at.isoformat()}
             for o, m in rows], ensure_ascii=False, indent=2))
         return
     if not rows:
-        typer.echo("outbox empty: every mail has been sent")
+        say("outbox empty: every mail has been sent")
         return
     table(["id", "state", "kind", "to", "attempts", "next try", "last error"],
           [[str(o.id), o.state, o.kind, o.recipients, str(o.attempts), local(o.next_attempt_at, settings),
@@ -132,41 +144,41 @@ def show(
                      "to_state": h.to_state, "message_id": h.message_id, "reason": h.reason}
                     for h in hops
                 ]
-                typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+                say(json.dumps(out, ensure_ascii=False, indent=2))
                 return
             roles = application.rules.roles
             holder = roles[c.holder_role].name if c.holder_role in roles else (c.holder_role or "-")
             nik = c.nik if reveal else mask_id(c.nik)
             kk = (c.kk if reveal else mask_id(c.kk)) if c.kk else "-"
-            typer.echo(f"Aduan {c.number} — {STATUS_WORDS.get(c.status, c.status)}")
-            typer.echo(f"  Diterima     : {local(c.created_at, settings)}")
-            typer.echo(f"  Pelapor      : {c.complainant_name} <{c.complainant_email}>, HP {c.phone}")
-            typer.echo(f"  NIK / No. KK : {nik} / {kk}")
-            typer.echo(f"  Alamat       : {c.address}")
-            typer.echo(f"  Jenis layanan: {c.category_name} ({application.rules.section_names.get(c.section, c.section)})")
+            say(f"Aduan {c.number} — {STATUS_WORDS.get(c.status, c.status)}")
+            say(f"  Diterima     : {local(c.created_at, settings)}")
+            say(f"  Pelapor      : {c.complainant_name} <{c.complainant_email}>, HP {c.phone}")
+            say(f"  NIK / No. KK : {nik} / {kk}")
+            say(f"  Alamat       : {c.address}")
+            say(f"  Jenis layanan: {c.category_name} ({application.rules.section_names.get(c.section, c.section)})")
             if c.status == Status.CLOSED:
-                typer.echo(f"  Tahap kini   : selesai {local(c.closed_at, settings)}"
+                say(f"  Tahap kini   : selesai {local(c.closed_at, settings)}"
                            + (f" (dijawab pada tahap {c.answered_step})" if c.answered_step else ""))
             else:
                 step_name = application.rules.step(c.step).name if c.step else "-"
-                typer.echo(f"  Tahap kini   : {step_name} ({c.step}), dipegang {holder}")
+                say(f"  Tahap kini   : {step_name} ({c.step}), dipegang {holder}")
             if c.due_at and c.status != Status.CLOSED:
                 left = remaining(c.due_at, now, application.rules.calendar)
-                typer.echo(f"  Batas waktu  : {local(c.due_at, settings)} "
+                say(f"  Batas waktu  : {local(c.due_at, settings)} "
                            f"({'terlambat ' + left[5:] if left.startswith('late') else 'sisa ' + left} jam kerja)")
-            typer.echo("  Uraian       :")
+            say("  Uraian       :")
             for line in (c.description if reveal else mask_ids_in_text(c.description)).splitlines() or [""]:
-                typer.echo(f"    {line}")
-            typer.echo("")
-            typer.echo("Riwayat (hop log):")
+                say(f"    {line}")
+            say("")
+            say("Riwayat (hop log):")
             for h in hops:
                 states = f" [{h.from_state or '-'} → {h.to_state}]" if h.to_state else ""
                 who = "" if h.actor == "mailflow" else f" oleh {h.actor}"
                 label = HopKind(h.kind).label if h.kind in set(HopKind) else h.kind
-                typer.echo(f"  {local(h.at, settings)}  {label}{who}{states}")
+                say(f"  {local(h.at, settings)}  {label}{who}{states}")
                 if h.reason:
-                    typer.echo(f"      {h.reason if reveal else mask_ids_in_text(h.reason)}")
+                    say(f"      {h.reason if reveal else mask_ids_in_text(h.reason)}")
                 if h.message_id:
-                    typer.echo(f"      Message-ID <{h.message_id}>")
+                    say(f"      Message-ID <{h.message_id}>")
     finally:
         application.close()

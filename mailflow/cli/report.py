@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mailflow.cli.base import ConfigOpt, app, build, clock, settings_from
+from mailflow.config.paths import write_private
 from mailflow.errors import MailflowError
 from mailflow.report import formats
 from mailflow.report.figures import Month
@@ -71,7 +72,7 @@ def report(
             sys.stdout.buffer.write(content)
             sys.stdout.flush()
         else:
-            output.write_bytes(content)
+            write_private(output, content)  # the report names complaints: owner-only
             typer.echo(f"wrote {output} ({fmt}, {len(content)} bytes)")
     finally:
         application.close()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mailflow.cli.base import ConfigOpt, app, build, config_app, db_app, rules_app, settings_from, table
-from mailflow.config.paths import shipped
+from mailflow.config.paths import readable_by_others, shipped, write_private
 from mailflow.config.rules import load_rules
 from mailflow.config.settings import load_settings, redact_url
 from mailflow.core.sop import CITIZEN, SECTION_ROLE
@@ -27,13 +26,14 @@ def init(
     target = directory / "mailflow.toml"
     if target.exists() and not force:
         raise MailflowError(f"{target} exists already (use --force to overwrite it)")
-    shutil.copyfile(shipped("mailflow.toml"), target)
+    # Owner-only, like everything mailflow writes (docs/SECURITY.md).
+    write_private(target, shipped("mailflow.toml").read_bytes())
     rules_dir = directory / "rules"
     rules_dir.mkdir(exist_ok=True)
     for src in sorted(shipped("rules").glob("*.toml")):
         dest = rules_dir / src.name
         if not dest.exists():
-            shutil.copyfile(src, dest)
+            write_private(dest, src.read_bytes())
     typer.echo(f"wrote {target} and {rules_dir}/")
     settings = load_settings(target)
     engine = db.make_engine(settings.database_url)
@@ -89,7 +89,25 @@ def config_check(ctx: typer.Context, config: ConfigOpt = None) -> None:
         typer.echo("secrets:   found (not shown)")
     except MailflowError as exc:
         typer.echo(f"secrets:   {exc}")
+    for what, path in _private_files(settings):
+        if readable_by_others(path):
+            typer.echo(f"warning:   {what} {path} can be read by other users of this machine; "
+                       f"run `chmod 600 {path}` (it holds {'personal data' if what == 'database' else 'secrets'})")
     application.close()
+
+
+def _private_files(settings) -> list[tuple[str, Path]]:
+    """The files others must not read: the SQLite database and its WAL, the
+    config, and the password files it names."""
+    found = [("config", settings.path)]
+    database = db.sqlite_path(settings.database_url)
+    if database is not None:
+        found += [("database", p) for p in (database, Path(f"{database}-wal"), Path(f"{database}-shm")) if p.exists()]
+    for section, server in (("imap", settings.imap), ("smtp", settings.smtp)):
+        source = server.password.source_file
+        if source is not None:
+            found.append((f"{section}.password_file", source))
+    return found
 
 
 @rules_app.command("check")

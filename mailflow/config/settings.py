@@ -33,11 +33,12 @@ class Secret:
     used, so commands that need no server (queue, show, db) work without it.
     """
 
-    __slots__ = ("_value", "_missing")
+    __slots__ = ("_value", "_missing", "source_file")
 
-    def __init__(self, value: str | None, missing: str | None = None):
+    def __init__(self, value: str | None, missing: str | None = None, source_file: Path | None = None):
         self._value = value
         self._missing = missing
+        self.source_file = source_file  # the password_file it came from, if any (config check looks at its mode)
 
     def reveal(self) -> str | None:
         if self._missing:
@@ -118,12 +119,32 @@ class SmtpConfig(ServerConfig):
 @dataclass(frozen=True)
 class LimitsConfig:
     max_message_bytes: int
-    auto_replies_per_sender_per_day: int
+    # Automatic mail (acknowledgements, format explanations, refusals, info
+    # requests) one address receives in any 24 hours, however many senders
+    # caused it (docs/SECURITY.md, promise 1).
+    auto_replies_per_address_per_day: int
     outbox_max_attempts: int
     outbox_retry_seconds: float = 30.0  # the first retry's wait; doubled per failure, capped at an hour
     max_mime_parts: int = 1000
     max_mime_depth: int = 20
     max_header_bytes: int = 256 * 1024
+    # More complaints than this in an hour: one alert to the admin (a flood).
+    complaints_per_hour_alert: int = 60
+    # Internal notices (refused attempts, quarantine alerts, unclear senders) one
+    # address receives in an hour before the rest wait for one digest.
+    notices_per_hour: int = 3
+    # A mail that takes longer than this to handle is quarantined (promise 5).
+    seconds_per_mail: float = 10.0
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    # The authserv-ids of the office's own receiving server(s): only their
+    # Authentication-Results headers are believed (docs/SECURITY.md).
+    authserv_ids: tuple[str, ...] = ()
+    # Staff commands and complainant follow-ups by From: need a DMARC (or
+    # aligned DKIM/SPF) pass; on by default once authserv_ids is set.
+    require_authentication: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,6 +156,7 @@ class Settings:
     database_url: str
     limits: LimitsConfig
     log_level: str
+    security: SecurityConfig = SecurityConfig()
 
     @property
     def base_dir(self) -> Path:
@@ -239,12 +261,23 @@ class _Database(_Table):
 
 class _Limits(_Table):
     max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024, description="bytes, a number >= 1024")
-    auto_replies_per_sender_per_day: int = Field(3, ge=1, description="a number >= 1")
+    auto_replies_per_address_per_day: int = Field(3, ge=1, description="a number >= 1")
+    # The name before version 0.2 (it counted by sender); read as the same limit.
+    auto_replies_per_sender_per_day: int | None = Field(None, ge=1, description="a number >= 1")
     outbox_max_attempts: int = Field(8, ge=1, description="a number >= 1")
     outbox_retry_seconds: float = Field(30.0, ge=1, description="seconds, a number >= 1")
     max_mime_parts: int = Field(1000, ge=10, description="a number of MIME parts >= 10")
     max_mime_depth: int = Field(20, ge=3, description="a nesting depth >= 3")
     max_header_bytes: int = Field(256 * 1024, ge=8192, description="bytes, a number >= 8192")
+    complaints_per_hour_alert: int = Field(60, ge=1, description="a number >= 1")
+    notices_per_hour: int = Field(3, ge=1, description="a number >= 1")
+    seconds_per_mail: float = Field(10.0, ge=1, description="seconds, a number >= 1")
+
+
+class _Security(_Table):
+    authserv_ids: list[NonBlank] = Field(default_factory=list, description="a list of authserv-ids, e.g. "
+                                                                           '["mx.dukcapil.go.id"]')
+    require_authentication: bool | None = Field(None, description=_TRUE_FALSE)
 
 
 class _Logging(_Table):
@@ -258,6 +291,7 @@ class _SettingsFile(_Table):
     database: _Database = Field(default_factory=_Database, description="a table [database]")
     limits: _Limits = Field(default_factory=_Limits, description="a table [limits]")
     logging: _Logging = Field(default_factory=_Logging, description="a table [logging]")
+    security: _Security = Field(default_factory=_Security, description="a table [security]")
 
 
 # ---------------------------------------------------------------- loading
@@ -281,7 +315,7 @@ def _secret(source: Source, name: str, table: _Server, base: Path, env: dict[str
     if file:
         p = _resolve(base, file)
         try:
-            return Secret(p.read_text(encoding="utf-8").rstrip("\r\n"))
+            return Secret(p.read_text(encoding="utf-8").rstrip("\r\n"), source_file=p)
         except OSError as exc:
             raise source.fail(f"{name}.password_file", f"cannot read {p} ({exc.strerror})") from None
     return Secret(None)
@@ -360,8 +394,21 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
         url = "sqlite:///" + str(_resolve(base, url[len("sqlite:///"):]))
 
+    lim = dict(file.limits)
+    old = lim.pop("auto_replies_per_sender_per_day")
+    if old is not None:
+        lim["auto_replies_per_address_per_day"] = old
+    sec = file.security
+    ids = tuple(i.strip().lower() for i in sec.authserv_ids)
+    require = bool(ids) if sec.require_authentication is None else sec.require_authentication
+    if require and not ids:
+        raise source.fail("security.require_authentication",
+                          "needs security.authserv_ids: the receiving server whose results are believed")
+    if not office.check_authentication_results:
+        ids, require = (), False  # the office turned every Authentication-Results check off
     return Settings(path=path, office=office, imap=imap, smtp=smtp, database_url=url,
-                    limits=LimitsConfig(**dict(file.limits)), log_level=file.logging.level)
+                    limits=LimitsConfig(**lim), log_level=file.logging.level,
+                    security=SecurityConfig(authserv_ids=ids, require_authentication=require))
 
 
 def redact_url(url: str) -> str:

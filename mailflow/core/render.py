@@ -41,9 +41,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
+import markupsafe
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, pass_context
 
 from mailflow.core.identity import mask_id, mask_ids_in_text
+from mailflow.core.text import clean
 from mailflow.errors import MailflowError
 
 SUFFIX = ".txt.j2"
@@ -93,6 +95,9 @@ def _environment(template_dirs: Sequence[Path], *, autoescape: bool) -> tuple[tu
         loader=ChoiceLoader([FileSystemLoader(str(d), encoding="utf-8") for d in dirs]),
         undefined=StrictUndefined,
         autoescape=autoescape,
+        # Every value a template prints: control characters and bidirectional
+        # overrides from a sender's mail never reach a reader (core/text.py).
+        finalize=_finalize,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -105,6 +110,11 @@ def _environment(template_dirs: Sequence[Path], *, autoescape: bool) -> tuple[tu
     env.filters["percent"] = percent
     env.filters["number"] = number
     return tuple(dirs), env
+
+
+def _finalize(value: Any) -> Any:
+    # Markup is the page's own HTML (marked safe by a template or filter), not a sender's text.
+    return clean(value) if isinstance(value, str) and not isinstance(value, markupsafe.Markup) else value
 
 
 def _load(env: Environment, name: str, filename: str, where: str) -> jinja2.Template:

@@ -83,6 +83,7 @@ class HopKind(_Labelled):
     ACKNOWLEDGED = "acknowledged", "Tanda terima disiapkan untuk pelapor"  # the acknowledgement was queued
     FORWARDED = "forwarded", "Diteruskan"  # the complaint was queued for a role mailbox
     ATTACHED = "attached", "Surel tambahan dari pelapor"  # a later mail was added to an open complaint
+    NOTED = "noted", "Catatan belum terverifikasi"  # a mail claiming to be the complainant's, unverified: a note only
     SENT = "sent", "Surel terkirim"  # an outbound mail left through SMTP
     FAILED = "failed", "Surel gagal terkirim"  # an outbound mail could not be sent
     IGNORED = "ignored", "Diabaikan"  # a mail was logged and not acted on (automatic, duplicate, ...)
@@ -118,13 +119,18 @@ class MailKind(StrEnum):
     REFUSED = "staff/refused"
     UNAUTHORIZED_ATTEMPT = "staff/unauthorized-attempt"
     CITIZEN_FOLLOW_UP = "staff/citizen-follow-up"
+    UNVERIFIED_NOTE = "staff/unverified-note"
     DEPUTY_NOTICE = "staff/deputy-notice"
     BOUNCE_NOTICE = "staff/bounce-notice"
     REMINDER = "staff/reminder"
     BREACH_NOTICE = "staff/breach-notice"
     DEADLINE_SUMMARY = "staff/deadline-summary"
     MONTHLY_REPORT = "staff/monthly-report"
+    NOTICE_DIGEST = "staff/notice-digest"
     QUARANTINE_ALERT = "admin/quarantine-alert"
+    FLOOD_ALERT = "admin/flood-alert"
+    LOGIN_FAILED = "admin/login-failed"
+    SENDER_UNCLEAR = "admin/sender-unclear"
 
     @property
     def to_citizen(self) -> bool:
@@ -140,10 +146,16 @@ class Notice(StrEnum):
     ESCALATED = "escalated"  # moved to the reader because the previous step was late
 
 
-# The mails mailflow writes in answer to a mail it received (not those a staff
-# action causes): what an auto-responder that hides what it is would loop on,
-# so they count against the per-address limit on automatic answers.
-ANSWER_KINDS: tuple[MailKind, ...] = (MailKind.FORMAT_REJECTED, MailKind.REFUSED)
+# Automatic mail to an address that wrote to the desk (or is written to about a
+# complaint): at most limits.auto_replies_per_address_per_day of them to one
+# address in 24 hours, however many senders caused them (docs/SECURITY.md:
+# no backscatter; loops with auto-responders stop too).
+AUTOMATIC_KINDS: tuple[MailKind, ...] = (MailKind.ACKNOWLEDGEMENT, MailKind.FORMAT_REJECTED, MailKind.REFUSED,
+                                         MailKind.INFO_REQUEST)
+# Internal notices an attacker can cause: at most limits.notices_per_hour of
+# them to one address in an hour, the rest in one digest an hour.
+NOTICE_KINDS: tuple[MailKind, ...] = (MailKind.UNAUTHORIZED_ATTEMPT, MailKind.QUARANTINE_ALERT,
+                                      MailKind.SENDER_UNCLEAR, MailKind.UNVERIFIED_NOTE)
 
 
 # ---------------------------------------------------------------- command words

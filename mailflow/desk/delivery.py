@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from mailflow.core.authres import SenderCheck
 from mailflow.core.classify import Classification
 from mailflow.core.mail import InboundMail
 from mailflow.store import queries
@@ -51,6 +52,7 @@ class Match:
 
     complaint: Complaint | None
     via_token: bool = False
+    how: str = ""  # what found it, for staff: "the reply address", "In-Reply-To/References", "the subject"
 
 
 class Matcher:
@@ -68,15 +70,15 @@ class Matcher:
             if m:
                 found = queries.complaint_by_reply_token(session, m.group(2))
                 if found is not None and slug(found.number) == m.group(1).lower():
-                    return Match(found, via_token=True)
+                    return Match(found, via_token=True, how="the complaint's reply address")
         refs = [r for r in (mail.in_reply_to, *mail.references) if r]
         if refs:
             found = queries.complaint_by_references(session, refs)
             if found is not None:
-                return Match(found)
+                return Match(found, how="In-Reply-To/References")
         m = self._number.search(mail.subject)
         if m:
-            return Match(queries.complaint_by_number(session, m.group(0)))
+            return Match(queries.complaint_by_number(session, m.group(0)), how="the register number in the subject")
         return Match(None)
 
 
@@ -90,6 +92,7 @@ class Delivery:
     message: Message  # its archived row
     now: datetime
     source: Source
+    check: SenderCheck  # what the office's mail server verified of the From: domain
     lookup: Callable[[Session, InboundMail], Match] = field(repr=False)
     _match: Match | None = field(default=None, repr=False)
 

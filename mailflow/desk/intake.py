@@ -18,7 +18,9 @@ The route (``Intake.route``, in order):
 - bounce                         -> recorded on its complaint, whoever can act told (desk/bounces.py)
 - a staff out-of-office on a complaint -> logged, deputies told (desk/replies.py)
 - any other automatic mail       -> "ignored" hop, no reply
-- no usable From:                -> "ignored" hop
+- a sender that cannot be read unambiguously (two From:, an address in the
+  display name, ...) -> "ignored" hop, the admin told; no answer, no command
+- no From: at all                -> "ignored" hop
 - a mail on an existing complaint -> a ladder event (desk/replies.py); may pass
 - anything else: a new complaint -> registered, or rejected with an explanation (desk/registration.py)
 """
@@ -37,6 +39,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mailflow.config.settings import Settings
+from mailflow.core.authres import sender_check
 from mailflow.core.classify import Kind, classify
 from mailflow.core.mail import InboundMail, ParseLimits, header_bytes_message_id, parse_message
 from mailflow.core.vocabulary import HopKind, MailKind
@@ -85,6 +88,8 @@ class Intake:
                   lambda d: d.verdict.kind == Kind.AUTO_REPLY and self.replies.is_staff_auto_reply(d),
                   self.replies.auto_reply),
             Route("automatic mail", lambda d: d.verdict.is_automatic, self._ignore_automatic),
+            Route("sender unclear", lambda d: bool(d.mail.sender_problem and d.mail.headers.get("from")),
+                  self._sender_unclear),
             Route("no sender", lambda d: not d.mail.from_addr, self._ignore_no_sender),
             Route("mail on a complaint", lambda d: d.match.complaint is not None, self.replies.follow_up),
             Route("new complaint", lambda _: True, self.registration.new_complaint),
@@ -135,7 +140,9 @@ class Intake:
             session.add(message)
         hoplog.record(session, HopKind.RECEIVED, at=now, message=message,
                       reason=("retry of a quarantined mail; " if retry else "") + f"{len(raw)} bytes" + source.where())
-        delivery = Delivery(session, mail, verdict, message, now, source, self._match)
+        check = sender_check(mail.headers.get("authentication-results", ()), self.settings.security.authserv_ids,
+                             mail.from_addr)
+        delivery = Delivery(session, mail, verdict, message, now, source, check, self._match)
         outcome = self._route(delivery)
         # One flush for all the mail caused (rows inserted in batches, in the
         # order their references need); then the outcome can name the archived row.
@@ -163,6 +170,17 @@ class Intake:
         hoplog.record(d.session, HopKind.IGNORED, at=d.now, message=d.message, actor=d.mail.from_addr or hoplog.SYSTEM,
                       reason=f"{d.verdict.kind.value}: {d.verdict.reason}; no reply sent")
         return d.outcome("ignored", d.verdict.reason)
+
+    def _sender_unclear(self, d: Delivery) -> Outcome:
+        """Whoever this is, they get no automatic answer and give no command:
+        logged, and the admin told (within the hourly limit on notices)."""
+        problem = d.mail.sender_problem
+        hoplog.record(d.session, HopKind.IGNORED, at=d.now, message=d.message,
+                      reason=f"sender unclear ({problem}): no automatic answer, no command; the admin told")
+        self.letters.to_admin(d.session, MailKind.SENDER_UNCLEAR, d.now, problem=problem,
+                              mail=SimpleNamespace(from_header=" / ".join(d.mail.headers.get("from", ())),
+                                                   subject=d.mail.subject, message_id=d.mail.message_id))
+        return d.outcome("ignored", f"sender unclear: {problem}")
 
     def _ignore_no_sender(self, d: Delivery) -> Outcome:
         hoplog.record(d.session, HopKind.IGNORED, at=d.now, message=d.message,

@@ -35,13 +35,15 @@ from mailflow.core import ladder
 from mailflow.core.mail import InboundMail
 from mailflow.core.render import Renderer
 from mailflow.core.sop import Role, Rules
-from mailflow.core.vocabulary import ANSWER_KINDS, MailKind, Status, Word
+from mailflow.core.text import shorten
+from mailflow.core.vocabulary import AUTOMATIC_KINDS, NOTICE_KINDS, MailKind, Status, Word
 from mailflow.edges.compose import Attachment, Outgoing, compose, new_message_id
 from mailflow.store import outbox, queries
 from mailflow.store.models import Complaint, Message
 
-# The window of the per-address limit on automatic answers (budget_spent).
+# The windows of the per-address limits on automatic mail and on notices.
 _DAY = timedelta(hours=24)
+_HOUR = timedelta(hours=1)
 
 
 def number_regex(pattern: str) -> re.Pattern[str]:
@@ -109,22 +111,26 @@ class Letters:
         return out
 
     def budget_spent(self, session: Session, address: str, now: datetime) -> bool:
-        """Has ``address`` had ``limits.auto_replies_per_sender_per_day`` answers
-        in the last 24 hours? Then the next mail from it is handled and logged
-        but not answered: that is where a loop with an auto-responder stops."""
-        limit = self.settings.limits.auto_replies_per_sender_per_day
-        return queries.answers_since(session, address, ANSWER_KINDS, now - _DAY) >= limit
+        """Has ``address`` had ``limits.auto_replies_per_address_per_day``
+        automatic mails (acknowledgements, format explanations, refusals, info
+        requests) in the last 24 hours? Then no more goes to it: the mail that
+        would cause one is handled and logged, and staff see what was not sent.
+        Counted by recipient, so a forged From: or Reply-To, from however many
+        senders, cannot make the office mail one address more than that."""
+        limit = self.settings.limits.auto_replies_per_address_per_day
+        return queries.answers_since(session, address, AUTOMATIC_KINDS, now - _DAY) >= limit
 
     # ------------------------------------------------------------------ writing
     def write(self, session: Session, kind: MailKind, *, to: Iterable[str], now: datetime,
               row: Complaint | None = None, reply_to: str | None = None, in_reply_to: str | None = None,
               references: Sequence[str] = (), auto_submitted: str = "auto-generated",
-              attach_raw: bytes | None = None, files: tuple[Attachment, ...] = (),
+              attach_raw: bytes | None = None, files: tuple[Attachment, ...] = (), held: bool = False,
               **context: Any) -> Message:
         """Render template ``kind`` with ``office``, ``now`` and ``context`` and
         queue the mail in the caller's transaction, with the original mail
         ``attach_raw`` and the ``files`` attached, on the complaint ``row`` if
-        given (its number goes in a header). Returns the mail's message row."""
+        given (its number goes in a header). ``held``: stored, but kept for the
+        hourly digest instead of sent (``notice``). Returns the mail's message row."""
         rendered = self.renderer.render(kind, office=self.office, now=now, **context)
         out = Outgoing(kind=kind, to=tuple(to), subject=rendered.subject, body=rendered.body,
                        in_reply_to=in_reply_to, references=tuple(references), reply_to=reply_to,
@@ -133,25 +139,47 @@ class Letters:
         raw = compose(self.settings, out, message_id, now, row.number if row is not None else None)
         return outbox.add(session, raw=raw, message_id=message_id, kind=kind, subject=out.subject,
                           from_addr=self.settings.smtp.from_address, to=out.to, in_reply_to=out.in_reply_to,
-                          complaint=row, now=now)
+                          complaint=row, now=now, state="held" if held else "pending")
+
+    def notice(self, session: Session, kind: MailKind, *, to: Iterable[str], now: datetime,
+               row: Complaint | None = None, **context: Any) -> Message:
+        """An internal notice (one of ``NOTICE_KINDS``: refused attempts,
+        quarantine alerts, unclear senders, unverified notes), which an
+        attacker can cause at will: after ``limits.notices_per_hour`` to the
+        same recipients in an hour, the rest are kept for one digest an hour
+        (``desk/digests.py``), never lost and never a flood."""
+        assert kind in NOTICE_KINDS
+        recipients = tuple(to)
+        sent = queries.notices_since(session, ",".join(recipients), NOTICE_KINDS, now - _HOUR)
+        held = sent >= self.settings.limits.notices_per_hour
+        if row is not None:  # about a complaint: its context, and replies to its reply address
+            context.update(self._about(row))
+        return self.write(session, kind, to=recipients, now=now, row=row, held=held,
+                          reply_to=self.reply_address(row) if row is not None else None, **context)
 
     def answer(self, session: Session, mail: InboundMail, kind: MailKind, now: datetime, *,
                complaint: Complaint | None = None, **context: Any) -> Message:
-        """An automatic answer to the sender of ``mail``, threaded to it (about
-        ``complaint``, when it registered one)."""
+        """An automatic answer to the sender of ``mail`` -- the address in its
+        From:, never a Reply-To (docs/SECURITY.md) -- threaded to it. About
+        ``complaint``, when it registered one: then replies go to the
+        complaint's own reply address."""
+        reply_to = None
         if complaint is not None:
             context["complaint"] = self.complaint(complaint)
-        return self.write(session, kind, to=(mail.reply_to or mail.from_addr,), now=now, row=complaint,
+            reply_to = self.reply_address(complaint)
+        return self.write(session, kind, to=(mail.from_addr,), now=now, row=complaint, reply_to=reply_to,
                           in_reply_to=mail.message_id, references=mail.references, auto_submitted="auto-replied",
-                          original_subject=mail.subject, **context)
+                          original_subject=shorten(mail.subject), **context)
 
     def to_citizen(self, session: Session, c: Complaint, kind: MailKind, now: datetime, **context: Any) -> Message:
-        """To the complaint's recorded complainant, threaded to their original complaint mail."""
+        """To the complaint's recorded complainant (only ever them), threaded to
+        their original complaint mail; replies go to the complaint's reply address."""
         source = session.get(Message, c.source_message_pk) if c.source_message_pk else None
         parent_id = source.message_id if source is not None else None
         return self.write(session, kind, to=(c.complainant_email,), now=now, row=c, in_reply_to=parent_id,
                           references=(parent_id,) if parent_id else (), auto_submitted="auto-replied",
-                          original_subject=source.subject if source is not None else "",
+                          reply_to=self.reply_address(c),
+                          original_subject=shorten(source.subject) if source is not None else "",
                           **self._about(c), **context)
 
     def to_staff(self, session: Session, c: Complaint, to: Iterable[str], kind: MailKind, now: datetime, *,
@@ -174,8 +202,12 @@ class Letters:
                           auto_submitted="auto-replied", **self._about(c), **context)
 
     def to_admin(self, session: Session, kind: MailKind, now: datetime, **context: Any) -> Message:
-        """To the office's alert address (whoever runs mailflow)."""
-        return self.write(session, kind, to=(self.settings.office.alert_address,), now=now, **context)
+        """To the office's alert address (whoever runs mailflow); a notice kind
+        goes through ``notice`` (its hourly limit)."""
+        to = (self.settings.office.alert_address,)
+        if kind in NOTICE_KINDS:
+            return self.notice(session, kind, to=to, now=now, **context)
+        return self.write(session, kind, to=to, now=now, **context)
 
     def _about(self, c: Complaint) -> dict[str, Any]:
         return dict(complaint=self.complaint(c), reply_address=self.reply_address(c))

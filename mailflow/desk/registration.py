@@ -1,11 +1,19 @@
 """A new complaint: check its format, then reject it with an explanation, or
 register it (a gap-free number), acknowledge it to the citizen and forward it
 to the first rung of the ladder -- all inside the intake's transaction.
+
+What the desk knows of the sender travels with the complaint (docs/SECURITY.md):
+the acknowledgement goes to the From: address only, never to a Reply-To (which
+is kept and shown to staff), and not at all when the office's mail server says
+the From: domain fails DMARC or the address has had its automatic mail for the
+day; staff see every such reason in the forward. More complaints in an hour
+than ``limits.complaints_per_hour_alert`` raise one alert to the admin.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from types import SimpleNamespace
 
 from mailflow.config.settings import Settings
@@ -15,7 +23,7 @@ from mailflow.core.identity import mask_id, mask_ids_in_text
 from mailflow.core.vocabulary import HopKind, MailKind, Status
 from mailflow.desk.delivery import Delivery, Outcome
 from mailflow.desk.letters import Letters, new_reply_token
-from mailflow.store import hoplog, numbering
+from mailflow.store import hoplog, numbering, queries
 from mailflow.store.models import Complaint
 from mailflow.store.visits import open_visit
 
@@ -41,8 +49,11 @@ class Registration:
         self.letters = letters
         self.rules = letters.rules
 
-    def new_complaint(self, d: Delivery) -> Outcome:
-        """Read the complaint format: register a valid complaint, explain an invalid one."""
+    def new_complaint(self, d: Delivery, parent: Complaint | None = None) -> Outcome:
+        """Read the complaint format: register a valid complaint, explain an
+        invalid one. ``parent``: an earlier complaint this one follows; nothing
+        is taken from it but its number (a complaint holds only what its own
+        mail says)."""
         fmt = self.rules.format
         local_today = d.now.astimezone(self.settings.office.tz).date()
         parsed = parse_complaint(d.mail.text, fmt, today=local_today)
@@ -56,8 +67,10 @@ class Registration:
             category_name=category.name if category else f.get("jenis_layanan", "Lainnya"),
             section=category.section if category else "lainnya",
         )
-        return self.register(d, person, reason=f"all required fields present; category "
-                                                f"{category.name if category else 'Lainnya'}")
+        reason = f"all required fields present; category {category.name if category else 'Lainnya'}"
+        if parent is not None:
+            reason += f"; a reply after the reopen window of {parent.number}, registered as a new complaint"
+        return self.register(d, person, reason=reason, parent=parent)
 
     def _reject(self, d: Delivery, parsed) -> Outcome:
         fmt = self.rules.format
@@ -67,7 +80,7 @@ class Registration:
         if self.letters.budget_spent(d.session, d.mail.from_addr, d.now):
             hoplog.record(d.session, HopKind.IGNORED, at=d.now, message=d.message,
                           reason=f"no reply: {d.mail.from_addr} already got "
-                                 f"{self.settings.limits.auto_replies_per_sender_per_day} automatic replies in 24 hours")
+                                 f"{self.settings.limits.auto_replies_per_address_per_day} automatic replies in 24 hours")
             return d.outcome("rejected", problems)
         found = [SimpleNamespace(label=fmt.field(k).label, value=_shown_value(fmt.field(k).kind, v))
                  for k, v in parsed.fields.items()]
@@ -90,7 +103,8 @@ class Registration:
             phone=person.phone, address=person.address, description=person.description,
             parent_id=parent.id if parent is not None else None, step=state.step, holder_role=state.holder,
             step_started_at=now, reply_token=new_reply_token(), source_message=message, created_at=now,
-            updated_at=now,
+            updated_at=now, reply_to=mail.reply_to if mail.reply_to and mail.reply_to != mail.from_addr else None,
+            sender_verified=True if d.check.passed else False if d.check.failed else None,
         )
         session.add(complaint)
         message.complaint = complaint
@@ -102,6 +116,45 @@ class Registration:
                       actor=hoplog.SYSTEM, from_state=None, to_state=Status.REGISTERED,
                       reason=f"register number {number}" + (f", follows {parent.number}" if parent else ""))
 
+        warnings = self._acknowledge(d, complaint, step, holder)
+        if complaint.reply_to:
+            warnings.append(f"Surel aduan meminta balasan dikirim ke alamat lain ({complaint.reply_to}); "
+                            "mailflow hanya membalas ke alamat pengirim.")
+
+        if holder is not None:
+            fwd = self.letters.to_role(
+                session, complaint, holder, MailKind.FORWARD, now, attach_raw=message.raw,
+                step=SimpleNamespace(name=step.name, standard_minutes=step.standard.minutes),
+                due_at=complaint.due_at, commands=self.letters.command_help(state), warnings=warnings,
+            )
+            hoplog.record(session, HopKind.FORWARDED, at=now, complaint=complaint, message=fwd,
+                          actor=hoplog.SYSTEM, from_state=Status.REGISTERED, to_state=step.key,
+                          reason=f"to {holder.name} ({', '.join(holder.members)}) for step '{step.name}'")
+        self._flood_alert(d)
+        return Outcome("registered", "", number, message.id)
+
+    def _acknowledge(self, d: Delivery, complaint: Complaint, step, holder) -> list[str]:
+        """Queue the acknowledgement, unless the sender's domain fails DMARC or
+        the address has had its automatic mail for the day. Returns what staff
+        should know about the sender (Bahasa Indonesia), for the forward."""
+        session, now, mail = d.session, d.now, d.mail
+        warnings = []
+        if d.check.failed:
+            hoplog.record(session, HopKind.IGNORED, at=now, complaint=complaint,
+                          reason=f"no acknowledgement: the From: domain fails DMARC ({d.check.reason}); "
+                                 "sender not verified")
+            warnings.append("Pengirim TIDAK terverifikasi: server surel kantor menyatakan alamat pengirim gagal "
+                            "pemeriksaan keaslian (DMARC). Tanda terima tidak dikirim; alamat pengirim mungkin "
+                            "dipalsukan.")
+            return warnings
+        if self.letters.budget_spent(session, mail.from_addr, now):
+            limit = self.settings.limits.auto_replies_per_address_per_day
+            hoplog.record(session, HopKind.IGNORED, at=now, complaint=complaint,
+                          reason=f"no acknowledgement: {mail.from_addr} already got {limit} automatic mails "
+                                 "in 24 hours")
+            warnings.append(f"Tanda terima tidak dikirim: alamat pengirim sudah menerima {limit} surel otomatis "
+                            "dalam 24 jam terakhir (batas pengiriman otomatis).")
+            return warnings
         total = self.rules.total_standard
         ack = self.letters.answer(
             session, mail, MailKind.ACKNOWLEDGEMENT, now, complaint=complaint,
@@ -111,17 +164,18 @@ class Registration:
         )
         hoplog.record(session, HopKind.ACKNOWLEDGED, at=now, complaint=complaint, message=ack,
                       reason=f"acknowledgement queued for {mail.from_addr}")
+        return warnings
 
-        if holder is not None:
-            fwd = self.letters.to_role(
-                session, complaint, holder, MailKind.FORWARD, now, attach_raw=message.raw,
-                step=SimpleNamespace(name=step.name, standard_minutes=step.standard.minutes),
-                due_at=complaint.due_at, commands=self.letters.command_help(state),
-            )
-            hoplog.record(session, HopKind.FORWARDED, at=now, complaint=complaint, message=fwd,
-                          actor=hoplog.SYSTEM, from_state=Status.REGISTERED, to_state=step.key,
-                          reason=f"to {holder.name} ({', '.join(holder.members)}) for step '{step.name}'")
-        return Outcome("registered", "", number, message.id)
+    def _flood_alert(self, d: Delivery) -> None:
+        """More complaints in the last hour than the limit: one alert to the admin an hour."""
+        limit = self.settings.limits.complaints_per_hour_alert
+        since = d.now - timedelta(hours=1)
+        if queries.complaints_since(d.session, since) <= limit:
+            return
+        if queries.mail_since(d.session, MailKind.FLOOD_ALERT, since):
+            return
+        self.letters.to_admin(d.session, MailKind.FLOOD_ALERT, d.now, limit=limit,
+                              count=queries.complaints_since(d.session, since))
 
 
 def _shown_value(kind: str, value: str) -> str:

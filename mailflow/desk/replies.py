@@ -2,14 +2,19 @@
 the mail does (``ladder.transition``), then apply the resulting actions inside
 the intake's transaction (complaint row, outbox mail, hop log).
 
-Who may act (decided here, before the state machine):
+Who may act (decided here, before the state machine; docs/SECURITY.md):
 - a staff command counts only when the mail came to the complaint's own reply
-  address (its secret token), From: a member of a role in the rules, and the
-  receiving server's Authentication-Results does not report a DKIM/SPF/DMARC
-  failure for that domain. Anything else moves nothing: it is logged as
-  ``refused`` and the holder is told.
-- the complainant's own mail (From: their address) is added to the complaint
-  (or reopens it within the window); it can never approve, answer or close.
+  address (its secret token), From: a member of a role in the rules, and --
+  where the office's receiving server stamps Authentication-Results
+  (``[security] authserv_ids``) -- that server verified the From: domain
+  (``require_authentication``) or at least did not find it failing. Anything
+  else moves nothing: it is logged as ``refused`` and the holder is told.
+- the complainant's own mail counts as theirs only through the complaint's
+  reply address, or with a From: the office's server verified: then it is
+  added to the complaint (or reopens it within the window, or after it starts
+  a new complaint); it can never approve, answer or close. A mail From: the
+  complainant found any other way (a register number in the subject, a
+  quoted Message-ID) is only a note, unverified, for the holder.
 """
 
 from __future__ import annotations
@@ -22,14 +27,14 @@ from typing import Any
 
 from mailflow.config.settings import Settings
 from mailflow.core import ladder
-from mailflow.core.authres import authentication_failure
 from mailflow.core.commands import has_confirmation, parse_command
 from mailflow.core.reply_text import reply_of
 from mailflow.core.sop import Role
+from mailflow.core.text import shorten
 from mailflow.core.vocabulary import HopKind, MailKind, Word
 from mailflow.desk.delivery import Delivery, Outcome
 from mailflow.desk.letters import Letters, named
-from mailflow.desk.registration import Person, Registration
+from mailflow.desk.registration import Registration
 from mailflow.desk.state import apply_state, state_of
 from mailflow.store import hoplog
 from mailflow.store.models import Complaint
@@ -78,13 +83,15 @@ class Replies:
         role = self._role_of(sender, complaint)
         if role is not None:
             d.on(complaint)
-            problem = self._unauthorised(d, sender, via_token)
+            problem = self._unauthorised(d, via_token)
             if problem:
                 return self._refuse_sender(d, complaint, problem)
             return self._command(d, complaint, role)
 
         if sender == complaint.complainant_email:
             d.on(complaint)
+            if not (via_token or (self.settings.security.require_authentication and d.check.passed)):
+                return self._unverified(d, complaint)
             window = timedelta(days=self.rules.answer.reopen_days)
             within = complaint.answered_at is None or d.now - complaint.answered_at <= window
             text = reply_of(d.mail).strip() or d.mail.text.strip()
@@ -118,17 +125,30 @@ class Replies:
             return holder
         return self.rules.member_role(address)
 
-    def _unauthorised(self, d: Delivery, sender: str, via_token: bool) -> str | None:
+    def _unauthorised(self, d: Delivery, via_token: bool) -> str | None:
         """Why a staff member's mail may not act (None: it may)."""
         if not via_token:
             return ("the reply did not come to the complaint's own reply address "
                     "(a staff address without the reply token)")
-        if self.settings.office.check_authentication_results:
-            fail = authentication_failure(d.mail.headers.get("authentication-results", ()),
-                                          {sender.rpartition("@")[2]})
-            if fail:
-                return f"sender authentication failed ({fail})"
+        if d.check.failed:
+            return f"sender authentication failed ({d.check.reason})"
+        if self.settings.security.require_authentication and not d.check.passed:
+            return f"sender authentication required, not verified ({d.check.reason})"
         return None
+
+    def _unverified(self, d: Delivery, complaint: Complaint) -> Outcome:
+        """A mail From: the complainant that proves nothing: a note for the holder, nothing more."""
+        how = d.match.how or "the register number"
+        hoplog.record(d.session, HopKind.NOTED, at=d.now, message=d.message, complaint=complaint,
+                      actor=d.mail.from_addr,
+                      reason=f"unverified: found by {how}, not through the complaint's reply address, and the "
+                             f"sender was not verified ({d.check.reason}); nothing changed")
+        holder = self.rules.roles.get(complaint.holder_role or "")
+        if holder is not None:
+            self.letters.notice(d.session, MailKind.UNVERIFIED_NOTE, to=holder.members, now=d.now, row=complaint,
+                                role=named(holder), sender=d.mail.from_addr, how=_HOW_WORDS.get(how, how),
+                                note_text=reply_of(d.mail).strip() or d.mail.text.strip())
+        return d.outcome("noted", "unverified", complaint.number)
 
     def _command(self, d: Delivery, complaint: Complaint, role: Role) -> Outcome:
         text = reply_of(d.mail)
@@ -147,9 +167,9 @@ class Replies:
                       actor=d.mail.from_addr, reason=f"nothing changed: {problem}")
         holder = self.rules.roles.get(complaint.holder_role or "")
         if holder is not None:
-            self.letters.to_role(d.session, complaint, holder, MailKind.UNAUTHORIZED_ATTEMPT, d.now,
-                                 sender=d.mail.from_addr, reason=indonesian_problem(problem),
-                                 attempted_subject=d.mail.subject)
+            self.letters.notice(d.session, MailKind.UNAUTHORIZED_ATTEMPT, to=holder.members, now=d.now, row=complaint,
+                                role=named(holder), sender=d.mail.from_addr, reason=indonesian_problem(problem),
+                                attempted_subject=shorten(d.mail.subject))
         return d.outcome("refused", problem, complaint.number)
 
     # ------------------------------------------------------------------ applying
@@ -174,7 +194,7 @@ class Replies:
         if self.letters.budget_spent(d.session, actor, d.now):
             hoplog.record(d.session, HopKind.IGNORED, at=d.now, message=d.message, complaint=complaint,
                           reason=f"no reply: {actor} already got "
-                                 f"{self.settings.limits.auto_replies_per_sender_per_day} automatic "
+                                 f"{self.settings.limits.auto_replies_per_address_per_day} automatic "
                                  "replies in 24 hours (a mail loop?)")
         else:
             self.letters.to_person(d.session, complaint, actor, MailKind.REFUSED, d.now, in_reply_to=d.mail,
@@ -262,13 +282,10 @@ class Replies:
                       reason="answered and archived" if act.with_answer else "finished")
 
     def _new_linked(self, run: _Applying, act: ladder.NewLinkedComplaint) -> Outcome:
-        c = run.complaint
-        person = Person(name=c.complainant_name, nik=c.nik, kk=c.kk, phone=c.phone, address=c.address,
-                        description=act.text or c.description, category_key=c.category,
-                        category_name=c.category_name, section=c.section)
-        return self.registration.register(
-            run.d, person, parent=c,
-            reason=f"reply after the reopen window of {c.number}; new complaint linked to it")
+        """A reply after the reopen window: a new complaint, from this mail alone
+        (its format is checked like any new complaint's), linked to the old one.
+        Nothing of the old complaint's personal data is copied (docs/SECURITY.md)."""
+        return self.registration.new_complaint(run.d, parent=run.complaint)
 
 
 def excerpt(text: str, limit: int = 500) -> str:
@@ -277,10 +294,20 @@ def excerpt(text: str, limit: int = 500) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+# How a mail was matched to its complaint, in the holder's words.
+_HOW_WORDS = {
+    "the register number in the subject": "nomor register pada judul surel",
+    "In-Reply-To/References": "rujukan balasan (In-Reply-To/References)",
+}
+
+
 def indonesian_problem(problem: str) -> str:
     """Why a staff mail was refused, in the holder's words."""
     if "reply token" in problem or "reply address" in problem:
         return "balasan tidak dikirim ke alamat balasan khusus aduan ini (kemungkinan alamat pengirim dipalsukan)"
+    if "not verified" in problem:
+        return ("server surel kantor tidak dapat memastikan keaslian pengirim "
+                f"({problem.split('(')[-1].rstrip(')')})")
     if "authentication" in problem:
         return f"pemeriksaan keaslian pengirim gagal ({problem.split('(')[-1].rstrip(')')})"
     return "pengirim bukan pelapor dan bukan petugas yang berwenang"

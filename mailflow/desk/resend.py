@@ -51,6 +51,17 @@ def resend(session: Session, settings: Settings, target: str, *, actor: str = "a
     return [_resend_item(session, settings, item, message, actor, now)]
 
 
+def resend_failed(session: Session, settings: Settings, *, actor: str = "admin (mailflow resend --failed)",
+                  clock: Callable[[], datetime] = utcnow) -> list[str]:
+    """Every failed outbound mail queued again as it was (same bytes and
+    Message-ID, attempts reset). Returns lines describing what was done."""
+    now = clock()
+    failed = queries.failed_outbox(session)
+    if not failed:
+        raise NotFound("no outbound mail has failed: nothing to resend")
+    return [_resend_item(session, settings, item, message, actor, now) for item, message in failed]
+
+
 def _resend_item(session: Session, settings: Settings, item: OutboxItem, message: Message, actor: str,
                  now: datetime) -> str:
     if item.state in ("failed", "pending"):

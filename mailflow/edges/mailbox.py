@@ -26,7 +26,7 @@ from imapclient.exceptions import IMAPClientError
 
 from mailflow.config.settings import ImapConfig
 from mailflow.edges.tls import tls_context, tls_failure
-from mailflow.errors import MailServerError, TLSRequiredError
+from mailflow.errors import CredentialError, MailServerError, TLSRequiredError
 
 log = logging.getLogger("mailflow.imap")
 
@@ -76,10 +76,10 @@ class Mailbox:
                 client.login(cfg.username, cfg.password.reveal() or "")
             except imapclient.exceptions.LoginError:
                 # Never echo the password; name the user and where the secret came from.
-                raise MailServerError(
+                raise CredentialError(
                     f"IMAP login as {cfg.username!r} on {cfg.host}:{cfg.port} was refused "
-                    "(check imap.username and the password in imap.password_env / imap.password_file)"
-                ) from None
+                    "(check imap.username and the password in imap.password_env / imap.password_file)",
+                    "IMAP") from None
             self._delimiter = self._find_delimiter(client)
         except BaseException:
             _quietly_close(client)

@@ -42,7 +42,7 @@ from mailflow.config.settings import Settings
 from mailflow.core.retry import backoff
 from mailflow.core.vocabulary import HopKind
 from mailflow.edges.smtp import SmtpSender, smtp_reason
-from mailflow.errors import MailServerError
+from mailflow.errors import CredentialError, MailServerError
 from mailflow.store import hoplog
 from mailflow.store.db import WriteGate
 from mailflow.store.models import Message, OutboxItem, utcnow
@@ -186,8 +186,10 @@ class Outbox:
 
     def run_once(self, *, stop: threading.Event | None = None) -> DrainResult:
         """Send the due pending rows (one claim) once. Never raises for SMTP or
-        network errors. ``stop`` set meanwhile: the mail being sent is finished,
-        the rest of the claim handed back to ``pending``."""
+        network errors, but for ``CredentialError``: the server refused our
+        login, the claim is handed back untouched (no attempt counted).
+        ``stop`` set meanwhile: the mail being sent is finished, the rest of
+        the claim handed back to ``pending``."""
         return self._loop.run_until_complete(self._drain(stop))
 
     def _claim(self) -> list[_Claimed]:
@@ -242,6 +244,11 @@ class Outbox:
                     break
                 try:
                     refused = await sender.send(row.env_from, row.rcpts, row.raw)
+                except CredentialError:
+                    # Our login was refused: no mail's fault and no attempt of any.
+                    # Every claimed row goes back as it was; the caller alerts and backs off.
+                    self._release(claimed[index:])
+                    raise
                 except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
                     code, reason = smtp_reason(exc)
                     if 400 <= code < 500:

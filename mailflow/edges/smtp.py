@@ -10,7 +10,7 @@ import aiosmtplib
 
 from mailflow.config.settings import SmtpConfig
 from mailflow.edges.tls import tls_context, tls_failure
-from mailflow.errors import TLSRequiredError
+from mailflow.errors import CredentialError, TLSRequiredError
 
 
 class SmtpSender:
@@ -43,7 +43,15 @@ class SmtpSender:
         except ssl.SSLError as exc:
             raise TLSRequiredError(tls_failure(f"SMTP server {cfg.host}:{cfg.port}", exc)) from None
         if cfg.username:
-            await smtp.login(cfg.username, cfg.password.reveal() or "")
+            try:
+                await smtp.login(cfg.username, cfg.password.reveal() or "")
+            except aiosmtplib.SMTPAuthenticationError as exc:
+                smtp.close()
+                # Never echo the password; name the user and where the secret came from.
+                raise CredentialError(
+                    f"SMTP login as {cfg.username!r} on {cfg.host}:{cfg.port} was refused ({exc.code} "
+                    f"{exc.message}); check smtp.username and the password in smtp.password_env / "
+                    "smtp.password_file", "SMTP") from None
         return smtp
 
     async def send(self, sender: str, recipients: Sequence[str], raw: bytes) -> str:

@@ -15,6 +15,7 @@ from mailflow.config.settings import Settings
 from mailflow.core.render import PageRenderer, Renderer
 from mailflow.core.sop import Rules
 from mailflow.desk.deadlines import Deadlines
+from mailflow.desk.digests import Digests
 from mailflow.desk.intake import Intake
 from mailflow.desk.letters import Letters
 from mailflow.edges.outbox import Outbox
@@ -38,8 +39,9 @@ class App:
     monthly_report: MonthlyReport
 
     def daemon(self, **kwargs) -> Daemon:
+        digests = Digests(self.letters, self.factory, clock=self.intake.clock)
         return Daemon(self.settings, self.factory, self.intake, self.outbox, deadlines=self.deadlines,
-                      monthly_report=self.monthly_report, clock=self.intake.clock, **kwargs)
+                      monthly_report=self.monthly_report, digests=digests, clock=self.intake.clock, **kwargs)
 
     def close(self) -> None:
         self.outbox.close()

@@ -22,11 +22,14 @@ from mailflow.config.settings import Settings
 from mailflow.core.retry import backoff
 from mailflow.desk.deadlines import DeadlineResult, Deadlines
 from mailflow.desk.delivery import Outcome, Source
+from mailflow.desk.digests import Digests
 from mailflow.desk.intake import Intake
 from mailflow.edges.mailbox import NETWORK_ERRORS, Fetched, Mailbox
 from mailflow.edges.outbox import DrainResult, Outbox, RecoveryResult
-from mailflow.errors import MailServerError, TLSRequiredError
+from mailflow.errors import CredentialError, MailServerError, TLSRequiredError
 from mailflow.report.monthly import MonthlyReport, ReportResult
+from mailflow.runner.alerts import LoginAlerts
+from mailflow.runner.budget import Interruptible, StopNow, TimeBudget
 from mailflow.runner.sender import Probe, Sender
 from mailflow.store import mailboxes
 from mailflow.store.db import is_database_error
@@ -41,6 +44,7 @@ class PassResult:
     deadlines: DeadlineResult = field(default_factory=DeadlineResult)
     report: ReportResult = field(default_factory=ReportResult)
     drained: DrainResult = field(default_factory=DrainResult)
+    digests: int = 0  # hourly digests of held notices sent
 
     def count(self, action: str) -> int:
         return sum(1 for o in self.outcomes if o.action == action)
@@ -56,6 +60,8 @@ class PassResult:
             parts.append(f"deadlines: {self.deadlines.summary()}")
         if self.report:
             parts.append(self.report.summary())
+        if self.digests:
+            parts.append(f"{self.digests} notice digest(s)")
         d = self.drained
         return ", ".join(parts) + f"; sent {d.sent}, deferred {d.deferred}, failed {d.failed}"
 
@@ -71,6 +77,7 @@ class Daemon:
         mailbox: Mailbox | None = None,
         deadlines: Deadlines | None = None,
         monthly_report: MonthlyReport | None = None,
+        digests: Digests | None = None,
         clock: Callable[[], datetime] = utcnow,
     ):
         self.settings = settings
@@ -82,8 +89,11 @@ class Daemon:
         # Its transactions and the sender thread's take turns (db.WriteGate).
         self.write_gate = outbox.write_gate
         self.monthly_report = monthly_report
+        self.digests = digests
         self.clock = clock
+        self.alerts = LoginAlerts(settings, intake.letters, factory, self.write_gate, clock)
         self.stop_requested = threading.Event()
+        self.interruptible = Interruptible()  # a stop signal while a mail is handled raises StopNow
         self._full_scan = True  # after (re)connecting, look at everything left in the folder
 
     # ------------------------------------------------------------------ one pass
@@ -95,21 +105,33 @@ class Daemon:
         for ``run`` to back off and reconnect. ``send=False``: leave the outbox
         alone (``run`` drains it from its sender thread)."""
         result = PassResult()
-        imap_error: BaseException | None = None
+        error: BaseException | None = None
         try:
             if send:
                 result.recovered = self.outbox.recover_interrupted(self._sent_probe(self.mailbox))
             result.outcomes = self.intake_once()
+            self.alerts.recovered("IMAP")
+        except CredentialError as exc:
+            self.alerts.failed(exc)
+            error = exc
         except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
-            imap_error = exc
+            error = exc
         if self.deadlines is not None:
             result.deadlines = self.deadlines.run_once()
+        if self.digests is not None:
+            result.digests = self.digests.run_once()
         if self.monthly_report is not None:
             result.report = self.monthly_report.run_once()
         if send:
-            result.drained = self.outbox.run_once()
-        if imap_error is not None:
-            raise imap_error
+            try:
+                result.drained = self.outbox.run_once()
+                if result.drained.sent:
+                    self.alerts.recovered("SMTP")
+            except CredentialError as exc:
+                self.alerts.failed(exc)
+                error = error or exc
+        if error is not None:
+            raise error
         return result
 
     def _sent_probe(self, mailbox: Mailbox) -> Probe | None:
@@ -156,16 +178,19 @@ class Daemon:
     def _handle(self, fetched: Fetched, source: Source) -> Outcome:
         raw = fetched.raw
         try:
-            try:
-                with self.write_gate, self.factory.begin() as session:
-                    outcome = self.intake.process(session, raw, source)
-                    self._advance(session, source)
-            except IntegrityError:
-                # Another poller stored the same mail between our check and our
-                # insert; a second look finds it and records a duplicate.
-                with self.write_gate, self.factory.begin() as session:
-                    outcome = self.intake.process(session, raw, source)
-                    self._advance(session, source)
+            # A mail gets limits.seconds_per_mail (then it is quarantined), and
+            # a stop asked for meanwhile rolls it back at once (it stays in INBOX).
+            with TimeBudget(self.settings.limits.seconds_per_mail), self.interruptible:
+                try:
+                    with self.write_gate, self.factory.begin() as session:
+                        outcome = self.intake.process(session, raw, source)
+                        self._advance(session, source)
+                except IntegrityError:
+                    # Another poller stored the same mail between our check and our
+                    # insert; a second look finds it and records a duplicate.
+                    with self.write_gate, self.factory.begin() as session:
+                        outcome = self.intake.process(session, raw, source)
+                        self._advance(session, source)
             return outcome
         except Exception as exc:
             if is_database_error(exc):
@@ -197,7 +222,7 @@ class Daemon:
                  self.settings.imap.port, f"re-checking every {self.settings.imap.poll_interval}s"
                  + (" (IMAP IDLE where offered)" if self.settings.imap.idle else ""))
         sender = Sender(self.outbox, self.stop_requested, self._sent_probe,
-                        Mailbox(self.settings.imap) if self.settings.imap.sent_folder else None)
+                        Mailbox(self.settings.imap) if self.settings.imap.sent_folder else None, self.alerts)
         sender.start()
         try:
             while not self.stop_requested.is_set():
@@ -212,6 +237,8 @@ class Daemon:
                         continue  # more may have come meanwhile: look again before waiting
                     wait = self.settings.imap.poll_interval
                     idle = True
+                except StopNow:
+                    break
                 except TLSRequiredError as exc:
                     failures += 1
                     log.error("%s", exc)
@@ -257,8 +284,12 @@ class Daemon:
         self.stop_requested.set()
 
     def _on_signal(self, signum, _frame) -> None:
-        log.info("received %s; stopping after the current message", signal.Signals(signum).name)
         self.stop_requested.set()
+        if self.interruptible.inside:
+            log.info("received %s; stopping now (the mail in hand is rolled back and stays in INBOX)",
+                     signal.Signals(signum).name)
+            raise StopNow
+        log.info("received %s; stopping", signal.Signals(signum).name)
 
     def _reset_connection(self) -> None:
         self.mailbox.close()

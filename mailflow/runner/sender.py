@@ -9,7 +9,8 @@ from collections.abc import Callable
 from mailflow.core.retry import backoff
 from mailflow.edges.mailbox import NETWORK_ERRORS, Mailbox
 from mailflow.edges.outbox import Outbox
-from mailflow.errors import MailServerError, TLSRequiredError
+from mailflow.errors import CredentialError, MailServerError, TLSRequiredError
+from mailflow.runner.alerts import LoginAlerts
 from mailflow.store.db import is_database_error
 
 log = logging.getLogger("mailflow.daemon")
@@ -26,13 +27,14 @@ class Sender(threading.Thread):
     mail being sent is finished and the rest of the claim handed back."""
 
     def __init__(self, outbox: Outbox, stop: threading.Event,
-                 probe_for: Callable[[Mailbox], Probe | None], mailbox: Mailbox | None):
+                 probe_for: Callable[[Mailbox], Probe | None], mailbox: Mailbox | None, alerts: LoginAlerts):
         super().__init__(name="mailflow-sender", daemon=True)
         self.outbox = outbox
         self.stop_requested = stop
         self.mailbox = mailbox  # its own IMAP connection, for the Sent folder only
         self.probe = probe_for(mailbox) if mailbox is not None else None
         self._wake = threading.Event()
+        self.alerts = alerts
 
     def wake(self) -> None:
         self._wake.set()
@@ -51,9 +53,17 @@ class Sender(threading.Thread):
                     drained = self.outbox.run_once(stop=self.stop_requested)
                     if drained:
                         log.info("outbox: sent %d, deferred %d, failed %d", drained.sent, drained.deferred, drained.failed)
-                    if not drained.sent:
+                    if drained.sent:
+                        self.alerts.recovered("SMTP")
+                    else:
                         break  # nothing more due now
                 failures, wait = 0, 1.0
+            except CredentialError as exc:
+                failures += 1
+                wait = backoff(failures, base=2.0, cap=300.0)
+                self.alerts.failed(exc)
+                if self.mailbox is not None:
+                    self.mailbox.close()
             except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
                 failures += 1
                 wait = backoff(failures, base=2.0, cap=300.0)

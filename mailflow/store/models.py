@@ -90,6 +90,12 @@ class Complaint(Base):
     section: Mapped[str] = mapped_column(String(64))
     complainant_name: Mapped[str] = mapped_column(String(200))
     complainant_email: Mapped[str] = mapped_column(String(320), index=True)
+    # A Reply-To the complaint mail asked for, when it differs from From: kept
+    # and shown to staff, never used for automatic mail (docs/SECURITY.md).
+    reply_to: Mapped[str | None] = mapped_column(String(320))
+    # What the office's mail server said of the From: domain: True (a DMARC or
+    # aligned DKIM/SPF pass), False (DMARC failed), None (not checked / nothing conclusive).
+    sender_verified: Mapped[bool | None] = mapped_column(Boolean)
     nik: Mapped[str] = mapped_column(String(16))
     kk: Mapped[str | None] = mapped_column(String(16))
     phone: Mapped[str] = mapped_column(String(32))

@@ -32,13 +32,16 @@ def add(
     complaint_id: int | None = None,
     dedupe_key: str | None = None,
     envelope_from: str | None = None,
+    state: str = "pending",
 ) -> Message:
     """Store ``raw`` as an outbound ``messages`` row and queue it (an ``outbox``
     row, due now). Returns the message row. ``complaint`` may be new (not yet
     flushed): the rows point at it through relationships, written at flush;
     ``complaint_id`` names a stored one instead. ``dedupe_key`` (default
     ``mid:<Message-ID>``) and ``envelope_from`` (default ``from_addr``) differ
-    only for a resent copy."""
+    only for a resent copy. ``state``: "pending" (due now), or "held" for
+    the hourly digest of notices (``desk/digests.py``), which sends none of them
+    itself."""
     owner = {"complaint": complaint} if complaint is not None else {"complaint_id": complaint_id}
     message = Message(
         direction="out",
@@ -63,7 +66,7 @@ def add(
             kind=kind,
             envelope_from=envelope_from or from_addr,
             recipients=",".join(to),
-            state="pending",
+            state=state,
             attempts=0,
             next_attempt_at=now,
             created_at=now,

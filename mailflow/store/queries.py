@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from mailflow.core.vocabulary import OPEN_STATUSES, RUNNING_STATUSES
+from mailflow.core.vocabulary import OPEN_STATUSES, RUNNING_STATUSES, MailKind
 from mailflow.store.models import Complaint, Hop, Message, OutboxItem, StepVisit
 
 
@@ -40,6 +40,17 @@ def answers_since(session: Session, address: str, kinds: Sequence[str], since: d
     return count or 0
 
 
+def notices_since(session: Session, recipients: str, kinds: Sequence[str], since: datetime) -> int:
+    """How many mails of ``kinds`` were written for exactly ``recipients`` (as
+    stored, comma-joined) since ``since``, held ones included."""
+    count = session.scalar(
+        select(func.count()).select_from(OutboxItem)
+        .where(OutboxItem.recipients == recipients.lower(), OutboxItem.kind.in_(list(kinds)),
+               OutboxItem.created_at >= since)
+    )
+    return count or 0
+
+
 def outbox_item_of(session: Session, message: Message) -> OutboxItem | None:
     """The outbox row that sends ``message`` (unique on message_pk)."""
     return session.scalar(select(OutboxItem).where(OutboxItem.message_pk == message.id))
@@ -53,11 +64,28 @@ def outbox_of_complaint(session: Session, complaint: Complaint) -> list[tuple[Ou
     )]
 
 
-def unsent_outbox(session: Session, limit: int) -> list[tuple[OutboxItem, Message]]:
-    """Outbound mail not yet sent (pending, sending, failed), oldest first."""
+def failed_outbox(session: Session) -> list[tuple[OutboxItem, Message]]:
+    """Outbound mail that failed, oldest first (ix_outbox_state_next_attempt_at)."""
     return [(item, message) for item, message in session.execute(
         select(OutboxItem, Message).join(Message, Message.id == OutboxItem.message_pk)
-        .where(OutboxItem.state != "sent").order_by(OutboxItem.id).limit(limit)
+        .where(OutboxItem.state == "failed").order_by(OutboxItem.id)
+    )]
+
+
+def held_notices(session: Session) -> list[tuple[OutboxItem, Message]]:
+    """Notices kept for the hourly digest, oldest first (ix_outbox_state_next_attempt_at)."""
+    return [(item, message) for item, message in session.execute(
+        select(OutboxItem, Message).join(Message, Message.id == OutboxItem.message_pk)
+        .where(OutboxItem.state == "held").order_by(OutboxItem.id)
+    )]
+
+
+def unsent_outbox(session: Session, limit: int) -> list[tuple[OutboxItem, Message]]:
+    """Outbound mail not yet sent (pending, sending, failed, held for a
+    digest), oldest first; a held notice that went out in a digest is done."""
+    return [(item, message) for item, message in session.execute(
+        select(OutboxItem, Message).join(Message, Message.id == OutboxItem.message_pk)
+        .where(OutboxItem.state.not_in(("sent", "digested"))).order_by(OutboxItem.id).limit(limit)
     )]
 
 
@@ -82,6 +110,28 @@ def complaint_by_references(session: Session, message_ids: Sequence[str]) -> Com
         .order_by(Complaint.id.desc())
         .limit(1)
     )
+
+
+def complaints_since(session: Session, since: datetime) -> int:
+    """How many complaints were registered since ``since`` (ix_complaints_month_counts)."""
+    return session.scalar(select(func.count()).select_from(Complaint).where(Complaint.created_at >= since)) or 0
+
+
+def mail_since(session: Session, kind: str, since: datetime) -> int:
+    """How many mails of ``kind`` were queued since ``since``."""
+    count = session.scalar(select(func.count()).select_from(OutboxItem)
+                           .where(OutboxItem.kind == kind, OutboxItem.created_at >= since))
+    return count or 0
+
+
+def login_alerts_since(session: Session, server: str, since: datetime) -> int:
+    """How many alerts of a refused login to ``server`` ("IMAP"/"SMTP") were queued since ``since``."""
+    count = session.scalar(
+        select(func.count()).select_from(OutboxItem).join(Message, Message.id == OutboxItem.message_pk)
+        .where(OutboxItem.kind == MailKind.LOGIN_FAILED, OutboxItem.created_at >= since,
+               Message.subject.contains(f"server {server} "))
+    )
+    return count or 0
 
 
 def complaints(session: Session, *, statuses: Sequence[str] = (), include_closed: bool = False,

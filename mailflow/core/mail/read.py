@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
@@ -70,7 +70,7 @@ def _parse_date(raw: str | None) -> tuple[datetime | None, str | None]:
     except Exception:  # mail-parser cannot read it either
         return None, f"unparseable Date header {raw.strip()[:60]!r}"
     if recovered.tzinfo is None:
-        recovered = recovered.replace(tzinfo=timezone.utc)
+        recovered = recovered.replace(tzinfo=UTC)
     return recovered, f"Date header {raw.strip()[:60]!r} only understood by mail-parser (converted to UTC)"
 
 

@@ -1,0 +1,74 @@
+"""Telling the admin that a mail server refuses mailflow's login: once per
+outage, not once per retry (docs/SECURITY.md, promise 7)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.config.settings import Settings
+from mailflow.core.vocabulary import MailKind
+from mailflow.desk.letters import Letters
+from mailflow.errors import CredentialError
+from mailflow.store import queries
+from mailflow.store.db import WriteGate
+
+log = logging.getLogger("mailflow.daemon")
+
+# Across processes an outage is known from the alert itself: a refusal within
+# this long of the last alert for that server is the same outage.
+REMIND_AFTER = timedelta(hours=24)
+
+
+class LoginAlerts:
+    """Remembers which servers refuse the login now. The first refusal of an
+    outage is logged at ERROR and mailed to the admin (through the outbox: an
+    SMTP refusal's alert goes once the login works again, and the log has
+    said it at once); later ones are logged at WARNING only, until a login
+    succeeds. Another process's alert of the last 24 hours counts too, so a
+    cron job of ``poll --once`` does not alert every run. Shared by the intake
+    loop and the sender thread."""
+
+    def __init__(self, settings: Settings, letters: Letters, factory: sessionmaker[Session], gate: WriteGate,
+                 clock: Callable[[], datetime]):
+        self.settings = settings
+        self.letters = letters
+        self.factory = factory
+        self.gate = gate
+        self.clock = clock
+        self._down: set[str] = set()
+        self._lock = threading.Lock()
+
+    def failed(self, exc: CredentialError) -> None:
+        server = exc.server
+        cfg = self.settings.smtp if server == "SMTP" else self.settings.imap
+        with self._lock:
+            first = server not in self._down
+            self._down.add(server)
+        if not first:
+            log.warning("%s login still refused: %s", server, exc)
+            return
+        now = self.clock()
+        with self.gate, self.factory.begin() as session:
+            if queries.login_alerts_since(session, server, now - REMIND_AFTER):
+                # Another process (a cron `poll --once`, a restart) told the admin of this outage.
+                log.error("%s login refused: %s; mail stays queued (the admin was alerted already)", server, exc)
+                return
+            log.error("%s login refused: %s; mail stays queued, the admin is alerted", server, exc)
+            self.letters.to_admin(session, MailKind.LOGIN_FAILED, now, server=server, host=cfg.host,
+                                  username=cfg.username or "", error=str(exc))
+
+    def recovered(self, server: str) -> None:
+        with self._lock:
+            if server not in self._down:
+                return
+            self._down.discard(server)
+        log.info("%s login works again", server)
+
+    def down(self) -> set[str]:
+        with self._lock:
+            return set(self._down)
