@@ -17,7 +17,7 @@ from mailflow.desk.delivery import Source
 from mailflow.runner.app import build
 from mailflow.store import db
 from mailflow.store.models import OutboxItem
-from support import INVALID_BODY, REPO, TEST_ENV, complaint_mail, mailflow_at, write_config
+from support import INVALID_BODY, REPO, TEST_ENV, VALID_BODY, complaint_mail, mailflow_at, write_config
 
 
 def mailflow(*args: str, cwd=None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
@@ -195,3 +195,70 @@ def test_queue_overdue_and_sorted_by_due_time(tmp_path):
     assert [r["complainant"]["email"] for r in by_due] == ["warga1@dukcapil.test", "warga2@dukcapil.test"]
     bad = mailflow("queue", "--sort", "sideways", "--config", str(path))
     assert bad.returncode == 2 and "--sort" in bad.stderr
+
+
+# ------------------------------------------------------------------ files only the service reads (docs/SECURITY.md)
+def mode(path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_init_writes_owner_only_files_and_the_database_stays_so(tmp_path):
+    os.umask(0o022)  # a usual umask: files would be world-readable
+    r = mailflow("init", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert mode(tmp_path / "mailflow.toml") == 0o600
+    assert mode(tmp_path / "rules" / "bantul-email.toml") == 0o600
+    assert mode(tmp_path / "mailflow.db") == 0o600
+    # the WAL and SHM files SQLite makes beside it take the database's mode
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'mailflow.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        wal = [p for p in tmp_path.iterdir() if p.name.startswith("mailflow.db-")]
+        assert wal and all(mode(p) == 0o600 for p in wal)
+    engine.dispose()
+
+
+def test_config_check_warns_about_a_database_others_can_read(filled):
+    path, settings = filled
+    database = db.sqlite_path(settings.database_url)
+    database.chmod(0o644)
+    r = mailflow("config", "check", "--config", str(path))
+    assert f"warning:   database {database} can be read by other users" in r.stdout
+    assert f"chmod 600 {database}" in r.stdout
+    database.chmod(0o600)
+    assert "warning:   database" not in mailflow("config", "check", "--config", str(path)).stdout
+
+
+def test_show_prints_no_terminal_escapes_or_bidi_overrides(tmp_path):
+    path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}")
+    settings = load_settings(path, env=TEST_ENV)
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    engine.dispose()
+    app = build(settings)
+    hostile = VALID_BODY.replace("Uraian: KTP-el saya", "Uraian: \x1b]0;pwned\x07\x1b[2J\u202eKTP-el saya")
+    with app.factory.begin() as s:
+        number = app.intake.process(s, complaint_mail(hostile), Source("INBOX", 1, 1)).complaint_number
+    app.close()
+    out = mailflow("show", number, "--config", str(path)).stdout
+    assert "KTP-el saya" in out
+    assert not any(c in out for c in "\x1b\x07\u202e")
+
+
+def test_resend_failed_requeues_every_failed_mail(filled):
+    path, settings = filled
+    engine = db.make_engine(settings.database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE outbox SET state = 'failed', attempts = 8, last_error = '550 no such user'"))
+    engine.dispose()
+    r = mailflow("resend", "--failed", "--config", str(path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("queued again") == 3  # the acknowledgement, the forward, the format explanation
+    engine = db.make_engine(settings.database_url)
+    with engine.connect() as conn:
+        assert {tuple(row) for row in conn.execute(text("SELECT state, attempts FROM outbox"))} == {("pending", 0)}
+    engine.dispose()
+    again = mailflow("resend", "--failed", "--config", str(path))
+    assert again.returncode == 2 and "no outbound mail has failed" in again.stderr
+    both = mailflow("resend", "ADU/2026/000001", "--failed", "--config", str(path))
+    assert both.returncode == 2 and "one of them" in both.stderr
