@@ -22,9 +22,10 @@ Accepted styles (labels in any case and order; see ``parse_complaint``):
   lines (hard-wrapped addresses) up to a blank line.
 
 Text before the first label is the ``preamble`` (greetings). Quoted reply
-lines (``>``), reply headers (``On … wrote:`` / ``Pada … menulis:``) and
-everything after a signature delimiter (``-- ``) or an Outlook
-``-----Original Message-----`` block are ignored.
+lines (``>``), attributions (``On … wrote:`` / ``Pada … menulis:``, wrapped
+ones whole) and everything after a signature delimiter (``-- ``) or an
+Outlook ``-----Original Message-----`` block are ignored
+(``mailflow.core.reply_text.unquoted_lines``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from types import MappingProxyType
 
 from mailflow.core.format_spec import Category, FieldSpec, FormatSpec, match_category, normalise_label
 from mailflow.core.identity import check_kk, check_nik, normalise_id
+from mailflow.core.reply_text import unquoted_lines
 
 MISSING = "wajib diisi, tetapi tidak ditemukan"
 EMPTY = "wajib diisi, tetapi kosong"
@@ -68,17 +70,6 @@ class ParsedComplaint:
         return not self.errors
 
 
-_QUOTE_HEADER = re.compile(r"^(on|pada)\b.{4,300}\b(wrote|menulis)\s*:\s*$", re.I)
-_ORIGINAL_MESSAGE = re.compile(r"^-{3,}\s*(original message|pesan asli)\s*-{3,}\s*$", re.I)
-_OUTLOOK_RULE = re.compile(r"^_{20,}\s*$")
-_OUTLOOK_FROM = re.compile(r"^(from|dari)\s*:", re.I)
-# Lines mail clients add: "Sent from my iPhone", "Dikirim dari Yahoo Mail di
-# Android", "[image: foto.jpg]" (an inline image in converted HTML).
-_CLIENT_NOISE = re.compile(
-    r"^(?:sent from my [\w ]{2,40}|dikirim dari (?:iphone|ipad|yahoo|ponsel|perangkat|samsung|xiaomi|outlook|email|surel)[\w ]{0,40}"
-    r"|get outlook for \w+|\[(?:image|cid|gambar):[^\]]*\])$",
-    re.I,
-)
 _BULLET = re.compile(r"^(?:[-•·▪●◦‣–]\s+|\*\s+|\(?\d{1,2}[.)]\s*|\(\d{1,2}\)\s*|[a-hA-H][.)]\s+)")
 _SEPARATOR = re.compile(r"[:=\t|：]")
 _EMPHASIS = "*_~"
@@ -89,34 +80,6 @@ _ONE_LINE = ("nik", "kk", "phone", "email")  # a value never continues on the ne
 # "Tempat/Tgl. Lahir: Bantul": a label mailflow does not know. Such a line does
 # not continue a one-line field (it would glue "Tempat/Tgl. Lahir" to the name).
 _UNKNOWN_LABEL = re.compile(r"^[*_~]*[^\W\d_][\w .,/()*'~-]{0,39}?\s*[:=]")
-
-
-def _prepare(text: str) -> list[str]:
-    """The lines that can carry the complaint: line endings unified, odd
-    spaces made plain, quoted reply text and everything after a signature
-    delimiter or a quoted original message dropped.
-
-    Deliberately narrower than ``mailflow.core.reply_text.extract_reply``: a
-    field lost here costs the citizen a rejected complaint, so only what is
-    surely quoted goes (a "-----" rule or a "Sent from my iPhone" line does
-    not end the form, as it ends a staff reply there)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\u00a0", " ").replace("\u202f", " ").replace("\ufeff", "")
-    text = re.sub("[\u200b\u200c\u200d\u2060]", "", text)
-    lines = text.split("\n")
-    kept: list[str] = []
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if line.rstrip() == "--" or _ORIGINAL_MESSAGE.match(stripped):
-            break
-        if _OUTLOOK_RULE.match(stripped):
-            following = next((x.strip() for x in lines[i + 1:] if x.strip()), "")
-            if _OUTLOOK_FROM.match(following):
-                break
-        if stripped.startswith(">") or _QUOTE_HEADER.match(stripped) or _CLIENT_NOISE.match(stripped):
-            continue
-        kept.append(line.rstrip())
-    return kept
 
 
 def _strip_decoration(line: str) -> str:
@@ -395,7 +358,7 @@ def parse_complaint(text: str, spec: FormatSpec, today: date | None = None) -> P
     """
     today = today or date.today()
     reader = _Reader(spec)
-    for line in _prepare(text):
+    for line in unquoted_lines(text):
         stripped = line.strip()
         if stripped.startswith("#") and reader.hash_line(stripped):
             continue
