@@ -207,6 +207,16 @@ STYLES = {
         #Jenis_Layanan: KTP-el
         #Permasalahan: KTP saya belum jadi sejak 3 bulan.
         """,
+    "other label variants, with '/' alternatives": """\
+        Nama Pelapor : Siti Aminah
+        No. NIK : 3201014501900001
+        No. Kartu Keluarga : 3201011203150004
+        Alamat Domisili : Jl. Mawar No. 5, RT 02/RW 03, Sewon
+        No. Telp/WA : 081234567890
+        Alamat Surel : siti@example.id
+        Kategori : KTP-el
+        Kronologi : KTP saya belum jadi sejak 3 bulan.
+        """,
     "dukcapil # style, one positional piece per line": """\
         #3201014501900001
         #Siti Aminah
@@ -434,6 +444,58 @@ def test_hash_style_positions(line, expected, spec):
     parsed = parse_complaint(line + "\n#Alamat: Sewon #Jenis Layanan: KTP\n", spec, today=TODAY)
     assert parsed.ok, parsed.errors
     assert dict(parsed.fields) == expected | {"alamat": "Sewon", "jenis_layanan": "KTP"}
+
+
+# ---------------------------------------------------------------- label variants
+
+# Labels from Indonesian public-service forms (LAPOR!, Dukcapil online forms,
+# formal letters) and how people shorten them, each with the field it names.
+LABEL_VARIANTS = {
+    "nama": ["Nama", "NAMA LENGKAP", "Nama Pelapor", "Nama Pemohon", "Nama Sesuai KTP", "Nama Lengkap Sesuai KTP-el",
+             "Pelapor", "Nama_Lengkap"],
+    "nik": ["NIK", "No. NIK", "Nomor NIK", "Nomor Induk Kependudukan", "No. KTP", "NIK KTP", "No. e-KTP", "NIK Pemohon",
+            "No. KTP/NIK", "Nomor Induk Kependudukan (NIK)"],
+    "no_kk": ["No. KK", "No KK", "NO.KK", "Nomor KK", "Nomor Kartu Keluarga", "No. Kartu Keluarga", "KK", "NKK",
+              "No. KK/NKK"],
+    "alamat": ["Alamat", "Alamat Lengkap", "Alamat Rumah", "Alamat Domisili", "Domisili", "Alamat Sesuai KTP",
+               "Tempat Tinggal", "Alamat/Domisili"],
+    "no_hp": ["No. HP", "No. HP/WA", "No. Telp", "No. Telp/WA", "No Telp.", "Nomor Telepon", "Telepon", "Telp", "WA",
+              "Whatsapp", "No. WhatsApp", "HP/WA", "Nomor HP", "No. Handphone", "Kontak", "No. Telp / WA",
+              "Nomor HP/WA", "No. HP/Telp/WA", "Telepon/HP", "No. Tlp", "No. HP (aktif)", "Nomor yang bisa dihubungi"],
+    "email": ["Email", "E-mail", "Alamat Email", "Alamat E-mail", "Surel", "Alamat Surel"],
+    "jenis_layanan": ["Jenis Layanan", "Layanan", "Jenis Pelayanan", "Jenis Aduan", "Kategori", "Kategori Pengaduan",
+                      "Perihal", "Hal", "Judul Laporan", "Jenis Dokumen"],
+    "uraian": ["Uraian", "Uraian / Permasalahan", "Permasalahan", "Isi Aduan", "Isi Laporan", "Keluhan", "Kronologi",
+               "Keterangan", "Pengaduan", "Uraian Pengaduan", "Pokok Permasalahan", "Deskripsi Masalah"],
+}
+VALUES = {"nama": "Siti Aminah", "nik": "3201014501900001", "no_kk": "3201011203150004", "alamat": "Sewon",
+          "no_hp": "081234567890", "email": "siti@example.id", "jenis_layanan": "KTP-el", "uraian": "KTP belum jadi"}
+
+
+@pytest.mark.parametrize("key, label", [(k, label) for k, labels in LABEL_VARIANTS.items() for label in labels])
+def test_label_variants_name_their_field(key, label, spec):
+    assert spec.find_label(label) is spec.field(key)
+    parsed = parse_complaint(f"{label}: {VALUES[key]}\n", spec, today=TODAY)
+    assert dict(parsed.fields) == {key: VALUES[key]}
+
+
+def test_no_telp_wa_is_the_phone_in_a_whole_complaint(spec):
+    # Reported: "No. Telp/WA" was not known, and the citizen was told the phone was missing.
+    parsed = parse_complaint(BASE.replace("No. HP/WA:", "No. Telp/WA:") + "Uraian: ok\n", spec, today=TODAY)
+    assert parsed.ok, parsed.errors
+    assert parsed.fields["no_hp"] == "081234567890"
+
+
+@pytest.mark.parametrize("label", ["Nama/NIK", "Email/No. HP", "NIK/No. KK", "Tempat/Tgl. Lahir", "HP/WA saya hilang", "RT/RW",
+                                   "Nama Ibu Kandung", "/", "No/"])
+def test_labels_that_name_no_field_or_two(label, spec):
+    assert spec.find_label(label) is None
+
+
+def test_every_shipped_label_names_its_own_field_unambiguously(spec):
+    for field in spec.fields:
+        for name in (field.label, *field.aliases):
+            assert spec.find_label(name) is field, name
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,10 @@ Accepted styles (labels in any case and order; see ``parse_complaint``):
 
 - ``Label: value`` or ``Label = value`` (also a tab or ``|`` from converted
   HTML tables); labels with odd spacing and punctuation (``No. HP/WA``,
-  ``NO.KK``, ``Nama_Lengkap``); bullets and numbers (``1. Nama:``), WhatsApp
-  bold (``*Nama*:``, ``*Nama:*``); a trailing note in brackets
-  (``No. KK (boleh kosong):``);
+  ``NO.KK``, ``Nama_Lengkap``), and alternatives joined by ``/`` that name
+  one field (``No. Telp/WA``, see ``FormatSpec.find_label``); bullets and
+  numbers (``1. Nama:``), WhatsApp bold (``*Nama*:``, ``*Nama:*``); a
+  trailing note in brackets (``No. KK (boleh kosong):``);
 - the label alone on a line and the value on the next non-empty line;
 - for number and e-mail fields, the label followed by the value without a
   separator (``NIK 3201 0145 0190 0001``);
@@ -26,6 +27,9 @@ lines (``>``), attributions (``On … wrote:`` / ``Pada … menulis:``, wrapped
 ones whole) and everything after a signature delimiter (``-- ``) or an
 Outlook ``-----Original Message-----`` block are ignored
 (``mailflow.core.reply_text.unquoted_lines``).
+
+Every pattern runs in linear time on any input: no nested or overlapping
+quantifiers, a label is looked for in a line's first 80 characters only.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ from dataclasses import field as dc_field
 from datetime import date
 from types import MappingProxyType
 
-from mailflow.core.format_spec import Category, FieldSpec, FormatSpec, match_category, normalise_label
-from mailflow.core.identity import check_kk, check_nik, normalise_id
+from mailflow.core.format_spec import EMAIL, Category, FieldSpec, FormatSpec, match_category, normalise_value
+from mailflow.core.identity import normalise_id
 from mailflow.core.reply_text import unquoted_lines
 
 MISSING = "wajib diisi, tetapi tidak ditemukan"
@@ -74,12 +78,11 @@ _BULLET = re.compile(r"^(?:[-•·▪●◦‣–]\s+|\*\s+|\(?\d{1,2}[.)]\s*|\(
 _SEPARATOR = re.compile(r"[:=\t|：]")
 _EMPHASIS = "*_~"
 _PLACEHOLDERS = {"-", "--", "—", "–", ".", "…", "...", "_"}
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
-_PHONE_RUN = re.compile(r"\+?\d[\d\s.\-()\u00a0]*\d")
 _ONE_LINE = ("nik", "kk", "phone", "email")  # a value never continues on the next line
 # "Tempat/Tgl. Lahir: Bantul": a label mailflow does not know. Such a line does
 # not continue a one-line field (it would glue "Tempat/Tgl. Lahir" to the name).
 _UNKNOWN_LABEL = re.compile(r"^[*_~]*[^\W\d_][\w .,/()*'~-]{0,39}?\s*[:=]")
+_MAX_LABEL = 200  # characters: a line alone longer than this is not a label
 
 
 def _strip_decoration(line: str) -> str:
@@ -101,7 +104,7 @@ def _looks_like(kind: str, value: str) -> bool:
     if kind == "phone":
         return bool(re.fullmatch(r"\+?[\d\s.\-()]{8,}", value)) and sum(c.isdigit() for c in value) >= 7
     if kind == "email":
-        return bool(_EMAIL.search(value)) and len(value.split()) <= 2
+        return bool(EMAIL.search(value)) and len(value.split()) <= 2
     return True
 
 
@@ -114,11 +117,10 @@ def _match_label(text: str, spec: FormatSpec) -> tuple[FieldSpec, str, bool] | N
     s = _strip_decoration(text)
     if not s:
         return None
-    labels = spec.label_index
-    m = _SEPARATOR.search(s)
-    if m and m.start() <= 80:
+    m = _SEPARATOR.search(s, 0, 81)  # a label is at most 80 characters long
+    if m:
         raw_label, value = s[: m.start()], s[m.end():]
-        found = labels.get(normalise_label(_unemphasise(raw_label)))
+        found = spec.find_label(_unemphasise(raw_label))
         if found is not None:
             # "Nama\t: Siti", "| NIK\t| 3201... |": more separators after the first.
             value = value.strip(" \t|").lstrip(":=：").strip()
@@ -129,13 +131,13 @@ def _match_label(text: str, spec: FormatSpec) -> tuple[FieldSpec, str, bool] | N
                     value = value[1:].strip()
             return found, value.strip(), False
     # The whole line is a label (value on the next line).
-    found = labels.get(normalise_label(_unemphasise(s)))
+    found = spec.find_label(_unemphasise(s)) if len(s) <= _MAX_LABEL else None
     if found is not None:
         return found, "", True
     # "NIK 3201 0145 ...": a label then a value with the shape of its kind.
-    words = s.split()
+    words = s.split(None, spec.longest_label)
     for n in range(min(len(words) - 1, spec.longest_label), 0, -1):
-        found = labels.get(normalise_label(_unemphasise(" ".join(words[:n]))))
+        found = spec.find_label(_unemphasise(" ".join(words[:n])))
         if found is not None and found.kind in _ONE_LINE:
             rest = " ".join(words[n:])
             if _looks_like(found.kind, rest):
@@ -154,50 +156,21 @@ def _split_hash(line: str) -> list[str]:
     return [p.strip() for p in pieces[1:]]
 
 
-def _normalise_phone(value: str) -> tuple[str, list[str]]:
-    m = _PHONE_RUN.search(value)
-    if not m:
-        return value.strip(), ["nomor HP harus berupa angka, misalnya 081234567890 atau +6281234567890"]
-    raw = m.group(0)
-    plus = raw.startswith("+")
-    raw = re.sub(r"^(\+?62)\s*\(0\)", r"\1", raw)  # "+62 (0)812..." -> "+62812..."
-    digits = re.sub(r"\D", "", raw)
-    if plus:
-        number = "+" + digits
-    elif digits.startswith("62"):
-        number = "+" + digits
-    else:
-        number = digits
-    problems = []
-    if not 9 <= len(digits) <= 15:
-        problems.append(f"nomor HP harus 9–15 digit angka, yang tertulis {len(digits)} digit")
-    if not (number.startswith("0") or number.startswith("+62")):
-        problems.append("nomor HP harus diawali 0 atau +62 (nomor Indonesia), misalnya 081234567890")
-    return number, problems
+class _Glued(str):
+    """A ``#`` piece beyond the last position: it continues the line before it
+    (``"KTP belum jadi"`` then ``"tolong"`` is ``"KTP belum jadi #tolong"``).
+    Kept apart until the end so that many such pieces cost linear time."""
 
 
-def normalise_value(kind: str, value: str, today: date) -> tuple[str, list[str]]:
-    """The normalised value of a field of ``kind`` and its problems (Bahasa
-    Indonesia, shown to the citizen); ``today`` dates a NIK's birth year."""
-    if kind == "nik":
-        return normalise_id(value), check_nik(value, today)
-    if kind == "kk":
-        return normalise_id(value), check_kk(value, today)
-    if kind == "phone":
-        return _normalise_phone(value)
-    if kind == "email":
-        m = _EMAIL.search(value)
-        if not m or m.group(0) != value.replace("mailto:", "").strip(" <>.,;"):
-            return value.strip(), ["alamat email tidak valid, tulis seperti nama@contoh.id"]
-        return m.group(0), []
-    if kind == "multiline":
-        lines = [" ".join(ln.split()) for ln in value.split("\n")]
-        text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    else:
-        text = " ".join(value.split())
-    if kind != "category" and not any(c.isalpha() for c in text):
-        return text, ["harus berisi keterangan dengan huruf, bukan hanya angka atau tanda baca"]
-    return text, []
+def _merged(values: list[str]) -> list[str]:
+    """The value lines of a field with each ``_Glued`` piece joined to the line before it."""
+    lines: list[list[str]] = []
+    for value in values:
+        if isinstance(value, _Glued) and lines:
+            lines[-1].append(" #" + value)
+        else:
+            lines.append([value])
+    return ["".join(parts) for parts in lines]
 
 
 class _Reader:
@@ -239,7 +212,7 @@ class _Reader:
         if self.filled(spec.key) and spec.key in self.weak and value:
             # A bare label line may have been a heading ("ADUAN") that took the
             # greeting after it; an explicit "Uraian: ..." later replaces it.
-            self.unassigned.extend(v for v in self.values[spec.key] if v.strip())
+            self.unassigned.extend(v for v in _merged(self.values[spec.key]) if v.strip())
             del self.values[spec.key]
         if self.filled(spec.key):
             # A label already used: inside a description it is just text
@@ -339,10 +312,7 @@ class _Reader:
         # More pieces than positions: a '#' inside the last value ("... #tolong").
         if self.current is not None and self.current.kind in ("multiline", "text"):
             values = self.values[self.current.key]
-            if values:
-                values[-1] = f"{values[-1]} #{piece}"
-            else:
-                values.append(piece)
+            values.append(_Glued(piece) if values else piece)
         else:
             self.started = True
             self.unassigned.append("#" + piece)
@@ -375,7 +345,7 @@ def parse_complaint(text: str, spec: FormatSpec, today: date | None = None) -> P
     for field_spec in spec.fields:
         lines = reader.values.get(field_spec.key, [])
         joiner = "\n" if field_spec.kind == "multiline" else " "
-        raw = joiner.join(lines).strip()
+        raw = joiner.join(_merged(lines)).strip()
         if raw in _PLACEHOLDERS:
             raw = ""
         if not raw:
