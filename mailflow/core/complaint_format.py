@@ -17,10 +17,15 @@ Accepted styles (labels in any case and order; see ``parse_complaint``):
 - the Dukcapil ``#`` style: ``#Label: value`` pieces, or values by position,
   the positions given by a header line of labels
   (``#NIK #Nama_Lengkap #Nomor_Kartu_Keluarga ...``) or, without a header, by
-  ``positional.order`` in the rules file;
+  ``positional.order`` in the rules file; the pieces with or without spaces
+  between them (``#3402...#Siti Aminah#...``), the first ``#`` at the start
+  of the line or after a short introduction (``Format aduan:#3402...``);
 - a multi-line field (the description) continues until the next recognised
-  label; a one-line text field continues on immediately following non-blank
-  lines (hard-wrapped addresses) up to a blank line.
+  label or a formal letter's closing (``Demikian pengaduan ini ...``,
+  ``Atas perhatian ...``, ``Hormat saya,`` and the name under it, with a
+  ``Terima kasih.`` just before them); a one-line text field continues on
+  immediately following non-blank lines (hard-wrapped addresses) up to a
+  blank line.
 
 Text before the first label is the ``preamble`` (greetings). Quoted reply
 lines (``>``), attributions (``On … wrote:`` / ``Pada … menulis:``, wrapped
@@ -82,6 +87,18 @@ _ONE_LINE = ("nik", "kk", "phone", "email")  # a value never continues on the ne
 # "Tempat/Tgl. Lahir: Bantul": a label mailflow does not know. Such a line does
 # not continue a one-line field (it would glue "Tempat/Tgl. Lahir" to the name).
 _UNKNOWN_LABEL = re.compile(r"^[*_~]*[^\W\d_][\w .,/()*'~-]{0,39}?\s*[:=]")
+# A formal letter's closing ends the description ("Demikian pengaduan ini saya
+# sampaikan", "Atas perhatiannya ...", "Hormat saya," and the name under it).
+# "Demikian juga ..." ("likewise") is not one.
+_CLOSING = re.compile(
+    r"(?:Demikian(?:lah)?(?:[,.!]|\s+(?:pengaduan|surat|laporan|permohonan|aduan|keluhan|pesan|e-?mail|surel|"
+    r"informasi|penyampaian|hal|yang|apa|atas|saya\s+sampaikan|kami\s+sampaikan)\b|$)"
+    r"|Atas\s+perhatian|Hormat\s+(?:saya|kami)\b|Salam\s+hormat\b|Wassalam|Tertanda\b)",
+    re.I,
+)
+_THANKS = re.compile(r"(?:Terima\s?kasih|Makasih|Matur\s+nuwun)\b", re.I)
+# "Atas bantuan dan kerja samanya, saya ucapkan terima kasih": a closing only with the thanks.
+_THANKS_FOR = re.compile(r"Atas\s+(?:bantuan|kerja\s?sama|kerjasama)", re.I)
 _MAX_LABEL = 200  # characters: a line alone longer than this is not a label
 
 
@@ -150,10 +167,35 @@ def _looks_like_a_label(line: str) -> bool:
     return m is not None and len(m.group(0).split()) <= 4
 
 
-def _split_hash(line: str) -> list[str]:
-    """``"#a #b c #d"`` -> ``["a", "b c", "d"]``: a ``#`` at the start or after a space starts a piece."""
-    pieces = re.split(r"(?:^|(?<=\s))#", line.strip())
-    return [p.strip() for p in pieces[1:]]
+def _split_hash(line: str) -> tuple[str, list[str]]:
+    """A line of the ``#`` style as its text before the first ``#`` and its pieces.
+
+    ``"#a #b c #d"`` -> ``("", ["a", "b c", "d"])``: a ``#`` at the start or
+    after a space starts a piece, so a hashtag inside a value stays in it
+    (``"... #tolong"``). Written without spaces, every ``#`` starts one:
+    ``"Format aduan:#a#b c#d"`` -> ``("Format aduan:", ["a", "b c", "d"])``.
+    A ``#`` at the very end starts nothing.
+    """
+    s = line.strip()
+    first = s.find("#")
+    if first < 0:
+        return s, []
+    prefix, rest = s[:first].strip(), s[first:]
+    compact = bool(prefix and not s[first - 1].isspace()) or re.search(r"\S#", rest) is not None
+    pieces = [p.strip() for p in (rest.split("#") if compact else re.split(r"(?:^|(?<=\s))#", rest))[1:]]
+    if pieces and not pieces[-1]:
+        pieces.pop()
+    return prefix, pieces
+
+
+def _is_intro(prefix: str, spec: FormatSpec) -> bool:
+    """Whether the text before the first ``#`` of a line may introduce the
+    ``#`` style ("Format aduan:", "Berikut data saya:"): a few words, no
+    number or address, and not a label with its value ("Uraian: KTP hilang")."""
+    if len(prefix) > 60 or len(prefix.split()) > 6 or "@" in prefix or any(c.isdigit() for c in prefix):
+        return False
+    matched = _match_label(prefix, spec)
+    return matched is None or matched[1] == ""
 
 
 class _Glued(str):
@@ -171,6 +213,14 @@ def _merged(values: list[str]) -> list[str]:
         else:
             lines.append([value])
     return ["".join(parts) for parts in lines]
+
+
+def _is_closing(line: str) -> bool:
+    """Whether ``line`` opens a formal letter's closing ("Demikian pengaduan ini
+    saya sampaikan.", "Atas perhatian Bapak/Ibu ...", "Hormat saya,", "Wassalamualaikum")."""
+    if len(line) > _MAX_LABEL:
+        return False
+    return bool(_CLOSING.match(line)) or bool(_THANKS_FOR.match(line) and _THANKS.search(line))
 
 
 class _Reader:
@@ -234,7 +284,9 @@ class _Reader:
         if not self.started or self.current is None:
             self.preamble.append(stripped)
             return
-        if self.mode == "multi":
+        if self.mode in ("multi", "wrap", "pending") and _is_closing(stripped):
+            self.close_letter(stripped)
+        elif self.mode == "multi":
             self.values[self.current.key].append(stripped)
         elif stripped and self.mode in ("pending", "wrap") and _looks_like_a_label(stripped):
             self.unassigned.append(stripped)
@@ -251,11 +303,31 @@ class _Reader:
         elif stripped:
             self.unassigned.append(stripped)
 
+    def close_letter(self, closing: str) -> None:
+        """A formal closing ends the field being read: it, the name under it and
+        a "Terima kasih." just before it are no part of the value. A label
+        after it still starts its field."""
+        assert self.current is not None
+        values = self.values.setdefault(self.current.key, [])
+        thanks: list[str] = []
+        while values and (not values[-1].strip() or _THANKS.match(values[-1])) and len(values) > 1:
+            line = values.pop()
+            if line.strip():
+                thanks.insert(0, line)
+        self.unassigned.extend([*thanks, closing])
+        self.mode = None
+
     # -- the # style
     def hash_line(self, line: str) -> bool:
-        """Read a ``#`` line; False if it is not the Dukcapil style after all."""
-        pieces = _split_hash(line)
-        if not pieces:
+        """Read a ``#`` line; False if it is not the Dukcapil style after all.
+
+        Text before the first ``#`` ("Format aduan:#3402...#Siti ...") is an
+        introduction, kept with the preamble; such a line is the ``#`` style
+        only with two pieces or more, not inside a description, and when a
+        piece is labelled or the first has the shape of the next position.
+        """
+        prefix, pieces = _split_hash(line)
+        if not pieces or (prefix and (len(pieces) < 2 or not _is_intro(prefix, self.spec))):
             return False
         matched = [_match_label(p, self.spec) for p in pieces]
         label_only = [m is not None and m[1] == "" for m in matched]
@@ -263,16 +335,20 @@ class _Reader:
             any(c.isdigit() for c in p) or "@" in p for p, only in zip(pieces, label_only) if not only
         ):
             # A header line: its labels give the positions of the values.
+            self._introduce(prefix)
             self.order = [m[0].key if m is not None and only else None for m, only in zip(matched, label_only)]
             self.position = 0
             self.in_hash = True
             self.started = True
             return True
-        if not self.in_hash and all(m is None for m in matched):
+        if (prefix or not self.in_hash) and all(m is None for m in matched):
             # Outside the # style a hashtag is text ("#savedukcapil"), unless
             # the first piece has the shape of the first positional field.
             if self.mode == "multi" or not self._fits_next(pieces[0]):
                 return False
+        if prefix and self.mode == "multi":
+            return False  # "tolong #dukcapil #bantul" in a description is its text
+        self._introduce(prefix)
         self.in_hash = True
         for piece, m in zip(pieces, matched):
             if m is not None:
@@ -283,6 +359,10 @@ class _Reader:
             else:
                 self.positional(piece)
         return True
+
+    def _introduce(self, prefix: str) -> None:
+        if prefix:
+            (self.unassigned if self.started else self.preamble).append(prefix)
 
     def _fits_next(self, piece: str) -> bool:
         for key in self.order[self.position:]:
@@ -302,7 +382,7 @@ class _Reader:
             if self.filled(key):
                 continue
             spec = self.spec.field(key)
-            if piece in _PLACEHOLDERS and not spec.required:
+            if (not piece or piece in _PLACEHOLDERS) and not spec.required:  # "##" or "#-": left empty
                 self.labelled.add(key)
                 return
             if not spec.required and not _looks_like(spec.kind, piece):
@@ -330,7 +410,7 @@ def parse_complaint(text: str, spec: FormatSpec, today: date | None = None) -> P
     reader = _Reader(spec)
     for line in unquoted_lines(text):
         stripped = line.strip()
-        if stripped.startswith("#") and reader.hash_line(stripped):
+        if "#" in stripped and reader.hash_line(stripped):
             continue
         matched = _match_label(stripped, spec) if stripped else None
         if matched is not None:
