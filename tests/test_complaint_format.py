@@ -425,6 +425,12 @@ Jenis Layanan: KTP-el
         ("Uraian: anak saya\nNama: Budi\nNIK: 3201010101150001\nbelum punya KIA\n",
          "anak saya\nNama: Budi\nNIK: 3201010101150001\nbelum punya KIA"),
         ("Uraian: tolong dibantu\n#savedukcapil #pelayananprima\n", "tolong dibantu\n#savedukcapil #pelayananprima"),
+        # Gmail's opening in the citizen's own sentence stays (a quoted attribution goes: fixtures),
+        ("Uraian: saya datang\nPada tanggal Sen, 30 Nov 2026 pukul 09.00 ke kantor\ntetapi tutup.\n",
+         "saya datang\nPada tanggal Sen, 30 Nov 2026 pukul 09.00 ke kantor\ntetapi tutup."),
+        # and a label line is no attribution, whatever it ends with.
+        ("Uraian: Pada 2 November 2026 petugas menulis:\nberkas kurang.\n",
+         "Pada 2 November 2026 petugas menulis:\nberkas kurang."),
     ],
 )
 def test_description_continues_until_the_next_label_or_the_end(tail, uraian, spec):

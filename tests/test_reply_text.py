@@ -214,6 +214,10 @@ def test_indonesian_attributions_are_cut_whole(client, quote):
     # A dangling first half, the rest lost: still not the writer's.
     ("#info Mohon kirim foto KK.\n\nPada tanggal Sen, 23 Nov 2026 pukul 09.15 Admin Aduan <",
      "#info Mohon kirim foto KK."),
+    ("#info Mohon kirim foto KK.\n\nPada tanggal Sen, 23 Nov 2026 pukul 09.15 Admin Aduan",
+     "#info Mohon kirim foto KK."),
+    ("#info Mohon kirim foto KK.\n\nPada tanggal Sen, 23 Nov 2026 pukul 09.15 Admin Aduan\n\n> x\n",
+     "#info Mohon kirim foto KK."),
 ])
 def test_more_indonesian_quote_shapes(text, expected):
     assert extract_reply(text) == expected
@@ -243,6 +247,9 @@ CLEAN_ANSWERS = [
     "Pada tanggal 2 Desember 2026 KK Bapak dapat diambil.\nTerima kasih.",
     "Dari hasil pengecekan: NIK Ibu sudah aktif kembali sejak 20 November 2026.",
     "Silakan unduh formulir F-1.02 di https://dukcapil.test/formulir: isi, tanda tangani, lalu kirim balik.",
+    # Gmail's opening, but the writer's own sentence goes on after it.
+    "Pada tanggal Sen, 30 Nov 2026 pukul 09.00 silakan datang ke loket 2.\nBawa KK asli.",
+    "Berkas sudah lengkap.\nPada tanggal Sen, 30 Nov 2026 pukul 09.00\nsilakan datang ke loket 2.",
 ]
 
 

@@ -198,6 +198,24 @@ def _is_signature(line: str) -> bool:
 # ---------------------------------------------------------------- the new text of a reply
 
 
+def _head_at(lines: Sequence[str], i: int) -> bool:
+    """Whether ``lines[i]`` is an attribution's first half without the rest
+    (``is_attribution_head``). Gmail's opening without the ``<`` counts only
+    when the text ends there or a quote (or a line ending with ':') follows
+    within three lines: "Pada tanggal Sen, 30 Nov 2026 pukul 09.00 silakan
+    datang" may be the writer's own."""
+    line = lines[i].strip()
+    if not is_attribution_head(line):
+        return False
+    if line.endswith("<"):
+        return True
+    for following in lines[i + 1: i + 4]:
+        stripped = following.strip().lstrip("> ")
+        if stripped:
+            return following.strip().startswith(">") or stripped.endswith(":")
+    return not any(ln.strip() for ln in lines[i + 4: i + 8])
+
+
 def _drop_attribution(out: list[str], last: int) -> bool:
     """Before a quote, the last lines written (``out[last]`` the last non-blank
     one) are its attribution in any language ("15. marts 2017 kl. 11.00 skrev
@@ -234,7 +252,7 @@ def extract_reply(text: str) -> str:
         if _is_separator(line) or is_outlook_block(lines, i):
             break
         span = attribution_at(lines, i)
-        if not span and last >= 0 and is_attribution_head(line):
+        if not span and last >= 0 and _head_at(lines, i):
             break  # the rest of a wrapped attribution is missing or unrecognised: still a quote follows
         if span:
             if last >= 0:
@@ -365,7 +383,7 @@ def unquoted_lines(text: str) -> list[str]:
             continue
         # "Pada … Admin <" / "admin@… > menulis:": a (wrapped) attribution from a resent reply.
         span = attribution_at(lines, i, strict=True)
-        if span or is_attribution_head(stripped):
+        if span or _head_at(lines, i):
             skip = max(span - 1, 0)
             continue
         kept.append(line.rstrip())
@@ -407,7 +425,7 @@ def quoted_material(text: str) -> str | None:
         quoted_run = quoted_run + 1 if stripped.startswith(">") else 0
         if quoted_run >= 2:
             return "a block of quoted lines"
-        if attribution_at(bare, i, strict=True) or is_attribution_head(bare[i]):
+        if attribution_at(bare, i, strict=True) or _head_at(bare, i):
             return "an attribution line"
         if is_outlook_block(lines, i):
             return "an Outlook header block"
