@@ -50,6 +50,7 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "emphasis marks": lambda n: _repeat("*")(n) + ":",
     "separators": lambda n: _repeat("a:")(n),
     "tabs": lambda n: "Nama" + "\t" * n + "x",
+    "spaces after a label without its value": lambda n: "Nama:\na" + " " * n + "b",
     "words": lambda n: _repeat("Nama ")(n),
     "label with a long value": lambda n: "Uraian: " + _repeat("x ")(n),
     "attribution fragments on one line": lambda n: _repeat("Pada tanggal Sen, 23 Nov 2026 pukul 09.15 Admin <")(n),

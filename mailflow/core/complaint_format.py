@@ -86,7 +86,11 @@ _PLACEHOLDERS = {"-", "--", "—", "–", ".", "…", "...", "_"}
 _ONE_LINE = ("nik", "kk", "phone", "email")  # a value never continues on the next line
 # "Tempat/Tgl. Lahir: Bantul": a label mailflow does not know. Such a line does
 # not continue a one-line field (it would glue "Tempat/Tgl. Lahir" to the name).
-_UNKNOWN_LABEL = re.compile(r"^[*_~]*[^\W\d_][\w .,/()*'~-]{0,39}?\s*[:=]")
+# Read in three steps (its start, the first ':' or '=', what lies between) rather than
+# as one pattern: "[…]{0,39}?\s*[:=]" backtracks 40 times over every run of spaces.
+_UNKNOWN_LABEL_START = re.compile(r"[*_~]*[^\W\d_]")
+_UNKNOWN_LABEL_WORDS = re.compile(r"[\w .,/()*'~-]{0,39}")
+_LABEL_END = re.compile(r"[:=]")
 # A formal letter's closing ends the description ("Demikian pengaduan ini saya
 # sampaikan", "Atas perhatiannya ...", "Hormat saya," and the name under it).
 # "Demikian juga ..." ("likewise") is not one.
@@ -163,8 +167,15 @@ def _match_label(text: str, spec: FormatSpec) -> tuple[FieldSpec, str, bool] | N
 
 
 def _looks_like_a_label(line: str) -> bool:
-    m = _UNKNOWN_LABEL.match(_strip_decoration(line))
-    return m is not None and len(m.group(0).split()) <= 4
+    """Whether ``line`` starts like ``Label:`` or ``Label =``: a letter, at
+    most 39 more label characters, spaces, the separator; four words at most."""
+    s = _strip_decoration(line)
+    start = _UNKNOWN_LABEL_START.match(s)
+    end = _LABEL_END.search(s, start.end()) if start else None
+    if start is None or end is None:
+        return False
+    return bool(_UNKNOWN_LABEL_WORDS.fullmatch(s[start.end(): end.start()].rstrip())) and len(
+        s[: end.end()].split()) <= 4
 
 
 def _split_hash(line: str) -> tuple[str, list[str]]:
