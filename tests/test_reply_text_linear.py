@@ -9,6 +9,7 @@ absolute time, so a slow or busy machine does not fail it.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from datetime import date
@@ -82,22 +83,35 @@ FUNCTIONS: dict[str, Callable[[str], object]] = {
 HTML_PARSER_QUADRATIC = {"attribution fragments on one line", "div openers", "hr openers"}
 
 
-def _seconds(function: Callable[[str], object], text: str) -> float:
-    """The best of three timings of one call (each round repeated until it
-    lasts a few milliseconds, so a fast call is not measured as noise)."""
-    start = time.perf_counter()
-    function(text)
-    once = time.perf_counter() - start
-    if once > 0.5:
-        return once  # already far too slow to be linear: no need to wait for it three more times
-    number = max(1, int(0.005 / max(once, 1e-7)))
-    best = once
-    for _ in range(3):
-        start = time.perf_counter()
+def _cpu_seconds(function: Callable[[str], object], text: str, number: int) -> float:
+    """CPU time of one call, averaged over ``number`` calls. CPU time, not wall
+    time: on a shared machine the other processes' turns are not ours; the
+    garbage collector is off, as its passes depend on the whole test process."""
+    gc.disable()
+    try:
+        start = time.process_time()
         for _ in range(number):
             function(text)
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
+        return (time.process_time() - start) / number
+    finally:
+        gc.enable()
+
+
+def _ratio(function: Callable[[str], object], small: str, large: str) -> float:
+    """How many times longer ``function`` takes on ``large`` than on ``small``:
+    the best of four rounds of each, taken in turns (so a busy spell hits
+    both), each round repeated until it lasts ~10 ms (so a fast call is not
+    measured as clock noise)."""
+    once = _cpu_seconds(function, large, 1)
+    if once > 0.5:
+        return once / _cpu_seconds(function, small, 1)  # already far too slow to be linear
+    number_large = max(1, int(0.01 / max(once, 1e-6)))
+    number_small = max(1, int(0.01 / max(_cpu_seconds(function, small, 1), 1e-6)))
+    best_small = best_large = float("inf")
+    for _ in range(4):
+        best_small = min(best_small, _cpu_seconds(function, small, number_small))
+        best_large = min(best_large, _cpu_seconds(function, large, number_large))
+    return best_large / best_small
 
 
 def _cases() -> list:
@@ -116,5 +130,5 @@ def test_time_grows_linearly(shape, function):
     make, run = SHAPES[shape], FUNCTIONS[function]
     n = N // 2 if function == "extract_reply_html" else N  # html.parser: keep the known-slow cases short
     small, large = make(n), make(8 * n)
-    ratio = _seconds(run, large) / _seconds(run, small)
+    ratio = _ratio(run, small, large)
     assert ratio < RATIO, f"{function} on {shape!r}: 8x the input took {ratio:.1f}x the time"
