@@ -207,6 +207,45 @@ STYLES = {
         #Jenis_Layanan: KTP-el
         #Permasalahan: KTP saya belum jadi sejak 3 bulan.
         """,
+    "dukcapil # style without spaces, after an introduction": """\
+        Format aduan:#3201014501900001#Siti Aminah#3201011203150004#081234567890#siti@example.id#KTP saya belum jadi sejak 3 bulan.
+        #Alamat: Jl. Mawar No. 5, RT 02/RW 03, Sewon#Jenis Layanan: KTP-el
+        """,
+    "dukcapil # style without spaces, header row in capitals": """\
+        #NIK#NAMA#No KK#No HP#EMAIL#URAIAN#ALAMAT#JENIS LAYANAN
+        #3201014501900001#Siti Aminah#3201011203150004#081234567890#siti@example.id#KTP saya belum jadi sejak 3 bulan.#Jl. Mawar No. 5, RT 02/RW 03, Sewon#KTP-el
+        """,
+    "dukcapil # style with spaces, after an introduction": """\
+        Data saya: #3201014501900001 #Siti Aminah #3201011203150004 #081234567890 #siti@example.id #KTP saya belum jadi sejak 3 bulan.
+        #Alamat: Jl. Mawar No. 5, RT 02/RW 03, Sewon #Jenis Layanan: KTP-el
+        """,
+    "other label variants, with '/' alternatives": """\
+        Nama Pelapor : Siti Aminah
+        No. NIK : 3201014501900001
+        No. Kartu Keluarga : 3201011203150004
+        Alamat Domisili : Jl. Mawar No. 5, RT 02/RW 03, Sewon
+        No. Telp/WA : 081234567890
+        Alamat Surel : siti@example.id
+        Kategori : KTP-el
+        Kronologi : KTP saya belum jadi sejak 3 bulan.
+        """,
+    "a formal letter": """\
+        Kepada Yth. Kepala Disdukcapil
+        Dengan hormat,
+        Nama Lengkap: Siti Aminah
+        No. KTP: 3201014501900001
+        Nomor KK: 3201011203150004
+        Alamat Rumah: Jl. Mawar No. 5, RT 02/RW 03, Sewon
+        Nomor Telepon/HP: 081234567890
+        E-mail: siti@example.id
+        Jenis Aduan: KTP-el
+        Isi Pengaduan: KTP saya belum jadi sejak 3 bulan.
+        Terima kasih.
+
+        Demikian surat ini saya buat dengan sebenar-benarnya.
+        Hormat saya,
+        Siti Aminah
+        """,
     "dukcapil # style, one positional piece per line": """\
         #3201014501900001
         #Siti Aminah
@@ -298,6 +337,51 @@ FIXTURE_CASES = {
         },
         "",
     ),
+    # The closing, the "Terima kasih." before it and the name under "Hormat saya," are no
+    # part of the description; "Perihal" names the service, "No. Telp/WA" the phone.
+    "formal_letter_with_closing.txt": (
+        "data",
+        {
+            "nama": "Hendra Wijaya",
+            "nik": "3402151708830001",
+            "no_kk": "3402150302110006",
+            "alamat": "Jl. Bantul Km 5, Dusun Jaranan, Panggungharjo, Sewon",
+            "no_hp": "081327654321",
+            "jenis_layanan": "Perbaikan data KK",
+            "uraian": 'Nama ibu kandung saya di KK tertulis "Sumarni", seharusnya "Sumarmi".\n'
+                      "Saya sudah mengajukan perbaikan di kantor kapanewon pada 2 Oktober 2025,\n"
+                      "tetapi sampai sekarang belum ada kabar.",
+        },
+        "Kepada Yth.\nKepala Dinas Kependudukan dan Pencatatan Sipil Kabupaten Bantul\ndi tempat\n\n"
+        "Dengan hormat,\nYang bertanda tangan di bawah ini:",
+    ),
+    "hash_style_without_spaces_after_intro.txt": (
+        "kia",
+        {
+            "nama": "Lestari Handayani",
+            "nik": "3402046108950002",
+            "no_kk": "3402040911180003",
+            "alamat": "Dusun Jetis RT 05, Patalan, Jetis, Bantul",
+            "no_hp": "+6287839124455",
+            "email": "lestari.h@example.id",
+            "jenis_layanan": "KIA",
+            "uraian": "KIA anak saya belum bisa dicetak, katanya blangko habis.\nSudah dua kali saya datang ke kantor.",
+        },
+        "Selamat siang, berikut aduan saya.\n\nFormat aduan:",
+    ),
+    # Gmail's attribution wrapped after "<" (the address has digits): neither half is the description.
+    "resent_with_gmail_wrapped_attribution.txt": (
+        "akta-kelahiran",
+        {
+            "nama": "Yuliana Sari",
+            "nik": "3402086402970003",
+            "alamat": "Perum Banguntapan Asri B-7, Banguntapan",
+            "no_hp": "085722113344",
+            "jenis_layanan": "Akta Kelahiran",
+            "uraian": "Akta kelahiran anak kedua saya belum terbit padahal berkas lengkap sejak Oktober.",
+        },
+        "",
+    ),
 }
 
 
@@ -341,6 +425,12 @@ Jenis Layanan: KTP-el
         ("Uraian: anak saya\nNama: Budi\nNIK: 3201010101150001\nbelum punya KIA\n",
          "anak saya\nNama: Budi\nNIK: 3201010101150001\nbelum punya KIA"),
         ("Uraian: tolong dibantu\n#savedukcapil #pelayananprima\n", "tolong dibantu\n#savedukcapil #pelayananprima"),
+        # Gmail's opening in the citizen's own sentence stays (a quoted attribution goes: fixtures),
+        ("Uraian: saya datang\nPada tanggal Sen, 30 Nov 2026 pukul 09.00 ke kantor\ntetapi tutup.\n",
+         "saya datang\nPada tanggal Sen, 30 Nov 2026 pukul 09.00 ke kantor\ntetapi tutup."),
+        # and a label line is no attribution, whatever it ends with.
+        ("Uraian: Pada 2 November 2026 petugas menulis:\nberkas kurang.\n",
+         "Pada 2 November 2026 petugas menulis:\nberkas kurang."),
     ],
 )
 def test_description_continues_until_the_next_label_or_the_end(tail, uraian, spec):
@@ -437,6 +527,106 @@ def test_hash_style_positions(line, expected, spec):
 
 
 @pytest.mark.parametrize(
+    "line, expected",
+    [
+        # Pieces without spaces; "##" leaves an optional position empty; a '#' at the end starts nothing.
+        ("#3201014501900001#Siti Aminah##081234567890##KTP belum jadi#",
+         {"nik": "3201014501900001", "nama": "Siti Aminah", "no_hp": "081234567890", "uraian": "KTP belum jadi"}),
+        # The first '#' right after other text; the introduction may be a label alone.
+        ("Aduan:#3201014501900001#Siti Aminah#081234567890#KTP belum jadi",
+         {"nik": "3201014501900001", "nama": "Siti Aminah", "no_hp": "081234567890", "uraian": "KTP belum jadi"}),
+        ("Berikut format aduan saya #3201014501900001 #Siti Aminah #081234567890 #KTP belum jadi",
+         {"nik": "3201014501900001", "nama": "Siti Aminah", "no_hp": "081234567890", "uraian": "KTP belum jadi"}),
+        # Without spaces, every '#' starts a piece, so a '#' in the last value is one more piece.
+        ("#3201014501900001#Siti Aminah#3201011203150004#081234567890#siti@example.id#KTP belum jadi#tolong",
+         {"nik": "3201014501900001", "nama": "Siti Aminah", "no_kk": "3201011203150004", "no_hp": "081234567890",
+          "email": "siti@example.id", "uraian": "KTP belum jadi #tolong"}),
+    ],
+)
+def test_hash_style_without_spaces(line, expected, spec):
+    parsed = parse_complaint(line + "\n#Alamat: Sewon#Jenis Layanan: KTP\n", spec, today=TODAY)
+    assert parsed.ok, parsed.errors
+    assert dict(parsed.fields) == expected | {"alamat": "Sewon", "jenis_layanan": "KTP"}
+
+
+@pytest.mark.parametrize(
+    "tail, uraian",
+    [
+        # Hashtags after text inside a description stay its text.
+        ("Uraian: tolong dibantu #dukcapil #bantul\n", "tolong dibantu #dukcapil #bantul"),
+        ("Uraian: tolong dibantu\nsaya sudah ke kantor #2 kali #capek\n", "tolong dibantu\nsaya sudah ke kantor #2 kali #capek"),
+        ("Uraian: sudah#lama#sekali\n", "sudah#lama#sekali"),
+        # A label with its value before the '#' is that label's line, not an introduction.
+        ("Uraian: KTP hilang #3201014501900001 #Siti\n", "KTP hilang #3201014501900001 #Siti"),
+    ],
+)
+def test_hashes_inside_text_are_not_the_hash_style(tail, uraian, spec):
+    parsed = parse_complaint(BASE + tail, spec, today=TODAY)
+    assert parsed.ok, parsed.errors
+    assert parsed.fields["uraian"] == uraian
+    assert parsed.fields["nik"] == "3201014501900001"
+
+
+@pytest.mark.parametrize("text", ["Halo #3201014501900001 saja", "#pengaduanKTP#savedukcapil", "Mohon #bantuan #segera"])
+def test_a_line_with_hashes_in_the_greeting_stays_the_greeting(text, spec):
+    parsed = parse_complaint(text + "\n" + BASE + "Uraian: ok\n", spec, today=TODAY)
+    assert parsed.ok, parsed.errors
+    assert parsed.preamble == text
+
+
+# ---------------------------------------------------------------- label variants
+
+# Labels from Indonesian public-service forms (LAPOR!, Dukcapil online forms,
+# formal letters) and how people shorten them, each with the field it names.
+LABEL_VARIANTS = {
+    "nama": ["Nama", "NAMA LENGKAP", "Nama Pelapor", "Nama Pemohon", "Nama Sesuai KTP", "Nama Lengkap Sesuai KTP-el",
+             "Pelapor", "Nama_Lengkap"],
+    "nik": ["NIK", "No. NIK", "Nomor NIK", "Nomor Induk Kependudukan", "No. KTP", "NIK KTP", "No. e-KTP", "NIK Pemohon",
+            "No. KTP/NIK", "Nomor Induk Kependudukan (NIK)"],
+    "no_kk": ["No. KK", "No KK", "NO.KK", "Nomor KK", "Nomor Kartu Keluarga", "No. Kartu Keluarga", "KK", "NKK",
+              "No. KK/NKK"],
+    "alamat": ["Alamat", "Alamat Lengkap", "Alamat Rumah", "Alamat Domisili", "Domisili", "Alamat Sesuai KTP",
+               "Tempat Tinggal", "Alamat/Domisili"],
+    "no_hp": ["No. HP", "No. HP/WA", "No. Telp", "No. Telp/WA", "No Telp.", "Nomor Telepon", "Telepon", "Telp", "WA",
+              "Whatsapp", "No. WhatsApp", "HP/WA", "Nomor HP", "No. Handphone", "Kontak", "No. Telp / WA",
+              "Nomor HP/WA", "No. HP/Telp/WA", "Telepon/HP", "No. Tlp", "No. HP (aktif)", "Nomor yang bisa dihubungi"],
+    "email": ["Email", "E-mail", "Alamat Email", "Alamat E-mail", "Surel", "Alamat Surel"],
+    "jenis_layanan": ["Jenis Layanan", "Layanan", "Jenis Pelayanan", "Jenis Aduan", "Kategori", "Kategori Pengaduan",
+                      "Perihal", "Hal", "Judul Laporan", "Jenis Dokumen"],
+    "uraian": ["Uraian", "Uraian / Permasalahan", "Permasalahan", "Isi Aduan", "Isi Laporan", "Keluhan", "Kronologi",
+               "Keterangan", "Pengaduan", "Uraian Pengaduan", "Pokok Permasalahan", "Deskripsi Masalah"],
+}
+VALUES = {"nama": "Siti Aminah", "nik": "3201014501900001", "no_kk": "3201011203150004", "alamat": "Sewon",
+          "no_hp": "081234567890", "email": "siti@example.id", "jenis_layanan": "KTP-el", "uraian": "KTP belum jadi"}
+
+
+@pytest.mark.parametrize("key, label", [(k, label) for k, labels in LABEL_VARIANTS.items() for label in labels])
+def test_label_variants_name_their_field(key, label, spec):
+    assert spec.find_label(label) is spec.field(key)
+    parsed = parse_complaint(f"{label}: {VALUES[key]}\n", spec, today=TODAY)
+    assert dict(parsed.fields) == {key: VALUES[key]}
+
+
+def test_no_telp_wa_is_the_phone_in_a_whole_complaint(spec):
+    # Reported: "No. Telp/WA" was not known, and the citizen was told the phone was missing.
+    parsed = parse_complaint(BASE.replace("No. HP/WA:", "No. Telp/WA:") + "Uraian: ok\n", spec, today=TODAY)
+    assert parsed.ok, parsed.errors
+    assert parsed.fields["no_hp"] == "081234567890"
+
+
+@pytest.mark.parametrize("label", ["Nama/NIK", "Email/No. HP", "NIK/No. KK", "Tempat/Tgl. Lahir", "HP/WA saya hilang", "RT/RW",
+                                   "Nama Ibu Kandung", "/", "No/"])
+def test_labels_that_name_no_field_or_two(label, spec):
+    assert spec.find_label(label) is None
+
+
+def test_every_shipped_label_names_its_own_field_unambiguously(spec):
+    for field in spec.fields:
+        for name in (field.label, *field.aliases):
+            assert spec.find_label(name) is field, name
+
+
+@pytest.mark.parametrize(
     "extra", ["Tempat/Tgl. Lahir: Bantul, 05-01-1990", "Pekerjaan : Petani", "*Agama*: Islam"]
 )
 def test_an_unknown_label_line_does_not_continue_a_one_line_field(extra, spec):
@@ -453,6 +643,59 @@ def test_a_hard_wrapped_value_continues_until_a_blank_line(spec):
     parsed = parse_complaint(text + "Uraian: ok\n", spec, today=TODAY)
     assert parsed.fields["alamat"] == "Jl. Mawar No. 5, RT 02/RW 03, Sewon"
     assert parsed.unassigned == ("terima kasih",)
+
+
+# ---------------------------------------------------------------- a formal letter's closing
+
+
+@pytest.mark.parametrize(
+    "tail, uraian, rest",
+    [
+        ("Uraian: KTP belum jadi.\n\nDemikian pengaduan ini saya sampaikan.\n", "KTP belum jadi.",
+         ("Demikian pengaduan ini saya sampaikan.",)),
+        ("Uraian: KTP belum jadi.\nDemikian surat ini saya buat dengan sebenarnya.\n", "KTP belum jadi.",
+         ("Demikian surat ini saya buat dengan sebenarnya.",)),
+        ("Uraian: KTP belum jadi.\nAtas perhatian dan kerjasamanya saya ucapkan terima kasih.\n", "KTP belum jadi.",
+         ("Atas perhatian dan kerjasamanya saya ucapkan terima kasih.",)),
+        ("Uraian: KTP belum jadi.\nAtas bantuannya saya ucapkan terima kasih.\n", "KTP belum jadi.",
+         ("Atas bantuannya saya ucapkan terima kasih.",)),
+        ("Uraian: KTP belum jadi.\n\nHormat saya,\n\nSiti Aminah\n", "KTP belum jadi.", ("Hormat saya,", "Siti Aminah")),
+        ("Uraian: KTP belum jadi.\nHormat kami,\nKeluarga Siti\n", "KTP belum jadi.", ("Hormat kami,", "Keluarga Siti")),
+        ("Uraian: KTP belum jadi.\nSalam hormat,\nSiti\n", "KTP belum jadi.", ("Salam hormat,", "Siti")),
+        ("Uraian: KTP belum jadi.\n\nWassalamualaikum Wr. Wb.\n", "KTP belum jadi.", ("Wassalamualaikum Wr. Wb.",)),
+        ("Uraian: KTP belum jadi.\nTertanda,\nSiti Aminah\n", "KTP belum jadi.", ("Tertanda,", "Siti Aminah")),
+        # "Terima kasih." at the end goes with the closing that follows it ...
+        ("Uraian: KTP belum jadi.\n\nTerima kasih.\n\nHormat saya,\nSiti\n", "KTP belum jadi.",
+         ("Terima kasih.", "Hormat saya,", "Siti")),
+        ("Uraian: KTP belum jadi.\nTerima kasih atas perhatiannya.\nWassalam\n", "KTP belum jadi.",
+         ("Terima kasih atas perhatiannya.", "Wassalam")),
+        # ... and stays without one (a mail that just ends with thanks keeps it, as before).
+        ("Uraian: KTP belum jadi.\n\nTerima kasih.\n", "KTP belum jadi.\n\nTerima kasih.", ()),
+        # "Demikian juga" (likewise) and thanks in mid-text are part of the description.
+        ("Uraian: KTP belum jadi.\nDemikian juga KK saya.\nTerima kasih sebelumnya, mohon dibantu.\n",
+         "KTP belum jadi.\nDemikian juga KK saya.\nTerima kasih sebelumnya, mohon dibantu.", ()),
+        ("Uraian: Atas bantuan RT saya sudah mengurus surat pindah.\n",
+         "Atas bantuan RT saya sudah mengurus surat pindah.", ()),
+    ],
+)
+def test_a_formal_closing_ends_the_description(tail, uraian, rest, spec):
+    parsed = parse_complaint(BASE + tail, spec, today=TODAY)
+    assert parsed.ok, parsed.errors
+    assert parsed.fields["uraian"] == uraian
+    assert parsed.unassigned == rest
+
+
+def test_a_label_after_the_closing_is_still_read(spec):
+    text = BASE.replace("Jenis Layanan: KTP-el\n", "") + "Uraian: ok\nHormat saya,\nSiti\nJenis Layanan: KTP-el\n"
+    parsed = parse_complaint(text, spec, today=TODAY)
+    assert parsed.ok, parsed.errors
+    assert parsed.fields["uraian"] == "ok"
+    assert parsed.fields["jenis_layanan"] == "KTP-el"
+
+
+def test_a_closing_leaves_a_pending_field_empty(spec):
+    parsed = parse_complaint(BASE + "Uraian:\n\nDemikian pengaduan saya.\nHormat saya,\nSiti\n", spec, today=TODAY)
+    assert [(e.key, e.problem) for e in parsed.errors] == [("uraian", EMPTY)]
 
 
 def test_crlf_and_cr_line_endings(spec):

@@ -16,7 +16,6 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from mailflow.config.toml import Expect, Source, Stripped, Table, problem, read
-from mailflow.core.complaint_format import normalise_value
 from mailflow.core.format_spec import (
     FALLBACK_CATEGORY,
     KINDS,
@@ -27,6 +26,7 @@ from mailflow.core.format_spec import (
     FormatSpec,
     match_category,
     normalise_label,
+    normalise_value,
 )
 from mailflow.errors import RulesError
 

@@ -7,24 +7,34 @@ Accepted styles (labels in any case and order; see ``parse_complaint``):
 
 - ``Label: value`` or ``Label = value`` (also a tab or ``|`` from converted
   HTML tables); labels with odd spacing and punctuation (``No. HP/WA``,
-  ``NO.KK``, ``Nama_Lengkap``); bullets and numbers (``1. Nama:``), WhatsApp
-  bold (``*Nama*:``, ``*Nama:*``); a trailing note in brackets
-  (``No. KK (boleh kosong):``);
+  ``NO.KK``, ``Nama_Lengkap``), and alternatives joined by ``/`` that name
+  one field (``No. Telp/WA``, see ``FormatSpec.find_label``); bullets and
+  numbers (``1. Nama:``), WhatsApp bold (``*Nama*:``, ``*Nama:*``); a
+  trailing note in brackets (``No. KK (boleh kosong):``);
 - the label alone on a line and the value on the next non-empty line;
 - for number and e-mail fields, the label followed by the value without a
   separator (``NIK 3201 0145 0190 0001``);
 - the Dukcapil ``#`` style: ``#Label: value`` pieces, or values by position,
   the positions given by a header line of labels
   (``#NIK #Nama_Lengkap #Nomor_Kartu_Keluarga ...``) or, without a header, by
-  ``positional.order`` in the rules file;
+  ``positional.order`` in the rules file; the pieces with or without spaces
+  between them (``#3402...#Siti Aminah#...``), the first ``#`` at the start
+  of the line or after a short introduction (``Format aduan:#3402...``);
 - a multi-line field (the description) continues until the next recognised
-  label; a one-line text field continues on immediately following non-blank
-  lines (hard-wrapped addresses) up to a blank line.
+  label or a formal letter's closing (``Demikian pengaduan ini ...``,
+  ``Atas perhatian ...``, ``Hormat saya,`` and the name under it, with a
+  ``Terima kasih.`` just before them); a one-line text field continues on
+  immediately following non-blank lines (hard-wrapped addresses) up to a
+  blank line.
 
 Text before the first label is the ``preamble`` (greetings). Quoted reply
-lines (``>``), reply headers (``On … wrote:`` / ``Pada … menulis:``) and
-everything after a signature delimiter (``-- ``) or an Outlook
-``-----Original Message-----`` block are ignored.
+lines (``>``), attributions (``On … wrote:`` / ``Pada … menulis:``, wrapped
+ones whole) and everything after a signature delimiter (``-- ``) or an
+Outlook ``-----Original Message-----`` block are ignored
+(``mailflow.core.reply_text.unquoted_lines``).
+
+Every pattern runs in linear time on any input: no nested or overlapping
+quantifiers, a label is looked for in a line's first 80 characters only.
 """
 
 from __future__ import annotations
@@ -36,8 +46,9 @@ from dataclasses import field as dc_field
 from datetime import date
 from types import MappingProxyType
 
-from mailflow.core.format_spec import Category, FieldSpec, FormatSpec, match_category, normalise_label
-from mailflow.core.identity import check_kk, check_nik, normalise_id
+from mailflow.core.format_spec import EMAIL, Category, FieldSpec, FormatSpec, match_category, normalise_value
+from mailflow.core.identity import normalise_id
+from mailflow.core.reply_text import unquoted_lines
 
 MISSING = "wajib diisi, tetapi tidak ditemukan"
 EMPTY = "wajib diisi, tetapi kosong"
@@ -68,55 +79,31 @@ class ParsedComplaint:
         return not self.errors
 
 
-_QUOTE_HEADER = re.compile(r"^(on|pada)\b.{4,300}\b(wrote|menulis)\s*:\s*$", re.I)
-_ORIGINAL_MESSAGE = re.compile(r"^-{3,}\s*(original message|pesan asli)\s*-{3,}\s*$", re.I)
-_OUTLOOK_RULE = re.compile(r"^_{20,}\s*$")
-_OUTLOOK_FROM = re.compile(r"^(from|dari)\s*:", re.I)
-# Lines mail clients add: "Sent from my iPhone", "Dikirim dari Yahoo Mail di
-# Android", "[image: foto.jpg]" (an inline image in converted HTML).
-_CLIENT_NOISE = re.compile(
-    r"^(?:sent from my [\w ]{2,40}|dikirim dari (?:iphone|ipad|yahoo|ponsel|perangkat|samsung|xiaomi|outlook|email|surel)[\w ]{0,40}"
-    r"|get outlook for \w+|\[(?:image|cid|gambar):[^\]]*\])$",
-    re.I,
-)
 _BULLET = re.compile(r"^(?:[-•·▪●◦‣–]\s+|\*\s+|\(?\d{1,2}[.)]\s*|\(\d{1,2}\)\s*|[a-hA-H][.)]\s+)")
 _SEPARATOR = re.compile(r"[:=\t|：]")
 _EMPHASIS = "*_~"
 _PLACEHOLDERS = {"-", "--", "—", "–", ".", "…", "...", "_"}
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
-_PHONE_RUN = re.compile(r"\+?\d[\d\s.\-()\u00a0]*\d")
 _ONE_LINE = ("nik", "kk", "phone", "email")  # a value never continues on the next line
 # "Tempat/Tgl. Lahir: Bantul": a label mailflow does not know. Such a line does
 # not continue a one-line field (it would glue "Tempat/Tgl. Lahir" to the name).
-_UNKNOWN_LABEL = re.compile(r"^[*_~]*[^\W\d_][\w .,/()*'~-]{0,39}?\s*[:=]")
-
-
-def _prepare(text: str) -> list[str]:
-    """The lines that can carry the complaint: line endings unified, odd
-    spaces made plain, quoted reply text and everything after a signature
-    delimiter or a quoted original message dropped.
-
-    Deliberately narrower than ``mailflow.core.reply_text.extract_reply``: a
-    field lost here costs the citizen a rejected complaint, so only what is
-    surely quoted goes (a "-----" rule or a "Sent from my iPhone" line does
-    not end the form, as it ends a staff reply there)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\u00a0", " ").replace("\u202f", " ").replace("\ufeff", "")
-    text = re.sub("[\u200b\u200c\u200d\u2060]", "", text)
-    lines = text.split("\n")
-    kept: list[str] = []
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if line.rstrip() == "--" or _ORIGINAL_MESSAGE.match(stripped):
-            break
-        if _OUTLOOK_RULE.match(stripped):
-            following = next((x.strip() for x in lines[i + 1:] if x.strip()), "")
-            if _OUTLOOK_FROM.match(following):
-                break
-        if stripped.startswith(">") or _QUOTE_HEADER.match(stripped) or _CLIENT_NOISE.match(stripped):
-            continue
-        kept.append(line.rstrip())
-    return kept
+# Read in three steps (its start, the first ':' or '=', what lies between) rather than
+# as one pattern: "[…]{0,39}?\s*[:=]" backtracks 40 times over every run of spaces.
+_UNKNOWN_LABEL_START = re.compile(r"[*_~]*[^\W\d_]")
+_UNKNOWN_LABEL_WORDS = re.compile(r"[\w .,/()*'~-]{0,39}")
+_LABEL_END = re.compile(r"[:=]")
+# A formal letter's closing ends the description ("Demikian pengaduan ini saya
+# sampaikan", "Atas perhatiannya ...", "Hormat saya," and the name under it).
+# "Demikian juga ..." ("likewise") is not one.
+_CLOSING = re.compile(
+    r"(?:Demikian(?:lah)?(?:[,.!]|\s+(?:pengaduan|surat|laporan|permohonan|aduan|keluhan|pesan|e-?mail|surel|"
+    r"informasi|penyampaian|hal|yang|apa|atas|saya\s+sampaikan|kami\s+sampaikan)\b|$)"
+    r"|Atas\s+perhatian|Hormat\s+(?:saya|kami)\b|Salam\s+hormat\b|Wassalam|Tertanda\b)",
+    re.I,
+)
+_THANKS = re.compile(r"(?:Terima\s?kasih|Makasih|Matur\s+nuwun)\b", re.I)
+# "Atas bantuan dan kerja samanya, saya ucapkan terima kasih": a closing only with the thanks.
+_THANKS_FOR = re.compile(r"Atas\s+(?:bantuan|kerja\s?sama|kerjasama)", re.I)
+_MAX_LABEL = 200  # characters: a line alone longer than this is not a label
 
 
 def _strip_decoration(line: str) -> str:
@@ -138,7 +125,7 @@ def _looks_like(kind: str, value: str) -> bool:
     if kind == "phone":
         return bool(re.fullmatch(r"\+?[\d\s.\-()]{8,}", value)) and sum(c.isdigit() for c in value) >= 7
     if kind == "email":
-        return bool(_EMAIL.search(value)) and len(value.split()) <= 2
+        return bool(EMAIL.search(value)) and len(value.split()) <= 2
     return True
 
 
@@ -151,11 +138,10 @@ def _match_label(text: str, spec: FormatSpec) -> tuple[FieldSpec, str, bool] | N
     s = _strip_decoration(text)
     if not s:
         return None
-    labels = spec.label_index
-    m = _SEPARATOR.search(s)
-    if m and m.start() <= 80:
+    m = _SEPARATOR.search(s, 0, 81)  # a label is at most 80 characters long
+    if m:
         raw_label, value = s[: m.start()], s[m.end():]
-        found = labels.get(normalise_label(_unemphasise(raw_label)))
+        found = spec.find_label(_unemphasise(raw_label))
         if found is not None:
             # "Nama\t: Siti", "| NIK\t| 3201... |": more separators after the first.
             value = value.strip(" \t|").lstrip(":=：").strip()
@@ -166,13 +152,13 @@ def _match_label(text: str, spec: FormatSpec) -> tuple[FieldSpec, str, bool] | N
                     value = value[1:].strip()
             return found, value.strip(), False
     # The whole line is a label (value on the next line).
-    found = labels.get(normalise_label(_unemphasise(s)))
+    found = spec.find_label(_unemphasise(s)) if len(s) <= _MAX_LABEL else None
     if found is not None:
         return found, "", True
     # "NIK 3201 0145 ...": a label then a value with the shape of its kind.
-    words = s.split()
+    words = s.split(None, spec.longest_label)
     for n in range(min(len(words) - 1, spec.longest_label), 0, -1):
-        found = labels.get(normalise_label(_unemphasise(" ".join(words[:n]))))
+        found = spec.find_label(_unemphasise(" ".join(words[:n])))
         if found is not None and found.kind in _ONE_LINE:
             rest = " ".join(words[n:])
             if _looks_like(found.kind, rest):
@@ -181,60 +167,71 @@ def _match_label(text: str, spec: FormatSpec) -> tuple[FieldSpec, str, bool] | N
 
 
 def _looks_like_a_label(line: str) -> bool:
-    m = _UNKNOWN_LABEL.match(_strip_decoration(line))
-    return m is not None and len(m.group(0).split()) <= 4
+    """Whether ``line`` starts like ``Label:`` or ``Label =``: a letter, at
+    most 39 more label characters, spaces, the separator; four words at most."""
+    s = _strip_decoration(line)
+    start = _UNKNOWN_LABEL_START.match(s)
+    end = _LABEL_END.search(s, start.end()) if start else None
+    if start is None or end is None:
+        return False
+    return bool(_UNKNOWN_LABEL_WORDS.fullmatch(s[start.end(): end.start()].rstrip())) and len(
+        s[: end.end()].split()) <= 4
 
 
-def _split_hash(line: str) -> list[str]:
-    """``"#a #b c #d"`` -> ``["a", "b c", "d"]``: a ``#`` at the start or after a space starts a piece."""
-    pieces = re.split(r"(?:^|(?<=\s))#", line.strip())
-    return [p.strip() for p in pieces[1:]]
+def _split_hash(line: str) -> tuple[str, list[str]]:
+    """A line of the ``#`` style as its text before the first ``#`` and its pieces.
+
+    ``"#a #b c #d"`` -> ``("", ["a", "b c", "d"])``: a ``#`` at the start or
+    after a space starts a piece, so a hashtag inside a value stays in it
+    (``"... #tolong"``). Written without spaces, every ``#`` starts one:
+    ``"Format aduan:#a#b c#d"`` -> ``("Format aduan:", ["a", "b c", "d"])``.
+    A ``#`` at the very end starts nothing.
+    """
+    s = line.strip()
+    first = s.find("#")
+    if first < 0:
+        return s, []
+    prefix, rest = s[:first].strip(), s[first:]
+    compact = bool(prefix and not s[first - 1].isspace()) or re.search(r"\S#", rest) is not None
+    pieces = [p.strip() for p in (rest.split("#") if compact else re.split(r"(?:^|(?<=\s))#", rest))[1:]]
+    if pieces and not pieces[-1]:
+        pieces.pop()
+    return prefix, pieces
 
 
-def _normalise_phone(value: str) -> tuple[str, list[str]]:
-    m = _PHONE_RUN.search(value)
-    if not m:
-        return value.strip(), ["nomor HP harus berupa angka, misalnya 081234567890 atau +6281234567890"]
-    raw = m.group(0)
-    plus = raw.startswith("+")
-    raw = re.sub(r"^(\+?62)\s*\(0\)", r"\1", raw)  # "+62 (0)812..." -> "+62812..."
-    digits = re.sub(r"\D", "", raw)
-    if plus:
-        number = "+" + digits
-    elif digits.startswith("62"):
-        number = "+" + digits
-    else:
-        number = digits
-    problems = []
-    if not 9 <= len(digits) <= 15:
-        problems.append(f"nomor HP harus 9–15 digit angka, yang tertulis {len(digits)} digit")
-    if not (number.startswith("0") or number.startswith("+62")):
-        problems.append("nomor HP harus diawali 0 atau +62 (nomor Indonesia), misalnya 081234567890")
-    return number, problems
+def _is_intro(prefix: str, spec: FormatSpec) -> bool:
+    """Whether the text before the first ``#`` of a line may introduce the
+    ``#`` style ("Format aduan:", "Berikut data saya:"): a few words, no
+    number or address, and not a label with its value ("Uraian: KTP hilang")."""
+    if len(prefix) > 60 or len(prefix.split()) > 6 or "@" in prefix or any(c.isdigit() for c in prefix):
+        return False
+    matched = _match_label(prefix, spec)
+    return matched is None or matched[1] == ""
 
 
-def normalise_value(kind: str, value: str, today: date) -> tuple[str, list[str]]:
-    """The normalised value of a field of ``kind`` and its problems (Bahasa
-    Indonesia, shown to the citizen); ``today`` dates a NIK's birth year."""
-    if kind == "nik":
-        return normalise_id(value), check_nik(value, today)
-    if kind == "kk":
-        return normalise_id(value), check_kk(value, today)
-    if kind == "phone":
-        return _normalise_phone(value)
-    if kind == "email":
-        m = _EMAIL.search(value)
-        if not m or m.group(0) != value.replace("mailto:", "").strip(" <>.,;"):
-            return value.strip(), ["alamat email tidak valid, tulis seperti nama@contoh.id"]
-        return m.group(0), []
-    if kind == "multiline":
-        lines = [" ".join(ln.split()) for ln in value.split("\n")]
-        text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    else:
-        text = " ".join(value.split())
-    if kind != "category" and not any(c.isalpha() for c in text):
-        return text, ["harus berisi keterangan dengan huruf, bukan hanya angka atau tanda baca"]
-    return text, []
+class _Glued(str):
+    """A ``#`` piece beyond the last position: it continues the line before it
+    (``"KTP belum jadi"`` then ``"tolong"`` is ``"KTP belum jadi #tolong"``).
+    Kept apart until the end so that many such pieces cost linear time."""
+
+
+def _merged(values: list[str]) -> list[str]:
+    """The value lines of a field with each ``_Glued`` piece joined to the line before it."""
+    lines: list[list[str]] = []
+    for value in values:
+        if isinstance(value, _Glued) and lines:
+            lines[-1].append(" #" + value)
+        else:
+            lines.append([value])
+    return ["".join(parts) for parts in lines]
+
+
+def _is_closing(line: str) -> bool:
+    """Whether ``line`` opens a formal letter's closing ("Demikian pengaduan ini
+    saya sampaikan.", "Atas perhatian Bapak/Ibu ...", "Hormat saya,", "Wassalamualaikum")."""
+    if len(line) > _MAX_LABEL:
+        return False
+    return bool(_CLOSING.match(line)) or bool(_THANKS_FOR.match(line) and _THANKS.search(line))
 
 
 class _Reader:
@@ -276,7 +273,7 @@ class _Reader:
         if self.filled(spec.key) and spec.key in self.weak and value:
             # A bare label line may have been a heading ("ADUAN") that took the
             # greeting after it; an explicit "Uraian: ..." later replaces it.
-            self.unassigned.extend(v for v in self.values[spec.key] if v.strip())
+            self.unassigned.extend(v for v in _merged(self.values[spec.key]) if v.strip())
             del self.values[spec.key]
         if self.filled(spec.key):
             # A label already used: inside a description it is just text
@@ -298,7 +295,9 @@ class _Reader:
         if not self.started or self.current is None:
             self.preamble.append(stripped)
             return
-        if self.mode == "multi":
+        if self.mode in ("multi", "wrap", "pending") and _is_closing(stripped):
+            self.close_letter(stripped)
+        elif self.mode == "multi":
             self.values[self.current.key].append(stripped)
         elif stripped and self.mode in ("pending", "wrap") and _looks_like_a_label(stripped):
             self.unassigned.append(stripped)
@@ -315,11 +314,31 @@ class _Reader:
         elif stripped:
             self.unassigned.append(stripped)
 
+    def close_letter(self, closing: str) -> None:
+        """A formal closing ends the field being read: it, the name under it and
+        a "Terima kasih." just before it are no part of the value. A label
+        after it still starts its field."""
+        assert self.current is not None
+        values = self.values.setdefault(self.current.key, [])
+        thanks: list[str] = []
+        while values and (not values[-1].strip() or _THANKS.match(values[-1])) and len(values) > 1:
+            line = values.pop()
+            if line.strip():
+                thanks.insert(0, line)
+        self.unassigned.extend([*thanks, closing])
+        self.mode = None
+
     # -- the # style
     def hash_line(self, line: str) -> bool:
-        """Read a ``#`` line; False if it is not the Dukcapil style after all."""
-        pieces = _split_hash(line)
-        if not pieces:
+        """Read a ``#`` line; False if it is not the Dukcapil style after all.
+
+        Text before the first ``#`` ("Format aduan:#3402...#Siti ...") is an
+        introduction, kept with the preamble; such a line is the ``#`` style
+        only with two pieces or more, not inside a description, and when a
+        piece is labelled or the first has the shape of the next position.
+        """
+        prefix, pieces = _split_hash(line)
+        if not pieces or (prefix and (len(pieces) < 2 or not _is_intro(prefix, self.spec))):
             return False
         matched = [_match_label(p, self.spec) for p in pieces]
         label_only = [m is not None and m[1] == "" for m in matched]
@@ -327,16 +346,20 @@ class _Reader:
             any(c.isdigit() for c in p) or "@" in p for p, only in zip(pieces, label_only) if not only
         ):
             # A header line: its labels give the positions of the values.
+            self._introduce(prefix)
             self.order = [m[0].key if m is not None and only else None for m, only in zip(matched, label_only)]
             self.position = 0
             self.in_hash = True
             self.started = True
             return True
-        if not self.in_hash and all(m is None for m in matched):
+        if (prefix or not self.in_hash) and all(m is None for m in matched):
             # Outside the # style a hashtag is text ("#savedukcapil"), unless
             # the first piece has the shape of the first positional field.
             if self.mode == "multi" or not self._fits_next(pieces[0]):
                 return False
+        if prefix and self.mode == "multi":
+            return False  # "tolong #dukcapil #bantul" in a description is its text
+        self._introduce(prefix)
         self.in_hash = True
         for piece, m in zip(pieces, matched):
             if m is not None:
@@ -347,6 +370,10 @@ class _Reader:
             else:
                 self.positional(piece)
         return True
+
+    def _introduce(self, prefix: str) -> None:
+        if prefix:
+            (self.unassigned if self.started else self.preamble).append(prefix)
 
     def _fits_next(self, piece: str) -> bool:
         for key in self.order[self.position:]:
@@ -366,7 +393,7 @@ class _Reader:
             if self.filled(key):
                 continue
             spec = self.spec.field(key)
-            if piece in _PLACEHOLDERS and not spec.required:
+            if (not piece or piece in _PLACEHOLDERS) and not spec.required:  # "##" or "#-": left empty
                 self.labelled.add(key)
                 return
             if not spec.required and not _looks_like(spec.kind, piece):
@@ -376,10 +403,7 @@ class _Reader:
         # More pieces than positions: a '#' inside the last value ("... #tolong").
         if self.current is not None and self.current.kind in ("multiline", "text"):
             values = self.values[self.current.key]
-            if values:
-                values[-1] = f"{values[-1]} #{piece}"
-            else:
-                values.append(piece)
+            values.append(_Glued(piece) if values else piece)
         else:
             self.started = True
             self.unassigned.append("#" + piece)
@@ -395,9 +419,9 @@ def parse_complaint(text: str, spec: FormatSpec, today: date | None = None) -> P
     """
     today = today or date.today()
     reader = _Reader(spec)
-    for line in _prepare(text):
+    for line in unquoted_lines(text):
         stripped = line.strip()
-        if stripped.startswith("#") and reader.hash_line(stripped):
+        if "#" in stripped and reader.hash_line(stripped):
             continue
         matched = _match_label(stripped, spec) if stripped else None
         if matched is not None:
@@ -412,7 +436,7 @@ def parse_complaint(text: str, spec: FormatSpec, today: date | None = None) -> P
     for field_spec in spec.fields:
         lines = reader.values.get(field_spec.key, [])
         joiner = "\n" if field_spec.kind == "multiline" else " "
-        raw = joiner.join(lines).strip()
+        raw = joiner.join(_merged(lines)).strip()
         if raw in _PLACEHOLDERS:
             raw = ""
         if not raw:
