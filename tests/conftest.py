@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import email
+import re
+from email import policy
+
 import pytest
 
 
@@ -45,7 +49,27 @@ def mailstack(tmp_path_factory):
 @pytest.fixture
 def mail(mailstack):
     mailstack.reset()
-    return mailstack
+    yield mailstack
+    quoted_mail_to_citizens(mailstack)
+
+
+# What no citizen may ever read in a mail mailflow sent them (docs/SECURITY.md,
+# promise 9): an attribution line of a quoted mail, or quoted lines.
+_ATTRIBUTION = re.compile(r"(?:menulis|wrote|schrieb|a écrit)\s*:\s*$", re.I)
+
+
+def quoted_mail_to_citizens(stack) -> None:
+    """After every test on the mail stack: every mail to a citizen is free of quoted mail."""
+    for user in stack.users:
+        if not user.startswith("warga"):
+            continue
+        for raw in stack.messages(user):
+            msg = email.message_from_bytes(raw, policy=policy.default)
+            if not str(msg.get("X-Mailflow-Kind", "")).startswith("citizen/"):
+                continue
+            body = msg.get_body(("plain",)).get_content()
+            bad = [line for line in body.splitlines() if _ATTRIBUTION.search(line) or line.startswith(">")]
+            assert not bad, f"{user} received quoted mail in {msg['X-Mailflow-Kind']}: {bad}"
 
 
 # --------------------------------------------------------------------------

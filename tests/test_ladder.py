@@ -746,3 +746,28 @@ def test_load_rules_rejects_mistakes_naming_the_key(tmp_path, changes, key, word
     assert message.startswith(f"{path}: key '{key}': "), message
     for word in words:
         assert word in message
+
+
+# ======================================================================== the last check before a citizen reads staff text
+@pytest.mark.parametrize("text", [
+    "KTP-el Ibu sudah dicetak.\n\nPada Sen, 23 Nov 2026 pukul 09.15 Layanan Pengaduan <\naduan@dukcapil.test> menulis:",
+    "KTP-el Ibu sudah dicetak.\n> Aduan baru untuk diverifikasi.\n> Nomor ADU/2026/000001",
+    "KTP-el Ibu sudah dicetak.\n-- \nAdmin Aduan\nRuang Layanan Lt. 2",
+])
+@pytest.mark.parametrize(("state", "word"), [
+    (at("bantul-email", "verifikasi-admin"), "jawab"),
+    (at("bantul-email", "verifikasi-admin"), "info"),
+    (waiting_for_approval("bantul-email"), "jawab"),  # the approver rewriting the draft
+])
+def test_quoted_mail_or_a_signature_never_goes_to_the_citizen(text, state, word):
+    result = ladder.transition(state, Command(word, text, state.holder), B)
+    assert result.state == state and len(result.actions) == 1
+    [refusal] = result.actions
+    assert isinstance(refusal, Refuse) and "tulis ulang" in refusal.reason
+
+
+def test_an_answer_with_dates_addresses_and_colons_is_not_quoted_material():
+    text = ("Silakan datang pada Senin, 30 November 2026 pukul 09.00 ke kantor kapanewon. "
+            "Hubungi kami di aduan@dukcapil.test:")
+    result = ladder.transition(at("bantul-email", "verifikasi-kasi"), Command("jawab", text, "kasi-identitas"), B)
+    assert not result.refused

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mailflow.core.reply_text import quoted_material
 from mailflow.core.sop import APPROVAL, Rules, Step
 from mailflow.core.vocabulary import Status, Word
 
@@ -276,10 +277,14 @@ def _command(state: State, cmd: Command, rules: Rules) -> Result:
     if target == "@answer":
         if not cmd.text.strip():
             return _refuse(state, "#jawab memerlukan teks jawaban setelah kata perintahnya")
+        if problem := _not_for_citizens(cmd.text):
+            return _refuse(state, problem)
         return _draft(state, cmd.text.strip(), cmd.actor_role, step.key, rules)
     if target == "@info":
         if not cmd.text.strip():
             return _refuse(state, "#info memerlukan pertanyaan untuk pelapor setelah kata perintahnya")
+        if problem := _not_for_citizens(cmd.text):
+            return _refuse(state, problem)
         return Result(replace(state, status=WAITING_CITIZEN), (AskCitizen(cmd.text.strip()),))
     if target == "@send":
         if state.draft is None or not state.approved:
@@ -297,6 +302,26 @@ def _command(state: State, cmd: Command, rules: Rules) -> Result:
     if cmd.word in ("kembalikan", "tolak") and state.draft is not None and not state.approved:
         new = replace(new, draft=None, draft_role=None, draft_step=None)
     return Result(new, (Move(nxt.key, role.key, cmd.text.strip(), cmd.word),))
+
+
+# What quoted_material found, in the words of the staff member asked to rephrase.
+_QUOTED_WORDS = {
+    "an attribution line": 'baris pengantar kutipan surel lama (misalnya "Pada ... menulis:")',
+    "a block of quoted lines": "kutipan surel lama (baris-baris berawalan >)",
+    "an Outlook header block": 'kepala surel yang dikutip ("Dari:/Dikirim:/Kepada:/Perihal:")',
+    "an original-message separator": 'pembatas surel lama (misalnya "-----Pesan Asli-----")',
+    "a signature": "tanda tangan surel",
+}
+
+
+def _not_for_citizens(text: str) -> str | None:
+    """Why staff text must not go to a citizen as it is (the last check: no
+    quoted mail, attribution or signature ever reaches them), or None."""
+    found = quoted_material(text.strip())
+    if found is None:
+        return None
+    return (f"teks untuk pelapor masih memuat {_QUOTED_WORDS.get(found, found)}; tidak ada yang dikirim. Mohon "
+            "tulis ulang teksnya saja, tanpa kutipan surel lama dan tanpa tanda tangan, lalu kirim lagi")
 
 
 def _draft(state: State, text: str, role_key: str, step_key: str, rules: Rules) -> Result:
@@ -338,6 +363,8 @@ def _approval(state: State, cmd: Command, rules: Rules) -> Result:
                       draft_step=None, approved=False)
         return Result(new, (Move(back.key, role, cmd.text.strip(), "tolak"),))
     if cmd.word == "jawab" and cmd.text.strip():
+        if problem := _not_for_citizens(cmd.text):
+            return _refuse(state, problem)
         # The approver rewrites the draft: their own text, approved by themselves.
         return _approved(replace(state, draft=cmd.text.strip(), draft_role=actor, approved=True), actor, rules)
     return _refuse(state, "jawaban sedang menunggu persetujuan Anda: balas dengan #setuju, #tolak (dengan catatan), "
