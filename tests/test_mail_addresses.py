@@ -105,7 +105,8 @@ def test_an_address_is_never_guessed_into_another():
     [
         ((), None, None),
         ((b"Reply-To: Budi <budi.pribadi@warga.test>",), "budi.pribadi@warga.test", None),
-        ((b"Reply-To: budi@warga.test, korban@warga.test",), "", "Reply-To ignored: more than one address in Reply-To:"),
+        ((b"Reply-To: budi@warga.test, korban@warga.test",), "",
+         "Reply-To ignored: more than one address in Reply-To:"),
         ((b"Reply-To: korban@warga.test <budi@warga.test>",), "", "Reply-To ignored: display name holds an address"),
         ((b"Reply-To: a@warga.test", b"Reply-To: b@warga.test"), "", "Reply-To ignored: two Reply-To: fields"),
         ((b"Reply-To: <budi@warga.test>x",), "", "Reply-To ignored: text after the address in Reply-To:"),
@@ -125,7 +126,8 @@ def test_reply_to_only_when_exactly_one_clean_address(reply_to_lines, reply_to, 
 @pytest.mark.parametrize(
     ("to_line", "addrs", "recovered"),
     [
-        (b"To: Layanan Pengaduan <aduan@dukcapil.test>, kasi@dukcapil.test", ("aduan@dukcapil.test", "kasi@dukcapil.test"), False),
+        (b"To: Layanan Pengaduan <aduan@dukcapil.test>, kasi@dukcapil.test",
+         ("aduan@dukcapil.test", "kasi@dukcapil.test"), False),
         (b'To: "Dukcapil, Aduan" <aduan@dukcapil.test>', ("aduan@dukcapil.test",), False),
         (b"To: Aduan: aduan@dukcapil.test, kasi@dukcapil.test;", ("aduan@dukcapil.test", "kasi@dukcapil.test"), False),
         (b"To: undisclosed-recipients:;", (), False),

@@ -116,7 +116,8 @@ def test_one_bad_byte_in_a_gb2312_body_becomes_one_replacement_character():
 def test_a_wrong_label_still_falls_back_rather_than_replacing_everything():
     # windows-1252 bytes labelled Shift_JIS: many bad characters, so the label
     # is wrong: the old fallback chain decides
-    raw = HEAD + b"Subject: x\r\nContent-Type: text/plain; charset=shift_jis\r\n\r\n" + "Dédé à Bekasi, ça va ? Ôô".encode("cp1252")
+    body = "Dédé à Bekasi, ça va ? Ôô".encode("cp1252")
+    raw = HEAD + b"Subject: x\r\nContent-Type: text/plain; charset=shift_jis\r\n\r\n" + body
     assert "\ufffd" not in parse_message(raw).text
 
 
@@ -186,7 +187,8 @@ def test_a_lone_mbox_line_is_left_to_the_parser_and_a_mail_without_fields_is_sti
     assert header_bytes_message_id(raw) == "h1@warga.test"
     from mailflow.core.mail import MessageParseError
 
-    for no_fields in (b"Halo\r\nNama: Budi\r\n\r\nbadan", b"satu\r\ndua\r\ntiga\r\nempat\r\nlima\r\nenam\r\nFrom: a@b.test\r\n\r\nx"):
+    six_junk_lines = b"satu\r\ndua\r\ntiga\r\nempat\r\nlima\r\nenam\r\nFrom: a@b.test\r\n\r\nx"
+    for no_fields in (b"Halo\r\nNama: Budi\r\n\r\nbadan", six_junk_lines):
         with pytest.raises(MessageParseError):
             parse_message(no_fields)
         assert header_bytes_message_id(no_fields) is None
