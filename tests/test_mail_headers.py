@@ -6,8 +6,10 @@ headers, a quarantined mail."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mailflow.core.mail import header_bytes_message_id, parse_message
+from mailflow.core.mail import MessageParseError, header_bytes_message_id, parse_message
 
 HEAD = b"From: Budi Santoso <budi@warga.test>\r\nTo: aduan@dukcapil.test\r\nMessage-ID: <h1@warga.test>\r\n"
 
@@ -192,3 +194,22 @@ def test_a_lone_mbox_line_is_left_to_the_parser_and_a_mail_without_fields_is_sti
         with pytest.raises(MessageParseError):
             parse_message(no_fields)
         assert header_bytes_message_id(no_fields) is None
+
+
+# ------------------------------------------------- the dedupe key agrees, whatever the lines
+_HEAD_BITS = [
+    b"From: budi@warga.test", b"Message-ID: <a@warga.test>", b"Message-ID: <b@warga.test>", b"Subject: KTP",
+    b"baris tanpa nama", b"From budi@warga.test Mon Nov 23 09:15:00 2026", b">From budi", b"\r\n", b"\n", b"\r",
+    b" lanjutan", b"\t", b"X-Mailer: Yahoo", b"Nama: Budi", b":", b"From ", b"  ", b"Message-Id : <c@warga.test>",
+    b"MESSAGE-ID:<d@warga.test>",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_HEAD_BITS), max_size=20).map(b"".join))
+def test_header_bytes_message_id_agrees_with_the_parse_on_any_arrangement_of_lines(raw):
+    try:
+        mail = parse_message(raw)
+    except MessageParseError:
+        return
+    assert header_bytes_message_id(raw) == mail.message_id
