@@ -151,7 +151,8 @@ def _extract(raw: bytes, msg: Message, defects: list[str]) -> InboundMail:
     def sender_texts(name: str) -> list[str]:
         # decoding drops NUL (PostgreSQL cannot store it); in a sender field it
         # is a control character all the same, so it is kept for sender() to see
-        return [("\x00" if "\x00" in v else "") + surrogate_str(unfold(v), charset_for(v)) for v in raw_headers.get(name, ())]
+        return [("\x00" if "\x00" in v else "") + surrogate_str(unfold(v), charset_for(v))
+                for v in raw_headers.get(name, ())]
 
     frm = sender(sender_texts("from"), "From")
     if frm.problem:
