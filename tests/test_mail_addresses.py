@@ -5,8 +5,11 @@ and never guessed into another address. Byte-literal mails, written here."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailflow.core.mail import parse_message
+from mailflow.core.mail.addresses import recipients, sender
 
 
 def mail(*header_lines: bytes, body: bytes = b"Mohon bantuan, KTP elektronik saya belum jadi.\r\n") -> bytes:
@@ -105,7 +108,8 @@ def test_an_address_is_never_guessed_into_another():
     [
         ((), None, None),
         ((b"Reply-To: Budi <budi.pribadi@warga.test>",), "budi.pribadi@warga.test", None),
-        ((b"Reply-To: budi@warga.test, korban@warga.test",), "", "Reply-To ignored: more than one address in Reply-To:"),
+        ((b"Reply-To: budi@warga.test, korban@warga.test",), "",
+         "Reply-To ignored: more than one address in Reply-To:"),
         ((b"Reply-To: korban@warga.test <budi@warga.test>",), "", "Reply-To ignored: display name holds an address"),
         ((b"Reply-To: a@warga.test", b"Reply-To: b@warga.test"), "", "Reply-To ignored: two Reply-To: fields"),
         ((b"Reply-To: <budi@warga.test>x",), "", "Reply-To ignored: text after the address in Reply-To:"),
@@ -125,7 +129,8 @@ def test_reply_to_only_when_exactly_one_clean_address(reply_to_lines, reply_to, 
 @pytest.mark.parametrize(
     ("to_line", "addrs", "recovered"),
     [
-        (b"To: Layanan Pengaduan <aduan@dukcapil.test>, kasi@dukcapil.test", ("aduan@dukcapil.test", "kasi@dukcapil.test"), False),
+        (b"To: Layanan Pengaduan <aduan@dukcapil.test>, kasi@dukcapil.test",
+         ("aduan@dukcapil.test", "kasi@dukcapil.test"), False),
         (b'To: "Dukcapil, Aduan" <aduan@dukcapil.test>', ("aduan@dukcapil.test",), False),
         (b"To: Aduan: aduan@dukcapil.test, kasi@dukcapil.test;", ("aduan@dukcapil.test", "kasi@dukcapil.test"), False),
         (b"To: undisclosed-recipients:;", (), False),
@@ -142,3 +147,30 @@ def test_recipient_lists(to_line, addrs, recovered):
     got = parse_message(mail(b"From: budi@warga.test", to_line))
     assert got.to_addrs == addrs
     assert ("To: malformed address list; addresses recovered as written" in got.defects) == recovered
+
+
+# ------------------------------------------------------------------ the fast path
+# The plain forms ("Name <addr>", "<addr>", "addr" in ASCII) are read by a
+# shortcut; an empty comment sends the same field through the full reader.
+_WORDS = st.sampled_from(["Budi", "Santoso", "J.", "O'Neil", "Sri-Wulan", "x" * 70, "=?", "a_b", ".", "Rt", "07"])
+_BLANKS = st.sampled_from([" ", "  ", "\t", "", " \t "])
+_LOCAL = st.lists(st.sampled_from(["budi", "b.s", "b..s", ".b", "b+aduan", "=?a", "x" * 65, "B_S", "s'", "{x}"]),
+                  min_size=1, max_size=2).map("".join)
+_DOMAIN = st.lists(st.sampled_from(["warga", ".test", "-x", ".", "WARGA", "a_b", "d" * 64, ".id"]),
+                   min_size=1, max_size=5).map("".join)
+_NAMES = st.lists(st.tuples(_WORDS, _BLANKS).map("".join), max_size=4).map("".join)
+
+
+@st.composite
+def _plain_fields(draw) -> str:
+    addr = draw(_LOCAL) + "@" + draw(_DOMAIN)
+    form = draw(st.sampled_from(["{b}{a}{b}", "{b}<{a}>{b}", "{b}{n}<{a}>{b}", "{b}{n}{b}<{a}>", "{n}{a}"]))
+    return form.format(a=addr, n=draw(_NAMES), b=draw(_BLANKS))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_plain_fields(), st.lists(_plain_fields(), min_size=2, max_size=3).map(",".join)))
+def test_the_plain_form_shortcut_reads_what_the_full_reader_reads(value):
+    shortcut, full = sender([value], "From"), sender([value + " ()"], "From")
+    assert (shortcut.name, shortcut.addr) == (full.name, full.addr)
+    assert recipients([value], "To", []) == recipients([value + " ()"], "To", [])

@@ -6,8 +6,10 @@ headers, a quarantined mail."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mailflow.core.mail import header_bytes_message_id, parse_message
+from mailflow.core.mail import MessageParseError, header_bytes_message_id, parse_message
 
 HEAD = b"From: Budi Santoso <budi@warga.test>\r\nTo: aduan@dukcapil.test\r\nMessage-ID: <h1@warga.test>\r\n"
 
@@ -116,7 +118,8 @@ def test_one_bad_byte_in_a_gb2312_body_becomes_one_replacement_character():
 def test_a_wrong_label_still_falls_back_rather_than_replacing_everything():
     # windows-1252 bytes labelled Shift_JIS: many bad characters, so the label
     # is wrong: the old fallback chain decides
-    raw = HEAD + b"Subject: x\r\nContent-Type: text/plain; charset=shift_jis\r\n\r\n" + "Dédé à Bekasi, ça va ? Ôô".encode("cp1252")
+    body = "Dédé à Bekasi, ça va ? Ôô".encode("cp1252")
+    raw = HEAD + b"Subject: x\r\nContent-Type: text/plain; charset=shift_jis\r\n\r\n" + body
     assert "\ufffd" not in parse_message(raw).text
 
 
@@ -186,7 +189,27 @@ def test_a_lone_mbox_line_is_left_to_the_parser_and_a_mail_without_fields_is_sti
     assert header_bytes_message_id(raw) == "h1@warga.test"
     from mailflow.core.mail import MessageParseError
 
-    for no_fields in (b"Halo\r\nNama: Budi\r\n\r\nbadan", b"satu\r\ndua\r\ntiga\r\nempat\r\nlima\r\nenam\r\nFrom: a@b.test\r\n\r\nx"):
+    six_junk_lines = b"satu\r\ndua\r\ntiga\r\nempat\r\nlima\r\nenam\r\nFrom: a@b.test\r\n\r\nx"
+    for no_fields in (b"Halo\r\nNama: Budi\r\n\r\nbadan", six_junk_lines):
         with pytest.raises(MessageParseError):
             parse_message(no_fields)
         assert header_bytes_message_id(no_fields) is None
+
+
+# ------------------------------------------------- the dedupe key agrees, whatever the lines
+_HEAD_BITS = [
+    b"From: budi@warga.test", b"Message-ID: <a@warga.test>", b"Message-ID: <b@warga.test>", b"Subject: KTP",
+    b"baris tanpa nama", b"From budi@warga.test Mon Nov 23 09:15:00 2026", b">From budi", b"\r\n", b"\n", b"\r",
+    b" lanjutan", b"\t", b"X-Mailer: Yahoo", b"Nama: Budi", b":", b"From ", b"  ", b"Message-Id : <c@warga.test>",
+    b"MESSAGE-ID:<d@warga.test>",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_HEAD_BITS), max_size=20).map(b"".join))
+def test_header_bytes_message_id_agrees_with_the_parse_on_any_arrangement_of_lines(raw):
+    try:
+        mail = parse_message(raw)
+    except MessageParseError:
+        return
+    assert header_bytes_message_id(raw) == mail.message_id

@@ -58,6 +58,29 @@ _MAX_LOCAL, _MAX_DOMAIN = 64, 255  # RFC 5321 §4.5.3.1
 _MAX_SENDER_FIELD = 2000
 
 
+# The forms nearly every mail has, "Name <addr>", "<addr>" and "addr" in plain
+# ASCII without quotes, comments or encoded words, are read by one match; the
+# tokenizer below costs about 15 us a field. Where this applies, it gives what
+# the full reader gives (tests/test_mail_addresses.py checks it).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_PLAIN_ADDR = rf"{_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_SIMPLE_MAILBOX = re.compile(
+    rf"[ \t]*(?:(?:([A-Za-z0-9][A-Za-z0-9 \t.'_-]{{0,200}}?)[ \t]*)?<({_PLAIN_ADDR})>|({_PLAIN_ADDR}))[ \t]*"
+)
+
+
+def _simple_mailbox(value: str) -> tuple[str, str] | None:
+    """(name, lower-case address) of a field in one of the plain forms, else None."""
+    m = _SIMPLE_MAILBOX.fullmatch(value)
+    if m is None:
+        return None
+    addr = m.group(2) or m.group(3)
+    local, _, domain = addr.partition("@")
+    if "=?" in addr or len(local) > _MAX_LOCAL or len(domain) > _MAX_DOMAIN:
+        return None
+    return (" ".join(m.group(1).split()) if m.group(1) else ""), addr.lower()
+
+
 class _Malformed(Exception):
     pass
 
@@ -265,6 +288,9 @@ def sender(values: list[str], field: str) -> Sender:
         return Sender("", "", f"control characters in {field}:")
     if not value.strip():
         return Sender("", "", f"empty {field}:")
+    simple = _simple_mailbox(value)
+    if simple is not None:
+        return Sender(*simple)
     try:
         name, addr = _mailbox(_tokens(value))
     except _Malformed as exc:
@@ -319,6 +345,11 @@ def recipients(values: list[str], field: str, defects: list[str]) -> list[tuple[
     under ``field``)."""
     result: list[tuple[str, str]] = []
     for value in values:
+        if not any(c in value for c in '"(:;\\'):  # no quotes, comments, groups: maybe all plain
+            plain = [_simple_mailbox(item) for item in value.split(",")]
+            if all(plain):
+                result.extend(p for p in plain if p is not None)
+                continue
         good: list[tuple[str, str]] = []
         broken = False
         try:

@@ -92,7 +92,9 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
     UTF-8 bytes is a common mislabel, while legacy text is almost never valid
     UTF-8); then the usual superset of the declared charset (windows-1252 for
     iso-8859-1, cp949 for ks_c_5601-1987, ...) and the declared charset
-    itself; then UTF-8, windows-1252 and finally latin-1 (never fails).
+    itself; then the declared charset replacing what it cannot decode with
+    U+FFFD, when that is a few characters (see _decode_replacing); then UTF-8,
+    windows-1252 and finally latin-1 (never fails).
     Returns (text, short defect description or None).
     """
     text, defect = _decode_bytes(data, declared)

@@ -32,6 +32,9 @@ __all__ = ["header_bytes_message_id", "repair_head"]
 _HEADER_LINE = re.compile(rb"(From |[\x21-\x39\x3b-\x7e]*:|[\t ])")
 _BLANK_LINE = re.compile(rb"(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r)")
 _LINE_BREAK = re.compile(rb"\r\n?|\n")
+# A line the stdlib parser would not read as a header line, after the first
+# (the lookahead reads one line's field name at most: linear).
+_NOT_A_HEADER_LINE = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?!From |[\x21-\x39\x3b-\x7e]*:|[\t ])")
 
 # A field name a repair may rely on: one a mail client or server writes.
 _FIELD_NAME = re.compile(rb"([A-Za-z][A-Za-z0-9-]{0,76}):")
@@ -92,6 +95,9 @@ def repair_head(raw: bytes) -> tuple[bytes, int, list[str]]:
         end = len(raw)
     else:
         end = blank.start() + (2 if raw.startswith(b"\r\n", blank.start()) else 1)
+    last_break = blank.start() if blank is not None else len(raw)  # the last header line's break
+    if skipped == 0 and _NOT_A_HEADER_LINE.search(raw, 0, last_break) is None:
+        return raw[:end], end, defects  # the usual case: nothing to repair
     lines = raw[start:end].splitlines(keepends=True)
     out: list[bytes] = []
     folded = 0

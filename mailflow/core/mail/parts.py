@@ -5,6 +5,7 @@ and a (sub)message's header lines."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from email.message import Message
 
 from mailflow.core.mail.decode import decode_bytes, decode_header_value, surrogate_str, unfold
@@ -107,31 +108,35 @@ def part_text(part: Message, defects: list[str]) -> str:
     return text
 
 
-def part_filename(part: Message, charset: str | None = None) -> str:
+def _no_charset() -> str | None:
+    return None
+
+
+def part_filename(part: Message, charset: Callable[[], str | None] = _no_charset) -> str:
     """The part's file name (Content-Disposition filename, else Content-Type
     name; RFC 2231 / RFC 2047 decoded, whitespace folded), or ''. Raw 8-bit
-    bytes in the name are read as UTF-8, else as ``charset`` (the mail's text
-    charset), else windows-1252."""
+    bytes in the name are read as UTF-8, else as ``charset()`` (the mail's text
+    charset, asked for only then), else windows-1252."""
     try:
         return _filename_unsafe(part, charset)
     except Exception:  # a malformed parameter list must not stop the mail
         return ""
 
 
-def _get_param(part: Message, param: str, header: str, charset: str | None):
+def _get_param(part: Message, param: str, header: str, charset: Callable[[], str | None]):
     for name, raw in part.raw_items():
         if name.strip().lower() == header:
             if isinstance(raw, str) and not raw.isascii():
                 # 8-bit bytes in the header: compat32 would hand back U+FFFD for
                 # them, so read the parameters from the decoded value instead
                 tmp = Message()
-                tmp[header] = surrogate_str(raw, charset)
+                tmp[header] = surrogate_str(raw, charset())
                 return tmp.get_param(param, None, header)
             break
     return part.get_param(param, None, header)
 
 
-def _filename_unsafe(part: Message, charset: str | None) -> str:
+def _filename_unsafe(part: Message, charset: Callable[[], str | None]) -> str:
     value = _get_param(part, "filename", "content-disposition", charset)
     if value is None:
         value = _get_param(part, "name", "content-type", charset)

@@ -28,7 +28,7 @@ from mailflow.core.mail.decode import (
 )
 from mailflow.core.mail.head import repair_head
 from mailflow.core.mail.html import html_to_text
-from mailflow.core.mail.mime import ParseLimits, build_tree, check_tree, precheck, text_charset, walk
+from mailflow.core.mail.mime import ParseLimits, build_tree, check_tree, lazy_text_charset, precheck, walk
 from mailflow.core.mail.parts import part_text
 from mailflow.core.mail.values import InboundMail, MessageParseError
 
@@ -120,8 +120,13 @@ def _extract(raw: bytes, msg: Message, defects: list[str]) -> InboundMail:
             defects.append(f"duplicate {name} header; the first is used")
 
     # raw 8-bit header bytes that are not UTF-8 are in the mail's own charset
-    charset = text_charset(msg)
-    headers = {name: tuple(decode_header_value(v, charset) for v in values) for name, values in raw_headers.items()}
+    charset = lazy_text_charset(msg)
+
+    def charset_for(value: str) -> str | None:
+        return None if value.isascii() else charset()
+
+    headers = {name: tuple(decode_header_value(v, charset_for(v)) for v in values)
+               for name, values in raw_headers.items()}
 
     def first(name: str) -> str | None:
         values = raw_headers.get(name)
@@ -141,12 +146,13 @@ def _extract(raw: bytes, msg: Message, defects: list[str]) -> InboundMail:
     subject = _WS.sub(" ", headers.get("subject", ("",))[0]).strip()
 
     def texts(name: str) -> list[str]:
-        return [surrogate_str(unfold(v), charset) for v in raw_headers.get(name, ())]
+        return [surrogate_str(unfold(v), charset_for(v)) for v in raw_headers.get(name, ())]
 
     def sender_texts(name: str) -> list[str]:
         # decoding drops NUL (PostgreSQL cannot store it); in a sender field it
         # is a control character all the same, so it is kept for sender() to see
-        return [("\x00" if "\x00" in v else "") + surrogate_str(unfold(v), charset) for v in raw_headers.get(name, ())]
+        return [("\x00" if "\x00" in v else "") + surrogate_str(unfold(v), charset_for(v))
+                for v in raw_headers.get(name, ())]
 
     frm = sender(sender_texts("from"), "From")
     if frm.problem:

@@ -67,8 +67,9 @@ class InboundMail:
     report_parts: tuple[ReportPart, ...] = field(default=())
     # '' when the sender is clear: exactly one From: field holding exactly one
     # address, its display name no address. Otherwise a short English reason
-    # for the log ("two From: fields", "display name holds an address", ...),
-    # and from_addr is ''. Sender unclear: no staff command, no automatic mail.
+    # for the log ("no From: field", "two From: fields", "display name holds
+    # an address", ...), and from_addr is '': the desk then treats the mail as
+    # one without a sender (no staff command, no automatic mail).
     sender_problem: str = ""
 
     def header(self, name: str) -> str | None:
