@@ -532,7 +532,7 @@ def test_arbitrary_bytes_parse_or_raise_message_parse_error(raw):
     _only_parse_errors(raw)
 
 
-_HEADER_LINES = st.sampled_from(
+HEADER_LINES = st.sampled_from(
     [
         b"From: Ibu Sri <sri@example.net>",
         b"From: =?utf-8?B?SWJ1IFNyaQ==?= <sri@example.net>",
@@ -561,7 +561,7 @@ _HEADER_LINES = st.sampled_from(
         b"Auto-Submitted: auto-replied",
     ]
 )
-_BODY_LINES = st.one_of(
+BODY_LINES = st.one_of(
     st.sampled_from(
         [
             b"--XX",
@@ -581,8 +581,8 @@ _BODY_LINES = st.one_of(
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    st.lists(_HEADER_LINES, max_size=12),
-    st.lists(_BODY_LINES, max_size=20),
+    st.lists(HEADER_LINES, max_size=12),
+    st.lists(BODY_LINES, max_size=20),
     st.sampled_from([b"\r\n", b"\n", b"\r"]),
 )
 def test_mail_shaped_bytes_parse_or_raise_message_parse_error(headers, body, eol):

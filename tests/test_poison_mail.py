@@ -7,9 +7,9 @@ bytes and require the ratio of the two times to stay far below quadratic
 three, garbage collection off: robust on a busy machine, and no absolute
 limit, so a slow machine does not fail them.
 
-Some cases of ``core/reply_text.py`` and ``core/complaint_format.py`` are
-quadratic today; they are marked ``xfail(strict=True)``, so they turn into
-failures (to be unmarked) once those modules are fixed.
+The cases of ``core/reply_text.py`` and ``core/complaint_format.py`` that
+were quadratic before the reply-text work (a long line of ``a@``, unclosed
+``<div``, a long ``Email:`` value) are here to keep them linear.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mailflow.config.complaint_format import load_format
 from mailflow.core.classify import classify
-from mailflow.core.complaint_format import load_format, parse_complaint
+from mailflow.core.complaint_format import parse_complaint
 from mailflow.core.mail import MessageParseError, parse_message
 from mailflow.core.mail.addresses import sender
 from mailflow.core.reply_text import extract_reply, reply_of
@@ -168,19 +169,14 @@ def test_classify_is_linear(shape):
 
 
 # ---------------------------------------------------------------- reply text, complaint
-REPLY_TEXT_QUADRATIC = pytest.mark.xfail(
-    strict=True, reason="quadratic pattern in reply_text; fixed by the reply-text work")
-COMPLAINT_QUADRATIC = pytest.mark.xfail(
-    strict=True, reason="quadratic pattern in complaint_format; fixed by the reply-text work")
-
 REPLY_SHAPES = [
     pytest.param(lambda n: "a" * n, 4 * KB, id="one long line"),
     pytest.param(lambda n: "> kutipan\n" * (n // 10), 4 * KB, id="many quoted lines"),
     pytest.param(lambda n: "Pada " + "a" * n, 4 * KB, id="a long 'Pada ...' line"),
     pytest.param(lambda n: "-" * n, 4 * KB, id="a long separator-like line"),
     # the attribution pattern \S.{0,250}(?:...|\S+@\S+\.\w+) on a long line
-    pytest.param(lambda n: "a@" * (n // 2), 128, id="a long line of a@", marks=REPLY_TEXT_QUADRATIC),
-    pytest.param(lambda n: "<a@" * (n // 3), 128, id="a long line of <a@", marks=REPLY_TEXT_QUADRATIC),
+    pytest.param(lambda n: "a@" * (n // 2), 128, id="a long line of a@"),
+    pytest.param(lambda n: "<a@" * (n // 3), 128, id="a long line of <a@"),
 ]
 
 
@@ -192,9 +188,8 @@ def test_extract_reply_is_linear(make, n):
 HTML_REPLY_SHAPES = [
     pytest.param(lambda n: "<p>Data sudah kami perbaiki.</p>" * (n // 32), 4 * KB, id="many paragraphs"),
     # _HTML_QUOTES and the <blockquote> pattern scan to the end from every tag
-    pytest.param(lambda n: "Halo" + "<div " * (n // 5), 512, id="many unclosed <div", marks=REPLY_TEXT_QUADRATIC),
-    pytest.param(lambda n: "Halo" + "<blockquote>" * (n // 12), 1 * KB, id="many <blockquote>",
-                 marks=REPLY_TEXT_QUADRATIC),
+    pytest.param(lambda n: "Halo" + "<div " * (n // 5), 512, id="many unclosed <div"),
+    pytest.param(lambda n: "Halo" + "<blockquote>" * (n // 12), 1 * KB, id="many <blockquote>"),
 ]
 
 
@@ -210,8 +205,8 @@ COMPLAINT_SHAPES = [
     pytest.param(lambda n: "No. HP: " + "1-" * (n // 2) + "x", 4 * KB, id="a long phone run"),
     pytest.param(lambda n: "\n" * n, 4 * KB, id="many blank lines"),
     # _EMAIL searched in a long value; normalise_label's \([^)]*\) on many "("
-    pytest.param(lambda n: "Email: " + "a" * n, 1 * KB, id="a long Email value", marks=COMPLAINT_QUADRATIC),
-    pytest.param(lambda n: "(" * n + ":", 1 * KB, id="a long label of (", marks=COMPLAINT_QUADRATIC),
+    pytest.param(lambda n: "Email: " + "a" * n, 1 * KB, id="a long Email value"),
+    pytest.param(lambda n: "(" * n + ":", 1 * KB, id="a long label of ("),
 ]
 
 

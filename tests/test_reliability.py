@@ -691,7 +691,7 @@ def test_intake_fuzz_every_input_is_handled_or_refused_with_a_quarantinable_erro
     from mailflow.runner.app import build
     from mailflow.store import db
     from support import write_config
-    from test_message import _BODY_LINES, _HEADER_LINES
+    from test_message import BODY_LINES, HEADER_LINES
 
     path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'fuzz.db'}")
     desk_settings = load_settings(path, env=TEST_ENV)
@@ -707,7 +707,7 @@ def test_intake_fuzz_every_input_is_handled_or_refused_with_a_quarantinable_erro
     mails = st.one_of(
         st.binary(max_size=2000),
         st.builds(lambda h, b, f, eol: eol.join(h) + eol + eol + eol.join(b) + eol + f,
-                  st.lists(_HEADER_LINES, max_size=12), st.lists(_BODY_LINES, max_size=12), form,
+                  st.lists(HEADER_LINES, max_size=12), st.lists(BODY_LINES, max_size=12), form,
                   st.sampled_from([b"\r\n", b"\n", b"\r"])),
     )
     uid = iter(range(1, 10**9))

@@ -76,11 +76,9 @@ FUNCTIONS: dict[str, Callable[[str], object]] = {
     "parse_complaint": lambda text: parse_complaint(text, SPEC, today=date(2026, 11, 23)),
     "match_category": lambda text: match_category(text, SPEC),
 }
-# HTML-only replies go through mailflow.core.mail.html_to_text, whose html.parser
-# rescans an unclosed tag from every '<' (quadratic: ~8 s for 64 KB of "<hr<hr...").
-# That module is outside this change; branch 'mailsec' replaces it with a linear
-# tokenizer (12d8ce7), with which these pass: strict, so the merge shows them passing.
-HTML_PARSER_QUADRATIC = {"attribution fragments on one line", "div openers", "hr openers"}
+# HTML-only replies go through mailflow.core.mail.html_to_text; the stdlib's
+# html.parser it used rescanned an unclosed tag from every '<' (~8 s for 64 KB
+# of "<hr<hr..."), replaced by a linear tokenizer: these shapes keep it so.
 
 
 def _cpu_seconds(function: Callable[[str], object], text: str, number: int) -> float:
@@ -118,10 +116,7 @@ def _cases() -> list:
     cases = []
     for shape in SHAPES:
         for function in FUNCTIONS:
-            marks = []
-            if function == "extract_reply_html" and shape in HTML_PARSER_QUADRATIC:
-                marks.append(pytest.mark.xfail(strict=True, reason="html_to_text (mailflow/core/mail/html.py)"))
-            cases.append(pytest.param(shape, function, marks=marks, id=f"{shape}-{function}"))
+            cases.append(pytest.param(shape, function, id=f"{shape}-{function}"))
     return cases
 
 

@@ -122,8 +122,8 @@ def _tokens(value: str) -> list[_Tok]:
     if "(" not in value:  # no comments (the usual case): no jumps
         # finditer, not findall: the scan must stop at the first unclosed quote
         # (else each '"' of '"\\"\\"...' rescans the rest: quadratic)
-        for m in _TOKEN.finditer(value):
-            space = _add_token(out, m.group(), space)
+        for token in _TOKEN.finditer(value):
+            space = _add_token(out, token.group(), space)
         return out
     pos, n = 0, len(value)
     while pos < n:

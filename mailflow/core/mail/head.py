@@ -88,7 +88,8 @@ def repair_head(raw: bytes) -> tuple[bytes, int, list[str]]:
     defects: list[str] = []
     start, skipped = _junk_end(raw)
     if skipped:
-        first = raw[: min(60, _LINE_BREAK.search(raw).start())].decode("ascii", "backslashreplace")
+        brk = _LINE_BREAK.search(raw)
+        first = raw[: min(60, brk.start() if brk else len(raw))].decode("ascii", "backslashreplace")
         defects.append(f"{skipped} line(s) before the first header field skipped, the first: {first!r}")
     blank = _BLANK_LINE.search(raw, start)
     if blank is None:

@@ -159,6 +159,7 @@ def _tokenize(html: str, writer: _TextWriter) -> None:
             m = _COMMENT.match(html, lt)
         else:  # <!DOCTYPE>, <![if ...]>, <?xml ...?>, </>, "</" and a space
             m = _BOGUS.match(html, lt)
+        assert m is not None  # each pattern matches from a '<' with the character seen after it
         writer.data(html[text_from:lt])
         pos = text_from = m.end()
         if m.group(0)[-1:] != ">":

@@ -28,7 +28,7 @@ from mailflow.core.mail.parts import (
 )
 from mailflow.core.mail.values import Attachment, MessageParseError, ReportPart
 
-__all__ = ["ParseLimits", "Walk", "build_tree", "check_tree", "lazy_text_charset", "precheck", "text_charset", "walk"]
+__all__ = ["DEFAULT_LIMITS", "ParseLimits", "Walk", "build_tree", "check_tree", "lazy_text_charset", "precheck", "text_charset", "walk"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,9 @@ class ParseLimits:
     max_parts: int = 1000  # MIME parts, counting every multipart and leaf
     max_depth: int = 20  # multiparts and attached messages inside each other
     max_header_bytes: int = 256 * 1024  # the top-level header section
+
+
+DEFAULT_LIMITS = ParseLimits()
 
 
 def precheck(raw: bytes, limits: ParseLimits) -> None:
@@ -144,7 +147,7 @@ def check_tree(msg: Message, limits: ParseLimits) -> None:
             raise MessageParseError(f"more than {limits.max_parts} MIME parts (limits.max_mime_parts)")
         if depth > limits.max_depth:
             raise MessageParseError(f"MIME parts nested deeper than {limits.max_depth} (limits.max_mime_depth)")
-        payload = part._payload  # the parsed tree as stored; get_payload() may decode
+        payload = stored_payload(part)  # the parsed tree as stored; get_payload() may decode
         if isinstance(payload, list):
             stack.extend((child, depth + 1) for child in payload if isinstance(child, Message))
 

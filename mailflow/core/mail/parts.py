@@ -60,7 +60,7 @@ def stored_payload(part: Message):
     Not ``get_payload()``: without decode=True, compat32 decodes 8-bit text
     with the declared charset parameter, which is lossy and raises TypeError
     when that parameter is RFC 2231-encoded (charset*=...)."""
-    return part._payload
+    return part._payload  # type: ignore[attr-defined]  # the stdlib's own attribute: no public reader returns it undecoded
 
 
 def _part_bytes(part: Message) -> bytes:
@@ -143,12 +143,12 @@ def _filename_unsafe(part: Message, charset: Callable[[], str | None]) -> str:
     if value is None:
         return ""
     if isinstance(value, tuple):  # RFC 2231: (charset, language, %-decoded latin-1 text)
-        charset, _lang, text = value
+        declared, _lang, text = value
         try:
             data = text.encode("latin-1", "surrogateescape") if isinstance(text, str) else b""
         except UnicodeEncodeError:
             data = text.encode("utf-8", "surrogateescape")
-        name = decode_bytes(data, charset or None)[0]
+        name = decode_bytes(data, declared or None)[0]
     else:
         name = decode_header_value(str(value).strip('"'))
     return _WS.sub(" ", name).strip()

@@ -28,7 +28,15 @@ from mailflow.core.mail.decode import (
 )
 from mailflow.core.mail.head import repair_head
 from mailflow.core.mail.html import html_to_text
-from mailflow.core.mail.mime import ParseLimits, build_tree, check_tree, lazy_text_charset, precheck, walk
+from mailflow.core.mail.mime import (
+    DEFAULT_LIMITS,
+    ParseLimits,
+    build_tree,
+    check_tree,
+    lazy_text_charset,
+    precheck,
+    walk,
+)
 from mailflow.core.mail.parts import part_text
 from mailflow.core.mail.values import InboundMail, MessageParseError
 
@@ -78,7 +86,7 @@ def _parse_date(raw: str | None) -> tuple[datetime | None, str | None]:
 _SINGLE_HEADERS = ("subject", "date", "message-id", "content-type", "to", "in-reply-to")
 
 
-def parse_message(raw: bytes, limits: ParseLimits = ParseLimits()) -> InboundMail:
+def parse_message(raw: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> InboundMail:
     """Parse raw RFC 5322 bytes. Raises MessageParseError only when there is
     no message to speak of, or it is beyond ``limits``; everything else is
     tolerated and noted in ``defects``."""
@@ -172,13 +180,13 @@ def _extract(raw: bytes, msg: Message, defects: list[str]) -> InboundMail:
     text = ""
     if w.plain:
         part, parent, parent_mixed = w.plain[0]
-        texts = [part_text(part, defects)]
+        bodies = [part_text(part, defects)]
         if parent_mixed:  # Apple Mail style: text, image, text under one multipart/mixed
-            texts += [part_text(p, defects) for p, par, _ in w.plain[1:] if par == parent]
-        if len(texts) > 1:
-            text = "\n".join(t.rstrip("\n") for t in texts if t.strip())
+            bodies += [part_text(p, defects) for p, par, _ in w.plain[1:] if par == parent]
+        if len(bodies) > 1:
+            text = "\n".join(t.rstrip("\n") for t in bodies if t.strip())
         else:
-            text = texts[0]
+            text = bodies[0]
     html = part_text(w.html[0], defects) if w.html else None
     if not text.strip() and html:
         text = html_to_text(html)
