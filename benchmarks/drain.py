@@ -35,8 +35,8 @@ def _fill(desk, n: int) -> None:
             out = Outgoing(kind="citizen/acknowledgement", to=(fake.sender(i),),
                            subject=f"[ADU/2026/{i:06d}] Tanda terima", body=body, in_reply_to=f"bench-{i}@warga.test")
             message_id = new_message_id(desk.settings.office.domain)
-            outbox.add(session, raw=compose(desk.settings, out, message_id, now, None), message_id=message_id,
-                       kind=out.kind, subject=out.subject, from_addr=desk.settings.smtp.from_address, to=out.to,
+            outbox.add(session, office=desk.settings.office.key, raw=compose(desk.settings, out, message_id, now, None),
+                       message_id=message_id, kind=out.kind, subject=out.subject, from_addr=desk.settings.smtp.from_address, to=out.to,
                        in_reply_to=out.in_reply_to, now=now)
 
 

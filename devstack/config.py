@@ -72,6 +72,34 @@ def write_config(directory: Path, *, db_url: str, imap_port: int = 143, smtp_por
     return path
 
 
+def write_office(folder: Path, key: str, *, username: str, imap_port: int = 143, smtp_port: int = 25,
+                 rules: str = "bantul-email.toml", register_pattern: str | None = None, host: str = "127.0.0.1",
+                 name: str | None = None, password_env: str = "TEST_IMAP_PASSWORD", poll_interval: float = 1,
+                 extra: str = "") -> Path:
+    """Write ``folder/<key>.toml``: one more office of a deployment (its mailbox
+    ``username`` on the local mail stack, which is also its complaint address's
+    local part). ``extra`` (whole tables, e.g. ``[limits]``) is appended."""
+    pattern = f"register_pattern = {_toml_str(register_pattern)}\n" if register_pattern else ""
+    text = (
+        "[office]\n"
+        f"name = {_toml_str(name or f'Dinas Kependudukan dan Pencatatan Sipil {key.title()}')}\n"
+        f"rules = {_toml_str(REPO / 'rules' / rules)}\n"
+        f'complaint_address = "{username}@{DOMAIN}"\n'
+        f'alert_address = "admin@{DOMAIN}"\n'
+        f"{pattern}"
+        "\n[imap]\n"
+        f"host = {_toml_str(host)}\nport = {imap_port}\nsecurity = \"none\"\n"
+        f"username = {_toml_str(username)}\npassword_env = {_toml_str(password_env)}\n"
+        f"poll_interval = {poll_interval}\ntimeout = 10\n"
+        "\n[smtp]\n"
+        f"host = {_toml_str(host)}\nport = {smtp_port}\nsecurity = \"none\"\ntimeout = 10\n"
+    )
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    path = Path(folder) / f"{key}.toml"
+    path.write_text(text + textwrap.dedent(extra), encoding="utf-8")
+    return path
+
+
 def migrated_settings(path: Path, env: Mapping[str, str]):
     """Load ``path`` with ``env`` and bring its database to the newest schema.
 

@@ -36,17 +36,68 @@ def test_within_the_budget_nothing_happens_and_the_timer_is_gone_after():
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
-def test_outside_the_main_thread_the_budget_is_not_enforced():
+def test_in_another_thread_the_budget_interrupts_python_code():
+    """An office thread of a Fleet: the timer raises in that thread between two
+    Python steps (a loop of short steps, as every pattern on mail is linear)."""
     seen = []
 
     def worker():
-        with TimeBudget(1) as budget:
-            seen.append(budget.active)
+        started = time.monotonic()
+        try:
+            with TimeBudget(0.3) as budget:
+                seen.append(budget.active)
+                while time.monotonic() - started < 5:
+                    sum(range(1000))
+        except MailTooSlow as exc:
+            seen.append(("cut", round(time.monotonic() - started, 1), "limits.seconds_per_mail" in str(exc)))
 
     t = threading.Thread(target=worker)
     t.start()
     t.join()
-    assert seen == [False]
+    assert seen[0] is True
+    assert seen[1][0] == "cut" and seen[1][1] < 2 and seen[1][2]
+
+
+def test_in_another_thread_a_finished_block_is_never_interrupted_later():
+    errors = []
+
+    def worker():
+        try:
+            with TimeBudget(0.2):
+                pass
+            time.sleep(0.5)  # past the budget: the timer was cancelled
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert errors == []
+
+
+def test_interrupt_from_another_thread_raises_stop_now_inside_the_block():
+    inside = Interruptible()
+    outcome = []
+    entered = threading.Event()
+
+    def worker():
+        try:
+            with inside:
+                entered.set()
+                started = time.monotonic()
+                while time.monotonic() - started < 5:
+                    sum(range(1000))
+            outcome.append("finished")
+        except StopNow:
+            outcome.append("stopped")
+
+    t = threading.Thread(target=worker)
+    t.start()
+    entered.wait(2)
+    inside.interrupt()
+    t.join(3)
+    assert outcome == ["stopped"] and not inside.inside
+    inside.interrupt()  # outside the block: nothing to stop, nothing raised
 
 
 def test_a_stop_signal_during_a_mail_ends_it_at_once():

@@ -106,3 +106,77 @@ def test_database_url_from_environment_overrides(tmp_path):
     path = write_config(tmp_path, db_url="sqlite:///m.db")
     settings = load_settings(path, env={**TEST_ENV, "MAILFLOW_DATABASE_URL": "postgresql+psycopg://u:pw@h/db"})
     assert settings.database_url == "postgresql+psycopg://u:pw@h/db"
+
+
+# ---------------------------------------------------------------- a deployment of many offices
+
+def _deployment(tmp_path, *, single=True):
+    from devstack.config import write_office
+
+    path = write_config(tmp_path, db_url="sqlite:///m.db",
+                        extra='\n[deployment]\noffices = "offices"\n\n[limits]\nnotices_per_hour = 5\n')
+    if not single:  # mailflow.toml holds only what the offices share
+        text = path.read_text()
+        path.write_text(text[text.index("[database]"):])
+    write_office(tmp_path / "offices", "sleman", username="aduan-sleman", register_pattern="SLM/{year}/{seq:04d}",
+                 extra="\n[limits]\nnotices_per_hour = 9\n")
+    write_office(tmp_path / "offices", "kulon-progo", username="aduan-kp", rules="kulonprogo-website.toml")
+    return path
+
+
+def test_a_single_office_config_is_one_office_named_default(tmp_path):
+    from mailflow.config.settings import load_deployment
+
+    deployment = load_deployment(write_config(tmp_path, db_url="sqlite:///m.db"), env=TEST_ENV)
+    assert deployment.keys == ("default",)
+    assert deployment.offices[0].office.complaint_address == "aduan@dukcapil.test"
+
+
+def test_a_folder_of_office_files_adds_an_office_each_keyed_by_its_file_name(tmp_path):
+    from mailflow.config.settings import load_deployment
+
+    deployment = load_deployment(_deployment(tmp_path), env=TEST_ENV)
+    assert deployment.keys == ("default", "kulon-progo", "sleman")
+    sleman = deployment.office("sleman")
+    assert sleman.office.register_pattern == "SLM/{year}/{seq:04d}"
+    assert sleman.imap.username == "aduan-sleman" and sleman.office.complaint_address == "aduan-sleman@dukcapil.test"
+    assert sleman.path == tmp_path / "offices" / "sleman.toml"
+    # the office file's own limit wins; keys it leaves out are mailflow.toml's
+    assert sleman.limits.notices_per_hour == 9 and deployment.office("kulon-progo").limits.notices_per_hour == 5
+    assert deployment.office("kulon-progo").office.rules.name == "kulonprogo-website.toml"
+    # one database for all
+    assert {s.database_url for s in deployment.offices} == {f"sqlite:///{tmp_path}/m.db"}
+    with pytest.raises(ConfigError, match="no office 'gunungkidul'.*default, kulon-progo, sleman"):
+        deployment.office("gunungkidul")
+    assert load_settings(tmp_path / "mailflow.toml", env=TEST_ENV, office="sleman").office == sleman.office
+
+
+def test_mailflow_toml_may_hold_only_the_shared_keys(tmp_path):
+    from mailflow.config.settings import load_deployment
+
+    deployment = load_deployment(_deployment(tmp_path, single=False), env=TEST_ENV)
+    assert deployment.keys == ("kulon-progo", "sleman")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda t: (t / "offices" / "sleman.toml").write_text(
+        (t / "offices" / "sleman.toml").read_text().replace("[office]\n", '[office]\nkey = "kulon-progo"\n')),
+     r"sleman.toml: key 'office.key': the office key 'kulon-progo' is taken already"),
+    (lambda t: (t / "offices" / "sleman.toml").write_text(
+        (t / "offices" / "sleman.toml").read_text().replace('username = "aduan-sleman"', 'username = "aduan-kp"')),
+     r"sleman.toml: key 'imap.username': the mailbox aduan-kp@127.0.0.1 INBOX is office 'kulon-progo'"),
+    (lambda t: (t / "offices" / "sleman.toml").rename(t / "offices" / "Sleman Kab.toml"),
+     r"Sleman Kab.toml: key 'office.key': is missing and the file name is no key"),
+    (lambda t: (t / "offices" / "sleman.toml").write_text(
+        (t / "offices" / "sleman.toml").read_text().replace("[smtp]", "[smtpp]")),
+     r"sleman.toml.*smtp"),
+    (lambda t: __import__("shutil").rmtree(t / "offices"),
+     r"mailflow.toml: key 'deployment.offices': expected a folder of office files"),
+])
+def test_deployment_mistakes_name_the_file_and_key(tmp_path, change, message):
+    from mailflow.config.settings import load_deployment
+
+    path = _deployment(tmp_path)
+    change(tmp_path)
+    with pytest.raises(ConfigError, match=message):
+        load_deployment(path, env=TEST_ENV)

@@ -373,7 +373,7 @@ def test_a_uidvalidity_change_rescans_the_folder_and_loses_nothing(make_desk):
     with app.factory() as s:
         from mailflow.store.models import MailboxState
 
-        before = s.get(MailboxState, "Aduan")
+        before = s.get(MailboxState, ("default", "Aduan"))
         assert before.last_uid == 4
     # The mailbox is rebuilt (restored from a backup, migrated to a new server):
     # new UIDVALIDITY, UIDs from 1 again, below the last UID seen. One mail
@@ -388,7 +388,7 @@ def test_a_uidvalidity_change_rescans_the_folder_and_loses_nothing(make_desk):
     assert sorted(actions(result)) == ["duplicate", "registered", "registered"]
     assert count(app, Complaint) == 6
     with app.factory() as s:
-        after = s.get(MailboxState, "Aduan")
+        after = s.get(MailboxState, ("default", "Aduan"))
         assert after.uidvalidity != before.uidvalidity and after.last_uid == 3
 
 

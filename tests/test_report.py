@@ -546,7 +546,7 @@ def test_send_queues_one_mail_to_the_report_roles_and_records_the_month(office_a
     [item] = outbox_reports(app)
     assert item.recipients == "kabid@dukcapil.test,kadis@dukcapil.test" and item.complaint_id is None
     with app.factory() as s:
-        assert s.get(ReportRun, "2026-11").sent_at == GENERATED
+        assert s.get(ReportRun, ("default", "2026-11")).sent_at == GENERATED
     with pytest.raises(AlreadySent, match="already sent on Rabu, 2 Desember 2026 12.00 WIB; add --force"):
         app.monthly_report.send(NOVEMBER)
     assert len(outbox_reports(app)) == 1
@@ -554,7 +554,7 @@ def test_send_queues_one_mail_to_the_report_roles_and_records_the_month(office_a
     assert app.monthly_report.send(NOVEMBER, now=later, force=True).sent
     assert len(outbox_reports(app)) == 2
     with app.factory() as s:
-        assert s.get(ReportRun, "2026-11").sent_at == later
+        assert s.get(ReportRun, ("default", "2026-11")).sent_at == later
 
 
 def test_an_unfinished_month_is_not_mailed(office_app):

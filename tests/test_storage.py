@@ -102,16 +102,20 @@ def test_register_numbers_follow_the_pattern_per_year(db_url):
     db.upgrade(engine)
     factory = db.session_factory(engine)
     with factory.begin() as session:
-        got = [numbering.register_number(session, "ADU/{year}/{seq:06d}", 2026)[1] for _ in range(3)]
-        got.append(numbering.register_number(session, "ADU/{year}/{seq:06d}", 2027)[1])
+        got = [numbering.register_number(session, "default", "ADU/{year}/{seq:06d}", 2026)[1] for _ in range(3)]
+        got.append(numbering.register_number(session, "default", "ADU/{year}/{seq:06d}", 2027)[1])
     assert got == ["ADU/2026/000001", "ADU/2026/000002", "ADU/2026/000003", "ADU/2027/000001"]
+    # another office has its own sequence, from 1, beside the first one's
+    with factory.begin() as session:
+        other = [numbering.register_number(session, "sleman", "SLM/{year}/{seq:04d}", 2026)[1] for _ in range(2)]
+    assert other == ["SLM/2026/0001", "SLM/2026/0002"]
     # a rolled-back allocation gives its number back: no gap
     with pytest.raises(RuntimeError):
         with factory.begin() as session:
-            numbering.register_number(session, "ADU/{year}/{seq:06d}", 2026)
+            numbering.register_number(session, "default", "ADU/{year}/{seq:06d}", 2026)
             raise RuntimeError("crash before commit")
     with factory.begin() as session:
-        assert numbering.register_number(session, "ADU/{year}/{seq:06d}", 2026)[1] == "ADU/2026/000004"
+        assert numbering.register_number(session, "default", "ADU/{year}/{seq:06d}", 2026)[1] == "ADU/2026/000004"
     engine.dispose()
 
 

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from mailflow.config.settings import Settings, load_settings
+from mailflow.config.settings import Deployment, Settings, load_deployment, load_settings
 from mailflow.core.text import clean
 from mailflow.errors import MailflowError
 from mailflow.store.models import utcnow
@@ -77,8 +77,14 @@ def say(text: str) -> None:
     typer.echo(clean(text))
 
 
-def settings_from(config: Path | None) -> Settings:
-    return load_settings(config)
+def settings_from(config: Path | None, office: str | None = None) -> Settings:
+    """One office's settings: ``office`` (a key), else the configuration's only (or first) office."""
+    return load_settings(config, office=office)
+
+
+def deployment_from(config: Path | None) -> Deployment:
+    """Every office of the configuration."""
+    return load_deployment(config)
 
 
 def build(ctx: typer.Context, settings: Settings, check_schema: bool = True):

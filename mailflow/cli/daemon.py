@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
-from mailflow.cli.base import ConfigOpt, app, build, settings_from
+from mailflow.cli.base import ConfigOpt, app, clock, deployment_from
 from mailflow.edges.mailbox import NETWORK_ERRORS
 from mailflow.errors import MailflowError, MailServerError, TLSRequiredError
+from mailflow.runner.fleet import Fleet
 from mailflow.runner.logs import bound_memory, setup_logging
 
 
@@ -18,16 +19,17 @@ def run(
     config: ConfigOpt = None,
     log_format: Annotated[str | None, typer.Option(help="text or json (default: text on a terminal, else json).")] = None,
 ) -> None:
-    """Run the daemon: poll the complaint mailbox and drain the outbox until SIGTERM/Ctrl-C."""
-    settings = settings_from(config)
-    settings.check_secrets()
-    setup_logging(settings.log_level, log_format)
+    """Run the daemon: watch every office's complaint mailbox and drain its outbox until SIGTERM/Ctrl-C."""
+    deployment = deployment_from(config)
+    for s in deployment.offices:
+        s.check_secrets()
+    setup_logging(deployment.log_level, log_format)
     bound_memory()
-    application = build(ctx, settings)
+    fleet = Fleet.build(deployment, clock=clock(ctx))
     try:
-        application.daemon().run()
+        fleet.run()
     finally:
-        application.close()
+        fleet.close()
 
 
 @app.command()
@@ -39,23 +41,30 @@ def poll(
 ) -> None:
     """One pass of the daemon, then exit (for cron or a manual check): sends a
     crash interrupted are resolved, new mail is taken in, deadlines are done,
-    the outbox is drained. Exit code 1 if a mail server could not be reached
-    (what could be done was done)."""
+    the outbox is drained, for every office. Exit code 1 if a mail server
+    could not be reached or refused mailflow's login (what could be done was
+    done)."""
     if not once:
         raise MailflowError("`mailflow poll` needs --once (use `mailflow run` for the daemon)")
-    settings = settings_from(config)
-    settings.check_secrets()
-    setup_logging(settings.log_level, log_format)
+    deployment = deployment_from(config)
+    for s in deployment.offices:
+        s.check_secrets()
+    setup_logging(deployment.log_level, log_format)
     bound_memory()
-    application = build(ctx, settings)
-    daemon = application.daemon()
+    fleet = Fleet.build(deployment, clock=clock(ctx))
+    failed = False
     try:
-        try:
-            result = daemon.run_once()
-        except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
-            typer.echo(f"mailflow: mail server problem: {exc}", err=True)
-            raise typer.Exit(1) from None
-        typer.echo(result.summary())
+        many = len(fleet.apps) > 1
+        for key, result in fleet.run_once().items():
+            prefix = f"{key}: " if many else ""
+            if isinstance(result, (MailServerError, TLSRequiredError, *NETWORK_ERRORS)):
+                typer.echo(f"mailflow: {prefix}mail server problem: {result}", err=True)
+                failed = True
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                typer.echo(prefix + result.summary())
     finally:
-        daemon.mailbox.close()
-        application.close()
+        fleet.close()
+    if failed:
+        raise typer.Exit(1)

@@ -11,9 +11,10 @@ so it cannot leak into logs or tracebacks by accident.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -21,6 +22,8 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from mailflow.config.paths import shipped
 from mailflow.config.toml import Address, NonBlank, Source, Table, Timezone, problem, read
 from mailflow.errors import ConfigError
+
+T = TypeVar("T", bound=Table)
 
 DEFAULT_CONFIG = "mailflow.toml"
 DEFAULT_PORTS = {"imap": {"tls": 993, "starttls": 143, "none": 143}, "smtp": {"tls": 465, "starttls": 587, "none": 25}}
@@ -70,6 +73,8 @@ class OfficeConfig:
     website: str
     templates: Path | None
     check_authentication_results: bool = True
+    # The office's key: what its rows are stored under and --office names it by.
+    key: str = "default"
 
     @property
     def domain(self) -> str:
@@ -149,6 +154,9 @@ class SecurityConfig:
 
 @dataclass(frozen=True)
 class Settings:
+    """One office's settings (``path``: the file its ``[office]`` came from),
+    with the deployment's database and log level."""
+
     path: Path
     office: OfficeConfig
     imap: ImapConfig
@@ -167,6 +175,26 @@ class Settings:
         self.imap.password.check()
         if self.smtp.username:
             self.smtp.password.check()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Every office of one configuration, on one database."""
+
+    path: Path
+    database_url: str
+    log_level: str
+    offices: tuple[Settings, ...]
+
+    def office(self, key: str) -> Settings:
+        for s in self.offices:
+            if s.office.key == key:
+                return s
+        raise ConfigError(f"{self.path}: no office {key!r} (offices: {', '.join(self.keys)}; see `mailflow office list`)")
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(s.office.key for s in self.offices)
 
 
 # ---------------------------------------------------------------- the schema of mailflow.toml
@@ -209,7 +237,15 @@ _TRUE_FALSE = "true or false"
 _MAILBOX = "a mailbox name"
 
 
+def _office_key(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,63}", value):
+        raise ValueError("bad key")
+    return value
+
+
 class _Office(_Table):
+    key: Annotated[str, AfterValidator(_office_key)] = Field(
+        "default", description="lower-case letters, digits and '-', e.g. bantul (at most 64)")
     name: NonBlank = Field(description="the office's name")
     timezone: Timezone = "Asia/Jakarta"
     rules: NonBlank = Field(description="a rules file, e.g. rules/bantul-email.toml")
@@ -284,13 +320,29 @@ class _Logging(_Table):
     level: Annotated[str, AfterValidator(_level)] = Field("INFO", description="one of DEBUG, INFO, WARNING, ERROR")
 
 
+class _Deployment(_Table):
+    offices: str = Field("", description='a folder of office files, e.g. "offices" (each offices/<key>.toml)')
+
+
 class _SettingsFile(_Table):
-    office: _Office = Field(description="a table [office]")
-    imap: _Imap = Field(description="a table [imap]")
-    smtp: _Smtp = Field(description="a table [smtp]")
+    office: _Office | None = Field(None, description="a table [office]")
+    imap: _Imap | None = Field(None, description="a table [imap]")
+    smtp: _Smtp | None = Field(None, description="a table [smtp]")
+    deployment: _Deployment | None = Field(None, description="a table [deployment]")
     database: _Database = Field(default_factory=_Database, description="a table [database]")
     limits: _Limits = Field(default_factory=_Limits, description="a table [limits]")
     logging: _Logging = Field(default_factory=_Logging, description="a table [logging]")
+    security: _Security = Field(default_factory=_Security, description="a table [security]")
+
+
+class _OfficeFile(_Table):
+    """One office of a deployment (offices/<key>.toml): its own mailbox and
+    servers, and where it differs from mailflow.toml's limits and security."""
+
+    office: _Office = Field(description="a table [office]")
+    imap: _Imap = Field(description="a table [imap]")
+    smtp: _Smtp = Field(description="a table [smtp]")
+    limits: _Limits = Field(default_factory=_Limits, description="a table [limits]")
     security: _Security = Field(default_factory=_Security, description="a table [security]")
 
 
@@ -347,8 +399,25 @@ def _rules_file(source: Source, base: Path, name: str) -> Path:
     return path
 
 
-def load_settings(path: Path | str | None = None, env: dict[str, str] | None = None) -> Settings:
-    """Read, validate and return the settings. Raises ConfigError naming file and key.
+def load_settings(path: Path | str | None = None, env: dict[str, str] | None = None,
+                  office: str | None = None) -> Settings:
+    """The settings of one office of the configuration (``office``: its key;
+    None: the only office, or the first of several). Raises ConfigError
+    naming file and key. See ``load_deployment``."""
+    deployment = load_deployment(path, env)
+    return deployment.office(office) if office is not None else deployment.offices[0]
+
+
+def load_deployment(path: Path | str | None = None, env: dict[str, str] | None = None) -> Deployment:
+    """Read, validate and return every office of the configuration. Raises
+    ConfigError naming file and key.
+
+    ``mailflow.toml`` with ``[office]``, ``[imap]`` and ``[smtp]`` is one office
+    (its key ``office.key``, default "default"). ``[deployment] offices`` names
+    a folder whose every ``*.toml`` file is one more office (its own
+    ``[office]``, ``[imap]``, ``[smtp]``, and the ``[limits]`` and
+    ``[security]`` keys where it differs from mailflow.toml's). The database
+    and logging are the deployment's.
 
     ``env`` defaults to ``os.environ``; ``MAILFLOW_DATABASE_URL`` there overrides
     ``database.url`` (a PostgreSQL URL may carry a password, which belongs in the
@@ -361,8 +430,66 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
     file = source.validate(_SettingsFile, data)
     base = path.parent
 
+    url = env.get("MAILFLOW_DATABASE_URL") or file.database.url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        url = "sqlite:///" + str(_resolve(base, url[len("sqlite:///"):]))
+
+    offices: list[Settings] = []
+    present = [name for name in ("office", "imap", "smtp") if getattr(file, name) is not None]
+    if present and len(present) < 3:
+        missing = next(n for n in ("office", "imap", "smtp") if getattr(file, n) is None)
+        raise source.fail(missing, "is missing: expected a table (an office needs [office], [imap] and [smtp])")
+    if present:
+        assert file.office is not None and file.imap is not None and file.smtp is not None
+        offices.append(_office_settings(source, path, env, url, file.logging.level, file.office, file.imap,
+                                        file.smtp, file.limits, file.security))
+    folder_name = file.deployment.offices if file.deployment is not None else ""
+    if folder_name:
+        folder = _resolve(base, folder_name)
+        if not folder.is_dir():
+            raise source.fail("deployment.offices", f"expected a folder of office files, got {str(folder)!r}")
+        for office_path in sorted(folder.glob("*.toml")):
+            office_source, office_data = read(office_path, ConfigError, "no such file")
+            of = office_source.validate(_OfficeFile, office_data)
+            if "key" not in of.office.model_fields_set:  # offices/sleman.toml is the office "sleman"
+                try:
+                    of.office.key = _office_key(office_path.stem)
+                except ValueError:
+                    raise office_source.fail("office.key", "is missing and the file name is no key: expected "
+                                             "lower-case letters, digits and '-', e.g. bantul") from None
+            offices.append(_office_settings(
+                office_source, office_path, env, url, file.logging.level, of.office, of.imap, of.smtp,
+                _merged(file.limits, of.limits), _merged(file.security, of.security)))
+    if not offices:
+        raise source.fail("office", "is missing: expected [office], [imap] and [smtp], or [deployment] offices "
+                                    "naming a folder of office files")
+    seen: dict[str, Path] = {}
+    for s in offices:
+        if s.office.key in seen:
+            raise ConfigError(f"{s.path}: key 'office.key': the office key {s.office.key!r} is taken already by "
+                              f"{seen[s.office.key]}; give each office its own key")
+        seen[s.office.key] = s.path
+    mailboxes: dict[tuple[str, str, str], Settings] = {}
+    for s in offices:
+        box = (s.imap.host.lower(), (s.imap.username or "").lower(), s.imap.folder)
+        if box in mailboxes:
+            raise ConfigError(f"{s.path}: key 'imap.username': the mailbox {s.imap.username}@{s.imap.host} "
+                              f"{s.imap.folder} is office {mailboxes[box].office.key!r}'s already; one mailbox "
+                              "belongs to one office")
+        mailboxes[box] = s
+    return Deployment(path=path, database_url=url, log_level=file.logging.level, offices=tuple(offices))
+
+
+def _merged(shared: T, own: T) -> T:
+    """``own`` where the office file set a key, else mailflow.toml's ``shared``."""
+    return shared.model_copy(update={key: getattr(own, key) for key in own.model_fields_set})
+
+
+def _office_settings(source: Source, path: Path, env: dict[str, str], url: str, log_level: str, o: _Office,
+                     i: _Imap, s: _Smtp, limits: _Limits, sec: _Security) -> Settings:
+    """One office's settings from its validated tables (``path``: the file they came from)."""
+    base = path.parent
     # The schema's keys are the dataclasses' fields: dict(table) hands them over as they are.
-    o = file.office
     office = OfficeConfig(**{
         **dict(o),
         "rules": _rules_file(source, base, o.rules),
@@ -371,7 +498,6 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
         "templates": _resolve(base, o.templates) if o.templates else None,
     })
 
-    i = file.imap
     if i.poll_interval < 1 and not env.get("MAILFLOW_ALLOW_FAST_POLL"):
         raise source.fail("imap.poll_interval", f"expected seconds, a number >= 1, got {i.poll_interval!r}")
     if i.sent_folder and i.sent_folder in (i.folder, i.processed_folder, i.quarantine_folder):
@@ -382,24 +508,17 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
                           "expected folder, processed_folder and quarantine_folder to be three different mailboxes")
     imap = ImapConfig(**_server(source, "imap", i, base, env),
                       **{key: value for key, value in dict(i).items() if key not in _Server.model_fields})
-
-    s = file.smtp
     smtp = SmtpConfig(
         **_server(source, "smtp", s, base, env),
         from_address=(s.from_address or office.complaint_address).lower(),
         from_name=office.name if s.from_name is None else s.from_name,
     )
 
-    url = env.get("MAILFLOW_DATABASE_URL") or file.database.url
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
-        url = "sqlite:///" + str(_resolve(base, url[len("sqlite:///"):]))
-
-    lim = dict(file.limits)
+    lim = dict(limits)
     old = lim.pop("auto_replies_per_sender_per_day")
     if old is not None:
         lim["auto_replies_per_address_per_day"] = old
-    sec = file.security
-    ids = tuple(i.strip().lower() for i in sec.authserv_ids)
+    ids = tuple(x.strip().lower() for x in sec.authserv_ids)
     require = bool(ids) if sec.require_authentication is None else sec.require_authentication
     if require and not ids:
         raise source.fail("security.require_authentication",
@@ -407,7 +526,7 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
     if not office.check_authentication_results:
         ids, require = (), False  # the office turned every Authentication-Results check off
     return Settings(path=path, office=office, imap=imap, smtp=smtp, database_url=url,
-                    limits=LimitsConfig(**lim), log_level=file.logging.level,
+                    limits=LimitsConfig(**lim), log_level=log_level,
                     security=SecurityConfig(authserv_ids=ids, require_authentication=require))
 
 

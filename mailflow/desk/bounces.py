@@ -25,8 +25,8 @@ class Bounces:
 
     def handle(self, d: Delivery) -> Outcome:
         session, mail, verdict, message, now = d.session, d.mail, d.verdict, d.message, d.now
-        ours = queries.outbound_by_message_id(session, verdict.bounced_message_id) if verdict.bounced_message_id \
-            else None
+        ours = queries.outbound_by_message_id(session, verdict.bounced_message_id, self.settings.office.key) \
+            if verdict.bounced_message_id else None
         failed = ", ".join(verdict.failed_recipients) or "address not stated"
         what = ("delay warning (not final)" if verdict.delayed else f"delivery failed for {failed}")
         if ours is None or ours.complaint_id is None:

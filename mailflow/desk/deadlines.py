@@ -115,9 +115,11 @@ class Deadlines:
 
     def _pass(self, session: Session, now: datetime) -> DeadlineResult:
         result = DeadlineResult()
-        breaches = queries.visits_due(session, "breach", now, self.batch_size)
+        office = self.settings.office.key
+        session.info[hoplog.OFFICE] = office
+        breaches = queries.visits_due(session, office, "breach", now, self.batch_size)
         room = self.batch_size - len(breaches)
-        reminders = queries.visits_due(session, "reminder", now, room) if room > 0 else []
+        reminders = queries.visits_due(session, office, "reminder", now, room) if room > 0 else []
         result.more = len(breaches) + len(reminders) >= self.batch_size
 
         notices: list[_Notice] = []

@@ -59,7 +59,8 @@ class Matcher:
     """Finds the complaint a mail answers: its reply address (token) first,
     then In-Reply-To/References, then a register number in the subject."""
 
-    def __init__(self, complaint_address: str, number_pattern: re.Pattern[str]):
+    def __init__(self, office: str, complaint_address: str, number_pattern: re.Pattern[str]):
+        self.office = office
         local = complaint_address.partition("@")[0]
         self._reply_address = re.compile(rf"^{re.escape(local)}\+([a-z0-9-]+)\.([a-z2-7]+)@", re.I)
         self._number = number_pattern
@@ -68,17 +69,18 @@ class Matcher:
         for addr in mail.to_addrs + mail.cc_addrs:
             m = self._reply_address.match(addr)
             if m:
-                found = queries.complaint_by_reply_token(session, m.group(2))
+                found = queries.complaint_by_reply_token(session, self.office, m.group(2))
                 if found is not None and slug(found.number) == m.group(1).lower():
                     return Match(found, via_token=True, how="the complaint's reply address")
         refs = [r for r in (mail.in_reply_to, *mail.references) if r]
         if refs:
-            found = queries.complaint_by_references(session, refs)
+            found = queries.complaint_by_references(session, self.office, refs)
             if found is not None:
                 return Match(found, how="In-Reply-To/References")
         m = self._number.search(mail.subject)
         if m:
-            return Match(queries.complaint_by_number(session, m.group(0)), how="the register number in the subject")
+            return Match(queries.complaint_by_number(session, m.group(0), self.office),
+                         how="the register number in the subject")
         return Match(None)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow.core.render import TemplateError
 from mailflow.core.vocabulary import MailKind
 from mailflow.desk.letters import Letters
-from mailflow.store import queries
+from mailflow.store import hoplog, queries
 from mailflow.store.models import utcnow
 
 log = logging.getLogger("mailflow.digests")
@@ -49,7 +49,8 @@ class Digests:
 
     def _pass(self, session: Session, now: datetime) -> int:
         groups: dict[str, list] = {}
-        for item, message in queries.held_notices(session):
+        session.info[hoplog.OFFICE] = self.letters.settings.office.key
+        for item, message in queries.held_notices(session, self.letters.settings.office.key):
             groups.setdefault(item.recipients, []).append((item, message))
         sent = 0
         for recipients, held in groups.items():

@@ -78,7 +78,9 @@ class Intake:
         self.clock = clock
         lim = settings.limits
         self.parse_limits = ParseLimits(lim.max_mime_parts, lim.max_mime_depth, lim.max_header_bytes)
-        self.matcher = Matcher(settings.office.complaint_address, number_regex(settings.office.register_pattern))
+        self.office = settings.office.key
+        self.matcher = Matcher(self.office, settings.office.complaint_address,
+                               number_regex(settings.office.register_pattern))
         self.registration = Registration(settings, letters)
         self.replies = Replies(settings, letters, self.registration)
         self.bounces = Bounces(settings, letters)
@@ -99,9 +101,10 @@ class Intake:
     def process(self, session: Session, raw: bytes, source: Source | None = None) -> Outcome:
         source = source or Source()
         now = self.clock()
+        session.info[hoplog.OFFICE] = self.office
         key, message_id, digest = dedupe_key(raw)
 
-        existing = queries.message_by_dedupe_key(session, key)
+        existing = queries.message_by_dedupe_key(session, self.office, key)
         retry = existing is not None and existing.direction == "in" and existing.classification == "quarantined"
         if existing is not None and not retry:
             own = existing.direction == "out"
@@ -134,9 +137,9 @@ class Intake:
                 setattr(message, name, value)
             message.mailbox, message.uidvalidity, message.uid = source.mailbox, source.uidvalidity, source.uid
         else:
-            message = Message(direction="in", message_id=message_id, dedupe_key=key, sha256=digest, size=len(raw),
-                              raw=raw, mailbox=source.mailbox, uidvalidity=source.uidvalidity, uid=source.uid,
-                              created_at=now, **read)
+            message = Message(office=self.office, direction="in", message_id=message_id, dedupe_key=key,
+                              sha256=digest, size=len(raw), raw=raw, mailbox=source.mailbox,
+                              uidvalidity=source.uidvalidity, uid=source.uid, created_at=now, **read)
             session.add(message)
         hoplog.record(session, HopKind.RECEIVED, at=now, message=message,
                       reason=("retry of a quarantined mail; " if retry else "") + f"{len(raw)} bytes" + source.where())
@@ -191,10 +194,11 @@ class Intake:
     def quarantine(self, session: Session, raw: bytes, source: Source, reason: str) -> Outcome:
         """Keep a mail that made handling raise: archive it (if not yet), log, alert the admin."""
         now = self.clock()
+        session.info[hoplog.OFFICE] = self.office
         key, message_id, digest = dedupe_key(raw)
-        message = queries.message_by_dedupe_key(session, key)
+        message = queries.message_by_dedupe_key(session, self.office, key)
         if message is None:
-            message = Message(direction="in", message_id=message_id, dedupe_key=key, sha256=digest,
+            message = Message(office=self.office, direction="in", message_id=message_id, dedupe_key=key, sha256=digest,
                               size=max(len(raw), source.size or 0), raw=raw, mailbox=source.mailbox,
                               uidvalidity=source.uidvalidity, uid=source.uid, created_at=now)
             session.add(message)

@@ -137,7 +137,8 @@ class Letters:
                        auto_submitted=auto_submitted, attach_raw=attach_raw, attachments=files)
         message_id = new_message_id(self.settings.office.domain)
         raw = compose(self.settings, out, message_id, now, row.number if row is not None else None)
-        return outbox.add(session, raw=raw, message_id=message_id, kind=kind, subject=out.subject,
+        return outbox.add(session, office=self.settings.office.key, raw=raw, message_id=message_id, kind=kind,
+                          subject=out.subject,
                           from_addr=self.settings.smtp.from_address, to=out.to, in_reply_to=out.in_reply_to,
                           complaint=row, now=now, state="held" if held else "pending")
 

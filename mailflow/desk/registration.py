@@ -92,12 +92,13 @@ class Registration:
         """Give a complaint its number, acknowledge it and forward it to the first rung."""
         session, now, mail, message = d.session, d.now, d.mail, d.message
         year = now.astimezone(self.settings.office.tz).year
-        seq, number = numbering.register_number(session, self.settings.office.register_pattern, year)
+        office = self.settings.office.key
+        seq, number = numbering.register_number(session, office, self.settings.office.register_pattern, year)
         state = ladder.initial_state(self.rules, person.section)
         step = self.rules.step(state.step)
         holder = self.rules.roles.get(state.holder or "")
         complaint = Complaint(
-            number=number, year=year, seq=seq, status=state.status, channel="email",
+            office=office, number=number, year=year, seq=seq, status=state.status, channel="email",
             category=person.category_key, category_name=person.category_name, section=person.section,
             complainant_name=person.name, complainant_email=mail.from_addr, nik=person.nik, kk=person.kk,
             phone=person.phone, address=person.address, description=person.description,
@@ -170,12 +171,11 @@ class Registration:
         """More complaints in the last hour than the limit: one alert to the admin an hour."""
         limit = self.settings.limits.complaints_per_hour_alert
         since = d.now - timedelta(hours=1)
-        if queries.complaints_since(d.session, since) <= limit:
+        office = self.settings.office.key
+        count = queries.complaints_since(d.session, office, since)
+        if count <= limit or queries.mail_since(d.session, office, MailKind.FLOOD_ALERT, since):
             return
-        if queries.mail_since(d.session, MailKind.FLOOD_ALERT, since):
-            return
-        self.letters.to_admin(d.session, MailKind.FLOOD_ALERT, d.now, limit=limit,
-                              count=queries.complaints_since(d.session, since))
+        self.letters.to_admin(d.session, MailKind.FLOOD_ALERT, d.now, limit=limit, count=count)
 
 
 def _shown_value(kind: str, value: str) -> str:

@@ -26,18 +26,18 @@ from mailflow.store.models import Message, OutboxItem, utcnow
 
 
 def resend(session: Session, settings: Settings, target: str, *, actor: str = "admin (mailflow resend)",
-           clock: Callable[[], datetime] = utcnow) -> list[str]:
+           clock: Callable[[], datetime] = utcnow, office: str | None = None) -> list[str]:
     """Resend by register number or Message-ID. Returns lines describing what was done."""
     now = clock()
     mid = target.strip().strip("<>")
-    message = queries.outbound_by_message_id(session, mid)
+    message = queries.outbound_by_message_id(session, mid, office)
     if message is not None:
         item = queries.outbox_item_of(session, message)
         if item is None:
             raise NotFound(f"<{mid}> is not an outbound mail of mailflow's")
         return [_resend_item(session, settings, item, message, actor, now)]
 
-    complaint = queries.complaint_by_number(session, target)
+    complaint = queries.complaint_by_number(session, target, office)
     if complaint is None:
         raise NotFound(f"{target!r} is neither a register number nor the Message-ID of an outbound mail")
     items = queries.outbox_of_complaint(session, complaint)
@@ -52,11 +52,11 @@ def resend(session: Session, settings: Settings, target: str, *, actor: str = "a
 
 
 def resend_failed(session: Session, settings: Settings, *, actor: str = "admin (mailflow resend --failed)",
-                  clock: Callable[[], datetime] = utcnow) -> list[str]:
+                  clock: Callable[[], datetime] = utcnow, office: str | None = None) -> list[str]:
     """Every failed outbound mail queued again as it was (same bytes and
     Message-ID, attempts reset). Returns lines describing what was done."""
     now = clock()
-    failed = queries.failed_outbox(session)
+    failed = queries.failed_outbox(session, office)
     if not failed:
         raise NotFound("no outbound mail has failed: nothing to resend")
     return [_resend_item(session, settings, item, message, actor, now) for item, message in failed]
@@ -66,7 +66,7 @@ def _resend_item(session: Session, settings: Settings, item: OutboxItem, message
                  now: datetime) -> str:
     if item.state in ("failed", "pending"):
         item.state, item.attempts, item.next_attempt_at, item.last_error = "pending", 0, now, None
-        hoplog.record(session, HopKind.RESENT, at=now, actor=actor, complaint_id=item.complaint_id,
+        hoplog.record(session, HopKind.RESENT, at=now, actor=actor, complaint_id=item.complaint_id, office=item.office,
                       message_id=message.message_id, reason=f"{item.kind} to {item.recipients} queued again")
         return f"queued again: <{message.message_id}> ({item.kind} to {item.recipients})"
     if item.state == "sending":
@@ -78,10 +78,10 @@ def _resend_item(session: Session, settings: Settings, item: OutboxItem, message
         f"Resent-Message-ID: <{resent_id}>\r\n"
     ).encode()
     assert message.message_id is not None  # every mail of ours has one
-    outbox.add(session, raw=head + message.raw, message_id=message.message_id, dedupe_key=f"resent:{resent_id}",
+    outbox.add(session, office=item.office, raw=head + message.raw, message_id=message.message_id, dedupe_key=f"resent:{resent_id}",
                kind=item.kind, subject=message.subject, from_addr=message.from_addr, envelope_from=item.envelope_from,
                to=item.recipients.split(","), in_reply_to=message.in_reply_to, complaint_id=item.complaint_id, now=now)
-    hoplog.record(session, HopKind.RESENT, at=now, actor=actor, complaint_id=item.complaint_id,
+    hoplog.record(session, HopKind.RESENT, at=now, actor=actor, complaint_id=item.complaint_id, office=item.office,
                   message_id=message.message_id,
                   reason=f"{item.kind} to {item.recipients} sent again as <{resent_id}>")
     return f"resent copy queued: <{message.message_id}> as Resent-Message-ID <{resent_id}> to {item.recipients}"

@@ -115,6 +115,7 @@ class Outbox:
         write_gate=None,
     ):
         self.settings = settings
+        self.office = settings.office.key  # it drains this office's rows, through this office's SMTP account
         self.factory = factory
         self.clock = clock
         self.engine = factory.kw["bind"]
@@ -145,7 +146,8 @@ class Outbox:
                 return True
         return claimed_at is None or claimed_at < now - CLAIM_LEASE
 
-    def recover_interrupted(self, probe: Callable[[list[str]], set[str]] | None = None) -> RecoveryResult:
+    def recover_interrupted(self, probe: Callable[[list[str]], set[str]] | None = None, *,
+                            every_claim: bool = False) -> RecoveryResult:
         """Resolve rows left in ``sending`` by a process that is gone.
 
         ``probe(message_ids)`` returns the Message-IDs found in the Sent folder
@@ -154,16 +156,20 @@ class Outbox:
         Message-ID. A probe that raises (the IMAP server is down) leaves the
         rows as they are for the next pass. Cheap when nothing was interrupted:
         one indexed query.
+
+        ``every_claim``: the caller is this office's only sender (a worker's
+        drain job holds the office's outbox lock), so every row in ``sending``
+        was left by a process that is gone, wherever it ran.
         """
         result = RecoveryResult()
         now = self.clock()
         with self.write_gate, self.factory.begin() as session:
             stmt = (select(OutboxItem, Message.message_id).join(Message, Message.id == OutboxItem.message_pk)
-                    .where(OutboxItem.state == "sending").order_by(OutboxItem.id))
+                    .where(OutboxItem.state == "sending", OutboxItem.office == self.office).order_by(OutboxItem.id))
             if session.get_bind().dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True, of=OutboxItem)
             rows = [(item, mid) for item, mid in session.execute(stmt)
-                    if self._abandoned(item.claimed_by, item.claimed_at, now)]
+                    if every_claim or self._abandoned(item.claimed_by, item.claimed_at, now)]
             if not rows:
                 return result
             found = probe([mid for _, mid in rows if mid]) if probe is not None else set()
@@ -172,6 +178,7 @@ class Outbox:
                     item.state, item.sent_at, item.claimed_by = "sent", now, None
                     item.last_error = "interrupted mid-send; found in the Sent folder"
                     hoplog.record(session, HopKind.SENT, at=now, complaint_id=item.complaint_id, message_id=mid,
+                                  office=self.office,
                                   reason=f"to {item.recipients.replace(',', ', ')} (the send was interrupted; "
                                          "the SMTP server's copy in the Sent folder shows it was accepted)")
                     result.confirmed += 1
@@ -203,7 +210,7 @@ class Outbox:
                 select(OutboxItem.id, OutboxItem.envelope_from, OutboxItem.recipients, OutboxItem.attempts,
                        OutboxItem.complaint_id, Message.message_id, Message.size)
                 .join(Message, Message.id == OutboxItem.message_pk)
-                .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
+                .where(OutboxItem.state == "pending", OutboxItem.office == self.office, OutboxItem.next_attempt_at <= now)
                 .order_by(OutboxItem.id)
                 .limit(self.batch_size)
             )
@@ -288,8 +295,8 @@ class Outbox:
             else:
                 conn.execute(update(OutboxItem).where(OutboxItem.id == row.row_id).values(claimed_by=None, **values))
             if hop:
-                hoplog.record_now(conn, hop, at=now, complaint_id=row.complaint_id, message_id=row.message_id,
-                                  reason=reason)
+                hoplog.record_now(conn, hop, at=now, office=self.office, complaint_id=row.complaint_id,
+                                  message_id=row.message_id, reason=reason)
 
     def _release(self, rows: list[_Claimed]) -> None:
         """Hand claimed rows back unsent (the daemon is stopping): not an attempt."""

@@ -42,7 +42,7 @@ from mailflow.errors import MailflowError
 from mailflow.report import formats
 from mailflow.report.figures import Month, Report, build_report
 from mailflow.report.query import DEFAULT_LIMIT, load_month
-from mailflow.store import queries
+from mailflow.store import hoplog, queries
 from mailflow.store.models import ReportRun, utcnow
 
 log = logging.getLogger("mailflow.report")
@@ -118,7 +118,7 @@ class MonthlyReport:
     def build(self, session: Session, month: Month, now: datetime, limit: int | None = None) -> Report:
         """The report of ``month`` as of ``now`` (reads only). Raises ``query.MonthNotBegun``."""
         data = load_month(session, month, self.rules.calendar.zone, now=now,
-                          limit=self.limit if limit is None else limit)
+                          limit=self.limit if limit is None else limit, office=self.settings.office.key)
         return build_report(data, self.rules, office=self.settings.office.name)
 
     def recipients(self) -> tuple[str, ...]:
@@ -146,10 +146,11 @@ class MonthlyReport:
                 self._warned_month = month.key
             return ReportResult(month=month.key, skipped="no recipients")
         with self.factory() as session:
-            if session.get(ReportRun, month.key) is not None:
+            office = self.settings.office.key
+            if session.get(ReportRun, (office, month.key)) is not None:
                 return ReportResult(month=month.key, skipped="already sent")
             # The oldest hop (by primary key: no scan) says since when mailflow runs here.
-            first = queries.first_hop_at(session)
+            first = queries.first_hop_at(session, office)
             if first is None or first >= month.bounds(self.rules.calendar.zone)[1]:
                 return ReportResult(month=month.key, skipped="mailflow was not in use yet")
         try:
@@ -182,7 +183,9 @@ class MonthlyReport:
                 "(run `mailflow report` without --send to see it so far)")
         try:
             with self.factory.begin() as session:
-                run = session.get(ReportRun, month.key)
+                office = self.settings.office.key
+                session.info[hoplog.OFFICE] = office
+                run = session.get(ReportRun, (office, month.key))
                 if run is not None and not force:
                     raise AlreadySent(
                         f"the report for {month} was already sent on {localtime(run.sent_at, self.settings.office.timezone)}; "
@@ -190,7 +193,7 @@ class MonthlyReport:
                 if run is None:
                     # The primary key decides a race: a second daemon's INSERT waits for
                     # this transaction and then fails, so it never mails the month too.
-                    session.add(ReportRun(month=month.key, sent_at=now))
+                    session.add(ReportRun(office=office, month=month.key, sent_at=now))
                     session.flush()
                 else:
                     run.sent_at = now

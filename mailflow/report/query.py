@@ -46,9 +46,14 @@ class MonthNotBegun(ValueError):
     """The month asked for starts after the moment the report is made."""
 
 
+def _of(column, office: str | None) -> tuple:
+    return () if office is None else (column == office,)
+
+
 def load_month(session: Session, month: Month, zone: tzinfo, *, now: datetime,
-               limit: int = DEFAULT_LIMIT) -> MonthData:
-    """Read ``month`` (calendar month in ``zone``) as of ``now`` (aware).
+               limit: int = DEFAULT_LIMIT, office: str | None = None) -> MonthData:
+    """Read ``month`` (calendar month in ``zone``) as of ``now`` (aware), of
+    ``office`` (None: every office of the database, for a roll-up).
 
     The open and overdue lists are as of the month's end, or ``now`` if the
     month has not ended yet; each holds at most ``limit`` complaints. Raises
@@ -64,12 +69,14 @@ def load_month(session: Session, month: Month, zone: tzinfo, *, now: datetime,
     received = tuple(ReceivedCount(category, channel, status, count) for category, channel, status, count in
                      session.execute(
                          select(Complaint.category, Complaint.channel, Complaint.status, func.count())
-                         .where(Complaint.created_at >= start, Complaint.created_at < end)
+                         .where(Complaint.created_at >= start, Complaint.created_at < end,
+                                *_of(Complaint.office, office))
                          .group_by(Complaint.category, Complaint.channel, Complaint.status)))
     closed = session.scalar(select(func.count()).select_from(Complaint)
-                            .where(Complaint.closed_at >= start, Complaint.closed_at < end)) or 0
+                            .where(Complaint.closed_at >= start, Complaint.closed_at < end,
+                                   *_of(Complaint.office, office))) or 0
 
-    started_in_month = (StepVisit.started_at >= start, StepVisit.started_at < end)
+    started_in_month = (StepVisit.started_at >= start, StepVisit.started_at < end, *_of(StepVisit.office, office))
     done = StepVisit.working_minutes.is_not(None)  # set exactly when the visit ended
     within = func.sum(case((StepVisit.within_standard.is_(True), 1), else_=0))
     durations = tuple(DurationCount(step, minutes, count, int(ok or 0)) for step, minutes, count, ok in
@@ -84,11 +91,12 @@ def load_month(session: Session, month: Month, zone: tzinfo, *, now: datetime,
         select(StepVisit.section, func.count(), within).where(*started_in_month, done).group_by(StepVisit.section)))
 
     hop_counts = dict(session.execute(
-        select(Hop.kind, func.count()).where(Hop.kind.in_(("rejected", "ignored")), Hop.at >= start, Hop.at < end)
+        select(Hop.kind, func.count()).where(Hop.kind.in_(("rejected", "ignored")), Hop.at >= start, Hop.at < end,
+                                             *_of(Hop.office, office))
         .group_by(Hop.kind)).all())
 
-    open_total, open_items = _open_at(session, as_of, limit)
-    overdue_total, overdue_items = _overdue_at(session, as_of, limit)
+    open_total, open_items = _open_at(session, as_of, limit, office)
+    overdue_total, overdue_items = _overdue_at(session, as_of, limit, office)
     return MonthData(
         month=month, start=start, end=end, as_of=as_of, generated_at=now,
         received=received, closed=closed, durations=durations, running=running, sections=sections,
@@ -98,7 +106,8 @@ def load_month(session: Session, month: Month, zone: tzinfo, *, now: datetime,
     )
 
 
-def _open_at(session: Session, as_of: datetime, limit: int) -> tuple[int, tuple[OpenComplaint, ...]]:
+def _open_at(session: Session, as_of: datetime, limit: int,
+             office: str | None) -> tuple[int, tuple[OpenComplaint, ...]]:
     """Complaints open at ``as_of``: received before it and either open now, or
     closed (by their last closing) after it. Oldest first."""
     # The complaints closed since as_of are few unless the month is long past:
@@ -109,9 +118,10 @@ def _open_at(session: Session, as_of: datetime, limit: int) -> tuple[int, tuple[
     received: Any = Complaint.created_at
     if session.get_bind().dialect.name == "sqlite":
         received = literal_column("+complaints.created_at", type_=Complaint.created_at.type)
+    mine = _of(Complaint.office, office)
     groups = (
-        ((Complaint.status.in_(OPEN_STATUSES), Complaint.created_at < as_of), Complaint.created_at),
-        ((Complaint.status.not_in(OPEN_STATUSES), Complaint.closed_at >= as_of, received < as_of), received),
+        ((Complaint.status.in_(OPEN_STATUSES), Complaint.created_at < as_of, *mine), Complaint.created_at),
+        ((Complaint.status.not_in(OPEN_STATUSES), Complaint.closed_at >= as_of, received < as_of, *mine), received),
     )
     total, rows = 0, list[Any]()
     for where, order in groups:
@@ -128,12 +138,14 @@ def _open_at(session: Session, as_of: datetime, limit: int) -> tuple[int, tuple[
     ) for r in rows[:limit])
 
 
-def _overdue_at(session: Session, as_of: datetime, limit: int) -> tuple[int, tuple[OverdueVisit, ...]]:
+def _overdue_at(session: Session, as_of: datetime, limit: int,
+                office: str | None) -> tuple[int, tuple[OverdueVisit, ...]]:
     """Step visits open at ``as_of`` and past their due time then: still open
     now, or ended after ``as_of``. Longest overdue (earliest due) first."""
+    mine = _of(StepVisit.office, office)
     groups = (
-        (StepVisit.ended_at.is_(None), StepVisit.due_at < as_of),
-        (StepVisit.ended_at > as_of, StepVisit.due_at < as_of),
+        (StepVisit.ended_at.is_(None), StepVisit.due_at < as_of, *mine),
+        (StepVisit.ended_at > as_of, StepVisit.due_at < as_of, *mine),
     )
     total, rows = 0, list[Any]()
     for where in groups:

@@ -54,7 +54,7 @@ class LoginAlerts:
             return
         now = self.clock()
         with self.gate, self.factory.begin() as session:
-            if queries.login_alerts_since(session, server, now - REMIND_AFTER):
+            if queries.login_alerts_since(session, self.settings.office.key, server, now - REMIND_AFTER):
                 # Another process (a cron `poll --once`, a restart) told the admin of this outage.
                 log.error("%s login refused: %s; mail stays queued (the admin was alerted already)", server, exc)
                 return

@@ -37,6 +37,7 @@ class App:
     outbox: Outbox
     deadlines: Deadlines
     monthly_report: MonthlyReport
+    owns_engine: bool = True  # False when the app is one office of a Fleet (which disposes the engine)
 
     def daemon(self, **kwargs) -> Daemon:
         digests = Digests(self.letters, self.factory, clock=self.intake.clock)
@@ -45,7 +46,8 @@ class App:
 
     def close(self) -> None:
         self.outbox.close()
-        self.engine.dispose()
+        if self.owns_engine:
+            self.engine.dispose()
 
 
 def template_dirs(settings: Settings) -> list:
@@ -56,17 +58,35 @@ def template_dirs(settings: Settings) -> list:
     return dirs
 
 
-def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow, check_schema: bool = True) -> App:
-    engine = db.make_engine(settings.database_url)
-    if check_schema:
-        db.check_schema(engine)
-    factory = db.session_factory(engine)
+@dataclass(frozen=True)
+class Shared:
+    """What the offices of one process share: the engine, its sessions, and
+    the turns at writing (SQLite has one writer)."""
+
+    engine: Engine
+    factory: sessionmaker[Session]
+    gate: db.WriteGate
+
+    @classmethod
+    def open(cls, url: str, check_schema: bool = True) -> Shared:
+        engine = db.make_engine(url)
+        if check_schema:
+            db.check_schema(engine)
+        return cls(engine, db.session_factory(engine), db.WriteGate(engine))
+
+
+def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow, check_schema: bool = True,
+          shared: Shared | None = None) -> App:
+    """Every part of one office's desk, on its own engine or the ``shared`` one."""
+    owns = shared is None
+    shared = shared or Shared.open(settings.database_url, check_schema)
+    engine, factory, gate = shared.engine, shared.factory, shared.gate
     rules = load_rules(settings.office.rules, default_timezone=settings.office.timezone)
     renderer = Renderer(template_dirs(settings))
     letters = Letters(settings, rules, renderer)
     intake = Intake(settings, letters, clock=clock)
-    gate = db.WriteGate(engine)  # the intake and the sender thread take turns at writing
-    outbox = Outbox(settings, factory, clock=clock, write_gate=gate)
+    outbox = Outbox(settings, factory, clock=clock, write_gate=gate)  # the intake and the sender take turns
     deadlines = Deadlines(letters, factory, clock=clock)
     monthly_report = MonthlyReport(letters, factory, PageRenderer(template_dirs(settings)), clock=clock)
-    return App(settings, engine, factory, rules, renderer, letters, intake, outbox, deadlines, monthly_report)
+    return App(settings, engine, factory, rules, renderer, letters, intake, outbox, deadlines, monthly_report,
+               owns_engine=owns)

@@ -149,7 +149,7 @@ class Daemon:
         mailbox = self.mailbox
         uidvalidity = mailbox.select()
         with self.factory.begin() as session:
-            checkpoint = mailboxes.checkpoint(session, cfg.folder, uidvalidity, self.clock())
+            checkpoint = mailboxes.checkpoint(session, self.settings.office.key, cfg.folder, uidvalidity, self.clock())
         if checkpoint is None:
             self._full_scan = True
         last_uid = checkpoint or 0
@@ -205,7 +205,7 @@ class Daemon:
     def _advance(self, session: Session, source: Source) -> None:
         """Raise the stored last UID to this mail's, in its transaction (one UPDATE)."""
         if source.uid is not None and source.mailbox is not None:
-            mailboxes.advance(session, source.mailbox, source.uid, self.clock())
+            mailboxes.advance(session, self.settings.office.key, source.mailbox, source.uid, self.clock())
 
     # ------------------------------------------------------------------ the loop
     def run(self, *, install_signal_handlers: bool = True) -> None:
@@ -282,6 +282,11 @@ class Daemon:
 
     def stop(self) -> None:
         self.stop_requested.set()
+
+    def interrupt(self) -> None:
+        """Stop from another thread: now, rolling back a mail in hand (it stays in INBOX)."""
+        self.stop_requested.set()
+        self.interruptible.interrupt()
 
     def _on_signal(self, signum, _frame) -> None:
         self.stop_requested.set()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from mailflow.core.identity import mask_ids_in_text
 from mailflow.core.vocabulary import HopKind
-from mailflow.store.models import Complaint, Hop, Message
+from mailflow.store.models import DEFAULT_OFFICE, Complaint, Hop, Message
 
 log = logging.getLogger("mailflow.hop")
 
@@ -24,6 +24,7 @@ SYSTEM = "mailflow"
 
 _KINDS = frozenset(HopKind)
 _PENDING = "mailflow.pending_hops"  # key in Session.info
+OFFICE = "mailflow.office"  # key in Session.info: the office a transaction works for
 _INSERT = insert(Hop)  # built once: a statement is immutable, and building one costs more than running it
 
 
@@ -40,8 +41,11 @@ def record(
     to_state: str | None = None,
     message_id: str | None = None,
     reason: str = "",
+    office: str | None = None,
 ) -> None:
-    """Append one hop to the caller's transaction, and log it.
+    """Append one hop to the caller's transaction, and log it. Its office is
+    ``office``, else its complaint's, else its mail's, else the office the
+    session works for (``session.info["office"]``, set by whoever began it).
 
     The row is written when the transaction commits (``write_pending``, run
     by the session factory's ``before_commit``), all of the transaction's hops
@@ -52,16 +56,20 @@ def record(
     rest."""
     values = _values(kind, at, actor, from_state, to_state,
                      message_id or (message.message_id if message is not None else None), reason)
+    office = (office or (complaint.office if complaint is not None else None)
+              or (message.office if message is not None else None) or session.info.get(OFFICE) or DEFAULT_OFFICE)
+    values["office"] = office
     session.info.setdefault(_PENDING, []).append((complaint, complaint_id, message, values))
     _log(values, complaint.number if complaint is not None else complaint_id)
 
 
-def record_now(connection: Connection, kind: str, *, at: datetime, actor: str = SYSTEM,
+def record_now(connection: Connection, kind: str, *, at: datetime, office: str, actor: str = SYSTEM,
                complaint_id: int | None = None, message_id: str | None = None, reason: str = "") -> None:
     """Append one hop at once on ``connection`` (Core, inside the caller's
     transaction), and log it: for a writer without an ORM session (the
     outbox recording what the SMTP server answered)."""
     values = _values(kind, at, actor, None, None, message_id, reason)
+    values["office"] = office
     connection.execute(_INSERT, [dict(values, complaint_id=complaint_id, message_pk=None)])
     _log(values, complaint_id)
 
@@ -76,7 +84,7 @@ def _values(kind, at, actor, from_state, to_state, message_id, reason) -> dict:
 def _log(values: dict, complaint) -> None:
     """The hop as one structured log line, beside its row."""
     log.info("hop %s", values["kind"], extra={"hop": {
-        "kind": values["kind"], "complaint": complaint, "actor": values["actor"], "from": values["from_state"],
+        "kind": values["kind"], "office": values.get("office"), "complaint": complaint, "actor": values["actor"], "from": values["from_state"],
         "to": values["to_state"], "message_id": values["message_id"], "reason": values["reason"]}})
 
 

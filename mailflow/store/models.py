@@ -12,7 +12,12 @@ Tables:
 - ``mailbox_state``: UIDVALIDITY and the highest UID handled, per IMAP mailbox.
 - ``counters``: gap-free sequence numbers (the register number per year).
 - ``step_visits``: one row per stay of a complaint at a ladder step (deadlines, report).
-- ``report_runs``: the monthly reports that were mailed, one row per month.
+- ``report_runs``: the monthly reports that were mailed, one row per office and month.
+
+Every row belongs to an office (``office``, the key of its ``[office]`` in the
+configuration; ``"default"`` for a deployment of one office): complaints,
+mail, hops, outbox rows, visits, report runs and IMAP checkpoints. Register
+numbers are gap-free per office per year (counter ``register:<office>:<year>``).
 """
 
 from __future__ import annotations
@@ -61,6 +66,15 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+# The office of a deployment of one office, and of every row written before
+# mailflow knew of offices (migration 0009).
+DEFAULT_OFFICE = "default"
+
+
+def _office() -> Mapped[str]:
+    return mapped_column(String(64), default=DEFAULT_OFFICE, server_default=DEFAULT_OFFICE)
+
+
 # The statuses of an open complaint, in the order the partial index
 # ix_complaints_open_created_at names them: SQLite uses a partial index only
 # for a query whose WHERE repeats the index's condition literally, so
@@ -80,7 +94,8 @@ class Complaint(Base):
     __tablename__ = "complaints"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(64), unique=True)
+    office: Mapped[str] = _office()
+    number: Mapped[str] = mapped_column(String(64))
     year: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(32))
@@ -128,16 +143,18 @@ class Complaint(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        UniqueConstraint("year", "seq", name="uq_complaints_year_seq"),
+        # Numbers are the office's own: two offices may share a pattern.
+        UniqueConstraint("office", "number", name="uq_complaints_office_number"),
+        UniqueConstraint("office", "year", "seq", name="uq_complaints_office_year_seq"),
         # The open complaints in register order (queue; the report's open list).
         Index("ix_complaints_status_created_at", "status", "created_at"),
         # The monthly report counts a month's complaints by category, channel and
         # status from this index alone (a covering index: no table rows read).
         # It also serves every query by created_at.
-        Index("ix_complaints_month_counts", "created_at", "category", "channel", "status"),
+        Index("ix_complaints_month_counts", "created_at", "category", "channel", "status", "office"),
         # The complaints closed in a month, and those closed after a moment that were
         # received before it (still open then), counted from the index alone.
-        Index("ix_complaints_closings", "closed_at", "created_at", "status"),
+        Index("ix_complaints_closings", "closed_at", "created_at", "status", "office"),
         # `mailflow queue` (open complaints, oldest first) reads only the open ones, in order,
         # however many closed complaints the register holds.
         Index("ix_complaints_open_created_at", "created_at", "id",
@@ -161,11 +178,13 @@ class Message(Base):
     __tablename__ = "messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    office: Mapped[str] = _office()
     direction: Mapped[str] = mapped_column(String(3))  # "in" or "out"
     message_id: Mapped[str | None] = mapped_column(String(998), index=True)
     # "mid:<Message-ID>" or, for a mail without one, "sha256:<hash of the raw bytes>".
-    # Unique across both directions, so our own mail coming back is recognised too.
-    dedupe_key: Mapped[str] = mapped_column(String(1000), unique=True)
+    # Unique across both directions, so our own mail coming back is recognised
+    # too; per office, as one mail copied to two offices is a complaint at each.
+    dedupe_key: Mapped[str] = mapped_column(String(1000))
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
     raw: Mapped[bytes] = deferred(mapped_column(LargeBinary))
@@ -184,11 +203,14 @@ class Message(Base):
     # at commit then writes the complaint and everything pointing to it.
     complaint: Mapped[Complaint | None] = relationship(foreign_keys=[complaint_id])
 
+    __table_args__ = (UniqueConstraint("office", "dedupe_key", name="uq_messages_office_dedupe_key"),)
+
 
 class Hop(Base):
     __tablename__ = "hops"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    office: Mapped[str] = _office()
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
     message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
@@ -206,7 +228,7 @@ class Hop(Base):
 
     __table_args__ = (
         Index("ix_hops_complaint_id_id", "complaint_id", "id"),
-        Index("ix_hops_kind_at", "kind", "at"),
+        Index("ix_hops_kind_at", "kind", "at", "office"),
         # `mailflow show`: the hops of a complaint's own mail recorded before it had a number.
         Index("ix_hops_message_pk", "message_pk"),
     )
@@ -216,6 +238,7 @@ class OutboxItem(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    office: Mapped[str] = _office()
     message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     kind: Mapped[str] = mapped_column(String(64))
@@ -245,6 +268,8 @@ class OutboxItem(Base):
 class MailboxState(Base):
     __tablename__ = "mailbox_state"
 
+    office: Mapped[str] = mapped_column(String(64), primary_key=True, default=DEFAULT_OFFICE,
+                                        server_default=DEFAULT_OFFICE)
     mailbox: Mapped[str] = mapped_column(String(200), primary_key=True)
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -270,6 +295,7 @@ class StepVisit(Base):
     __tablename__ = "step_visits"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    office: Mapped[str] = _office()
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
     step: Mapped[str] = mapped_column(String(64))
     role: Mapped[str | None] = mapped_column(String(64))
@@ -291,7 +317,8 @@ class StepVisit(Base):
         Index("ix_step_visits_open_due", "ended_at", "breached_at", "due_at"),
         # The monthly report's per-step durations and compliance, from the index
         # alone (covering): the visits started in a month, by step and section.
-        Index("ix_step_visits_month", "started_at", "step", "working_minutes", "within_standard", "section"),
+        Index("ix_step_visits_month", "started_at", "step", "working_minutes", "within_standard", "section",
+              "office"),
     )
 
 
@@ -304,5 +331,7 @@ class ReportRun(Base):
 
     __tablename__ = "report_runs"
 
+    office: Mapped[str] = mapped_column(String(64), primary_key=True, default=DEFAULT_OFFICE,
+                                        server_default=DEFAULT_OFFICE)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-11"
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

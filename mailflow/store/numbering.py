@@ -39,7 +39,8 @@ def next_value(session: Session, name: str) -> int:
     return conn.execute(_UPSERT[conn.dialect.name], {"name": name}).scalar_one()
 
 
-def register_number(session: Session, pattern: str, year: int) -> tuple[int, str]:
-    """Allocate the next register number of ``year``. Returns (seq, formatted number)."""
-    seq = next_value(session, f"register:{year}")
+def register_number(session: Session, office: str, pattern: str, year: int) -> tuple[int, str]:
+    """Allocate the office's next register number of ``year`` (gap-free per
+    office per year). Returns (seq, formatted number)."""
+    seq = next_value(session, f"register:{office}:{year}")
     return seq, pattern.format(year=year, seq=seq)

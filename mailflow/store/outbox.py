@@ -20,6 +20,7 @@ from mailflow.store.models import Complaint, Message, OutboxItem
 def add(
     session: Session,
     *,
+    office: str,
     raw: bytes,
     message_id: str,
     kind: str,
@@ -44,6 +45,7 @@ def add(
     itself."""
     owner = {"complaint": complaint} if complaint is not None else {"complaint_id": complaint_id}
     message = Message(
+        office=office,
         direction="out",
         message_id=message_id,
         dedupe_key=dedupe_key or f"mid:{message_id}",
@@ -63,6 +65,7 @@ def add(
         OutboxItem(
             # relationships, not ids: the complaint may be new, nothing needs flushing now
             message=message,
+            office=office,
             kind=kind,
             envelope_from=envelope_from or from_addr,
             recipients=",".join(to),

@@ -2,6 +2,10 @@
 place: each reads through an index named beside it (docs/PERFORMANCE.md
 measures them at a million complaints). Writes live with their tables
 (``outbox.add``, ``hoplog.record``, ``visits``, ``numbering``, ``mailboxes``).
+
+``office``: the desk asks about its own office only; the CLI may ask across
+offices (``None``). Limits that protect a recipient (automatic mail, notices)
+count across every office of the deployment.
 """
 
 from __future__ import annotations
@@ -18,15 +22,20 @@ from mailflow.store.models import Complaint, Hop, Message, OutboxItem, StepVisit
 
 
 # ------------------------------------------------------------------ mail
-def message_by_dedupe_key(session: Session, key: str) -> Message | None:
-    """The archived mail (either direction) with this dedupe key (unique index)."""
-    return session.scalar(select(Message).where(Message.dedupe_key == key))
+def _of(column, office: str | None) -> tuple:
+    """The WHERE clause limiting ``column``'s table to ``office`` (none for None: every office)."""
+    return () if office is None else (column == office,)
 
 
-def outbound_by_message_id(session: Session, message_id: str) -> Message | None:
+def message_by_dedupe_key(session: Session, office: str, key: str) -> Message | None:
+    """The office's archived mail (either direction) with this dedupe key (unique index)."""
+    return session.scalar(select(Message).where(Message.office == office, Message.dedupe_key == key))
+
+
+def outbound_by_message_id(session: Session, message_id: str, office: str | None = None) -> Message | None:
     """One outbound mail of ours with this Message-ID (ix_messages_message_id)."""
-    return session.scalar(select(Message).where(Message.direction == "out", Message.message_id == message_id)
-                          .limit(1))
+    return session.scalar(select(Message).where(Message.direction == "out", Message.message_id == message_id,
+                                                *_of(Message.office, office)).limit(1))
 
 
 def answers_since(session: Session, address: str, kinds: Sequence[str], since: datetime) -> int:
@@ -64,84 +73,102 @@ def outbox_of_complaint(session: Session, complaint: Complaint) -> list[tuple[Ou
     )]
 
 
-def failed_outbox(session: Session) -> list[tuple[OutboxItem, Message]]:
+def failed_outbox(session: Session, office: str | None = None) -> list[tuple[OutboxItem, Message]]:
     """Outbound mail that failed, oldest first (ix_outbox_state_next_attempt_at)."""
     return [(item, message) for item, message in session.execute(
         select(OutboxItem, Message).join(Message, Message.id == OutboxItem.message_pk)
-        .where(OutboxItem.state == "failed").order_by(OutboxItem.id)
+        .where(OutboxItem.state == "failed", *_of(OutboxItem.office, office)).order_by(OutboxItem.id)
     )]
 
 
-def held_notices(session: Session) -> list[tuple[OutboxItem, Message]]:
-    """Notices kept for the hourly digest, oldest first (ix_outbox_state_next_attempt_at)."""
+def held_notices(session: Session, office: str) -> list[tuple[OutboxItem, Message]]:
+    """The office's notices kept for the hourly digest, oldest first (ix_outbox_state_next_attempt_at)."""
     return [(item, message) for item, message in session.execute(
         select(OutboxItem, Message).join(Message, Message.id == OutboxItem.message_pk)
-        .where(OutboxItem.state == "held").order_by(OutboxItem.id)
+        .where(OutboxItem.state == "held", OutboxItem.office == office).order_by(OutboxItem.id)
     )]
 
 
-def unsent_outbox(session: Session, limit: int) -> list[tuple[OutboxItem, Message]]:
+def unsent_outbox(session: Session, limit: int, office: str | None = None) -> list[tuple[OutboxItem, Message]]:
     """Outbound mail not yet sent (pending, sending, failed, held for a
     digest), oldest first; a held notice that went out in a digest is done."""
     return [(item, message) for item, message in session.execute(
         select(OutboxItem, Message).join(Message, Message.id == OutboxItem.message_pk)
-        .where(OutboxItem.state.not_in(("sent", "digested"))).order_by(OutboxItem.id).limit(limit)
+        .where(OutboxItem.state.not_in(("sent", "digested")), *_of(OutboxItem.office, office))
+        .order_by(OutboxItem.id).limit(limit)
     )]
 
 
 # ------------------------------------------------------------------ complaints
-def complaint_by_number(session: Session, number: str) -> Complaint | None:
-    """By register number, any case (ix_complaints_number_upper)."""
-    return session.scalar(select(Complaint).where(func.upper(Complaint.number) == number.upper()))
+def complaint_by_number(session: Session, number: str, office: str | None = None) -> Complaint | None:
+    """By register number, any case (ix_complaints_number_upper). Across
+    offices (``office`` None), a number two offices share raises ``AmbiguousNumber``."""
+    found = list(session.scalars(select(Complaint).where(func.upper(Complaint.number) == number.upper(),
+                                                         *_of(Complaint.office, office)).limit(2)))
+    if len(found) > 1:
+        raise AmbiguousNumber(number, sorted(c.office for c in found))
+    return found[0] if found else None
 
 
-def complaint_by_reply_token(session: Session, token: str) -> Complaint | None:
-    """By the secret token of its reply address (ix_complaints_reply_token)."""
-    return session.scalar(select(Complaint).where(Complaint.reply_token == token.lower()))
+class AmbiguousNumber(Exception):
+    """Two offices have a complaint of this number: say which office."""
+
+    def __init__(self, number: str, offices: list[str]):
+        super().__init__(f"{number} is a complaint of more than one office ({', '.join(offices)}); "
+                         "name the office with --office")
+        self.offices = offices
 
 
-def complaint_by_references(session: Session, message_ids: Sequence[str]) -> Complaint | None:
-    """The newest complaint one of ``message_ids`` (In-Reply-To, References)
-    belongs to (ix_messages_message_id)."""
+def complaint_by_reply_token(session: Session, office: str, token: str) -> Complaint | None:
+    """The office's complaint with the secret token of its reply address (ix_complaints_reply_token)."""
+    return session.scalar(select(Complaint).where(Complaint.reply_token == token.lower(),
+                                                  Complaint.office == office))
+
+
+def complaint_by_references(session: Session, office: str, message_ids: Sequence[str]) -> Complaint | None:
+    """The office's newest complaint one of ``message_ids`` (In-Reply-To,
+    References) belongs to (ix_messages_message_id)."""
     return session.scalar(
         select(Complaint)
         .join(Message, Message.complaint_id == Complaint.id)
-        .where(Message.message_id.in_(list(message_ids)))
+        .where(Message.message_id.in_(list(message_ids)), Complaint.office == office)
         .order_by(Complaint.id.desc())
         .limit(1)
     )
 
 
-def complaints_since(session: Session, since: datetime) -> int:
-    """How many complaints were registered since ``since`` (ix_complaints_month_counts)."""
-    return session.scalar(select(func.count()).select_from(Complaint).where(Complaint.created_at >= since)) or 0
+def complaints_since(session: Session, office: str, since: datetime) -> int:
+    """How many complaints the office registered since ``since`` (ix_complaints_month_counts)."""
+    return session.scalar(select(func.count()).select_from(Complaint)
+                          .where(Complaint.created_at >= since, Complaint.office == office)) or 0
 
 
-def mail_since(session: Session, kind: str, since: datetime) -> int:
-    """How many mails of ``kind`` were queued since ``since``."""
+def mail_since(session: Session, office: str, kind: str, since: datetime) -> int:
+    """How many mails of ``kind`` the office queued since ``since``."""
     count = session.scalar(select(func.count()).select_from(OutboxItem)
-                           .where(OutboxItem.kind == kind, OutboxItem.created_at >= since))
+                           .where(OutboxItem.kind == kind, OutboxItem.created_at >= since, OutboxItem.office == office))
     return count or 0
 
 
-def login_alerts_since(session: Session, server: str, since: datetime) -> int:
-    """How many alerts of a refused login to ``server`` ("IMAP"/"SMTP") were queued since ``since``."""
+def login_alerts_since(session: Session, office: str, server: str, since: datetime) -> int:
+    """How many alerts of a refused login to the office's ``server`` ("IMAP"/"SMTP") were queued since ``since``."""
     count = session.scalar(
         select(func.count()).select_from(OutboxItem).join(Message, Message.id == OutboxItem.message_pk)
         .where(OutboxItem.kind == MailKind.LOGIN_FAILED, OutboxItem.created_at >= since,
-               Message.subject.contains(f"server {server} "))
+               OutboxItem.office == office, Message.subject.contains(f"server {server} "))
     )
     return count or 0
 
 
 def complaints(session: Session, *, statuses: Sequence[str] = (), include_closed: bool = False,
-               overdue_at: datetime | None = None, by_due: bool = False, limit: int = 200) -> list[Complaint]:
+               overdue_at: datetime | None = None, by_due: bool = False, limit: int = 200,
+               office: str | None = None) -> list[Complaint]:
     """The register for ``mailflow queue``: open complaints in register order
     (ix_complaints_open_created_at), or those of ``statuses``, or all;
     ``overdue_at``: only those past their step's due time then, soonest due
     first (ix_complaints_due_at); ``by_due``: soonest due first."""
     order = (Complaint.due_at, Complaint.id) if by_due or overdue_at is not None else (Complaint.created_at, Complaint.id)
-    stmt = select(Complaint).order_by(*order).limit(limit)
+    stmt = select(Complaint).where(*_of(Complaint.office, office)).order_by(*order).limit(limit)
     if overdue_at is not None:
         # closed complaints have no due time
         stmt = stmt.where(Complaint.due_at.is_not(None), Complaint.due_at < overdue_at)
@@ -168,13 +195,13 @@ def hops_of(session: Session, complaint: Complaint) -> list[Hop]:
     return sorted([*hops, *early], key=lambda h: (h.at, h.id))
 
 
-def first_hop_at(session: Session) -> datetime | None:
-    """When mailflow logged its first hop here (by primary key: no scan)."""
-    return session.scalar(select(Hop.at).order_by(Hop.id).limit(1))
+def first_hop_at(session: Session, office: str) -> datetime | None:
+    """When mailflow logged the office's first hop (by primary key: the first rows are read, not all)."""
+    return session.scalar(select(Hop.at).where(Hop.office == office).order_by(Hop.id).limit(1))
 
 
 # ------------------------------------------------------------------ deadlines
-def due_visits(which: str, now: datetime, limit: int, *, lock: bool = False) -> Select:
+def due_visits(which: str, now: datetime, limit: int, *, lock: bool = False, office: str | None = None) -> Select:
     """The query of open visits whose breach (``which="breach"``) or reminder
     (``which="reminder"``) is due at ``now``, with their running complaint,
     oldest first, at most ``limit``. Each reads its own index
@@ -196,15 +223,16 @@ def due_visits(which: str, now: datetime, limit: int, *, lock: bool = False) -> 
     stmt = (
         select(StepVisit, Complaint)
         .join(Complaint, Complaint.id == StepVisit.complaint_id)
-        .where(*where, Complaint.status.in_([str(s) for s in RUNNING_STATUSES]))
+        .where(*where, Complaint.status.in_([str(s) for s in RUNNING_STATUSES]), *_of(StepVisit.office, office))
         .order_by(order, StepVisit.id)
         .limit(limit)
     )
     return stmt.with_for_update(skip_locked=True, of=(StepVisit, Complaint)) if lock else stmt
 
 
-def visits_due(session: Session, which: str, now: datetime, limit: int) -> list[tuple[StepVisit, Complaint]]:
-    """``due_visits`` run: locked (SKIP LOCKED) on PostgreSQL; on SQLite
-    ``BEGIN IMMEDIATE`` already serialises writers."""
+def visits_due(session: Session, office: str, which: str, now: datetime,
+               limit: int) -> list[tuple[StepVisit, Complaint]]:
+    """``due_visits`` of the office, run: locked (SKIP LOCKED) on PostgreSQL;
+    on SQLite ``BEGIN IMMEDIATE`` already serialises writers."""
     lock = session.get_bind().dialect.name == "postgresql"
-    return [(v, c) for v, c in session.execute(due_visits(which, now, limit, lock=lock))]
+    return [(v, c) for v, c in session.execute(due_visits(which, now, limit, lock=lock, office=office))]

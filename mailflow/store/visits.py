@@ -22,6 +22,7 @@ def open_visit(session: Session, complaint: Complaint, rules: Rules, now: dateti
     total = cal.working_minutes_between(now, due)
     remind = cal.add_working_minutes(now, int(total * rules.deadlines.remind_share))
     visit = StepVisit(
+        office=complaint.office,
         complaint=complaint, step=step.key, role=complaint.holder_role, section=complaint.section,
         started_at=now, standard_minutes=step.standard.minutes or None, remind_at=remind, due_at=due,
     )
