@@ -39,7 +39,7 @@ def corpus_files(name: str) -> list[Path]:
     return sorted(p for p in path.glob("*.eml")) if path.is_dir() else []
 
 
-def _pg_schema_url(base: str, schema: str) -> str:
+def pg_schema_url(base: str, schema: str) -> str:
     sep = "&" if "?" in base else "?"
     return f"{base}{sep}options=-csearch_path%3D{schema}"
 
@@ -57,7 +57,7 @@ def db_url(request, tmp_path):
     with admin.connect() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     try:
-        yield _pg_schema_url(PG_URL, schema)
+        yield pg_schema_url(PG_URL, schema)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))

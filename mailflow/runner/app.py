@@ -68,8 +68,8 @@ class Shared:
     gate: db.WriteGate
 
     @classmethod
-    def open(cls, url: str, check_schema: bool = True) -> Shared:
-        engine = db.make_engine(url)
+    def open(cls, url: str, check_schema: bool = True, **engine_options) -> Shared:
+        engine = db.make_engine(url, **engine_options)
         if check_schema:
             db.check_schema(engine)
         return cls(engine, db.session_factory(engine), db.WriteGate(engine))

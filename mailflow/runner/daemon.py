@@ -9,7 +9,9 @@ SIGTERM/SIGINT after the message in hand.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ from mailflow.store.db import is_database_error
 from mailflow.store.models import utcnow
 
 log = logging.getLogger("mailflow.daemon")
+PROCESS = f"{socket.gethostname()}:{os.getpid()}"  # who looked at a mailbox (mailbox_state.checked_by)
 
 @dataclass
 class PassResult:
@@ -149,7 +152,8 @@ class Daemon:
         mailbox = self.mailbox
         uidvalidity = mailbox.select()
         with self.factory.begin() as session:
-            checkpoint = mailboxes.checkpoint(session, self.settings.office.key, cfg.folder, uidvalidity, self.clock())
+            checkpoint = mailboxes.checkpoint(session, self.settings.office.key, cfg.folder, uidvalidity, self.clock(),
+                                              by=PROCESS)
         if checkpoint is None:
             self._full_scan = True
         last_uid = checkpoint or 0

@@ -35,9 +35,9 @@ class Fleet:
 
     @classmethod
     def build(cls, deployment: Deployment, *, clock: Callable[[], datetime] = utcnow,
-              offices: tuple[str, ...] | None = None, check_schema: bool = True) -> Fleet:
+              offices: tuple[str, ...] | None = None, check_schema: bool = True, **engine_options) -> Fleet:
         """The desks of ``offices`` (keys; default every office of the deployment)."""
-        shared = Shared.open(deployment.database_url, check_schema)
+        shared = Shared.open(deployment.database_url, check_schema, **engine_options)
         chosen = [deployment.office(k) for k in offices] if offices else list(deployment.offices)
         apps = {s.office.key: build(s, clock=clock, shared=shared) for s in chosen}
         return cls(deployment, shared, apps)

@@ -274,6 +274,9 @@ class MailboxState(Base):
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # set by mailboxes.py
+    # The last intake pass that reached the folder (daemon or worker): `mailflow workers`.
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    checked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # host:pid of that process
 
 
 class Counter(Base):

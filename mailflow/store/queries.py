@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from mailflow.core.vocabulary import OPEN_STATUSES, RUNNING_STATUSES, MailKind
@@ -236,3 +236,45 @@ def visits_due(session: Session, office: str, which: str, now: datetime,
     on SQLite ``BEGIN IMMEDIATE`` already serialises writers."""
     lock = session.get_bind().dialect.name == "postgresql"
     return [(v, c) for v, c in session.execute(due_visits(which, now, limit, lock=lock, office=office))]
+
+
+# ------------------------------------------------------------------ the fleet (mailflow workers)
+def mailbox_checks(session: Session) -> list[tuple[str, str, datetime | None, str | None]]:
+    """(office, folder, last successful look, by which process) of every mailbox (mailbox_state's key)."""
+    from mailflow.store.models import MailboxState
+
+    rows = session.execute(select(MailboxState.office, MailboxState.mailbox, MailboxState.checked_at,
+                                  MailboxState.checked_by).order_by(MailboxState.office, MailboxState.mailbox))
+    return [(o, m, at, by) for o, m, at, by in rows]
+
+
+def outbox_backlog(session: Session) -> dict[str, dict[str, int]]:
+    """Per office, how many outbox rows are pending, sending and failed (ix_outbox_state_next_attempt_at)."""
+    backlog: dict[str, dict[str, int]] = {}
+    rows = session.execute(select(OutboxItem.office, OutboxItem.state, func.count())
+                           .where(OutboxItem.state.in_(("pending", "sending", "failed")))
+                           .group_by(OutboxItem.office, OutboxItem.state))
+    for office, state, n in rows:
+        backlog.setdefault(office, {"pending": 0, "sending": 0, "failed": 0})[state] = n
+    return backlog
+
+
+def queue_tables_present(session: Session) -> bool:
+    """Has the database procrastinate's tables (a worker ever started on it)?"""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    return session.execute(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")).scalar_one()
+
+
+def workers_and_jobs(session: Session, stalled_after: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """procrastinate's workers (with their last heartbeat and whether they count
+    as stalled) and the jobs running now (with the worker they run on)."""
+    workers = [dict(r._mapping) for r in session.execute(text(
+        "SELECT id, last_heartbeat, "
+        "last_heartbeat < now() - make_interval(secs => :s) AS stalled "
+        "FROM procrastinate_workers ORDER BY id"), {"s": stalled_after})]
+    jobs = [dict(r._mapping) for r in session.execute(text(
+        "SELECT id, task_name, args, lock, worker_id, "
+        "(SELECT min(at) FROM procrastinate_events e WHERE e.job_id = j.id AND e.type = 'started') AS started_at "
+        "FROM procrastinate_jobs j WHERE status = 'doing' ORDER BY id"))]
+    return workers, jobs
