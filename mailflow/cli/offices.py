@@ -138,7 +138,7 @@ def office_add(
     config: ConfigOpt = None,
 ) -> None:
     """Write a new office file, <deployment folder>/KEY.toml (owner-only), with
-    every key commented; the config must have a [deployment] offices folder.
+    every key commented; the config must have a \\[deployment] offices folder.
     Servers, time zone and rules are the first office's unless given: edit the
     file, then run `mailflow office check KEY`. The daemon takes the office on
     at its next start."""
