@@ -46,6 +46,8 @@ ConfigOpt = Annotated[
 ]
 RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show NIK/KK numbers in full (personal data, UU 27/2022).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+OfficeOpt = Annotated[str | None, typer.Option(
+    "--office", help="Only this office (its key, see `mailflow office list`); default: every office of the config.")]
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,28 @@ def settings_from(config: Path | None, office: str | None = None) -> Settings:
 def deployment_from(config: Path | None) -> Deployment:
     """Every office of the configuration."""
     return load_deployment(config)
+
+
+def chosen(deployment: Deployment, office: str | None) -> tuple[Settings, ...]:
+    """The offices a command looks at: ``office`` (a key; an unknown one is a
+    ConfigError listing the keys), else every office of the configuration."""
+    return (deployment.office(office),) if office is not None else deployment.offices
+
+
+def many(deployment: Deployment) -> bool:
+    """Whether listings show an office column: only for a configuration of
+    several offices, so the output of one office stays as it always was."""
+    return len(deployment.offices) > 1
+
+
+def desks(ctx: typer.Context, deployment: Deployment, offices: tuple[Settings, ...] | None = None):
+    """The desks of ``offices`` (default: every office) on one shared engine,
+    on this invocation's clock: a ``runner.fleet.Fleet`` (``.apps`` by key;
+    ``close()`` it)."""
+    from mailflow.runner.fleet import Fleet
+
+    keys = tuple(s.office.key for s in offices) if offices is not None else None
+    return Fleet.build(deployment, clock=clock(ctx), offices=keys)
 
 
 def build(ctx: typer.Context, settings: Settings, check_schema: bool = True):

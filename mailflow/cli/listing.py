@@ -11,17 +11,19 @@ import typer
 from mailflow.cli.base import (
     ConfigOpt,
     JsonOpt,
+    OfficeOpt,
     RevealOpt,
     app,
-    build,
+    chosen,
     clock,
+    deployment_from,
+    desks,
     local,
+    many,
     remaining,
     say,
-    settings_from,
     table,
 )
-from mailflow.config.settings import Settings
 from mailflow.core.identity import mask_id, mask_ids_in_text
 from mailflow.core.vocabulary import STATUS_WORDS, HopKind, Status
 from mailflow.errors import MailflowError, NotFound
@@ -33,6 +35,7 @@ from mailflow.store.models import Complaint
 def queue(
     ctx: typer.Context,
     config: ConfigOpt = None,
+    office: OfficeOpt = None,
     status: Annotated[list[str] | None, typer.Option("--status", "-s", help="Only these statuses (repeatable); default: all open ones.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include closed complaints.")] = False,
     outbox: Annotated[bool, typer.Option("--outbox", help="List outbound mail not yet sent (pending, sending, failed) instead.")] = False,
@@ -43,20 +46,22 @@ def queue(
     reveal: RevealOpt = False,
 ) -> None:
     """List open complaints: number, status, step, holder, due time and the working
-    time left (or how late it is), complainant."""
-    settings = settings_from(config)
-    application = build(ctx, settings)
+    time left (or how late it is), complainant. Every office of the config by
+    default, with an office column when it has several; --office KEY lists one."""
+    deployment = deployment_from(config)
+    fleet = desks(ctx, deployment, chosen(deployment, office))
+    column = many(deployment)
     try:
-        with application.factory() as session:
+        with fleet.shared.factory() as session:
             if outbox:
-                _print_outbox(session, settings, limit, as_json)
+                _print_outbox(session, fleet, office, column, limit, as_json)
                 return
             if sort not in ("received", "due"):
                 raise MailflowError("--sort must be 'received' or 'due'")
             now = clock(ctx)()
             complaints = queries.complaints(session, statuses=status or (), include_closed=all_,
-                                            overdue_at=now if overdue else None, by_due=sort == "due", limit=limit)
-            roles = application.rules.roles
+                                            overdue_at=now if overdue else None, by_due=sort == "due", limit=limit,
+                                            office=office)
             if as_json:
                 say(json.dumps([_complaint_json(c, reveal, now) for c in complaints], ensure_ascii=False,
                                       indent=2))
@@ -64,8 +69,12 @@ def queue(
             if not complaints:
                 say("no complaints" + ("" if all_ or status else " open"))
                 return
-            rows = [
-                [
+            rows = []
+            for c in complaints:
+                application = _desk_of(fleet, c.office)
+                settings, roles = application.settings, application.rules.roles
+                rows.append([
+                    *([c.office] if column else []),
                     c.number,
                     local(c.created_at, settings),
                     STATUS_WORDS.get(c.status, c.status),
@@ -76,34 +85,41 @@ def queue(
                     c.category_name,
                     c.complainant_name,
                     c.nik if reveal else mask_id(c.nik),
-                ]
-                for c in complaints
-            ]
-            table(["number", "received", "status", "step", "holder", "due", "left (working)", "category",
-                   "complainant", "NIK"], rows)
+                ])
+            table([*(["office"] if column else []), "number", "received", "status", "step", "holder", "due",
+                   "left (working)", "category", "complainant", "NIK"], rows)
     finally:
-        application.close()
+        fleet.close()
 
 
-def _print_outbox(session, settings: Settings, limit: int, as_json: bool) -> None:
-    rows = queries.unsent_outbox(session, limit)
+def _desk_of(fleet, office: str):
+    """The desk that shows a row of ``office``: its own; a row of an office the
+    config no longer has (see `mailflow office check`) is shown with the first
+    office's time zone and rules."""
+    return fleet.apps.get(office) or next(iter(fleet.apps.values()))
+
+
+def _print_outbox(session, fleet, office: str | None, column: bool, limit: int, as_json: bool) -> None:
+    rows = queries.unsent_outbox(session, limit, office)
     if as_json:
         say(json.dumps([
-            {"id": o.id, "state": o.state, "kind": o.kind, "to": o.recipients, "message_id": m.message_id,
-             "attempts": o.attempts, "last_error": o.last_error, "next_attempt_at": o.next_attempt_at.isoformat()}
+            {"id": o.id, "office": o.office, "state": o.state, "kind": o.kind, "to": o.recipients,
+             "message_id": m.message_id, "attempts": o.attempts, "last_error": o.last_error,
+             "next_attempt_at": o.next_attempt_at.isoformat()}
             for o, m in rows], ensure_ascii=False, indent=2))
         return
     if not rows:
         say("outbox empty: every mail has been sent")
         return
-    table(["id", "state", "kind", "to", "attempts", "next try", "last error"],
-          [[str(o.id), o.state, o.kind, o.recipients, str(o.attempts), local(o.next_attempt_at, settings),
-            (o.last_error or "")[:60]] for o, m in rows])
+    table([*(["office"] if column else []), "id", "state", "kind", "to", "attempts", "next try", "last error"],
+          [[*([o.office] if column else []), str(o.id), o.state, o.kind, o.recipients, str(o.attempts),
+            local(o.next_attempt_at, _desk_of(fleet, o.office).settings), (o.last_error or "")[:60]]
+           for o, m in rows])
 
 
 def _complaint_json(c: Complaint, reveal: bool, now) -> dict[str, Any]:
     return {
-        "number": c.number, "status": c.status, "step": c.step, "holder_role": c.holder_role,
+        "office": c.office, "number": c.number, "status": c.status, "step": c.step, "holder_role": c.holder_role,
         "category": c.category, "category_name": c.category_name, "section": c.section, "channel": c.channel,
         "complainant": {
             "name": c.complainant_name, "email": c.complainant_email,
@@ -124,17 +140,24 @@ def show(
     ctx: typer.Context,
     number: Annotated[str, typer.Argument(help="The register number, e.g. ADU/2026/000123.")],
     config: ConfigOpt = None,
+    office: Annotated[str | None, typer.Option(
+        "--office", help="The office whose complaint it is (its key); needed only when two offices of the "
+                         "config have a complaint of this number.")] = None,
     as_json: JsonOpt = False,
     reveal: RevealOpt = False,
 ) -> None:
-    """Show one complaint and its whole hop log, in time order."""
-    settings = settings_from(config)
-    application = build(ctx, settings)
+    """Show one complaint and its whole hop log, in time order. The complaint
+    is looked for in every office of the config (or --office KEY's)."""
+    deployment = deployment_from(config)
+    fleet = desks(ctx, deployment, chosen(deployment, office))
     try:
-        with application.factory() as session:
-            c = queries.complaint_by_number(session, number)
+        with fleet.shared.factory() as session:
+            c = queries.complaint_by_number(session, number, office)  # AmbiguousNumber names the offices
             if c is None:
-                raise NotFound(f"no complaint numbered {number!r} (see `mailflow queue --all`)")
+                where = f" at office {office!r}" if office is not None else ""
+                raise NotFound(f"no complaint numbered {number!r}{where} (see `mailflow queue --all`)")
+            application = _desk_of(fleet, c.office)
+            settings = application.settings
             hops = queries.hops_of(session, c)
             now = clock(ctx)()
             if as_json:
@@ -151,6 +174,8 @@ def show(
             nik = c.nik if reveal else mask_id(c.nik)
             kk = (c.kk if reveal else mask_id(c.kk)) if c.kk else "-"
             say(f"Aduan {c.number} — {STATUS_WORDS.get(c.status, c.status)}")
+            if many(deployment):
+                say(f"  Kantor       : {settings.office.name} ({c.office})")
             say(f"  Diterima     : {local(c.created_at, settings)}")
             say(f"  Pelapor      : {c.complainant_name} <{c.complainant_email}>, HP {c.phone}")
             say(f"  NIK / No. KK : {nik} / {kk}")
@@ -181,4 +206,4 @@ def show(
                 if h.message_id:
                     say(f"      Message-ID <{h.message_id}>")
     finally:
-        application.close()
+        fleet.close()

@@ -1,4 +1,5 @@
-"""The monthly report by hand: ``report`` (see docs/REPORT.md)."""
+"""The monthly report by hand: ``report`` (see docs/REPORT.md), of one office
+or (``--office all``) rolled up across every office of the configuration."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Annotated
 
 import typer
 
-from mailflow.cli.base import ConfigOpt, app, build, clock, settings_from
+from mailflow.cli.base import ConfigOpt, app, chosen, clock, deployment_from, desks, many
 from mailflow.config.paths import write_private
 from mailflow.errors import MailflowError
-from mailflow.report import formats
+from mailflow.report import formats, rollup
 from mailflow.report.figures import Month
 from mailflow.report.query import MonthNotBegun
 
@@ -32,42 +33,66 @@ def report(
     force: Annotated[bool, typer.Option("--force", help="With --send: mail a month that was mailed already again.")] = False,
     limit: Annotated[int, typer.Option(
         help="At most this many complaints in each list (open, overdue); the totals always count all.")] = 100,
+    office: Annotated[str | None, typer.Option(
+        "--office", help="KEY: that office's report (its rules, templates and time zone). 'all': the roll-up of "
+                         "every office of the config, one line per office and the total (not mailed: --send "
+                         "refuses it). Needed when the config has several offices.")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """The monthly report (laporan bulanan) of one calendar month: complaints by
     category, channel and status; working time per ladder step (median, P90)
     against its standard; compliance per section; rejected and ignored mail; the
-    open and overdue complaints at the month's end. See docs/REPORT.md."""
+    open and overdue complaints at the month's end. See docs/REPORT.md.
+
+    With several offices, --office KEY makes one office's report and --office
+    all the roll-up (rekap) of every office: per office the complaints
+    received and closed, steps within standard, rejected and ignored mail,
+    open and overdue complaints, and the sum."""
     if fmt not in formats.FORMATS:
         raise MailflowError(f"--format must be one of {', '.join(formats.FORMATS)}, got {fmt!r}")
     if force and not send:
         raise MailflowError("--force only goes with --send (it mails a month that was mailed already)")
     if limit < 0:
         raise MailflowError("--limit must be 0 or more")
-    settings = settings_from(config)
-    application = build(ctx, settings)
+    deployment = deployment_from(config)
+    if office is None and many(deployment):
+        raise MailflowError(f"{deployment.path} has {len(deployment.offices)} offices "
+                            f"({', '.join(deployment.keys)}): name one with --office KEY, or give --office all "
+                            "for the roll-up of every office")
+    every = office == "all"
+    if every and send:
+        raise MailflowError("--send mails one office's report to its report_to roles: give --office KEY; "
+                            "the roll-up (--office all) is not mailed (write it with --output)")
+    fleet = desks(ctx, deployment, deployment.offices if every else chosen(deployment, office))
     try:
         now = clock(ctx)()
+        # One month for every office; each office's report is of that month in its own time zone.
+        first = next(iter(fleet.apps.values()))
         if month is None:
-            chosen = Month.containing(now.astimezone(application.rules.calendar.zone).date()).previous()
+            the_month = Month.containing(now.astimezone(first.rules.calendar.zone).date()).previous()
         else:
             try:
-                chosen = Month.parse(month)
+                the_month = Month.parse(month)
             except ValueError as exc:
                 raise MailflowError(f"--month: {exc}") from None
         if send:
-            result = application.monthly_report.send(chosen, now=now, force=force, limit=limit)
-            typer.echo(f"report for {chosen} queued in the outbox for {', '.join(result.recipients)} "
+            result = first.monthly_report.send(the_month, now=now, force=force, limit=limit)
+            typer.echo(f"report for {the_month} queued in the outbox for {', '.join(result.recipients)} "
                        "(mailflow run sends it; see mailflow queue --outbox)")
             if output is None:
                 return
-        monthly = application.monthly_report
-        with application.factory() as session:
+        with fleet.shared.factory() as session:
             try:
-                figures = monthly.build(session, chosen, now, limit)
+                # The roll-up lists no complaints: its lists are not read (limit 0), their totals are.
+                reports = [(key, application.monthly_report.build(session, the_month, now, 0 if every else limit))
+                           for key, application in fleet.apps.items()]
             except MonthNotBegun as exc:
                 raise MailflowError(str(exc)) from None
-        content = formats.render(figures, fmt, monthly.pages)
+        pages = first.monthly_report.pages
+        if every:
+            content = rollup.render(rollup.build_rollup(reports), fmt, pages)
+        else:
+            content = formats.render(reports[0][1], fmt, pages)
         if output is None:
             sys.stdout.buffer.write(content)
             sys.stdout.flush()
@@ -75,4 +100,4 @@ def report(
             write_private(output, content)  # the report names complaints: owner-only
             typer.echo(f"wrote {output} ({fmt}, {len(content)} bytes)")
     finally:
-        application.close()
+        fleet.close()

@@ -185,6 +185,9 @@ class Deployment:
     database_url: str
     log_level: str
     offices: tuple[Settings, ...]
+    # The folder ``[deployment] offices`` names (None: the config has none, so
+    # `mailflow office add` has nowhere to write a new office).
+    offices_folder: Path | None = None
 
     def office(self, key: str) -> Settings:
         for s in self.offices:
@@ -237,15 +240,19 @@ _TRUE_FALSE = "true or false"
 _MAILBOX = "a mailbox name"
 
 
+OFFICE_KEY = re.compile(r"[a-z][a-z0-9-]{0,63}")  # what an office key may be (lower-case letters, digits, '-')
+ALL_OFFICES = "all"  # no office's key: `mailflow report --office all` is the roll-up of every office
+
+
 def _office_key(value: str) -> str:
-    if not re.fullmatch(r"[a-z][a-z0-9-]{0,63}", value):
+    if not OFFICE_KEY.fullmatch(value) or value == ALL_OFFICES:
         raise ValueError("bad key")
     return value
 
 
 class _Office(_Table):
     key: Annotated[str, AfterValidator(_office_key)] = Field(
-        "default", description="lower-case letters, digits and '-', e.g. bantul (at most 64)")
+        "default", description="lower-case letters, digits and '-', e.g. bantul (at most 64; not \"all\")")
     name: NonBlank = Field(description="the office's name")
     timezone: Timezone = "Asia/Jakarta"
     rules: NonBlank = Field(description="a rules file, e.g. rules/bantul-email.toml")
@@ -444,6 +451,7 @@ def load_deployment(path: Path | str | None = None, env: dict[str, str] | None =
         offices.append(_office_settings(source, path, env, url, file.logging.level, file.office, file.imap,
                                         file.smtp, file.limits, file.security))
     folder_name = file.deployment.offices if file.deployment is not None else ""
+    folder: Path | None = None
     if folder_name:
         folder = _resolve(base, folder_name)
         if not folder.is_dir():
@@ -477,7 +485,8 @@ def load_deployment(path: Path | str | None = None, env: dict[str, str] | None =
                               f"{s.imap.folder} is office {mailboxes[box].office.key!r}'s already; one mailbox "
                               "belongs to one office")
         mailboxes[box] = s
-    return Deployment(path=path, database_url=url, log_level=file.logging.level, offices=tuple(offices))
+    return Deployment(path=path, database_url=url, log_level=file.logging.level, offices=tuple(offices),
+                      offices_folder=folder)
 
 
 def _merged(shared: T, own: T) -> T:

@@ -25,6 +25,20 @@ from mailflow.store import hoplog, outbox, queries
 from mailflow.store.models import Message, OutboxItem, utcnow
 
 
+def office_of(session: Session, target: str, office: str | None = None) -> str:
+    """The office whose outbound mail ``target`` (a Message-ID or a register
+    number) is, so that it is resent with that office's settings. Raises
+    ``NotFound``, or ``AmbiguousNumber`` for a number two offices share."""
+    message = queries.outbound_by_message_id(session, target.strip().strip("<>"), office)
+    if message is not None:
+        return message.office
+    complaint = queries.complaint_by_number(session, target, office)
+    if complaint is None:
+        raise NotFound(f"{target!r} is neither a register number nor the Message-ID of an outbound mail"
+                       + (f" of office {office!r}" if office is not None else ""))
+    return complaint.office
+
+
 def resend(session: Session, settings: Settings, target: str, *, actor: str = "admin (mailflow resend)",
            clock: Callable[[], datetime] = utcnow, office: str | None = None) -> list[str]:
     """Resend by register number or Message-ID. Returns lines describing what was done."""

@@ -18,7 +18,16 @@ from sqlalchemy import Select, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from mailflow.core.vocabulary import OPEN_STATUSES, RUNNING_STATUSES, MailKind
-from mailflow.store.models import Complaint, Hop, Message, OutboxItem, StepVisit
+from mailflow.errors import MailflowError
+from mailflow.store.models import (
+    Complaint,
+    Hop,
+    MailboxState,
+    Message,
+    OutboxItem,
+    ReportRun,
+    StepVisit,
+)
 
 
 # ------------------------------------------------------------------ mail
@@ -110,8 +119,9 @@ def complaint_by_number(session: Session, number: str, office: str | None = None
     return found[0] if found else None
 
 
-class AmbiguousNumber(Exception):
-    """Two offices have a complaint of this number: say which office."""
+class AmbiguousNumber(MailflowError):
+    """Two offices have a complaint of this number: say which office (the CLI
+    prints it as one "mailflow: error: ..." line)."""
 
     def __init__(self, number: str, offices: list[str]):
         super().__init__(f"{number} is a complaint of more than one office ({', '.join(offices)}); "
@@ -180,6 +190,33 @@ def complaints(session: Session, *, statuses: Sequence[str] = (), include_closed
         stmt = stmt.where(Complaint.status.in_(
             bindparam("open_statuses", [str(s) for s in OPEN_STATUSES], expanding=True, literal_execute=True)))
     return list(session.scalars(stmt))
+
+
+def open_by_office(session: Session) -> dict[str, int]:
+    """How many complaints each office has open (``mailflow office list``;
+    the open statuses as literals, so ix_complaints_open_created_at is usable)."""
+    rows = session.execute(
+        select(Complaint.office, func.count()).where(Complaint.status.in_(
+            bindparam("open_statuses", [str(s) for s in OPEN_STATUSES], expanding=True, literal_execute=True)))
+        .group_by(Complaint.office))
+    return {office: count for office, count in rows}
+
+
+# Every table whose rows carry an office key.
+OFFICE_TABLES = (Complaint, Message, Hop, OutboxItem, StepVisit, MailboxState, ReportRun)
+
+
+def rows_by_office(session: Session) -> dict[str, dict[str, int]]:
+    """How many rows of each table (by table name) each office key holds, for
+    ``mailflow office check``: a key the configuration no longer has (an office
+    renamed) leaves rows no desk reads. One ``GROUP BY office`` per table: no
+    index leads with the office, so this reads every table once (a check an
+    admin runs, not a daemon pass)."""
+    found: dict[str, dict[str, int]] = {}
+    for model in OFFICE_TABLES:
+        for office, count in session.execute(select(model.office, func.count()).group_by(model.office)):
+            found.setdefault(office, {})[model.__tablename__] = count
+    return found
 
 
 def hops_of(session: Session, complaint: Complaint) -> list[Hop]:

@@ -1,0 +1,237 @@
+"""The offices of a deployment: ``office list``, ``office check [KEY]`` and
+``office add KEY`` (a new ``<deployment folder>/<KEY>.toml``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.orm import Session
+
+from mailflow.cli.base import ConfigOpt, JsonOpt, app, chosen, deployment_from, say, table
+from mailflow.config.paths import write_private
+from mailflow.config.rules import load_rules
+from mailflow.config.settings import ALL_OFFICES, OFFICE_KEY, Deployment, Settings, load_deployment
+from mailflow.errors import ConfigError, MailflowError, RulesError, SchemaOutOfDate
+from mailflow.store import db, queries
+
+office_app = typer.Typer(help="The offices of the configuration: list, check, add.", no_args_is_help=True)
+app.add_typer(office_app, name="office")
+
+T = TypeVar("T")
+
+
+def _from_database(deployment: Deployment, read: Callable[[Session], T]) -> tuple[T | None, str]:
+    """``read`` run on the deployment's database, or (None, why not): a
+    database that does not exist yet (never created by this command), has an
+    old schema, or cannot be reached."""
+    database = db.sqlite_path(deployment.database_url)
+    if database is not None and not database.exists():
+        return None, f"no database yet at {database} (run `mailflow db upgrade`)"
+    engine = db.make_engine(deployment.database_url)
+    try:
+        db.check_schema(engine)
+        with db.session_factory(engine)() as session:
+            return read(session), ""
+    except SchemaOutOfDate as exc:
+        return None, str(exc)
+    except Exception as exc:
+        if not db.is_database_error(exc):
+            raise
+        cause = getattr(exc, "orig", None) or exc
+        return None, f"cannot be read ({type(cause).__name__}: {str(cause).strip().splitlines()[0]})"
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- list
+@office_app.command("list")
+def office_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """List the offices of the config: key, name, complaint address, rules file,
+    IMAP mailbox, and how many complaints each has open (if the database can be read)."""
+    deployment = deployment_from(config)
+    counts, why = _from_database(deployment, queries.open_by_office)
+    if as_json:
+        say(json.dumps([{
+            "key": s.office.key, "name": s.office.name, "complaint_address": s.office.complaint_address,
+            "rules": str(s.office.rules), "file": str(s.path),
+            "imap": {"username": s.imap.username, "host": s.imap.host, "port": s.imap.port, "folder": s.imap.folder},
+            "open": None if counts is None else counts.get(s.office.key, 0),
+        } for s in deployment.offices], ensure_ascii=False, indent=2))
+        return
+    table(["key", "name", "complaint address", "rules", "IMAP", "open"],
+          [[s.office.key, s.office.name, s.office.complaint_address, s.office.rules.name,
+            f"{s.imap.username}@{s.imap.host}", "-" if counts is None else str(counts.get(s.office.key, 0))]
+           for s in deployment.offices])
+    if counts is None:
+        say(f"(open complaints not counted: the database {why})")
+
+
+# --------------------------------------------------------------------------- check
+@office_app.command("check")
+def office_check(
+    key: Annotated[str | None, typer.Argument(help="One office's key (default: every office).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Validate each office's settings and rules file, and look for rows in the
+    database whose office key the config does not have (an office renamed or
+    removed: no desk reads them any more). Exit code 2 for an invalid office,
+    1 for such rows, else 0."""
+    deployment = deployment_from(config)  # an invalid office file stops here, naming file and key
+    broken = 0
+    for s in chosen(deployment, key):
+        try:
+            rules = load_rules(s.office.rules, default_timezone=s.office.timezone)
+        except RulesError as exc:
+            broken += 1
+            say(f"office {s.office.key}: error: {exc}")
+            continue
+        if s.office.templates is not None and not s.office.templates.is_dir():
+            broken += 1
+            say(f"office {s.office.key}: error: {s.path}: key 'office.templates': expected a folder, "
+                f"got {str(s.office.templates)!r}")
+            continue
+        say(f"office {s.office.key}: OK: {s.office.name} <{s.office.complaint_address}>; {s.path}; "
+            f"rules {s.office.rules} ({len(rules.steps)} steps, {len(rules.roles)} roles); "
+            f"IMAP {s.imap.username}@{s.imap.host} {s.imap.folder}")
+        try:
+            s.check_secrets()
+        except ConfigError as exc:
+            say(f"  note: {exc}")
+    found, why = _from_database(deployment, queries.rows_by_office)
+    strangers = {} if found is None else {k: v for k, v in found.items() if k not in deployment.keys}
+    if found is None:
+        say(f"database: not checked: {why}")
+    elif not strangers:
+        say("database: every row belongs to an office of the config")
+    for office, tables in sorted(strangers.items()):
+        counts = ", ".join(f"{name} {n}" for name, n in sorted(tables.items()))
+        say(f"warning: the database holds rows of office {office!r}, which {deployment.path} does not have "
+            f"({counts}); if the office was renamed, set its office.key back to {office!r} "
+            f"(offices: {', '.join(deployment.keys)})")
+    if broken:
+        raise RulesError(f"{broken} office(s) of {deployment.path} have errors (above)")
+    if strangers:
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- add
+def _toml(value: object) -> str:
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+@office_app.command("add")
+def office_add(
+    key: Annotated[str, typer.Argument(help="The new office's key: lower-case letters, digits and '-', e.g. sleman.")],
+    name: Annotated[str, typer.Option("--name", help="The office's name as citizens see it in every mail.")],
+    address: Annotated[str, typer.Option("--address", help="The complaint address citizens write to.")],
+    imap_user: Annotated[str, typer.Option("--imap-user", help="The login of the office's complaint mailbox.")],
+    rules: Annotated[str | None, typer.Option(
+        "--rules", help="Its rules file (default: the first office's); a bare name is one of the shipped rules.")] = None,
+    imap_host: Annotated[str | None, typer.Option(
+        "--imap-host", help="Its IMAP server (default: the first office's, as are the port and TLS settings).")] = None,
+    alert_address: Annotated[str | None, typer.Option(
+        "--alert-address", help="Where its admin alerts go (default: the first office's).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write a new office file, <deployment folder>/KEY.toml (owner-only), with
+    every key commented; the config must have a \\[deployment] offices folder.
+    Servers, time zone and rules are the first office's unless given: edit the
+    file, then run `mailflow office check KEY`. The daemon takes the office on
+    at its next start."""
+    deployment = deployment_from(config)
+    folder = deployment.offices_folder
+    if folder is None:
+        raise ConfigError(f"{deployment.path} has no folder of office files: add the table [deployment] with "
+                          'offices = "offices" to it and create that folder beside it, then run this again')
+    if not OFFICE_KEY.fullmatch(key) or key == ALL_OFFICES:
+        raise ConfigError(f"{key!r} is no office key: expected lower-case letters, digits and '-' "
+                          f"(at most 64, not {ALL_OFFICES!r}), e.g. sleman")
+    target = folder / f"{key}.toml"
+    if key in deployment.keys or target.exists():
+        where = deployment.office(key).path if key in deployment.keys else target
+        raise ConfigError(f"the office {key!r} exists already ({where}); choose another key")
+    taken = {s.office.complaint_address: s.office.key for s in deployment.offices}
+    if address.strip().lower() in taken:
+        raise ConfigError(f"{address} is office {taken[address.strip().lower()]!r}'s complaint address already; "
+                          "every office has its own")
+    first = deployment.offices[0]
+    host = imap_host or first.imap.host
+    for s in deployment.offices:
+        if (s.imap.host.lower(), (s.imap.username or "").lower(), s.imap.folder) == (host.lower(), imap_user.lower(), "INBOX"):
+            raise ConfigError(f"the mailbox {imap_user}@{host} is office {s.office.key!r}'s already; "
+                              "one mailbox belongs to one office")
+    if rules is None:
+        rules_value = str(first.office.rules)
+    else:
+        rules_value = str(Path(rules).resolve()) if Path(rules).is_file() else rules
+    write_office_file(target, key=key, name=name, address=address, imap_user=imap_user, rules=rules_value,
+                      imap_host=host, alert_address=alert_address or first.office.alert_address,
+                      like=first)
+    try:
+        load_deployment(deployment.path)  # the new file must not break the configuration
+    except MailflowError:
+        target.unlink()
+        raise
+    say(f"wrote {target} (office {key!r}); edit it, then `mailflow office check {key}`; set "
+        f"{_password_env(key)} for its IMAP password")
+
+
+def _password_env(key: str) -> str:
+    return f"MAILFLOW_{key.upper().replace('-', '_')}_IMAP_PASSWORD"
+
+
+def write_office_file(target: Path, *, key: str, name: str, address: str, imap_user: str, rules: str,
+                      imap_host: str, alert_address: str, like: Settings) -> None:
+    """Write ``target``, owner-only (it names mailboxes and logins): the office
+    ``key`` with every key commented; the servers' other settings as ``like``'s."""
+    i, s = like.imap, like.smtp
+    ca = f"ca_file = {_toml(i.ca_file)}\n" if i.ca_file else ""
+    smtp_ca = f"ca_file = {_toml(s.ca_file)}\n" if s.ca_file else ""
+    text = f"""\
+# Office {key!r} of this deployment: its own mailbox, servers and rules; the
+# database and logging are mailflow.toml's. Every key is documented in the
+# shipped mailflow.toml. Written by `mailflow office add`; validate with
+# `mailflow office check {key}`.
+
+[office]
+# What its rows are stored under and --office names it by; keep it once
+# complaints are stored (default: this file's name).
+key = {_toml(key)}
+# The office's name as citizens see it in every mail.
+name = {_toml(name)}
+# IANA time zone: Asia/Jakarta (WIB), Asia/Makassar (WITA), Asia/Jayapura (WIT).
+timezone = {_toml(like.office.timezone)}
+# The SOP as data; relative paths are relative to this file's folder.
+rules = {_toml(rules)}
+# The address citizens write to; its domain is used for our Message-IDs.
+complaint_address = {_toml(address.strip().lower())}
+# Where mailflow sends alerts for the admin.
+alert_address = {_toml(alert_address)}
+# Register numbers; a prefix of its own keeps them apart from other offices'
+# (then `mailflow show NUMBER` needs no --office), e.g. "SLM/{{year}}/{{seq:06d}}".
+register_pattern = {_toml(like.office.register_pattern)}
+
+[imap]
+host = {_toml(imap_host)}
+port = {i.port}
+# tls, starttls or none
+security = {_toml(i.security)}
+verify_certificate = {str(i.verify_certificate).lower()}
+{ca}username = {_toml(imap_user)}
+# The environment variable holding the password (never the password here).
+password_env = {_toml(_password_env(key))}
+
+[smtp]
+host = {_toml(s.host)}
+port = {s.port}
+security = {_toml(s.security)}
+verify_certificate = {str(s.verify_certificate).lower()}
+{smtp_ca}# A login of its own, if the server needs one:
+# username = {_toml(imap_user)}
+# password_env = {_toml(f"MAILFLOW_{key.upper().replace('-', '_')}_SMTP_PASSWORD")}
+"""
+    write_private(target, text.encode("utf-8"))
