@@ -286,7 +286,7 @@ def test_office_list_without_a_database_creates_none(tmp_path):
     write_office(tmp_path / "offices", "sleman", username="aduan-sleman")
     r = mailflow("office", "list", "--config", str(path))
     assert r.returncode == 0, r.stderr
-    assert "(open complaints not counted: the database no database yet at" in r.stdout
+    assert "(open complaints not counted: no database yet at" in r.stdout
     assert [o["open"] for o in json.loads(mailflow("office", "list", "--json", "--config", str(path)).stdout)] \
         == [None, None]
     assert not (tmp_path / "none.db").exists()
@@ -363,3 +363,28 @@ def test_office_add_needs_a_folder_of_office_files(tmp_path):
     r = mailflow("office", "add", "sleman", "--name", "S", "--address", "s@dukcapil.test", "--imap-user", "s",
                  "--config", str(path))
     assert r.returncode == 2 and "has no folder of office files" in r.stderr and '[deployment]' in r.stderr
+
+
+def test_office_add_writes_the_first_office_of_an_empty_deployment(tmp_path):
+    """docs/DEPLOY.md starts from a mailflow.toml holding only what offices
+    share: the first office needs its server and rules, later ones take them."""
+    config = tmp_path / "mailflow.toml"
+    config.write_text('[deployment]\noffices = "offices"\n\n[database]\nurl = "sqlite:///m.db"\n')
+    (tmp_path / "offices").mkdir()
+    base = ["office", "add", "bantul", "--name", "Disdukcapil Bantul", "--address", "aduan@bantul.example",
+            "--imap-user", "aduan@bantul.example", "--config", str(config)]
+    refused = mailflow(*base)
+    assert refused.returncode == 2 and "needs --imap-host and --rules" in refused.stderr
+    first = mailflow(*base, "--imap-host", "mail.bantul.example", "--rules", "bantul-email.toml")
+    assert first.returncode == 0, first.stderr
+    second = mailflow("office", "add", "sleman", "--name", "Disdukcapil Sleman", "--address",
+                         "aduan@sleman.example", "--imap-user", "aduan@sleman.example", "--imap-host",
+                         "mail.sleman.example", "--config", str(config))
+    assert second.returncode == 0, second.stderr
+    from mailflow.config.settings import load_deployment
+
+    deployment = load_deployment(config, env={})
+    assert deployment.keys == ("bantul", "sleman")
+    bantul, sleman = deployment.offices
+    assert (bantul.imap.host, bantul.imap.port, bantul.imap.security) == ("mail.bantul.example", 993, "tls")
+    assert sleman.office.rules == bantul.office.rules and sleman.imap.host == "mail.sleman.example"

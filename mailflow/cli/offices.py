@@ -42,7 +42,7 @@ def _from_database(deployment: Deployment, read: Callable[[Session], T]) -> tupl
         if not db.is_database_error(exc):
             raise
         cause = getattr(exc, "orig", None) or exc
-        return None, f"cannot be read ({type(cause).__name__}: {str(cause).strip().splitlines()[0]})"
+        return None, f"the database cannot be read ({type(cause).__name__}: {str(cause).strip().splitlines()[0]})"
     finally:
         engine.dispose()
 
@@ -67,7 +67,7 @@ def office_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
             f"{s.imap.username}@{s.imap.host}", "-" if counts is None else str(counts.get(s.office.key, 0))]
            for s in deployment.offices])
     if counts is None:
-        say(f"(open complaints not counted: the database {why})")
+        say(f"(open complaints not counted: {why})")
 
 
 # --------------------------------------------------------------------------- check
@@ -141,8 +141,9 @@ def office_add(
     every key commented; the config must have a \\[deployment] offices folder.
     Servers, time zone and rules are the first office's unless given: edit the
     file, then run `mailflow office check KEY`. The daemon takes the office on
-    at its next start."""
-    deployment = deployment_from(config)
+    at its next start. The first office of an empty folder needs --imap-host
+    and --rules (there is no office to take them from)."""
+    deployment = load_deployment(config, allow_empty=True)
     folder = deployment.offices_folder
     if folder is None:
         raise ConfigError(f"{deployment.path} has no folder of office files: add the table [deployment] with "
@@ -158,18 +159,23 @@ def office_add(
     if address.strip().lower() in taken:
         raise ConfigError(f"{address} is office {taken[address.strip().lower()]!r}'s complaint address already; "
                           "every office has its own")
-    first = deployment.offices[0]
-    host = imap_host or first.imap.host
+    first = deployment.offices[0] if deployment.offices else None
+    if first is None and (imap_host is None or rules is None):
+        raise ConfigError("the first office of a deployment needs --imap-host and --rules (later ones take the "
+                          "first office's unless given)")
+    host = imap_host or (first.imap.host if first is not None else "")
     for s in deployment.offices:
         if (s.imap.host.lower(), (s.imap.username or "").lower(), s.imap.folder) == (host.lower(), imap_user.lower(), "INBOX"):
             raise ConfigError(f"the mailbox {imap_user}@{host} is office {s.office.key!r}'s already; "
                               "one mailbox belongs to one office")
     if rules is None:
+        assert first is not None
         rules_value = str(first.office.rules)
     else:
         rules_value = str(Path(rules).resolve()) if Path(rules).is_file() else rules
     write_office_file(target, key=key, name=name, address=address, imap_user=imap_user, rules=rules_value,
-                      imap_host=host, alert_address=alert_address or first.office.alert_address,
+                      imap_host=host,
+                      alert_address=alert_address or (first.office.alert_address if first else address.strip().lower()),
                       like=first)
     try:
         load_deployment(deployment.path)  # the new file must not break the configuration
@@ -185,12 +191,22 @@ def _password_env(key: str) -> str:
 
 
 def write_office_file(target: Path, *, key: str, name: str, address: str, imap_user: str, rules: str,
-                      imap_host: str, alert_address: str, like: Settings) -> None:
+                      imap_host: str, alert_address: str, like: Settings | None) -> None:
     """Write ``target``, owner-only (it names mailboxes and logins): the office
-    ``key`` with every key commented; the servers' other settings as ``like``'s."""
-    i, s = like.imap, like.smtp
-    ca = f"ca_file = {_toml(i.ca_file)}\n" if i.ca_file else ""
-    smtp_ca = f"ca_file = {_toml(s.ca_file)}\n" if s.ca_file else ""
+    ``key`` with every key commented; the servers' other settings as ``like``'s
+    (None: the documented defaults, implicit TLS on ``imap_host`` for both)."""
+    if like is None:
+        timezone, pattern = "Asia/Jakarta", "ADU/{year}/{seq:06d}"
+        i_port, i_sec, i_verify, i_ca = 993, "tls", True, None
+        s_host, s_port, s_sec, s_verify, s_ca = imap_host, 465, "tls", True, None
+    else:
+        timezone, pattern = like.office.timezone, like.office.register_pattern
+        i_port, i_sec, i_verify, i_ca = like.imap.port, like.imap.security, like.imap.verify_certificate, \
+            like.imap.ca_file
+        s = like.smtp
+        s_host, s_port, s_sec, s_verify, s_ca = s.host, s.port, s.security, s.verify_certificate, s.ca_file
+    ca = f"ca_file = {_toml(i_ca)}\n" if i_ca else ""
+    smtp_ca = f"ca_file = {_toml(s_ca)}\n" if s_ca else ""
     text = f"""\
 # Office {key!r} of this deployment: its own mailbox, servers and rules; the
 # database and logging are mailflow.toml's. Every key is documented in the
@@ -204,7 +220,7 @@ key = {_toml(key)}
 # The office's name as citizens see it in every mail.
 name = {_toml(name)}
 # IANA time zone: Asia/Jakarta (WIB), Asia/Makassar (WITA), Asia/Jayapura (WIT).
-timezone = {_toml(like.office.timezone)}
+timezone = {_toml(timezone)}
 # The SOP as data; relative paths are relative to this file's folder.
 rules = {_toml(rules)}
 # The address citizens write to; its domain is used for our Message-IDs.
@@ -213,23 +229,23 @@ complaint_address = {_toml(address.strip().lower())}
 alert_address = {_toml(alert_address)}
 # Register numbers; a prefix of its own keeps them apart from other offices'
 # (then `mailflow show NUMBER` needs no --office), e.g. "SLM/{{year}}/{{seq:06d}}".
-register_pattern = {_toml(like.office.register_pattern)}
+register_pattern = {_toml(pattern)}
 
 [imap]
 host = {_toml(imap_host)}
-port = {i.port}
+port = {i_port}
 # tls, starttls or none
-security = {_toml(i.security)}
-verify_certificate = {str(i.verify_certificate).lower()}
+security = {_toml(i_sec)}
+verify_certificate = {str(i_verify).lower()}
 {ca}username = {_toml(imap_user)}
 # The environment variable holding the password (never the password here).
 password_env = {_toml(_password_env(key))}
 
 [smtp]
-host = {_toml(s.host)}
-port = {s.port}
-security = {_toml(s.security)}
-verify_certificate = {str(s.verify_certificate).lower()}
+host = {_toml(s_host)}
+port = {s_port}
+security = {_toml(s_sec)}
+verify_certificate = {str(s_verify).lower()}
 {smtp_ca}# A login of its own, if the server needs one:
 # username = {_toml(imap_user)}
 # password_env = {_toml(f"MAILFLOW_{key.upper().replace('-', '_')}_SMTP_PASSWORD")}

@@ -415,7 +415,8 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
     return deployment.office(office) if office is not None else deployment.offices[0]
 
 
-def load_deployment(path: Path | str | None = None, env: dict[str, str] | None = None) -> Deployment:
+def load_deployment(path: Path | str | None = None, env: dict[str, str] | None = None, *,
+                    allow_empty: bool = False) -> Deployment:
     """Read, validate and return every office of the configuration. Raises
     ConfigError naming file and key.
 
@@ -468,7 +469,7 @@ def load_deployment(path: Path | str | None = None, env: dict[str, str] | None =
             offices.append(_office_settings(
                 office_source, office_path, env, url, file.logging.level, of.office, of.imap, of.smtp,
                 _merged(file.limits, of.limits), _merged(file.security, of.security)))
-    if not offices:
+    if not offices and not allow_empty:  # allow_empty: `mailflow office add` writing the first one
         raise source.fail("office", "is missing: expected [office], [imap] and [smtp], or [deployment] offices "
                                     "naming a folder of office files")
     seen: dict[str, Path] = {}

@@ -109,6 +109,16 @@ class WorkerRuntime:
                                          pool_size=self.concurrency + WORK_SLOTS + 1, max_overflow=2)
             return self.fleet
 
+    def known(self, office: str) -> Fleet:
+        """The desks, which must include ``office``: every worker of a database
+        runs the same configuration (a job goes to whichever worker is free)."""
+        fleet = self.desks()
+        if office not in fleet.apps:
+            raise ConfigError(f"a job for office {office!r}, which this worker's configuration "
+                              f"({self.deployment.path}) does not have: every worker of one database must run the "
+                              "same configuration (the same offices)")
+        return fleet
+
     def stop(self) -> None:
         """Every job ends at its next step (a mail in hand is finished first)."""
         self.stopping.set()
@@ -128,7 +138,7 @@ class WorkerRuntime:
         at most. Returns the seconds before the next watch should start: 0 on
         a stop (another worker takes over at once), 1 after the hold, a
         backoff after a mail-server error."""
-        fleet = self.desks()
+        fleet = self.known(office)
         daemon = fleet.daemon(office)
         until = time.monotonic() + self.hold
         retry_in = 0.0
@@ -166,7 +176,7 @@ class WorkerRuntime:
     def drain(self, office: str) -> int:
         """Resolve sends a dead worker left, then send the office's due mail.
         Returns how many were sent."""
-        fleet = self.desks()
+        fleet = self.known(office)
         app = fleet.apps[office]
         daemon = fleet.daemon(office)
         probe = None
@@ -187,7 +197,7 @@ class WorkerRuntime:
         return result.sent
 
     def timers(self, office: str) -> None:
-        fleet = self.desks()
+        fleet = self.known(office)
         app = fleet.apps[office]
         daemon = fleet.daemon(office)
         app.deadlines.run_once()
