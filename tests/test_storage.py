@@ -181,3 +181,41 @@ def test_a_reply_is_matched_to_its_complaint_through_the_token_index(tmp_path):
         plan = " ".join(str(row[-1]) for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
     engine.dispose()
     assert "ix_complaints_reply_token" in plan, plan
+
+
+def test_a_database_from_before_offices_migrates_with_its_numbers_intact(db_url):
+    """Migration 0009 on a database of one office (revision 0008, with rows):
+    every row becomes the office 'default' (what a mailflow.toml without
+    office.key is), the register counter goes on from where it was, and the
+    checkpoint and report run keep their values."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from mailflow.store.models import Complaint, MailboxState, ReportRun
+
+    engine = db.make_engine(db_url)
+    db.upgrade(engine, "0008")
+    at = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        for seq in (1, 2):
+            conn.execute(text(
+                "INSERT INTO complaints (number, year, seq, status, channel, category, category_name, section, "
+                "complainant_name, complainant_email, nik, phone, address, description, reply_token, created_at, "
+                "updated_at) VALUES (:n, 2026, :s, 'registered', 'email', 'ktp-el', 'KTP-el', 'identitas', 'Siti', "
+                "'warga1@dukcapil.test', '3402014501900001', '081234567890', 'Bantul', 'x', :t, :at, :at)"),
+                {"n": f"ADU/2026/{seq:06d}", "s": seq, "t": f"tok{seq}", "at": at})
+        conn.execute(text("INSERT INTO counters (name, value) VALUES ('register:2026', 2)"))
+        conn.execute(text("INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, updated_at) "
+                          "VALUES ('INBOX', 7, 41, :at)"), {"at": at})
+        conn.execute(text("INSERT INTO report_runs (month, sent_at) VALUES ('2026-10', :at)"), {"at": at})
+    db.upgrade(engine)
+    factory = db.session_factory(engine)
+    with factory.begin() as session:
+        assert [(c.office, c.number) for c in session.query(Complaint).order_by(Complaint.seq)] == \
+            [("default", "ADU/2026/000001"), ("default", "ADU/2026/000002")]
+        assert numbering.register_number(session, "default", "ADU/{year}/{seq:06d}", 2026)[1] == "ADU/2026/000003"
+        state = session.get(MailboxState, ("default", "INBOX"))
+        assert (state.uidvalidity, state.last_uid) == (7, 41)
+        assert session.get(ReportRun, ("default", "2026-10")) is not None
+    engine.dispose()
