@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import email
 import os
-import secrets
 import signal
 import smtplib
 import subprocess
@@ -30,7 +29,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from devstack.config import write_office
-from support import PG_URL, REPO, TEST_ENV, VALID_BODY, complaint_mail, pg_schema_url
+from support import REPO, TEST_ENV, VALID_BODY, complaint_mail, private_pg_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -46,18 +45,8 @@ def _keys() -> list[str]:
 
 @pytest.fixture
 def pg_schema():
-    if not PG_URL:
-        pytest.skip("MAILFLOW_TEST_DATABASE_URL not set (CI sets it to the local PostgreSQL): workers need PostgreSQL")
-    schema = "w_" + secrets.token_hex(6)
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield pg_schema_url(PG_URL, schema)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with private_pg_schema("w_", ": workers need PostgreSQL") as url:
+        yield url
 
 
 def _deployment(tmp_path: Path, stack, url: str) -> Path:
