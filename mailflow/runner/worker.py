@@ -282,6 +282,15 @@ def make_app(runtime: WorkerRuntime):
             if minute:
                 await defer_async(office_timers, key, lock=f"timers:{key}", priority=TIMERS_PRIORITY)
 
+    @app.periodic(cron="17 3 * * *", periodic_id="cleanup", priority=TIMERS_PRIORITY)
+    @app.task(name="mailflow.queue_cleanup", queue=WORK_QUEUE, queueing_lock="mailflow.queue_cleanup",
+              pass_context=True)
+    async def queue_cleanup(context, timestamp: int) -> None:  # noqa: ARG001 - periodic tasks get it
+        """Daily: the queue's own record of ended jobs (succeeded ones are
+        deleted at once; failed and cancelled ones kept a week to look at)."""
+        await context.app.job_manager.delete_old_jobs(nb_hours=24 * 7, include_failed=True, include_cancelled=True,
+                                                      include_aborted=True)
+
     return app
 
 
