@@ -37,6 +37,7 @@ OFFICES = 20
 COMPLAINTS = int(os.environ.get("MAILFLOW_TEST_WORKER_COMPLAINTS", "2000"))
 CITIZENS = [f"warga{i}" for i in range(1, 10)]
 TAKEOVER_LIMIT = 40.0
+HEARTBEAT_GAP = 4.0  # > the workers' heartbeat interval: the living have beaten since the kill
 
 
 def _keys() -> list[str]:
@@ -107,11 +108,14 @@ def _inject(stack, mails: list[tuple[str, bytes]], progress: list[int]) -> None:
         t.join()
 
 
-def _held_by(engine, worker_pid: int) -> list[str]:
-    """The offices whose mailbox the worker of this pid looked at last."""
+def _held_by_the_dead(engine, killed_at: datetime) -> list[str]:
+    """The offices whose watch job runs on a worker that has not beaten since
+    the kill (the killed process's procrastinate workers)."""
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT office FROM mailbox_state WHERE checked_by LIKE :n"),
-                            {"n": f"%:{worker_pid}"}).scalars()
+        rows = conn.execute(text(
+            "SELECT j.args->>'office' FROM procrastinate_jobs j JOIN procrastinate_workers w ON w.id = j.worker_id "
+            "WHERE j.status = 'doing' AND j.task_name = 'mailflow.watch_mailbox' AND w.last_heartbeat < :k"),
+            {"k": killed_at}).scalars()
         return sorted(rows)
 
 
@@ -159,12 +163,13 @@ def test_three_workers_share_twenty_offices_and_survive_a_sigkill(mailstack, tmp
         # A third of the way in: SIGKILL the first worker, holding whatever it holds.
         _wait(lambda: progress[0] >= COMPLAINTS // 3, 300, "a third of the mail to arrive", step=0.1)
         victim = workers[0]
-        orphaned = _held_by(engine, victim.pid)
         killed_at = datetime.now(UTC)
         victim.send_signal(signal.SIGKILL)
         victim.wait()
+        time.sleep(HEARTBEAT_GAP)
+        orphaned = _held_by_the_dead(engine, killed_at)
         print(f"\nSIGKILL at {killed_at:%H:%M:%S.%f}, holding {orphaned}")
-
+        assert orphaned, "the killed worker watched no mailbox: the takeover would not be tested"
         first_look: dict[str, float] = {}
 
         def taken_over():

@@ -60,11 +60,12 @@ TICK = 5  # seconds between ticks (a six-field cron: croniter takes the seconds 
 HEARTBEAT = 2.0  # seconds between a worker's heartbeats
 STALLED_AFTER = 10.0  # no heartbeat for this long: the worker is gone, its jobs go back to the queue
 HOLD = 60.0  # seconds a watch job keeps its mailbox before handing it back to the queue
-# Two queues, each with its own slots in every worker process: watching
-# mailboxes (long jobs, one per office at a time: --concurrency of them), and
-# the short work -- sending, timers, the tick -- that must never wait for a
-# watch to end.
-WATCH_QUEUE, WORK_QUEUE = "mailflow-watch", "mailflow"
+# Three queues, each with its own slots in every worker process: watching
+# mailboxes (long jobs, one per office at a time: --concurrency of them); the
+# short work -- sending, timers -- that must never wait for a watch to end;
+# and the tick, which must never wait for a busy drain (it is what hands a
+# dead worker's mailboxes on).
+WATCH_QUEUE, WORK_QUEUE, TICK_QUEUE = "mailflow-watch", "mailflow", "mailflow-tick"
 WORK_SLOTS = 4
 # A free slot goes to an unwatched mailbox first (the worst state: mail waits
 # unseen), then to the timers, then to sending. A watch that used up its hold
@@ -104,9 +105,13 @@ class WorkerRuntime:
     def desks(self) -> Fleet:
         with self._lock:
             if self.fleet is None:
-                # A connection for each job running at once, and the tick's.
-                self.fleet = Fleet.build(self.deployment, clock=self.clock,
-                                         pool_size=self.concurrency + WORK_SLOTS + 1, max_overflow=2)
+                # A connection for each job in a transaction at once, and the
+                # tick's; at most 8 kept open between bursts (watches waiting
+                # in IDLE hold none), so many workers fit PostgreSQL's
+                # max_connections.
+                slots = self.concurrency + WORK_SLOTS + 1
+                self.fleet = Fleet.build(self.deployment, clock=self.clock, pool_size=min(slots, 8),
+                                         max_overflow=max(slots - 8, 0) + 2)
             return self.fleet
 
     def known(self, office: str) -> Fleet:
@@ -262,7 +267,7 @@ def make_app(runtime: WorkerRuntime):
             pass
 
     @app.periodic(cron=f"* * * * * */{TICK}", periodic_id="tick", priority=TICK_PRIORITY)
-    @app.task(name=TICK_TASK, queue=WORK_QUEUE, queueing_lock="mailflow.tick", pass_context=True)
+    @app.task(name=TICK_TASK, queue=TICK_QUEUE, queueing_lock="mailflow.tick", pass_context=True)
     async def tick(context, timestamp: int) -> None:
         manager = context.app.job_manager
         for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER):
@@ -283,7 +288,7 @@ def make_app(runtime: WorkerRuntime):
                 await defer_async(office_timers, key, lock=f"timers:{key}", priority=TIMERS_PRIORITY)
 
     @app.periodic(cron="17 3 * * *", periodic_id="cleanup", priority=TIMERS_PRIORITY)
-    @app.task(name="mailflow.queue_cleanup", queue=WORK_QUEUE, queueing_lock="mailflow.queue_cleanup",
+    @app.task(name="mailflow.queue_cleanup", queue=TICK_QUEUE, queueing_lock="mailflow.queue_cleanup",
               pass_context=True)
     async def queue_cleanup(context, timestamp: int) -> None:  # noqa: ARG001 - periodic tasks get it
         """Daily: the queue's own record of ended jobs (succeeded ones are
@@ -323,7 +328,7 @@ def run_worker(runtime: WorkerRuntime) -> None:
         # asyncio sizes by CPU count (6 threads on 2 cores): with more jobs at
         # once the rest would wait, started but not running. One thread per
         # slot, and a few for the tick and deferring from the jobs.
-        loop.set_default_executor(ThreadPoolExecutor(max_workers=runtime.concurrency + WORK_SLOTS + 4,
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=runtime.concurrency + WORK_SLOTS + 5,
                                                      thread_name_prefix="mailflow-job"))
         task: asyncio.Future | None = None
 
@@ -345,7 +350,8 @@ def run_worker(runtime: WorkerRuntime) -> None:
                 app.run_worker_async(queues=[WATCH_QUEUE], concurrency=runtime.concurrency,
                                      name=f"{worker_name()}:watch", **common),
                 app.run_worker_async(queues=[WORK_QUEUE], concurrency=WORK_SLOTS, name=f"{worker_name()}:work",
-                                     **common))
+                                     **common),
+                app.run_worker_async(queues=[TICK_QUEUE], concurrency=1, name=f"{worker_name()}:tick", **common))
             try:
                 await task
             except asyncio.CancelledError:
