@@ -218,6 +218,18 @@ def test_init_writes_owner_only_files_and_the_database_stays_so(tmp_path):
     engine.dispose()
 
 
+def test_init_with_a_data_folder_puts_the_database_there_owner_only(tmp_path):
+    """Configuration in /etc, data in /var/lib: the service unit may write only the latter."""
+    os.umask(0o022)
+    conf, data = tmp_path / "etc", tmp_path / "var" / "lib" / "mailflow"
+    r = mailflow("init", str(conf), "--data", str(data))
+    assert r.returncode == 0, r.stderr
+    assert not (conf / "mailflow.db").exists()
+    assert mode(data) == 0o700 and mode(data / "mailflow.db") == 0o600 and mode(conf / "mailflow.toml") == 0o600
+    settings = load_settings(conf / "mailflow.toml", env=TEST_ENV)
+    assert settings.database_url == f"sqlite:///{data / 'mailflow.db'}"
+
+
 def test_config_check_warns_about_a_database_others_can_read(filled):
     path, settings = filled
     database = db.sqlite_path(settings.database_url)

@@ -19,6 +19,9 @@ from mailflow.store import db
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Where to write mailflow.toml, rules/ and the database.")] = Path("."),
+    data: Annotated[Path | None, typer.Option(
+        help="Put the SQLite database in this folder instead (created owner-only), e.g. /var/lib/mailflow: "
+             "configuration in /etc, data where the service may write.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing mailflow.toml.")] = False,
 ) -> None:
     """Write a starter mailflow.toml and rules/ here, and create the database."""
@@ -26,8 +29,16 @@ def init(
     target = directory / "mailflow.toml"
     if target.exists() and not force:
         raise MailflowError(f"{target} exists already (use --force to overwrite it)")
+    text = shipped("mailflow.toml").read_bytes()
+    if data is not None:
+        data = data.resolve()
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data.chmod(0o700)  # it holds personal data (NIK, No. KK)
+        default_url = b'url = "sqlite:///mailflow.db"'
+        assert default_url in text, "the shipped mailflow.toml's database.url changed"
+        text = text.replace(default_url, b'url = "sqlite:///' + str(data / "mailflow.db").encode() + b'"')
     # Owner-only, like everything mailflow writes (docs/SECURITY.md).
-    write_private(target, shipped("mailflow.toml").read_bytes())
+    write_private(target, text)
     rules_dir = directory / "rules"
     rules_dir.mkdir(exist_ok=True)
     for src in sorted(shipped("rules").glob("*.toml")):
