@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -44,15 +45,11 @@ def pg_schema_url(base: str, schema: str) -> str:
     return f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """A fresh, empty database URL: an SQLite file, or a private PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'mailflow.db'}"
-        return
-    if not PG_URL:
-        pytest.skip("MAILFLOW_TEST_DATABASE_URL not set (CI sets it to the local PostgreSQL)")
-    schema = "t_" + secrets.token_hex(6)
+@contextmanager
+def private_pg_schema(prefix: str = "t_") -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema on MAILFLOW_TEST_DATABASE_URL, dropped
+    afterwards: yields the URL whose connections use it."""
+    schema = prefix + secrets.token_hex(6)
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
@@ -62,6 +59,18 @@ def db_url(request, tmp_path):
         with admin.connect() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh, empty database URL: an SQLite file, or a private PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mailflow.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("MAILFLOW_TEST_DATABASE_URL not set (CI sets it to the local PostgreSQL)")
+    with private_pg_schema() as url:
+        yield url
 
 
 TEST_ENV = {"TEST_IMAP_PASSWORD": "secret"}
