@@ -75,10 +75,13 @@ def write_config(directory: Path, *, db_url: str, imap_port: int = 143, smtp_por
 def write_office(folder: Path, key: str, *, username: str, imap_port: int = 143, smtp_port: int = 25,
                  rules: str = "bantul-email.toml", register_pattern: str | None = None, host: str = "127.0.0.1",
                  name: str | None = None, password_env: str = "TEST_IMAP_PASSWORD", poll_interval: float = 1,
-                 extra: str = "") -> Path:
+                 imap_extra: str = "", extra: str = "") -> Path:
     """Write ``folder/<key>.toml``: one more office of a deployment (its mailbox
     ``username`` on the local mail stack, which is also its complaint address's
-    local part). ``extra`` (whole tables, e.g. ``[limits]``) is appended."""
+    local part). ``imap_extra`` lines go inside ``[imap]`` (e.g.
+    ``sent_folder = "Sent"``); ``extra`` (whole tables, e.g. ``[limits]``) is
+    appended."""
+    imap_lines = "".join(line.strip() + "\n" for line in imap_extra.splitlines())
     pattern = f"register_pattern = {_toml_str(register_pattern)}\n" if register_pattern else ""
     text = (
         "[office]\n"
@@ -90,7 +93,7 @@ def write_office(folder: Path, key: str, *, username: str, imap_port: int = 143,
         "\n[imap]\n"
         f"host = {_toml_str(host)}\nport = {imap_port}\nsecurity = \"none\"\n"
         f"username = {_toml_str(username)}\npassword_env = {_toml_str(password_env)}\n"
-        f"poll_interval = {poll_interval}\ntimeout = 10\n"
+        f"poll_interval = {poll_interval}\ntimeout = 10\n{imap_lines}"
         "\n[smtp]\n"
         f"host = {_toml_str(host)}\nport = {smtp_port}\nsecurity = \"none\"\ntimeout = 10\n"
     )

@@ -256,3 +256,40 @@ def test_three_workers_share_twenty_offices_and_survive_a_sigkill(mailstack, tmp
     assert len(acks) == COMPLAINTS and len(forwards) == COMPLAINTS
     assert not doubled
     assert takeover <= TAKEOVER_LIMIT
+
+
+def test_sigterm_hands_every_job_back(mailstack, tmp_path, pg_schema):
+    """A worker stopped by SIGTERM while it watches a mailbox (and its short-job
+    slots are idle) waits for both of its procrastinate workers: the watch job
+    ends as succeeded and its successor is queued, so no job is left 'doing'
+    (which would hold the mailbox's lock until the stalled-job check, ~15 s)."""
+    stack = mailstack
+    stack.start(users=["aduan-k00"])
+    stack.reset()
+    config = tmp_path / "mailflow.toml"
+    config.write_text(f'[deployment]\noffices = "offices"\n\n[database]\nurl = "{pg_schema}"\n', encoding="utf-8")
+    write_office(tmp_path / "offices", "k00", username="aduan-k00", imap_port=stack.imap_port,
+                 smtp_port=stack.smtp_port)
+    subprocess.run([sys.executable, "-m", "mailflow", "db", "upgrade"], cwd=REPO, env=_env(config), check=True,
+                   capture_output=True)
+    engine = create_engine(pg_schema)
+    log = tmp_path / "w.log"
+    worker = _start_worker(config, log)
+    try:
+        def watching():
+            with engine.connect() as conn:
+                return conn.execute(text("SELECT count(*) FROM mailbox_state WHERE checked_at IS NOT NULL")).scalar()
+        _wait(watching, 60, "the mailbox to be watched")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+        with engine.connect() as conn:
+            jobs = conn.execute(text("SELECT task_name, status FROM procrastinate_jobs "
+                                     "WHERE status IN ('todo', 'doing') ORDER BY id")).all()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        engine.dispose()
+    assert ("mailflow.watch_mailbox", "todo") in jobs, jobs  # handed back
+    assert all(status != "doing" for _, status in jobs), jobs
+    output = log.read_text()
+    assert "Traceback" not in output, output[-3000:]

@@ -330,13 +330,13 @@ def run_worker(runtime: WorkerRuntime) -> None:
         # slot, and a few for the tick and deferring from the jobs.
         loop.set_default_executor(ThreadPoolExecutor(max_workers=runtime.concurrency + WORK_SLOTS + 5,
                                                      thread_name_prefix="mailflow-job"))
-        task: asyncio.Future | None = None
+        runs: list[asyncio.Future] = []
 
         def on_signal(signum: int) -> None:
             log.info("received %s; handing the mailboxes back", signal.Signals(signum).name)
             runtime.stop()
-            if task is not None:
-                task.cancel()  # procrastinate stops taking jobs and waits for the running ones
+            for run in runs:
+                run.cancel()  # procrastinate stops taking jobs and waits for the running ones
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal, sig)
@@ -346,16 +346,21 @@ def run_worker(runtime: WorkerRuntime) -> None:
             common = dict(install_signal_handlers=False, update_heartbeat_interval=HEARTBEAT,
                           stalled_worker_timeout=STALLED_AFTER, listen_notify=True, fetch_job_polling_interval=1.0,
                           delete_jobs="successful")
-            task = asyncio.gather(
+            runs.extend(asyncio.ensure_future(run) for run in (
                 app.run_worker_async(queues=[WATCH_QUEUE], concurrency=runtime.concurrency,
                                      name=f"{worker_name()}:watch", **common),
                 app.run_worker_async(queues=[WORK_QUEUE], concurrency=WORK_SLOTS, name=f"{worker_name()}:work",
                                      **common),
-                app.run_worker_async(queues=[TICK_QUEUE], concurrency=1, name=f"{worker_name()}:tick", **common))
+                app.run_worker_async(queues=[TICK_QUEUE], concurrency=1, name=f"{worker_name()}:tick", **common)))
             try:
-                await task
+                await asyncio.gather(*runs)  # a crash of any of them ends the process
             except asyncio.CancelledError:
-                pass
+                # A stop. gather ends as soon as the first one is done (the
+                # work slots, idle, usually): wait for the others to finish their
+                # jobs too, or they would be cut off with the app closed under
+                # them, left 'doing' (holding their locks until the stalled-job
+                # check) and their mailboxes not handed back.
+                await asyncio.gather(*runs, return_exceptions=True)
 
     try:
         asyncio.run(main())
