@@ -13,6 +13,7 @@ MAILFLOW_TEST_WORKER_COMPLAINTS (the figures printed say what ran)."""
 from __future__ import annotations
 
 import email
+import json
 import os
 import signal
 import smtplib
@@ -108,6 +109,13 @@ def _inject(stack, mails: list[tuple[str, bytes]], progress: list[int]) -> None:
         t.join()
 
 
+def _last_looked_by(engine, pid: int) -> list[str]:
+    """The offices whose mailbox the process ``pid`` looked at last."""
+    with engine.connect() as conn:
+        return sorted(conn.execute(text("SELECT office FROM mailbox_state WHERE checked_by LIKE :p"),
+                                   {"p": f"%:{pid}"}).scalars())
+
+
 def _held_by_the_dead(engine, killed_at: datetime) -> list[str]:
     """The offices whose watch job runs on a worker that has not beaten since
     the kill (the killed process's procrastinate workers)."""
@@ -162,7 +170,7 @@ def test_three_workers_share_twenty_offices_and_survive_a_sigkill(mailstack, tmp
 
         # A third of the way in: SIGKILL the first worker, holding whatever it holds.
         _wait(lambda: progress[0] >= COMPLAINTS // 3, 300, "a third of the mail to arrive", step=0.1)
-        victim = workers[0]
+        victim = max(workers, key=lambda w: len(_last_looked_by(engine, w.pid)))  # the one watching most
         killed_at = datetime.now(UTC)
         victim.send_signal(signal.SIGKILL)
         victim.wait()
@@ -191,9 +199,22 @@ def test_three_workers_share_twenty_offices_and_survive_a_sigkill(mailstack, tmp
             raise AssertionError(f"killed at {killed_at}\njobs {jobs}\nworkers {ws}\nboxes {boxes}") from None
         takeover = max(first_look.values(), default=0.0)
 
+        # The fleet as `mailflow workers` shows it: the dead worker stalled, the
+        # two alive watching the mailboxes, every office looked at.
+        status = subprocess.run([sys.executable, "-m", "mailflow", "workers", "--json"], cwd=REPO,
+                                env=_env(config), capture_output=True, text=True)
+        assert status.returncode == 0, status.stderr
+        fleet = json.loads(status.stdout)
+        alive = [w for w in fleet["workers"] if not w["stalled"]]
+        assert len(alive) == 2 * 3  # two processes, three procrastinate workers each (watch, work, tick)
+        assert any(w["stalled"] for w in fleet["workers"])  # the killed one, until a new worker prunes it
+        assert [o["office"] for o in fleet["offices"]] == _keys()
+        assert all(o["checked_at"] for o in fleet["offices"])
+        assert sum(1 for o in fleet["offices"] if o["watched_by"]) >= OFFICES // 2
+
         # Two thirds in: a new worker joins (a restart).
         _wait(lambda: progress[0] >= 2 * COMPLAINTS // 3, 300, "two thirds of the mail to arrive", step=0.1)
-        workers.append(_start_worker(config, logs / "w3.log"))
+        workers.append(_start_worker(config, logs / "w3.log"))  # the killed one's place
         injector.join()
 
         def settled():
