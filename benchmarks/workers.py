@@ -177,6 +177,15 @@ class Workers:
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs]
 
+    def log_tails(self, lines: int = 15) -> str:
+        """The last lines of each worker's log (for an error message)."""
+        out = []
+        for log in self.logs:
+            log.flush()
+            tail = Path(log.name).read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {Path(log.name).name}\n" + "\n".join(tail))
+        return "\n".join(out)
+
     def alive(self) -> bool:
         return all(p.poll() is None for p in self.procs)
 
@@ -253,8 +262,9 @@ def _groups(stack: Stack, workers: Workers) -> cpu.Groups:
 
 def _wait(predicate, timeout: float, what: str, workers: Workers, step: float = 0.05) -> None:
     if not wait_until(lambda: predicate() or not workers.alive(), timeout, step) or not workers.alive():
-        raise RuntimeError(f"workers: timed out after {timeout:.0f} s waiting for {what}"
-                           + ("" if workers.alive() else " (a worker exited; see its log)"))
+        if workers.alive():
+            raise RuntimeError(f"workers: timed out after {timeout:.0f} s waiting for {what}\n{workers.log_tails()}")
+        raise RuntimeError(f"workers: a worker exited while waiting for {what}\n{workers.log_tails()}")
 
 
 def _intake(stack: Stack, db: Schema, workers: Workers, n: int) -> dict:
