@@ -1,8 +1,9 @@
-"""``python -m benchmarks all|intake|e2e|outbox|latency|memory|scale [--quick] [--json FILE]``."""
+"""``python -m benchmarks all|intake|e2e|outbox|latency|memory|scale|workers [--quick] [--json FILE]``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -11,10 +12,10 @@ from pathlib import Path
 
 from benchmarks.harness import REPO, Run, Stack, table, write_json
 
-NAMES = ("intake", "e2e", "outbox", "latency", "memory", "scale")
-NEEDS_STACK = {"intake", "e2e", "outbox", "latency", "memory"}
+NAMES = ("intake", "e2e", "outbox", "latency", "memory", "scale", "workers")
+NEEDS_STACK = {"intake", "e2e", "outbox", "latency", "memory", "workers"}
 DEFAULT_JSON = REPO / "benchmarks" / "results" / "latest.json"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_URL = os.environ.get("MAILFLOW_TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write the results (default {DEFAULT_JSON})")
     p.add_argument("--complaints", type=int, help="scale: complaints to generate (default 1,000,000; --quick 5,000)")
     p.add_argument("--pg-url", default=PG_URL,
-                   help="scale: a PostgreSQL server to create (and drop) database mailflow_bench on; '' to skip")
+                   help="scale: a PostgreSQL server to create (and drop) database mailflow_bench on; workers: "
+                        "one to create (and drop) private schemas on (default MAILFLOW_TEST_DATABASE_URL, else "
+                        "the local server); '' to skip both")
     p.add_argument("--profile", type=Path, help="write pyinstrument profiles of mailflow's intake and drain here")
     args = p.parse_args(argv)
     names = list(NAMES) if "all" in args.names else args.names
@@ -70,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
 
                 scale.run(run, work, complaints=args.complaints or (5000 if q else 1_000_000),
                           pg_url=args.pg_url, repeats=3 if q else 5)
+            elif name == "workers":
+                from benchmarks import workers
+
+                workers.run(run, stack, work / "workers", pg_url=args.pg_url, n_intake=100 if q else 2000,
+                            n_e2e=40 if q else 1000, n_pickup=6 if q else 120, repeats=1 if q else 3,
+                            # --quick: one variant whose slots watch all 20 mailboxes (no turns to wait for)
+                            variants=((2, 12),) if q else ((1, 12), (2, 12), (3, 12), (1, 20)))
             run.details.setdefault("seconds", {})[name] = round(time.perf_counter() - t, 1)
     finally:
         if stack is not None:

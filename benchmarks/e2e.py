@@ -107,14 +107,21 @@ def _variant(stack: Stack, cmd: list[str], n: int, tag: str, timeout: float, log
         log.close()
 
 
+def run_raw(stack: Stack, n: int, workdir: Path, tag: str = "e2e-raw") -> dict:
+    """The raw script (``benchmarks.rawpipe``) on N complaints sent through the
+    SMTP front: what the servers allow. Its ``seconds`` is None if it did not finish."""
+    s = stack.stack
+    workdir.mkdir(parents=True, exist_ok=True)
+    return _variant(stack, [sys.executable, "-m", "benchmarks.rawpipe", "--imap-port", str(s.imap_port),
+                            "--smtp-port", str(s.smtp_port), "--n", str(n), "--poll", str(POLL)],
+                    n, tag, 60 + n * 0.5, workdir)
+
+
 def run(r: Run, stack: Stack, workdir: Path, *, n: int) -> None:
     bench = "e2e"
     timeout = 60 + n * 0.5
-    s = stack.stack
     workdir.mkdir(parents=True, exist_ok=True)
-    raw = _variant(stack, [sys.executable, "-m", "benchmarks.rawpipe", "--imap-port", str(s.imap_port),
-                           "--smtp-port", str(s.smtp_port), "--n", str(n), "--poll", str(POLL)],
-                   n, "e2e-raw", timeout, workdir)
+    raw = run_raw(stack, n, workdir)
     desk = make_desk(stack, workdir / "e2e", build=False, poll_interval=POLL)
     mf = _variant(stack, mailflow_cmd("run", "--log-format", "json", "--config", str(desk.config)), n,
                   "e2e-mailflow", timeout, workdir)
