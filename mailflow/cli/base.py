@@ -41,8 +41,9 @@ app.add_typer(config_app, name="config")
 
 ConfigOpt = Annotated[
     Path | None,
+    # readable=False: mailflow says itself what is wrong with the file, as one line (main).
     typer.Option("--config", "-c", help="Path to mailflow.toml (default ./mailflow.toml, or $MAILFLOW_CONFIG).",
-                 envvar="MAILFLOW_CONFIG", show_envvar=True),
+                 envvar="MAILFLOW_CONFIG", show_envvar=True, readable=False),
 ]
 RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show NIK/KK numbers in full (personal data, UU 27/2022).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -64,12 +65,43 @@ def clock(ctx: typer.Context) -> Callable[[], datetime]:
 
 
 def main(args: list[str] | None = None, obj: CliContext | None = None) -> None:
-    """Console-script entry point: user-fixable errors become one line and exit 2."""
+    """Console-script entry point: user-fixable errors become one line and exit
+    2. Exception types decide what a user sees: a ``MailflowError`` says its
+    fix; a database that cannot be used (unreachable, read-only, corrupt) and
+    a file that cannot be read or written (permissions) are said the same way,
+    here, in one place; anything else is a bug and keeps its traceback."""
     try:
         app(args=args, obj=obj)
     except MailflowError as exc:
-        typer.echo(f"mailflow: error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(describe_os_error(exc))
+    except Exception as exc:
+        from mailflow.store.db import describe_error
+
+        said = describe_error(exc)
+        if said is None:
+            raise
+        _fail(said)
+
+
+def _fail(line: str) -> None:
+    typer.echo(f"mailflow: error: {line}", err=True)
+    sys.exit(2)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file mailflow could not read or write, naming it and the fix."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is None:  # not a file: a connection, say
+        return f"{type(exc).__name__}: {reason}"
+    name = exc.filename
+    if isinstance(exc, PermissionError):
+        return (f"{name}: {reason}: give the user running mailflow access to it (and to its directory), "
+                "or use another path")
+    if isinstance(exc, FileNotFoundError):
+        return f"{name}: {reason}: check the path"
+    return f"{name}: {reason}"
 
 
 def say(text: str) -> None:

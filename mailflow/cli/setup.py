@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from mailflow.cli.base import ConfigOpt, app, build, config_app, db_app, rules_app, settings_from, table
+from mailflow.cli.base import (
+    ConfigOpt,
+    JsonOpt,
+    app,
+    clock,
+    config_app,
+    db_app,
+    deployment_from,
+    many,
+    rules_app,
+    settings_from,
+    table,
+)
 from mailflow.config.paths import readable_by_others, shipped, write_private
 from mailflow.config.rules import load_rules
 from mailflow.config.settings import load_settings, redact_url
@@ -69,42 +82,150 @@ def db_upgrade(config: ConfigOpt = None) -> None:
 
 
 @db_app.command("status")
-def db_status(config: ConfigOpt = None) -> None:
-    """Show the schema version of the database and the one this mailflow needs."""
+def db_status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Show the schema version of the database and the one this mailflow
+    needs. Exit code 1 if they differ."""
     settings = settings_from(config)
     engine = db.make_engine(settings.database_url)
-    current, head = db.current_revision(engine), db.head_revision()
-    engine.dispose()
-    typer.echo(f"database: {redact_url(settings.database_url)}\nschema:   {current or 'none'}\nneeded:   {head}")
+    try:
+        current, head = db.current_revision(engine), db.head_revision()
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps({"database": redact_url(settings.database_url), "schema": current, "needed": head,
+                               "up_to_date": current == head}, indent=2))
+    else:
+        typer.echo(f"database: {redact_url(settings.database_url)}\nschema:   {current or 'none'}\nneeded:   {head}")
     if current != head:
         raise typer.Exit(1)
 
 
 # --------------------------------------------------------------------------- config / rules
 @config_app.command("check")
-def config_check(ctx: typer.Context, config: ConfigOpt = None) -> None:
-    """Validate mailflow.toml, its rules file and templates, and the database schema."""
-    settings = settings_from(config)
-    application = build(ctx, settings, check_schema=False)
+def config_check(
+    ctx: typer.Context,
+    connect: Annotated[bool, typer.Option(
+        "--connect", help="Also log in to every office's IMAP server (and select its folder) and SMTP server "
+                          "(EHLO, and login if smtp.username is set), and say what failed and how to fix it.")] = False,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Validate mailflow.toml (every office), its rules files and templates,
+    the secrets (password_env / password_file) and the database schema; with
+    --connect, the mail servers too. Exit code 1 if a secret is missing, the
+    schema is not at this mailflow's head, or (--connect) a login failed;
+    warnings (files others can read) do not fail it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from mailflow.runner.fleet import Fleet
+
+    deployment = deployment_from(config)
+    checks: list[dict[str, Any]] = []
+
+    def add(check: str, ok: bool, detail: str, office: str | None = None, level: str | None = None) -> None:
+        checks.append({"office": office, "check": check, "ok": ok,
+                       "level": level or ("ok" if ok else "error"), "detail": detail})
+
+    add("config", True, f"{deployment.path} OK")
+    fleet = Fleet.build(deployment, clock=clock(ctx), check_schema=False)
     try:
-        db.check_schema(application.engine)
-        schema = "up to date"
-    except MailflowError as exc:
-        schema = str(exc)
-    typer.echo(f"config:    {settings.path} OK")
-    typer.echo(f"rules:     {application.rules.path} OK ({len(application.rules.steps)} steps, {len(application.rules.roles)} roles)")
-    typer.echo(f"templates: {len(application.renderer.names())} found")
-    typer.echo(f"database:  {redact_url(settings.database_url)}: {schema}")
+        try:
+            db.check_schema(fleet.shared.engine)
+            add("database", True, f"{redact_url(deployment.database_url)}: up to date")
+        except MailflowError as exc:
+            add("database", False, f"{redact_url(deployment.database_url)}: {exc}")
+        except SQLAlchemyError as exc:
+            add("database", False, db.describe_error(exc, deployment.database_url) or str(exc).splitlines()[0])
+        for key, application in fleet.apps.items():
+            office = key if many(deployment) else None
+            settings = application.settings
+            add("rules", True, f"{application.rules.path} OK ({len(application.rules.steps)} steps, "
+                               f"{len(application.rules.roles)} roles)", office)
+            add("templates", True, f"{len(application.renderer.names())} found", office)
+            try:
+                settings.check_secrets()
+                add("secrets", True, "found (not shown)", office)
+            except MailflowError as exc:
+                add("secrets", False, str(exc), office)
+            for what, path in _private_files(settings):
+                if readable_by_others(path):
+                    add("permissions", True, f"{what} {path} can be read by other users of this machine; "
+                        f"run `chmod 600 {path}` (it holds {'personal data' if what == 'database' else 'secrets'})",
+                        office, level="warning")
+            if connect:
+                for server, problem in (("imap", _try_imap(settings)), ("smtp", _try_smtp(settings))):
+                    cfg = settings.imap if server == "imap" else settings.smtp
+                    done = f", folder {settings.imap.folder} selected" if server == "imap" else ""
+                    add(server, problem is None, problem or f"{cfg.host}:{cfg.port}: logged in{done}", office)
+    finally:
+        fleet.close()
+    failed = [c for c in checks if not c["ok"]]
+    if as_json:
+        typer.echo(json.dumps({"ok": not failed, "checks": checks}, indent=2))
+    else:
+        for c in checks:
+            label = "warning" if c["level"] == "warning" else c["check"]
+            where = f"[{c['office']}] " if c["office"] else ""
+            mark = "" if c["ok"] else "FAILED: "
+            typer.echo(f"{label + ':':<10} {where}{mark}{c['detail']}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _secret_fix(section: str, cfg) -> str:
+    """Where the password of ``section`` comes from, as the fix to name."""
+    if cfg.password.source_env:
+        return f"set the environment variable {cfg.password.source_env} ({section}.password_env) to the right password"
+    if cfg.password.source_file:
+        return f"put the right password in {cfg.password.source_file} ({section}.password_file)"
+    return f"set {section}.password_env or {section}.password_file"
+
+
+def _server_problem(section: str, cfg, exc: BaseException) -> str:
+    """One line of what went wrong logging in to ``cfg``'s server, and the fix."""
+    from mailflow.errors import CredentialError, TLSRequiredError
+
+    where = f"{cfg.host}:{cfg.port}"
+    if isinstance(exc, CredentialError):
+        return (f"{where}: login as {cfg.username!r} refused (wrong user name or password): "
+                f"check {section}.username, and {_secret_fix(section, cfg)}")
+    if isinstance(exc, TLSRequiredError):
+        return str(exc)
+    if isinstance(exc, MailflowError) and "not set" in str(exc):
+        return str(exc)
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = text.split(f"{where}: ", 1)[-1]  # the edge's "cannot connect to IMAP server host:port: ..."
+    if isinstance(exc, ConnectionRefusedError) or "refused" in text.lower() or "connect" in text.lower():
+        return (f"cannot connect to {where} ({text}): is the server running there? "
+                f"Check {section}.host and {section}.port (and {section}.security)")
+    return f"{where}: {type(exc).__name__}: {text}"
+
+
+def _try_imap(settings) -> str | None:
+    """Log in to the office's IMAP server and select its folder: None, or what failed and the fix."""
+    from mailflow.edges.mailbox import Mailbox
+
+    box = Mailbox(settings.imap)
     try:
-        settings.check_secrets()
-        typer.echo("secrets:   found (not shown)")
-    except MailflowError as exc:
-        typer.echo(f"secrets:   {exc}")
-    for what, path in _private_files(settings):
-        if readable_by_others(path):
-            typer.echo(f"warning:   {what} {path} can be read by other users of this machine; "
-                       f"run `chmod 600 {path}` (it holds {'personal data' if what == 'database' else 'secrets'})")
-    application.close()
+        box.select()
+    except Exception as exc:  # every failure is said, with its fix
+        return _server_problem("imap", settings.imap, exc)
+    finally:
+        box.close()
+    return None
+
+
+def _try_smtp(settings) -> str | None:
+    """EHLO (and log in, if configured) at the office's SMTP server: None, or what failed and the fix."""
+    import asyncio
+
+    from mailflow.edges.smtp import SmtpSender
+
+    try:
+        asyncio.run(SmtpSender(settings.smtp).check())
+    except Exception as exc:  # every failure is said, with its fix
+        return _server_problem("smtp", settings.smtp, exc)
+    return None
 
 
 def _private_files(settings) -> list[tuple[str, Path]]:

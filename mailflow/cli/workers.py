@@ -83,7 +83,7 @@ def workers(
     for key in deployment.keys:
         seen = [c for c in checks if c[0] == key and c[1] == folder_of[key]]
         checked, by = (seen[0][2], seen[0][3]) if seen else (None, None)
-        b = backlog.get(key, {"pending": 0, "sending": 0, "failed": 0})
+        b = backlog.get(key, queries.empty_backlog())
         mailboxes.append({"office": key, "watched_by": holder.get(key), "checked_at": checked, "checked_by": by,
                           "outbox_pending": b["pending"], "outbox_sending": b["sending"], "outbox_failed": b["failed"]})
     if as_json:

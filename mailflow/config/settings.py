@@ -36,12 +36,14 @@ class Secret:
     used, so commands that need no server (queue, show, db) work without it.
     """
 
-    __slots__ = ("_value", "_missing", "source_file")
+    __slots__ = ("_value", "_missing", "source_file", "source_env")
 
-    def __init__(self, value: str | None, missing: str | None = None, source_file: Path | None = None):
+    def __init__(self, value: str | None, missing: str | None = None, source_file: Path | None = None,
+                 source_env: str | None = None):
         self._value = value
         self._missing = missing
         self.source_file = source_file  # the password_file it came from, if any (config check looks at its mode)
+        self.source_env = source_env  # the environment variable it came from, if any (config check --connect names it)
 
     def reveal(self) -> str | None:
         if self._missing:
@@ -369,8 +371,8 @@ def _secret(source: Source, name: str, table: _Server, base: Path, env: dict[str
         if var not in env:
             return Secret(None, missing=(
                 f"{source.path}: key '{name}.password_env' names the environment variable {var}, which is not set"
-            ))
-        return Secret(env[var])
+            ), source_env=var)
+        return Secret(env[var], source_env=var)
     if file:
         p = _resolve(base, file)
         try:

@@ -117,6 +117,9 @@ def read(path: Path, error: type[MailflowError], missing: str) -> tuple[Source, 
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): "
                     "save the file as UTF-8") from None
+    except PermissionError as exc:
+        raise error(f"{path}: cannot read the file ({exc.strerror}): let the user running mailflow read it "
+                    f"(it is kept owner-only: `chown` it to that user, `chmod 600` it)") from None
     except OSError as exc:
         raise error(f"{path}: cannot read the file ({exc.strerror})") from None
     try:

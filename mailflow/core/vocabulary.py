@@ -101,6 +101,9 @@ class HopKind(_Labelled):
     REMINDED = "reminded", "Pengingat batas waktu"  # the holder was reminded a step's standard is nearly used up
     OVERDUE = "overdue", "Melewati batas waktu"  # a step's standard passed; the rules' on_breach action was taken
     BOUNCED = "bounced", "Surel tidak sampai (dikembalikan server penerima)"  # a mail we sent came back undelivered
+    # The office's own mail servers (no complaint): the reason starts with "IMAP" or "SMTP".
+    LOGIN_REFUSED = "login-refused", "Login ke server surel ditolak"  # a wrong or expired password (once per outage)
+    UNREACHABLE = "server-unreachable", "Server surel tidak dapat dihubungi"  # refused, timed out, TLS (once per outage)
 
 
 # ---------------------------------------------------------------- mail kinds

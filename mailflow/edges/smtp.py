@@ -54,6 +54,15 @@ class SmtpSender:
                     "smtp.password_file", "SMTP") from None
         return smtp
 
+    async def check(self) -> None:
+        """Connect (EHLO, TLS as configured), log in if configured, and quit:
+        ``mailflow config check --connect``."""
+        smtp = await self._connect()
+        try:
+            await smtp.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            smtp.close()
+
     async def send(self, sender: str, recipients: Sequence[str], raw: bytes) -> str:
         if self._smtp is None or not self._smtp.is_connected:
             self._smtp = await self._connect()

@@ -1,5 +1,11 @@
 """Telling the admin that a mail server refuses mailflow's login: once per
-outage, not once per retry (docs/SECURITY.md, promise 7)."""
+outage, not once per retry (docs/SECURITY.md, promise 7).
+
+Each process also records the start of an outage it meets as a hop of no
+complaint (``login-refused``, or ``server-unreachable`` for a server that
+cannot be reached), the reason starting with the server ("IMAP"/"SMTP"):
+``mailflow status`` reads from them, with the last successful look at the
+mailbox and the last mail sent, which problem is still there and since when."""
 
 from __future__ import annotations
 
@@ -11,10 +17,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.config.settings import Settings
-from mailflow.core.vocabulary import MailKind
+from mailflow.core.vocabulary import HopKind, MailKind
 from mailflow.desk.letters import Letters
 from mailflow.errors import CredentialError
-from mailflow.store import queries
+from mailflow.store import hoplog, queries
 from mailflow.store.db import WriteGate
 
 log = logging.getLogger("mailflow.daemon")
@@ -41,6 +47,7 @@ class LoginAlerts:
         self.gate = gate
         self.clock = clock
         self._down: set[str] = set()
+        self._unreachable: set[str] = set()
         self._lock = threading.Lock()
 
     def failed(self, exc: CredentialError) -> None:
@@ -54,6 +61,8 @@ class LoginAlerts:
             return
         now = self.clock()
         with self.gate, self.factory.begin() as session:
+            hoplog.record(session, HopKind.LOGIN_REFUSED, at=now, office=self.settings.office.key,
+                          reason=f"{server} {cfg.host}:{cfg.port} user {cfg.username or '-'}: {exc}")
             if queries.login_alerts_since(session, self.settings.office.key, server, now - REMIND_AFTER):
                 # Another process (a cron `poll --once`, a restart) told the admin of this outage.
                 log.error("%s login refused: %s; mail stays queued (the admin was alerted already)", server, exc)
@@ -62,8 +71,21 @@ class LoginAlerts:
             self.letters.to_admin(session, MailKind.LOGIN_FAILED, now, server=server, host=cfg.host,
                                   username=cfg.username or "", error=str(exc))
 
+    def unreachable(self, server: str, exc: BaseException) -> None:
+        """``server`` could not be reached (refused, timed out, TLS failed): the
+        first time in an outage, recorded as a hop (the caller logs it)."""
+        cfg = self.settings.smtp if server == "SMTP" else self.settings.imap
+        with self._lock:
+            if server in self._unreachable:
+                return
+            self._unreachable.add(server)
+        with self.gate, self.factory.begin() as session:
+            hoplog.record(session, HopKind.UNREACHABLE, at=self.clock(), office=self.settings.office.key,
+                          reason=f"{server} {cfg.host}:{cfg.port}: {type(exc).__name__}: {exc}")
+
     def recovered(self, server: str) -> None:
         with self._lock:
+            self._unreachable.discard(server)
             if server not in self._down:
                 return
             self._down.discard(server)

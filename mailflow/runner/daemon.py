@@ -118,6 +118,7 @@ class Daemon:
             self.alerts.failed(exc)
             error = exc
         except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
+            self._unreachable("IMAP", exc)
             error = exc
         if self.deadlines is not None:
             result.deadlines = self.deadlines.run_once()
@@ -136,6 +137,16 @@ class Daemon:
         if error is not None:
             raise error
         return result
+
+    def _unreachable(self, server: str, exc: BaseException) -> None:
+        """Record that ``server`` cannot be reached (once per outage); a
+        database that is down itself is not recorded in it."""
+        try:
+            self.alerts.unreachable(server, exc)
+        except Exception as db_exc:  # the mail server's error is the one raised
+            if not is_database_error(db_exc):
+                raise
+            log.warning("could not record that %s is unreachable: %s", server, db_exc)
 
     def _sent_probe(self, mailbox: Mailbox) -> Probe | None:
         """Where the SMTP server files what it accepted (imap.sent_folder), as a

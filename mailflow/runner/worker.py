@@ -171,6 +171,7 @@ class WorkerRuntime:
             retry_in = 60.0
         except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
             log.warning("office %s: mail server problem (%s); its mailbox is watched again shortly", office, exc)
+            daemon._unreachable("IMAP", exc)
             daemon._reset_connection()
             retry_in = backoff(2, base=2.0, cap=60.0)
         return retry_in

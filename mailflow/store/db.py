@@ -28,7 +28,19 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """An engine for ``url``; for SQLite with WAL, busy timeout and IMMEDIATE transactions."""
+    """An engine for ``url``; for SQLite with WAL, busy timeout and IMMEDIATE
+    transactions. A database error it raises carries the URL (``describe_error``)."""
+    engine = _make_engine(url, **kwargs)
+
+    @event.listens_for(engine, "handle_error")
+    def _name_the_database(context) -> None:  # pragma: no cover - trivial
+        if context.sqlalchemy_exception is not None:
+            context.sqlalchemy_exception.mailflow_url = url
+
+    return engine
+
+
+def _make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         path = sqlite_path(url)
         if path is not None and path.parent.is_dir():
@@ -168,6 +180,37 @@ def check_schema(engine: Engine) -> None:
     raise SchemaOutOfDate(
         f"the database schema is at {current}, this mailflow needs {head}: run `mailflow db upgrade`"
     )
+
+
+def describe_error(exc: BaseException, url: str | None = None) -> str | None:
+    """What a user reads of a database failure: one line naming the database
+    (the file, or the URL without its password) and the fix; None if ``exc``
+    is not a database failure. The URL is ``url``, else the one an engine of
+    ``make_engine`` put on the error."""
+    from mailflow.config.settings import redact_url
+
+    if not isinstance(exc, DBAPIError):
+        return None
+    url = url or getattr(exc, "mailflow_url", None)
+    detail = str(exc.orig).splitlines()[0].strip() if exc.orig is not None else type(exc).__name__
+    path = sqlite_path(url) if url else None
+    if path is not None:
+        low = detail.lower()
+        if "readonly" in low or "read-only" in low:
+            return (f"the SQLite database {path} cannot be written ({detail}): give this user write access to it and "
+                    f"to its directory {path.parent} (SQLite writes its -wal and -shm files there)")
+        if "not a database" in low or "malformed" in low or "corrupt" in low:
+            return (f"{path} is not a usable SQLite database ({detail}): restore it from a backup, or point "
+                    "database.url at another file")
+        if "unable to open" in low:
+            return (f"the SQLite database {path} cannot be opened ({detail}): check that its directory "
+                    f"{path.parent} exists and this user may read and write it, or fix database.url")
+        return f"the SQLite database {path}: {detail}"
+    where = f"the database {redact_url(url)}" if url else "the database"
+    if isinstance(exc, OperationalError):
+        return (f"cannot use {where} ({detail}): is the database server running and reachable there, "
+                "and are database.url's host, port, user and database right?")
+    return f"{where}: {detail}"
 
 
 def is_database_error(exc: BaseException) -> bool:

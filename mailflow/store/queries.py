@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, text
+from sqlalchemy import Select, bindparam, case, func, select, text
 from sqlalchemy.orm import Session
 
-from mailflow.core.vocabulary import OPEN_STATUSES, RUNNING_STATUSES, MailKind
+from mailflow.core.vocabulary import OPEN_STATUSES, RUNNING_STATUSES, HopKind, MailKind
 from mailflow.errors import MailflowError
 from mailflow.store.models import (
     Complaint,
@@ -285,15 +285,63 @@ def mailbox_checks(session: Session) -> list[tuple[str, str, datetime | None, st
     return [(o, m, at, by) for o, m, at, by in rows]
 
 
-def outbox_backlog(session: Session) -> dict[str, dict[str, int]]:
-    """Per office, how many outbox rows are pending, sending and failed (ix_outbox_state_next_attempt_at)."""
-    backlog: dict[str, dict[str, int]] = {}
-    rows = session.execute(select(OutboxItem.office, OutboxItem.state, func.count())
+def outbox_backlog(session: Session) -> dict[str, dict[str, Any]]:
+    """Per office, how many outbox rows are pending (of them ``deferred``: tried
+    and put back for a later attempt), sending and failed, and when the oldest
+    pending row was queued (``oldest_pending``, None if none)
+    (ix_outbox_state_next_attempt_at)."""
+    backlog: dict[str, dict[str, Any]] = {}
+    deferred = func.sum(case((OutboxItem.attempts > 0, 1), else_=0))
+    rows = session.execute(select(OutboxItem.office, OutboxItem.state, func.count(), deferred,
+                                  func.min(OutboxItem.created_at))
                            .where(OutboxItem.state.in_(("pending", "sending", "failed")))
                            .group_by(OutboxItem.office, OutboxItem.state))
-    for office, state, n in rows:
-        backlog.setdefault(office, {"pending": 0, "sending": 0, "failed": 0})[state] = n
+    for office, state, n, tried, oldest in rows:
+        b = backlog.setdefault(office, empty_backlog())
+        b[state] = n
+        if state == "pending":
+            b["deferred"], b["oldest_pending"] = tried or 0, oldest
     return backlog
+
+
+def empty_backlog() -> dict[str, Any]:
+    """An office's ``outbox_backlog`` when it has no unsent mail."""
+    return {"pending": 0, "deferred": 0, "sending": 0, "failed": 0, "oldest_pending": None}
+
+
+# ------------------------------------------------------------------ health (mailflow status)
+def server_problems(session: Session, office: str | None = None) -> list[tuple[str, str, datetime, str]]:
+    """(office, hop kind, at, reason) of every recorded start of a mail-server
+    outage -- a refused login (``login-refused``) or a server that could not be
+    reached (``server-unreachable``), the reason starting with "IMAP" or "SMTP"
+    -- oldest first (ix_hops_kind_at; one per outage and process: few rows)."""
+    rows = session.execute(select(Hop.office, Hop.kind, Hop.at, Hop.reason)
+                           .where(Hop.kind.in_([str(HopKind.LOGIN_REFUSED), str(HopKind.UNREACHABLE)]),
+                                  *_of(Hop.office, office))
+                           .order_by(Hop.at, Hop.id))
+    return [(o, k, at, reason) for o, k, at, reason in rows]
+
+
+def last_sent_at(session: Session, office: str) -> datetime | None:
+    """When the office's last mail left through SMTP (its newest ``sent`` hop;
+    ix_hops_kind_at, read from the newest end)."""
+    return session.scalar(select(Hop.at).where(Hop.kind == str(HopKind.SENT), Hop.office == office)
+                          .order_by(Hop.at.desc()).limit(1))
+
+
+def quarantined_since(session: Session, since: datetime | None) -> dict[str, int]:
+    """Per office, how many mails were quarantined since ``since`` (None: ever) (ix_hops_kind_at)."""
+    where = (Hop.kind == str(HopKind.QUARANTINED),) + (() if since is None else (Hop.at >= since,))
+    return {o: n for o, n in session.execute(select(Hop.office, func.count()).where(*where).group_by(Hop.office))}
+
+
+def last_reports(session: Session) -> dict[str, tuple[str, datetime]]:
+    """Per office, the newest month whose report was mailed, and when (report_runs' primary key)."""
+    found: dict[str, tuple[str, datetime]] = {}
+    for office, month, sent_at in session.execute(select(ReportRun.office, ReportRun.month, ReportRun.sent_at)
+                                                  .order_by(ReportRun.office, ReportRun.month)):
+        found[office] = (month, sent_at)
+    return found
 
 
 def queue_tables_present(session: Session) -> bool:

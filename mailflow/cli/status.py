@@ -1,0 +1,196 @@
+"""``mailflow status``: the health of a deployment for monitoring, from the
+database alone (no mail server is contacted), with an exit code a monitor
+reads: 0 healthy, 1 degraded, 2 down.
+
+Down: the database cannot be reached, its schema is not this mailflow's, or
+an office's mailbox has not been looked at for longer than ``stale_after``
+while a mail-server problem (a refused login, a server that cannot be
+reached) is recorded for it. Degraded: failed outbox rows, a refused login
+still recorded, a mailbox not looked at for that long, a server that could
+not be reached at the last try, mail quarantined in the last 24 hours.
+
+A problem counts as recorded until the server worked again after it: for
+IMAP a successful look at the mailbox (``mailbox_state.checked_at``), for SMTP
+a mail sent (a ``sent`` hop). Problems are recorded by the daemon, ``mailflow
+run`` and the workers as hops (``runner/alerts.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from mailflow.cli.base import ConfigOpt, OfficeOpt, app, chosen, clock, deployment_from, local, say, table
+from mailflow.config.settings import Settings, redact_url
+from mailflow.core.vocabulary import HopKind
+from mailflow.errors import SchemaOutOfDate
+from mailflow.store import db, queries
+
+HEALTHY, DEGRADED, DOWN = "healthy", "degraded", "down"
+CODES = {HEALTHY: 0, DEGRADED: 1, DOWN: 2}
+QUARANTINE_WINDOW = timedelta(hours=24)
+
+
+def stale_after(settings: Settings) -> timedelta:
+    """How long a mailbox may go without a successful look: three poll intervals, at least 5 minutes."""
+    return max(timedelta(seconds=3 * settings.imap.poll_interval), timedelta(minutes=5))
+
+
+def _worst(levels: list[str]) -> str:
+    return max(levels, key=CODES.__getitem__, default=HEALTHY)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    office: OfficeOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for a monitor).")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """The health of every office, from the database, for monitoring. Exit
+    code 0 healthy, 1 degraded, 2 down.
+
+    Down: the database cannot be reached; its schema is not at this
+    mailflow's head; or a mailbox has not been looked at for more than
+    max(3 x imap.poll_interval, 5 min) while a login or connection problem is
+    recorded for the office. Degraded: failed outbox rows; a refused IMAP or
+    SMTP login recorded and not followed by a successful one; a mailbox not
+    looked at for that long; a server that could not be reached at the last
+    try; mail quarantined in the last 24 hours. Healthy otherwise."""
+    deployment = deployment_from(config)
+    offices = chosen(deployment, office)
+    now = clock(ctx)()
+    report = health(deployment.database_url, offices, now)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=_iso))
+    else:
+        _print(report, offices)
+    raise typer.Exit(CODES[report["status"]])
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value))
+
+
+def health(url: str, offices: tuple[Settings, ...], now: datetime) -> dict[str, Any]:
+    """The status report (what ``--json`` prints)."""
+    database: dict[str, Any] = {"url": redact_url(url), "reachable": False, "schema": None,
+                                "needed": db.head_revision(), "error": None}
+    report: dict[str, Any] = {"status": DOWN, "reasons": [], "database": database, "offices": []}
+    engine = db.make_engine(url)
+    try:
+        try:
+            database["schema"] = db.current_revision(engine)
+            database["reachable"] = True
+        except SQLAlchemyError as exc:
+            database["error"] = db.describe_error(exc, url) or str(exc).splitlines()[0]
+            report["reasons"].append(f"database unreachable: {database['error']}")
+            return report
+        if database["schema"] != database["needed"]:
+            try:
+                db.check_schema(engine)
+            except SchemaOutOfDate as exc:  # it says the fix
+                report["reasons"].append(str(exc))
+            return report
+        with db.session_factory(engine)() as session:
+            checks = {(o, folder): (at, by) for o, folder, at, by in queries.mailbox_checks(session)}
+            backlog = queries.outbox_backlog(session)
+            problems = queries.server_problems(session, offices[0].office.key if len(offices) == 1 else None)
+            recent = queries.quarantined_since(session, now - QUARANTINE_WINDOW)
+            ever = queries.quarantined_since(session, None)
+            reports = queries.last_reports(session)
+            sent = {s.office.key: queries.last_sent_at(session, s.office.key) for s in offices}
+    finally:
+        engine.dispose()
+    for s in offices:
+        key = s.office.key
+        checked_at, checked_by = checks.get((key, s.imap.folder), (None, None))
+        report["offices"].append(_office(s, now, checked_at, checked_by, backlog.get(key, queries.empty_backlog()),
+                                         [p for p in problems if p[0] == key], sent[key],
+                                         recent.get(key, 0), ever.get(key, 0), reports.get(key)))
+    report["status"] = _worst([o["status"] for o in report["offices"]])
+    report["reasons"] = [f"{o['office']}: {r}" for o in report["offices"] for r in o["reasons"]]
+    return report
+
+
+def _open_problem(problems: list[tuple[str, str, datetime, str]], server: str, kind: str,
+                  worked_at: datetime | None) -> dict[str, Any] | None:
+    """The outage of ``server`` of ``kind`` still recorded: the problems after
+    the server last worked, with when the first began and the newest reason."""
+    after = [p for p in problems if p[1] == kind and p[3].startswith(server + " ")
+             and (worked_at is None or p[2] > worked_at)]
+    if not after:
+        return None
+    return {"since": after[0][2], "last_seen": after[-1][2], "reason": after[-1][3]}
+
+
+def _office(s: Settings, now: datetime, checked_at: datetime | None, checked_by: str | None,
+            backlog: dict[str, Any], problems: list[tuple[str, str, datetime, str]], sent_at: datetime | None,
+            quarantined_24h: int, quarantined: int, last_report: tuple[str, datetime] | None) -> dict[str, Any]:
+    limit = stale_after(s)
+    stale = checked_at is None or now - checked_at > limit
+    servers: dict[str, dict[str, Any]] = {}
+    for server, worked_at, cfg in (("IMAP", checked_at, s.imap), ("SMTP", sent_at, s.smtp)):
+        servers[server] = {
+            "host": f"{cfg.host}:{cfg.port}", "worked_at": worked_at,
+            "login_failed": _open_problem(problems, server, str(HopKind.LOGIN_REFUSED), worked_at),
+            "unreachable": _open_problem(problems, server, str(HopKind.UNREACHABLE), worked_at)}
+    reasons: list[tuple[str, str]] = []
+    recorded = [f"{server} {what.replace('_', ' ')} since {p['since'].isoformat()}: {p['reason']}"
+                for server, v in servers.items() for what in ("login_failed", "unreachable")
+                if (p := v[what]) is not None]
+    if stale:
+        seen = (f"mailbox {s.imap.folder} last looked at {checked_at.isoformat()} "
+                f"(more than {int(limit.total_seconds() // 60)} min ago)" if checked_at
+                else f"mailbox {s.imap.folder} never looked at")
+        reasons.append((DOWN if recorded else DEGRADED, seen + (" while a mail-server problem is recorded" if recorded
+                                                                else ": is the daemon or a worker running?")))
+    for text in recorded:
+        reasons.append((DEGRADED, text))
+    if backlog["failed"]:
+        reasons.append((DEGRADED, f"{backlog['failed']} outbox row(s) failed: see `mailflow resend --failed`"))
+    if quarantined_24h:
+        reasons.append((DEGRADED, f"{quarantined_24h} mail(s) quarantined in the last 24 h "
+                                  f"(folder {s.imap.quarantine_folder})"))
+    return {
+        "office": s.office.key, "status": _worst([level for level, _ in reasons]),
+        "reasons": [text for _, text in reasons],
+        "mailbox": {"folder": s.imap.folder, "checked_at": checked_at, "checked_by": checked_by, "stale": stale,
+                    "stale_after_seconds": int(limit.total_seconds())},
+        "imap": servers["IMAP"], "smtp": servers["SMTP"],
+        "outbox": backlog,
+        "quarantined": {"last_24h": quarantined_24h, "total": quarantined},
+        "last_report": {"month": last_report[0], "sent_at": last_report[1]} if last_report else None,
+    }
+
+
+def _print(report: dict[str, Any], offices: tuple[Settings, ...]) -> None:
+    d = report["database"]
+    schema = d["schema"] or "none"
+    say(f"status:   {report['status'].upper()}")
+    say(f"database: {d['url']}: " + (f"schema {schema}, needed {d['needed']}" if d["reachable"]
+                                     else f"unreachable ({d['error']})"))
+    by_key = {s.office.key: s for s in offices}
+    if report["offices"]:
+        say("")
+        rows = []
+        for o in report["offices"]:
+            s = by_key[o["office"]]
+            b = o["outbox"]
+            login = ", ".join(server for server in ("IMAP", "SMTP") if o[server.lower()]["login_failed"]) or "ok"
+            rows.append([o["office"], o["status"], local(o["mailbox"]["checked_at"], s), login,
+                         f"{b['pending']} ({b['deferred']} deferred)", str(b["failed"]), local(b["oldest_pending"], s),
+                         f"{o['quarantined']['last_24h']}/{o['quarantined']['total']}",
+                         o["last_report"]["month"] if o["last_report"] else "-"])
+        table(["office", "status", "last look", "login failed", "outbox pending", "failed", "oldest pending",
+               "quarantined 24h/all", "last report"], rows)
+    if report["reasons"]:
+        say("")
+        for reason in report["reasons"]:
+            say(f"- {reason}")
