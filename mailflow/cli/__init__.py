@@ -10,7 +10,7 @@ what they are for; importing it registers them all on ``app``.
 from __future__ import annotations
 
 # In the order --help lists them.
-from mailflow.cli import daemon, listing, offices, report, resend, setup, workers  # noqa: F401  (registers the commands)
+from mailflow.cli import daemon, listing, mail, offices, report, resend, setup, workers  # noqa: F401  (registers the commands)
 from mailflow.cli.base import CliContext, app, main
 
 __all__ = ["CliContext", "app", "main"]
