@@ -239,7 +239,8 @@ class Intake:
         self.letters.to_admin(
             session, MailKind.QUARANTINE_ALERT, now, reason=reason,
             mail=SimpleNamespace(from_addr=head.get("from", ""), subject=head.get("subject", ""),
-                                 message_id=message_id, size=len(raw)),
+                                 message_id=message_id, size=message.size, id=message.id,
+                                 header_only=message.size > len(raw)),
             mailbox=source.mailbox or "", uid=source.uid or 0, quarantine_folder=self.settings.imap.quarantine_folder,
         )
         return Outcome("quarantined", reason, message_pk=message.id)
