@@ -208,3 +208,40 @@ def test_retry_refuses_what_it_cannot_retry(desk):
 ])
 def test_the_outcome_of_a_mail_is_its_last_attempts(kinds, outcome):
     assert queries.mail_outcome(kinds) == outcome
+
+
+def test_retries_at_once_register_the_mail_once(db_url, tmp_path):
+    """Four admins (or an admin and the daemon) retrying the same quarantined
+    mail at the same moment, each on its own engine: one registers it, the
+    others find it on its complaint (the row is read again under FOR UPDATE)."""
+    import threading
+
+    (tmp_path / "tight").mkdir()
+    (tmp_path / "fixed").mkdir()
+    tight = load_settings(write_config(tmp_path / "tight", db_url=db_url, extra=TIGHT), env=TEST_ENV)
+    fixed = load_settings(write_config(tmp_path / "fixed", db_url=db_url), env=TEST_ENV)
+    engine = db.make_engine(db_url)
+    db.upgrade(engine)
+    engine.dispose()
+    raw = mime_heavy("<race@warga.test>")
+    first = build(tight, clock=lambda: NOW)
+    assert first.daemon().handle(raw, Source("INBOX", 1, 1)).action == "quarantined"
+    apps = [build(fixed, clock=lambda: NOW) for _ in range(4)]
+    start, actions = threading.Barrier(len(apps)), []
+
+    def retry(app):
+        start.wait()
+        actions.append(app.daemon().handle(raw, Source(retried_by="admin (test)")).action)
+
+    threads = [threading.Thread(target=retry, args=(app,)) for app in apps]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(actions) == ["duplicate"] * 3 + ["registered"]
+        assert count(first, Complaint) == 1
+        assert count(first, OutboxItem, OutboxItem.kind == "citizen/acknowledgement") == 1
+    finally:
+        for app in (first, *apps):
+            app.close()
