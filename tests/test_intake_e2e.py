@@ -4,6 +4,7 @@ into Dovecot LMTP) and a real database: what a citizen and the staff see."""
 from __future__ import annotations
 
 import email
+import json
 from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -254,3 +255,52 @@ def test_our_own_mail_coming_back_is_ignored(desk):
     assert [o.action for o in result.outcomes] == ["duplicate"]
     assert "own" in result.outcomes[0].reason
     assert len(stack.messages("warga2")) == 1
+
+
+def test_a_quarantined_mail_is_listed_shown_and_retried_into_one_complaint(make_desk):
+    """Issue 13: a mail quarantined for a problem since fixed (a limit on MIME
+    parts too tight for a complaint with scans attached) is listed, shown and
+    retried from the command line, from its archived copy, and becomes one
+    complaint with one acknowledgement, however often it is retried; the IMAP
+    mail stays in the quarantine folder."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from support import mailflow_at
+
+    now = datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo("Asia/Jakarta"))
+    stack, fixed_app, fixed = make_desk(clock=lambda: now)
+    _, tight_app, tight = make_desk(fixed_app.settings, clock=lambda: now,
+                                    extra="[limits]\nmax_mime_parts = 10\n")
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "warga6@dukcapil.test", "aduan@dukcapil.test", "Aduan KTP-el dan lampiran"
+    msg["Message-ID"], msg["Date"] = "<scans@warga.test>", "Mon, 23 Nov 2026 09:00:00 +0700"
+    msg.set_content(VALID_BODY)
+    for i in range(12):
+        msg.add_attachment(b"scan %d" % i, maintype="application", subtype="pdf", filename=f"scan{i}.pdf")
+    stack.send(msg.as_bytes(), "warga6@dukcapil.test", ["aduan@dukcapil.test"])
+    assert [o.action for o in tight.run_once().outcomes] == ["quarantined"]
+    assert len(stack.messages("aduan", "mailflow/quarantine")) == 1
+
+    def cli(app, *args):
+        r = mailflow_at(lambda: now, *args, "--config", str(app.settings.path))
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    (row,) = json.loads(cli(tight_app, "mail", "list", "--kind", "quarantined", "--json"))
+    assert row["from"] == "warga6@dukcapil.test" and "MIME parts" in row["reason"] and row["retried"] == 0
+    shown = cli(tight_app, "mail", "show", str(row["id"]))
+    assert "dikarantina" in shown and "Aduan KTP-el dan lampiran" in shown and "3402014501900001" not in shown
+    (alert,) = [parsed(r) for r in stack.messages("admin") if b"dikarantina" in r.lower()]
+    assert f"mailflow mail retry {row['id']}" in alert.get_body(("plain",)).get_content()
+
+    assert "registered as ADU/2026/000001" in cli(fixed_app, "mail", "retry", str(row["id"]))
+    assert "nothing done" in cli(fixed_app, "mail", "retry", str(row["id"]))
+    fixed.run_once()  # the daemon sends what the retry queued
+    assert json.loads(cli(fixed_app, "mail", "list", "--kind", "quarantined", "--json")) == []
+    assert count(fixed_app, Complaint) == 1
+    acks = [parsed(r) for r in stack.messages("warga6")]
+    assert len(acks) == 1 and "ADU/2026/000001" in acks[0]["Subject"]
+    assert acks[0]["In-Reply-To"] == "<scans@warga.test>"
+    assert len(stack.messages("aduan", "mailflow/quarantine")) == 1  # the IMAP mail was not moved
+    assert stack.messages("aduan") == []

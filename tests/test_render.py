@@ -169,7 +169,7 @@ def contexts() -> dict[str, dict]:
             common,
             reason="MessageParseError: cannot decode MIME structure",
             mail=NS(from_addr="warga9@contoh.test", subject="Aduan KIA anak saya", message_id="<abc@contoh.test>",
-                    size=1234567),
+                    size=1234567, id=17, header_only=False),
             mailbox="INBOX",
             uid=42,
             quarantine_folder="mailflow/quarantine",
@@ -333,14 +333,22 @@ def test_quarantine_alert(renderer):
     assert out.subject == "[mailflow] Surel dikarantina: Aduan KIA anak saya"
     body = out.body
     for fact in ("MessageParseError: cannot decode MIME structure", "warga9@contoh.test", "<abc@contoh.test>",
-                 "1.234.567 byte", "INBOX, UID 42", "mailflow/quarantine", "mailflow show", '"INBOX"'):
+                 "1.234.567 byte", "INBOX, UID 42", "mailflow/quarantine", "mailflow show", "mailflow mail retry 17"):
         assert fact in body, fact
+
+
+def test_quarantine_alert_of_a_mail_archived_as_its_header_only(renderer):
+    ctx = contexts()["admin/quarantine-alert"]
+    ctx["mail"] = NS(from_addr="a@b.test", subject="Besar", message_id=None, size=99_000_000, id=17,
+                     header_only=True)
+    body = renderer.render("admin/quarantine-alert", **ctx).body
+    assert "mailflow mail retry" not in body and "limits.max_message_bytes" in body and '"INBOX"' in body
 
 
 def test_quarantine_alert_subject_of_a_hostile_mail_is_one_short_line(renderer):
     ctx = contexts()["admin/quarantine-alert"]
     ctx["mail"] = NS(from_addr="", subject="Bcc: korban@contoh.test\r\n" + "x" * 300 + f" {NIK}",
-                     message_id=None, size=10)
+                     message_id=None, size=10, id=17, header_only=False)
     out = renderer.render("admin/quarantine-alert", **ctx)
     assert "\n" not in out.subject and "\r" not in out.subject
     assert out.subject.startswith("[mailflow] Surel dikarantina: Bcc: korban@contoh.test x")
@@ -351,7 +359,7 @@ def test_quarantine_alert_subject_of_a_hostile_mail_is_one_short_line(renderer):
 
 def test_quarantine_alert_without_subject():
     ctx = contexts()["admin/quarantine-alert"]
-    ctx["mail"] = NS(from_addr="a@b.test", subject="", message_id=None, size=0)
+    ctx["mail"] = NS(from_addr="a@b.test", subject="", message_id=None, size=0, id=17, header_only=False)
     out = Renderer([SHIPPED]).render("admin/quarantine-alert", **ctx)
     assert out.subject == "[mailflow] Surel dikarantina: (tanpa judul)"
 

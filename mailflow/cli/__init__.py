@@ -10,7 +10,17 @@ what they are for; importing it registers them all on ``app``.
 from __future__ import annotations
 
 # In the order --help lists them.
-from mailflow.cli import daemon, listing, offices, report, resend, setup, status, workers  # noqa: F401  (registers the commands)
+from mailflow.cli import (  # noqa: F401  (registers the commands)
+    daemon,
+    listing,
+    mail,
+    offices,
+    report,
+    resend,
+    setup,
+    status,
+    workers,
+)
 from mailflow.cli.base import CliContext, app, main
 
 __all__ = ["CliContext", "app", "main"]

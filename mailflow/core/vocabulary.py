@@ -88,6 +88,7 @@ class HopKind(_Labelled):
     FAILED = "failed", "Surel gagal terkirim"  # an outbound mail could not be sent
     IGNORED = "ignored", "Diabaikan"  # a mail was logged and not acted on (automatic, duplicate, ...)
     QUARANTINED = "quarantined", "Dikarantina"  # handling a mail raised; it went to the quarantine folder
+    RETRIED = "retried", "Diproses ulang oleh admin"  # an admin retried an archived inbound mail (mailflow mail retry)
     RESENT = "resent", "Dikirim ulang"  # an admin put an outbound mail back in the outbox
     COMMENT = "comment", "Catatan"  # a staff comment (catatan)
     RETURNED = "returned", "Dikembalikan"  # sent back down the ladder (#kembalikan), or a draft rejected (#tolak)

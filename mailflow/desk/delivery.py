@@ -29,9 +29,14 @@ class Source:
     uidvalidity: int | None = None
     uid: int | None = None
     size: int | None = None  # the full size on the server, when only the header was fetched
+    # Who asked for this mail to be handled again from its archived copy
+    # (``mailflow mail retry``); None for mail fetched from IMAP.
+    retried_by: str | None = None
 
     def where(self) -> str:
         """`` (IMAP INBOX UID 7, UIDVALIDITY 1)`` for hop reasons; empty without a UID."""
+        if self.retried_by is not None:
+            return f" (the archived copy, retried by {self.retried_by})"
         if self.uid is None:
             return ""
         return f" (IMAP {self.mailbox} UID {self.uid}, UIDVALIDITY {self.uidvalidity})"

@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from email.utils import parseaddr
 from types import SimpleNamespace
 
 from sqlalchemy.orm import Session
@@ -41,7 +42,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from mailflow.config.settings import Settings
 from mailflow.core.authres import sender_check
 from mailflow.core.classify import Kind, classify
-from mailflow.core.mail import InboundMail, ParseLimits, header_bytes_message_id, parse_message
+from mailflow.core.mail import InboundMail, ParseLimits, decode_rfc2047, header_bytes_message_id, parse_message
 from mailflow.core.vocabulary import HopKind, MailKind
 from mailflow.desk.bounces import Bounces
 from mailflow.desk.delivery import Delivery, Match, Matcher, Outcome, Source
@@ -49,7 +50,7 @@ from mailflow.desk.letters import Letters, number_regex, number_slug
 from mailflow.desk.registration import Registration
 from mailflow.desk.replies import Replies
 from mailflow.edges.compose import OWN_HEADER
-from mailflow.errors import MessageTooLarge
+from mailflow.errors import MailflowError, MessageTooLarge
 from mailflow.store import hoplog, queries
 from mailflow.store.models import Message, utcnow
 
@@ -105,10 +106,21 @@ class Intake:
         key, message_id, digest = dedupe_key(raw)
 
         existing = queries.message_by_dedupe_key(session, self.office, key)
-        retry = existing is not None and existing.direction == "in" and existing.classification == "quarantined"
+        admin = source.retried_by
+        if existing is not None and existing.direction == "in" and (admin or existing.classification == "quarantined"):
+            # To be handled again: hold the row (PostgreSQL: FOR UPDATE) and read
+            # it afresh, so that two retries at once (an admin's and the
+            # daemon's) cannot both register it: the second sees the first's result.
+            existing = queries.message_by_dedupe_key(session, self.office, key, lock=True)
+        refused = retry_refused(existing) if admin else None
+        if admin and existing is None:
+            raise MailflowError(f"no archived mail with the dedupe key {key!r} to retry")
+        retry = existing is not None and existing.direction == "in" and (
+            refused is None if admin else existing.classification == "quarantined")
         if existing is not None and not retry:
             own = existing.direction == "out"
-            reason = "our own outbound mail came back" if own else f"duplicate of message #{existing.id} (already handled)"
+            reason = ("our own outbound mail came back" if own else refused
+                      or f"duplicate of message #{existing.id} (already handled)")
             hoplog.record(session, HopKind.IGNORED, at=now, complaint_id=existing.complaint_id, message_id=message_id,
                           reason=reason + source.where())
             return Outcome("duplicate", reason, message_pk=existing.id)
@@ -131,18 +143,24 @@ class Intake:
                     to_addrs=", ".join(mail.to_addrs + mail.cc_addrs)[:4000], in_reply_to=mail.in_reply_to,
                     classification=verdict.kind.value)
         if existing is not None:
-            # An admin moved a quarantined mail back to INBOX: handle it again.
+            # An admin moved a quarantined mail back to INBOX, or retried its
+            # archived copy (``mailflow mail retry``): handle it again.
             message = existing
             for name, value in read.items():
                 setattr(message, name, value)
-            message.mailbox, message.uidvalidity, message.uid = source.mailbox, source.uidvalidity, source.uid
+            if admin is None:  # a retry of the archived copy leaves the IMAP mail (and where it was) alone
+                message.mailbox, message.uidvalidity, message.uid = source.mailbox, source.uidvalidity, source.uid
+            else:
+                hoplog.record(session, HopKind.RETRIED, at=now, message=message, actor=admin,
+                              reason=RETRIED_REASON)
         else:
             message = Message(office=self.office, direction="in", message_id=message_id, dedupe_key=key,
                               sha256=digest, size=len(raw), raw=raw, mailbox=source.mailbox,
                               uidvalidity=source.uidvalidity, uid=source.uid, created_at=now, **read)
             session.add(message)
         hoplog.record(session, HopKind.RECEIVED, at=now, message=message,
-                      reason=("retry of a quarantined mail; " if retry else "") + f"{len(raw)} bytes" + source.where())
+                      reason=("" if not retry or admin else "retry of a quarantined mail; ") + f"{len(raw)} bytes"
+                      + source.where())
         check = sender_check(mail.headers.get("authentication-results", ()), self.settings.security.authserv_ids,
                              mail.from_addr)
         delivery = Delivery(session, mail, verdict, message, now, source, check, self._match)
@@ -204,16 +222,50 @@ class Intake:
             session.add(message)
             session.flush()
         message.classification = "quarantined"
+        head = safe_headers(raw)
+        if not message.from_addr and not message.subject:  # never read: what a listing can show of it
+            message.from_addr = parseaddr(head.get("from", ""))[1].lower()[:320]
+            message.subject = decode_rfc2047(head.get("subject", ""))[:2000]
+        if source.retried_by is not None:
+            # The admin who retried it sees this on their terminal: no alert,
+            # and the IMAP mail was not touched.
+            hoplog.record(session, HopKind.RETRIED, at=now, message=message, actor=source.retried_by,
+                          reason=RETRIED_REASON)
+            hoplog.record(session, HopKind.QUARANTINED, at=now, message=message,
+                          reason=f"{reason}; the archived copy was retried, the IMAP mail left where it was")
+            return Outcome("quarantined", reason, message_pk=message.id)
         hoplog.record(session, HopKind.QUARANTINED, at=now, message=message,
                       reason=f"{reason}; moved to {self.settings.imap.quarantine_folder}")
-        head = safe_headers(raw)
         self.letters.to_admin(
             session, MailKind.QUARANTINE_ALERT, now, reason=reason,
             mail=SimpleNamespace(from_addr=head.get("from", ""), subject=head.get("subject", ""),
-                                 message_id=message_id, size=len(raw)),
+                                 message_id=message_id, size=message.size, id=message.id,
+                                 header_only=message.size > len(raw)),
             mailbox=source.mailbox or "", uid=source.uid or 0, quarantine_folder=self.settings.imap.quarantine_folder,
         )
         return Outcome("quarantined", reason, message_pk=message.id)
+
+
+RETRIED_REASON = "handled again from its archived copy (mailflow mail retry); the IMAP mail was not moved"
+
+
+def retry_refused(message: Message | None) -> str | None:
+    """Why the archived inbound ``message`` cannot be handled again from its
+    archived copy (``mailflow mail retry``), or None if it can. A mail on a
+    complaint (registered from it, or filed on one) is never handled again:
+    that is what makes a retry idempotent -- the retry that registers it
+    files it on its complaint, and every later one is refused here."""
+    if message is None:
+        return "no such archived mail"
+    if message.direction != "in":
+        return f"message #{message.id} is outbound mail (see `mailflow resend`)"
+    if message.complaint_id is not None:
+        return f"message #{message.id} is already on a complaint (registered or filed on it): nothing to retry"
+    if message.size > len(message.raw):
+        return (f"only the header of message #{message.id} was archived ({len(message.raw)} of {message.size} "
+                "bytes: it was over limits.max_message_bytes); the whole mail is in the IMAP quarantine "
+                "folder: raise the limit and move it back to INBOX")
+    return None
 
 
 def safe_headers(raw: bytes) -> dict[str, str]:

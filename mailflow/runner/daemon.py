@@ -26,7 +26,7 @@ from mailflow.desk.deadlines import DeadlineResult, Deadlines
 from mailflow.desk.delivery import Outcome, Source
 from mailflow.desk.digests import Digests
 from mailflow.desk.intake import Intake
-from mailflow.edges.mailbox import NETWORK_ERRORS, Fetched, Mailbox
+from mailflow.edges.mailbox import NETWORK_ERRORS, Mailbox
 from mailflow.edges.outbox import DrainResult, Outbox, RecoveryResult
 from mailflow.errors import CredentialError, MailServerError, TLSRequiredError
 from mailflow.report.monthly import MonthlyReport, ReportResult
@@ -177,7 +177,7 @@ class Daemon:
         try:
             for fetched in mailbox.fetch(uids, max_bytes=self.settings.limits.max_message_bytes):
                 source = Source(cfg.folder, uidvalidity, fetched.uid, fetched.size)
-                outcome = self._handle(fetched, source)
+                outcome = self.handle(fetched.raw, source)
                 outcomes.append(outcome)
                 target = cfg.quarantine_folder if outcome.action == "quarantined" else cfg.processed_folder
                 done[target].append(fetched.uid)
@@ -190,8 +190,11 @@ class Daemon:
                     mailbox.move(moved, folder)
         return outcomes
 
-    def _handle(self, fetched: Fetched, source: Source) -> Outcome:
-        raw = fetched.raw
+    def handle(self, raw: bytes, source: Source) -> Outcome:
+        """One mail, in its own transaction, within its time budget; a mail
+        that makes the handling raise is quarantined (in a second transaction)
+        and the outcome says so. Used for each mail fetched from IMAP, and by
+        ``mailflow mail retry`` for an archived copy (``source.retried_by``)."""
         try:
             # A mail gets limits.seconds_per_mail (then it is quarantined), and
             # a stop asked for meanwhile rolls it back at once (it stays in INBOX).

@@ -11,6 +11,7 @@ count across every office of the deployment.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,9 +37,15 @@ def _of(column, office: str | None) -> tuple:
     return () if office is None else (column == office,)
 
 
-def message_by_dedupe_key(session: Session, office: str, key: str) -> Message | None:
-    """The office's archived mail (either direction) with this dedupe key (unique index)."""
-    return session.scalar(select(Message).where(Message.office == office, Message.dedupe_key == key))
+def message_by_dedupe_key(session: Session, office: str, key: str, *, lock: bool = False) -> Message | None:
+    """The office's archived mail (either direction) with this dedupe key
+    (unique index). ``lock``: read afresh and hold the row until the
+    transaction ends (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN
+    IMMEDIATE`` already holds the whole database)."""
+    stmt = select(Message).where(Message.office == office, Message.dedupe_key == key)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(stmt)
 
 
 def outbound_by_message_id(session: Session, message_id: str, office: str | None = None) -> Message | None:
@@ -106,6 +113,90 @@ def unsent_outbox(session: Session, limit: int, office: str | None = None) -> li
         .where(OutboxItem.state.not_in(("sent", "digested")), *_of(OutboxItem.office, office))
         .order_by(OutboxItem.id).limit(limit)
     )]
+
+
+# ------------------------------------------------------------------ inbound mail by outcome (mailflow mail)
+# The outcomes of an inbound mail that ``mailflow mail list`` lists, each
+# the hop kind that records it.
+MAIL_OUTCOMES: tuple[str, ...] = (HopKind.QUARANTINED, HopKind.REJECTED, HopKind.IGNORED, HopKind.BOUNCED)
+# Which hop of a mail's last attempt says what became of it, first found first.
+_OUTCOME_ORDER = (HopKind.QUARANTINED, HopKind.REGISTERED, HopKind.REJECTED, HopKind.BOUNCED, HopKind.REFUSED,
+                  HopKind.IGNORED)
+
+
+def mail_outcome(kinds: Sequence[str]) -> str:
+    """What became of an inbound mail, from the kinds of its hops in the order
+    written: the outcome of its last attempt. An attempt starts with a
+    ``received`` hop (a quarantined one's was rolled back: its ``quarantined``
+    hop stands alone); a rejected mail that got no reply also has an
+    ``ignored`` hop, so the outcome is the first of ``_OUTCOME_ORDER`` found,
+    else "handled" (attached, noted, ... on a complaint)."""
+    starts = [i for i, kind in enumerate(kinds) if kind in (HopKind.RECEIVED, HopKind.QUARANTINED)]
+    last = set(kinds[starts[-1]:] if starts else kinds)
+    return next((str(kind) for kind in _OUTCOME_ORDER if kind in last), "handled")
+
+
+@dataclass(frozen=True)
+class MailRecord:
+    """An archived inbound mail with what became of it: ``hop`` is the hop
+    that records its outcome (its reason says why), ``retried`` how many
+    times an admin retried it (``mailflow mail retry``)."""
+
+    message: Message
+    outcome: str
+    hop: Hop
+    retried: int
+
+
+def inbound_by_outcome(session: Session, outcomes: Sequence[str], *, office: str | None = None,
+                       limit: int = 50) -> list[MailRecord]:
+    """Inbound mail whose outcome now is one of ``outcomes`` (``MAIL_OUTCOMES``),
+    the newest outcome first, at most ``limit``. Each outcome's hops are read
+    newest first (ix_hops_kind_at), and each mail's own hops
+    (ix_hops_message_pk) tell whether that is still its outcome: a mail
+    quarantined and since retried into a complaint is not listed as quarantined."""
+    found = [record for kind in outcomes for record in _newest_of(session, kind, office, limit)]
+    found.sort(key=lambda r: (r.hop.at, r.hop.id), reverse=True)
+    return found[:limit]
+
+
+def _newest_of(session: Session, kind: str, office: str | None, limit: int) -> list[MailRecord]:
+    found: list[MailRecord] = []
+    seen: set[int] = set()
+    batch, offset = max(2 * limit, 64), 0
+    while len(found) < limit:
+        hops = list(session.scalars(
+            select(Hop).where(Hop.kind == kind, Hop.message_pk.is_not(None), *_of(Hop.office, office))
+            .order_by(Hop.at.desc(), Hop.id.desc()).offset(offset).limit(batch)))
+        offset += batch
+        fresh = {h.message_pk for h in hops if h.message_pk is not None} - seen
+        seen |= fresh
+        if fresh:
+            history: dict[int | None, list[str]] = {}
+            for pk, hop_kind in session.execute(select(Hop.message_pk, Hop.kind)
+                                                .where(Hop.message_pk.in_(fresh)).order_by(Hop.id)):
+                history.setdefault(pk, []).append(hop_kind)
+            messages = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(fresh),
+                                                                              Message.direction == "in"))}
+            for h in hops:  # a mail's newest hop of this kind comes first: it belongs to its last attempt
+                pk = h.message_pk
+                if pk in fresh and pk in messages and mail_outcome(history[pk]) == kind:
+                    fresh.discard(pk)
+                    found.append(MailRecord(messages[pk], kind, h, history[pk].count(HopKind.RETRIED)))
+        if len(hops) < batch:
+            break
+    return found[:limit]
+
+
+def inbound_message(session: Session, pk: int, office: str | None = None) -> Message | None:
+    """One archived inbound mail by its id (primary key)."""
+    return session.scalar(select(Message).where(Message.id == pk, Message.direction == "in",
+                                                *_of(Message.office, office)))
+
+
+def hops_of_message(session: Session, message: Message) -> list[Hop]:
+    """Every hop of one archived mail, in the order written (ix_hops_message_pk)."""
+    return list(session.scalars(select(Hop).where(Hop.message_pk == message.id).order_by(Hop.id)))
 
 
 # ------------------------------------------------------------------ complaints
