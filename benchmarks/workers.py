@@ -51,7 +51,7 @@ from pathlib import Path
 from benchmarks import cpu, e2e, fake
 from benchmarks.harness import Row, Run, Stack, child_env, mailflow_cmd, median, percentile, ratio, wait_until
 from benchmarks.intake import fetch_loop
-from devstack.config import write_office
+from devstack.config import write_deployment
 from devstack.mailstack import DEFAULT_USERS
 
 OFFICES = 20
@@ -146,20 +146,12 @@ def pg_usable(pg_url: str) -> str | None:
 
 # --------------------------------------------------------------------------- the deployment
 def _deployment(where: Path, stack: Stack, url: str) -> Path:
-    where.mkdir(parents=True, exist_ok=True)
-    config = where / "mailflow.toml"
-    config.write_text(
-        "[deployment]\noffices = \"offices\"\n\n"
-        f"[database]\nurl = \"{url}\"\n\n"
+    return write_deployment(
+        where, url=url, offices={key: _user(key) for key in keys()}, imap_port=stack.stack.imap_port,
+        smtp_port=stack.stack.smtp_port, poll_interval=5,
         # Thousands of complaints from nine test citizens in minutes: the limits
         # that protect real people from mail loops would hold the answers.
-        "[limits]\nauto_replies_per_address_per_day = 1000000\ncomplaints_per_hour_alert = 1000000\n"
-        "\n[logging]\nlevel = \"WARNING\"\n", encoding="utf-8")
-    for i, key in enumerate(keys()):
-        write_office(where / "offices", key, username=_user(key), imap_port=stack.stack.imap_port,
-                     smtp_port=stack.stack.smtp_port, register_pattern=f"{key.upper()}/{{year}}/{{seq:05d}}",
-                     name=f"Disdukcapil Uji {i}", poll_interval=5)
-    return config
+        limits="auto_replies_per_address_per_day = 1000000\ncomplaints_per_hour_alert = 1000000")
 
 
 class Workers:

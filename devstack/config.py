@@ -103,6 +103,26 @@ def write_office(folder: Path, key: str, *, username: str, imap_port: int = 143,
     return path
 
 
+def write_deployment(where: Path, *, url: str, offices: Mapping[str, str], imap_port: int, smtp_port: int,
+                     limits: str = "", imap_extra: str = "", poll_interval: float = 1,
+                     log_level: str = "WARNING") -> Path:
+    """A deployment of several offices on the local mail stack: ``where/mailflow.toml``
+    holding what they share (the database ``url``, the ``limits`` lines of its
+    [limits] table, logging) and ``where/offices/<key>.toml`` for each of
+    ``offices`` (key -> its mailbox user), each with its own register pattern
+    (``K00/{year}/{seq:05d}`` for k00). Returns mailflow.toml's path."""
+    where.mkdir(parents=True, exist_ok=True)
+    config = where / "mailflow.toml"
+    limits_table = f"[limits]\n{textwrap.dedent(limits).strip()}\n\n" if limits.strip() else ""
+    config.write_text(f'[deployment]\noffices = "offices"\n\n[database]\nurl = {_toml_str(url)}\n\n'
+                      f'{limits_table}[logging]\nlevel = "{log_level}"\n', encoding="utf-8")
+    for i, (key, user) in enumerate(offices.items()):
+        write_office(where / "offices", key, username=user, imap_port=imap_port, smtp_port=smtp_port,
+                     register_pattern=f"{key.upper()}/{{year}}/{{seq:05d}}", name=f"Disdukcapil Uji {i}",
+                     poll_interval=poll_interval, imap_extra=imap_extra)
+    return config
+
+
 def migrated_settings(path: Path, env: Mapping[str, str]):
     """Load ``path`` with ``env`` and bring its database to the newest schema.
 

@@ -42,7 +42,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from devstack.config import write_office
+from devstack.config import write_deployment
 from mailflow.store import db
 from mailflow.store.models import DEFAULT_OFFICE, Complaint, Hop, Message, OutboxItem
 from support import REPO, TEST_ENV, VALID_BODY, complaint_mail, private_pg_schema, write_config
@@ -53,7 +53,8 @@ CITIZENS = "warga1"  # every complainant is warga1+cN@: distinct addresses, one 
 ADMIN, KASI = "admin", "kasi-identitas"  # Bantul: the Admin drafts (#jawab), the Kasi approves (#setuju)
 WORKERS, OFFICES = 3, ("k00", "k01", "k02")  # the workers variant: 3 processes, 3 offices
 # 200 complaints in minutes is the test, not a flood to alert about
-LIMITS = "[limits]\noutbox_retry_seconds = 1\ncomplaints_per_hour_alert = 100000\n"
+LIMITS_LINES = "outbox_retry_seconds = 1\ncomplaints_per_hour_alert = 100000\n"
+LIMITS = "[limits]\n" + LIMITS_LINES
 
 
 def figures(request) -> tuple[int, int]:
@@ -208,13 +209,9 @@ def test_chaos_workers_nothing_lost_nothing_doubled(request, mail, tmp_path, pg_
     offices = {key: f"aduan-{key}" for key in OFFICES}
     stack.start(users=list(offices.values()))  # each office its own mailbox
     stack.reset()
-    config = tmp_path / "mailflow.toml"
-    config.write_text(f'[deployment]\noffices = "offices"\n\n[database]\nurl = "{pg_url}"\n\n{LIMITS}',
-                      encoding="utf-8")
-    for i, (key, user) in enumerate(offices.items()):
-        write_office(tmp_path / "offices", key, username=user, imap_port=stack.imap_port,
-                     smtp_port=stack.smtp_port, register_pattern=f"{key.upper()}/{{year}}/{{seq:05d}}",
-                     name=f"Disdukcapil Uji {i}", imap_extra='sent_folder = "Sent"\nbatch_size = 50')
+    config = write_deployment(tmp_path, url=pg_url, offices=offices, imap_port=stack.imap_port,
+                              smtp_port=stack.smtp_port, limits=LIMITS_LINES, log_level="INFO",
+                              imap_extra='sent_folder = "Sent"\nbatch_size = 50')
     workers = Processes(["worker", "--config", str(config), "--concurrency", "4", "--hold", "10",
                          "--log-format", "json"], WORKERS, logs(tmp_path))
     run_chaos(request, stack, Scene(workers, pg_url, offices), "chaos-workers")

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from devstack.config import write_office
+from devstack.config import write_deployment
 from support import REPO, TEST_ENV, VALID_BODY, complaint_mail, private_pg_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
@@ -53,23 +53,15 @@ def pg_schema():
 
 def _deployment(tmp_path: Path, stack, url: str) -> Path:
     """mailflow.toml holding what the offices share, and offices/k00..k19.toml."""
-    config = tmp_path / "mailflow.toml"
-    config.write_text(
-        "[deployment]\noffices = \"offices\"\n\n"
-        f"[database]\nurl = \"{url}\"\n\n"
+    return write_deployment(
+        tmp_path, url=url, offices={k: f"aduan-{k}" for k in _keys()}, imap_port=stack.imap_port,
+        smtp_port=stack.smtp_port, poll_interval=5,
         # 2,000 complaints from nine test citizens: the per-address limit on
         # automatic mail (which protects real people) would hold most answers.
-        "[limits]\nauto_replies_per_address_per_day = 100000\ncomplaints_per_hour_alert = 100000\n"
-        "\n[logging]\nlevel = \"WARNING\"\n", encoding="utf-8")
-    for i, key in enumerate(_keys()):
+        limits="auto_replies_per_address_per_day = 100000\ncomplaints_per_hour_alert = 100000",
         # Sent copies in each office's Sent folder (as Gmail and Exchange file
         # them): a send the SIGKILL cut short is resolved from there, not repeated.
-        write_office(tmp_path / "offices", key, username=f"aduan-{key}", imap_port=stack.imap_port,
-                     smtp_port=stack.smtp_port, register_pattern=f"{key.upper()}/{{year}}/{{seq:05d}}",
-                     name=f"Disdukcapil Uji {i}", poll_interval=5)
-        path = tmp_path / "offices" / f"{key}.toml"
-        path.write_text(path.read_text().replace("timeout = 10\n\n[smtp]", 'timeout = 10\nsent_folder = "Sent"\n\n[smtp]'))
-    return config
+        imap_extra='sent_folder = "Sent"')
 
 
 def _env(config: Path) -> dict[str, str]:
@@ -287,10 +279,8 @@ def test_sigterm_hands_every_job_back(mailstack, tmp_path, pg_schema):
     stack = mailstack
     stack.start(users=["aduan-k00"])
     stack.reset()
-    config = tmp_path / "mailflow.toml"
-    config.write_text(f'[deployment]\noffices = "offices"\n\n[database]\nurl = "{pg_schema}"\n', encoding="utf-8")
-    write_office(tmp_path / "offices", "k00", username="aduan-k00", imap_port=stack.imap_port,
-                 smtp_port=stack.smtp_port)
+    config = write_deployment(tmp_path, url=pg_schema, offices={"k00": "aduan-k00"}, imap_port=stack.imap_port,
+                              smtp_port=stack.smtp_port, log_level="INFO")
     subprocess.run([sys.executable, "-m", "mailflow", "db", "upgrade"], cwd=REPO, env=_env(config), check=True,
                    capture_output=True)
     engine = create_engine(pg_schema)
