@@ -64,6 +64,14 @@ def _desk_of(fleet, message: Message, deployment):
     return fleet.apps[message.office]
 
 
+def _inbound(session, fleet, deployment, message_id: int) -> tuple[Message, Any]:
+    """The archived inbound mail ``message_id`` and its office's desk, or NotFound."""
+    m = queries.inbound_message(session, message_id)
+    if m is None:
+        raise NotFound(f"no inbound mail #{message_id} (see `mailflow mail list`)")
+    return m, _desk_of(fleet, m, deployment)
+
+
 # --------------------------------------------------------------------------- list
 @mail_app.command("list")
 def mail_list(
@@ -137,10 +145,7 @@ def mail_show(
     fleet = desks(ctx, deployment)
     try:
         with fleet.shared.factory() as session:
-            m = queries.inbound_message(session, message_id)
-            if m is None:
-                raise NotFound(f"no inbound mail #{message_id} (see `mailflow mail list`)")
-            desk = _desk_of(fleet, m, deployment)
+            m, desk = _inbound(session, fleet, deployment, message_id)
             settings = desk.settings
             hops = queries.hops_of_message(session, m)
             outcome = queries.mail_outcome([h.kind for h in hops])
@@ -222,10 +227,8 @@ def mail_retry(
     fleet = desks(ctx, deployment)
     try:
         with fleet.shared.factory() as session:
-            m = queries.inbound_message(session, message_id)
-            if m is None:
-                raise NotFound(f"no inbound mail #{message_id} (see `mailflow mail list`)")
-            key = _desk_of(fleet, m, deployment).settings.office.key
+            m, desk = _inbound(session, fleet, deployment, message_id)
+            key = desk.settings.office.key
             refused = retry_refused(m)
             if refused is not None and m.complaint_id is not None:
                 complaint = session.get(Complaint, m.complaint_id)
