@@ -47,7 +47,7 @@ def filled(tmp_path):
 
 def test_help_lists_every_command():
     out = mailflow("--help").stdout
-    for cmd in ("init", "db", "run", "poll", "queue", "show", "report", "resend", "rules", "config"):
+    for cmd in ("init", "db", "run", "poll", "queue", "show", "report", "resend", "rules", "config", "backup", "restore"):
         assert cmd in out
 
 

@@ -160,19 +160,31 @@ def migrating(engine: Engine) -> Iterator[Connection]:
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
+def standing(current: str | None) -> str:
+    """Where schema revision ``current`` stands against this mailflow: "none"
+    (no mailflow schema), "current", "older" (``mailflow db upgrade`` brings
+    it up) or "newer" (a later mailflow's: unknown here)."""
+    if current is None:
+        return "none"
+    if current == head_revision():
+        return "current"
+    script = ScriptDirectory.from_config(_alembic_config())
+    known = {rev.revision for rev in script.walk_revisions()}
+    return "older" if current in known else "newer"
+
+
 def check_schema(engine: Engine) -> None:
     """Raise SchemaOutOfDate, naming the fix, unless the schema is at this version's head."""
     head = head_revision()
     current = current_revision(engine)
-    if current == head:
+    where = standing(current)
+    if where == "current":
         return
-    if current is None:
+    if where == "none":
         raise SchemaOutOfDate(
             "the database has no mailflow schema yet: run `mailflow db upgrade` (or `mailflow init`)"
         )
-    script = ScriptDirectory.from_config(_alembic_config())
-    known = {rev.revision for rev in script.walk_revisions()}
-    if current not in known:
+    if where == "newer":
         raise SchemaOutOfDate(
             f"the database schema ({current}) is newer than this mailflow ({head}): "
             "upgrade mailflow, or point it at another database"

@@ -1,0 +1,68 @@
+"""Backups: ``backup`` and ``restore`` (docs/UPGRADE.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mailflow.cli.base import ConfigOpt, app, settings_from
+from mailflow.errors import MailflowError
+from mailflow.store import backup as store_backup
+from mailflow.store.db import sqlite_path
+
+
+@app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="The backup file to write.")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file at PATH.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Back the database up to PATH, owner-only, and check the copy.
+
+    SQLite: a consistent copy through SQLite's online backup API (safe while
+    the daemon and workers run; copying the .db file alone is not: the
+    database is in WAL mode), then checked with PRAGMA integrity_check and
+    its schema revision.
+
+    PostgreSQL: nothing is dumped; the pg_dump command to run is printed
+    (password shown as ***), and the exit code is 0.
+    """
+    settings = settings_from(config)
+    url = settings.database_url
+    source = sqlite_path(url)
+    if source is None:
+        if url.startswith("sqlite"):
+            raise MailflowError("an in-memory SQLite database cannot be backed up")
+        typer.echo("PostgreSQL: mailflow does not dump it; run (as a user that may read the database):")
+        typer.echo(f"  {store_backup.pg_dump_command(url, path)}")
+        typer.echo("and restore with pg_restore (see docs/UPGRADE.md)")
+        return
+    checked = store_backup.backup_sqlite(source, path, force=force)
+    typer.echo(f"backed up {source} to {checked.path} ({checked.size} bytes, owner-only): "
+               f"integrity ok, schema {checked.revision}")
+
+
+@app.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="The backup file (from `mailflow backup`).")],
+    force: Annotated[bool, typer.Option(
+        help="Replace the existing database (stop the daemon and workers first).")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Restore the SQLite database from the backup at PATH (SQLite only).
+
+    The backup is checked first (PRAGMA integrity_check, its schema revision);
+    an existing database is replaced only with --force and only while nothing
+    has it open. On PostgreSQL use pg_restore.
+    """
+    settings = settings_from(config)
+    target = sqlite_path(settings.database_url)
+    if target is None:
+        raise MailflowError("mailflow restore is for SQLite databases; on PostgreSQL use pg_restore "
+                            "(see docs/UPGRADE.md)")
+    checked = store_backup.restore_sqlite(path, target, force=force)
+    typer.echo(f"restored {target} from {path}: integrity ok, schema {checked.revision}")
+    if checked.standing == "older":
+        typer.echo("the backup is from an older mailflow: run `mailflow db upgrade` before starting mailflow")
