@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import select, text
 
 from mailflow.config.settings import load_settings
+from mailflow.core.vocabulary import Status
 from mailflow.desk.delivery import Source
 from mailflow.runner.app import build
 from mailflow.store import db
 from mailflow.store.models import OutboxItem
-from support import INVALID_BODY, REPO, TEST_ENV, VALID_BODY, complaint_mail, mailflow_at, write_config
+from support import INVALID_BODY, MAIL_DATE, REPO, TEST_ENV, VALID_BODY, complaint_mail, mailflow_at, write_config
 
 
 def mailflow(*args: str, cwd=None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
@@ -96,6 +97,30 @@ def test_queue_masks_nik_unless_revealed(filled):
     assert [r["status"] for r in rows] == ["registered"]
     assert rows[0]["complainant"]["nik"] == "340201******0001"
     assert "no complaints" in mailflow("queue", "--status", "closed", "--config", str(path)).stdout
+
+
+@pytest.mark.parametrize(("words", "listed"), [
+    (("registered",), True), (("terdaftar",), True), (("Terdaftar",), True), (("in_progress", "terdaftar"), True),
+    (("diproses",), False), (("menunggu pelapor",), False), (("waiting-citizen",), False), (("selesai",), False),
+    (("closed",), False), (("menunggu persetujuan", "registered"), True),
+])
+def test_queue_status_in_english_or_bahasa_indonesia(filled, words, listed):
+    path, _ = filled
+    args = [a for w in words for a in ("--status", w)]
+    r = mailflow_at(lambda: MAIL_DATE, "queue", *args, "--json", "--config", str(path))
+    assert r.returncode == 0, r.stderr
+    assert [c["status"] for c in json.loads(r.stdout)] == (["registered"] if listed else [])
+
+
+@pytest.mark.parametrize("word", ["terdaftarr", "open", "dijawab", "answered", ""])
+def test_queue_unknown_status_is_one_error_naming_both_languages(filled, word):
+    path, _ = filled
+    r = mailflow_at(lambda: MAIL_DATE, "queue", "--status", word, "--config", str(path))
+    assert r.returncode == 2 and r.stdout == ""
+    [line] = r.stderr.splitlines()
+    assert line.startswith(f"mailflow: error: --status {word!r}")
+    for status in Status:
+        assert status.value in line and status.label in line
 
 
 def test_show_tells_the_path_in_order(filled):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -25,7 +26,7 @@ from mailflow.cli.base import (
     table,
 )
 from mailflow.core.identity import mask_id, mask_ids_in_text
-from mailflow.core.vocabulary import STATUS_WORDS, HopKind, Status
+from mailflow.core.vocabulary import STATUS_WORDS, HopKind, Status, status_named
 from mailflow.errors import MailflowError, NotFound
 from mailflow.store import queries
 from mailflow.store.models import Complaint
@@ -36,7 +37,10 @@ def queue(
     ctx: typer.Context,
     config: ConfigOpt = None,
     office: OfficeOpt = None,
-    status: Annotated[list[str] | None, typer.Option("--status", "-s", help="Only these statuses (repeatable); default: all open ones.")] = None,
+    status: Annotated[list[str] | None, typer.Option("--status", "-s", help=(
+        "Only these statuses (repeatable), in English or Bahasa Indonesia: "
+        + ", ".join(f"{s.value} / {s.label!r}" if " " in s.label else f"{s.value} / {s.label}" for s in Status)
+        + "; default: all open ones."))] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include closed complaints.")] = False,
     outbox: Annotated[bool, typer.Option("--outbox", help="List outbound mail not yet sent (pending, sending, failed) instead.")] = False,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only complaints past the due time of their step.")] = False,
@@ -48,6 +52,7 @@ def queue(
     """List open complaints: number, status, step, holder, due time and the working
     time left (or how late it is), complainant. Every office of the config by
     default, with an office column when it has several; --office KEY lists one."""
+    statuses = statuses_named(status or ())
     deployment = deployment_from(config)
     fleet = desks(ctx, deployment, chosen(deployment, office))
     column = many(deployment)
@@ -59,7 +64,7 @@ def queue(
             if sort not in ("received", "due"):
                 raise MailflowError("--sort must be 'received' or 'due'")
             now = clock(ctx)()
-            complaints = queries.complaints(session, statuses=status or (), include_closed=all_,
+            complaints = queries.complaints(session, statuses=statuses, include_closed=all_,
                                             overdue_at=now if overdue else None, by_due=sort == "due", limit=limit,
                                             office=office)
             if as_json:
@@ -90,6 +95,20 @@ def queue(
                    "left (working)", "category", "complainant", "NIK"], rows)
     finally:
         fleet.close()
+
+
+def statuses_named(words: Sequence[str]) -> tuple[Status, ...]:
+    """The statuses a user typed (``--status``), in English or Bahasa Indonesia;
+    an unknown word is an error listing the accepted words in both languages
+    (never an empty listing)."""
+    statuses = []
+    for word in words:
+        status = status_named(word)
+        if status is None:
+            accepted = ", ".join(f"{s.value} ({s.label})" for s in Status)
+            raise MailflowError(f"--status {word!r}: no such status; use one of: {accepted}")
+        statuses.append(status)
+    return tuple(dict.fromkeys(statuses))
 
 
 def _desk_of(fleet, office: str):
