@@ -88,7 +88,7 @@ def test_config_path_from_environment(filled):
 
 def test_queue_masks_nik_unless_revealed(filled):
     path, _ = filled
-    r = mailflow("queue", "--config", str(path))
+    r = mailflow("queue", "--config", str(path), env_extra={"COLUMNS": "200"})  # wide enough for a masked NIK
     assert r.returncode == 0, r.stderr
     assert "Siti Aminah" in r.stdout and "340201******0001" in r.stdout and "3402014501900001" not in r.stdout
     revealed = mailflow("queue", "--reveal", "--config", str(path)).stdout

@@ -24,6 +24,7 @@ from mailflow.cli.base import (
     remaining,
     say,
     table,
+    terminal_width,
 )
 from mailflow.core.identity import mask_id, mask_ids_in_text
 from mailflow.core.vocabulary import STATUS_WORDS, HopKind, Status, status_named
@@ -75,13 +76,15 @@ def queue(
                 say("no complaints" + ("" if all_ or status else " open"))
                 return
             rows = []
+            # on a terminal narrower than the whole table, the day received is enough
+            received = local if terminal_width() >= WHOLE_TABLE else _day
             for c in complaints:
                 application = _desk_of(fleet, c.office)
                 settings, roles = application.settings, application.rules.roles
                 rows.append([
                     *([c.office] if column else []),
                     c.number,
-                    local(c.created_at, settings),
+                    received(c.created_at, settings),
                     STATUS_WORDS.get(c.status, c.status),
                     c.step or "-",
                     roles[c.holder_role].name if c.holder_role in roles else (c.holder_role or "-"),
@@ -91,8 +94,12 @@ def queue(
                     c.complainant_name,
                     c.nik if reveal else mask_id(c.nik),
                 ])
+            # Fitting a terminal: names are cut first, then step, category, the masked NIK
+            # (never a revealed one), due and received are left out (show and --json have them).
             table([*(["office"] if column else []), "number", "received", "status", "step", "holder", "due",
-                   "left (working)", "category", "complainant", "NIK"], rows)
+                   "left (working)", "category", "complainant", "NIK"], rows, fit=True,
+                  shrink={"holder": 12, "category": 12, "complainant": 14},
+                  optional=("step", "category", *(() if reveal else ("NIK",)), "due", "received"))
     finally:
         fleet.close()
 
@@ -109,6 +116,13 @@ def statuses_named(words: Sequence[str]) -> tuple[Status, ...]:
             raise MailflowError(f"--status {word!r}: no such status; use one of: {accepted}")
         statuses.append(status)
     return tuple(dict.fromkeys(statuses))
+
+
+WHOLE_TABLE = 160  # columns a queue table of long names needs whole
+
+
+def _day(dt, settings) -> str:
+    return local(dt, settings)[:10]
 
 
 def _desk_of(fleet, office: str):
@@ -132,8 +146,8 @@ def _print_outbox(session, fleet, office: str | None, column: bool, limit: int, 
         return
     table([*(["office"] if column else []), "id", "state", "kind", "to", "attempts", "next try", "last error"],
           [[*([o.office] if column else []), str(o.id), o.state, o.kind, o.recipients, str(o.attempts),
-            local(o.next_attempt_at, _desk_of(fleet, o.office).settings), (o.last_error or "")[:60]]
-           for o, m in rows])
+            local(o.next_attempt_at, _desk_of(fleet, o.office).settings), o.last_error or ""]
+           for o, m in rows], fit=True, shrink={"to": 16, "last error": 16}, optional=("next try",))
 
 
 def _complaint_json(c: Complaint, reveal: bool, now) -> dict[str, Any]:
