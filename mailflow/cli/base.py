@@ -156,18 +156,47 @@ def local(dt: datetime | None, settings: Settings) -> str:
 
 
 def remaining(due: datetime | None, now: datetime, calendar) -> str:
-    """Working time left until ``due`` ("1h05m"), or how much working time it is
-    overdue ("late 0h20m"), by the office calendar (SOP minutes are working time)."""
+    """The working time left until ``due`` ("sisa 1 hari 2 jam"), or how late
+    it is ("terlambat 2 hari 3 jam"), by the office calendar: a day is a
+    working day of that calendar (its own hours, not 24 h), the rest its
+    working hours (and minutes, under a day)."""
     if due is None:
         return "-"
     if due >= now:
-        return hours_minutes(calendar.working_minutes_between(now, due))
-    return "late " + hours_minutes(calendar.working_minutes_between(due, now))
+        return "sisa " + working_span(now, due, calendar)
+    return "terlambat " + working_span(due, now, calendar)
 
 
-def hours_minutes(minutes: int) -> str:
-    hours, mins = divmod(minutes, 60)
-    return f"{hours}h{mins:02d}m"
+def working_span(a: datetime, b: datetime, calendar) -> str:
+    """The working time from ``a`` to ``b`` (a <= b) in words: whole working
+    days (the same clock time N working days later, ``add_working_days``),
+    then the working hours after them ("2 hari 3 jam"); under a day, hours
+    and minutes ("1 jam 5 menit", "20 menit")."""
+    days = _whole_working_days(a, b, calendar)
+    start = calendar.add_working_days(a, days) if days else a
+    hours, minutes = divmod(calendar.working_minutes_between(start, b), 60)
+    if days:
+        return f"{days} hari" + (f" {hours} jam" if hours else "")
+    if hours:
+        return f"{hours} jam" + (f" {minutes} menit" if minutes else "")
+    return f"{minutes} menit"
+
+
+def _whole_working_days(a: datetime, b: datetime, calendar) -> int:
+    """The most working days n with ``add_working_days(a, n) <= b`` (doubling,
+    then halving: a few calendar calls for a complaint years late)."""
+    if calendar.add_working_days(a, 1) > b:
+        return 0
+    low, high = 1, 2
+    while calendar.add_working_days(a, high) <= b:
+        low, high = high, high * 2
+    while high - low > 1:  # add_working_days(a, low) <= b < add_working_days(a, high)
+        middle = (low + high) // 2
+        if calendar.add_working_days(a, middle) <= b:
+            low = middle
+        else:
+            high = middle
+    return low
 
 
 def terminal_width() -> int:

@@ -98,7 +98,7 @@ def queue(
             # (never a revealed one), due and received are left out (show and --json have them).
             table([*(["office"] if column else []), "number", "received", "status", "step", "holder", "due",
                    "left (working)", "category", "complainant", "NIK"], rows, fit=True,
-                  shrink={"holder": 12, "category": 12, "complainant": 14},
+                  shrink={"holder": 8, "category": 12, "complainant": 10},
                   optional=("step", "category", *(() if reveal else ("NIK",)), "due", "received"))
     finally:
         fleet.close()
@@ -222,8 +222,7 @@ def show(
                 say(f"  Tahap kini   : {step_name} ({c.step}), dipegang {holder}")
             if c.due_at and c.status != Status.CLOSED:
                 left = remaining(c.due_at, now, application.rules.calendar)
-                say(f"  Batas waktu  : {local(c.due_at, settings)} "
-                           f"({'terlambat ' + left[5:] if left.startswith('late') else 'sisa ' + left} jam kerja)")
+                say(f"  Batas waktu  : {local(c.due_at, settings)} ({left}, dihitung pada jam kerja)")
             say("  Uraian       :")
             for line in (c.description if reveal else mask_ids_in_text(c.description)).splitlines() or [""]:
                 say(f"    {line}")
