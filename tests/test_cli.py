@@ -176,6 +176,19 @@ def test_rules_check_passes_on_each_shipped_file(name):
     assert "OK" in r.stdout
 
 
+def test_rules_check_json_is_the_ladder_as_data():
+    r = mailflow("rules", "check", str(REPO / "rules" / "bantul-email.toml"), "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["ok"] is True and data["steps"][0]["held_by"] == "Pemohon (warga)"
+    assert data["steps"][1] == {"key": "terima", "name": "Admin menerima pengaduan via email", "role": "admin",
+                                "held_by": "Admin Email", "standard": {"amount": 10, "unit": "minutes",
+                                                                       "text": "10 menit"},
+                                "auto": data["steps"][1]["auto"], "actions": data["steps"][1]["actions"],
+                                "confirm": None}
+    assert {role["key"] for role in data["roles"]} >= {"admin"} and data["answer"]["reopen_days"] == 7
+
+
 def test_rules_check_names_a_typod_role(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text((REPO / "rules" / "bantul-email.toml").read_text().replace('role = "kabid"', 'role = "kabidd"'))
