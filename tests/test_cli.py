@@ -7,17 +7,21 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text
 
+from mailflow.cli.base import remaining
 from mailflow.config.settings import load_settings
+from mailflow.core.calendar import OfficeCalendar
+from mailflow.core.vocabulary import Status
 from mailflow.desk.delivery import Source
 from mailflow.runner.app import build
 from mailflow.store import db
 from mailflow.store.models import OutboxItem
-from support import INVALID_BODY, REPO, TEST_ENV, VALID_BODY, complaint_mail, mailflow_at, write_config
+from support import INVALID_BODY, MAIL_DATE, REPO, TEST_ENV, VALID_BODY, complaint_mail, mailflow_at, write_config
 
 
 def mailflow(*args: str, cwd=None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
@@ -87,7 +91,7 @@ def test_config_path_from_environment(filled):
 
 def test_queue_masks_nik_unless_revealed(filled):
     path, _ = filled
-    r = mailflow("queue", "--config", str(path))
+    r = mailflow("queue", "--config", str(path), env_extra={"COLUMNS": "200"})  # wide enough for a masked NIK
     assert r.returncode == 0, r.stderr
     assert "Siti Aminah" in r.stdout and "340201******0001" in r.stdout and "3402014501900001" not in r.stdout
     revealed = mailflow("queue", "--reveal", "--config", str(path)).stdout
@@ -96,6 +100,30 @@ def test_queue_masks_nik_unless_revealed(filled):
     assert [r["status"] for r in rows] == ["registered"]
     assert rows[0]["complainant"]["nik"] == "340201******0001"
     assert "no complaints" in mailflow("queue", "--status", "closed", "--config", str(path)).stdout
+
+
+@pytest.mark.parametrize(("words", "listed"), [
+    (("registered",), True), (("terdaftar",), True), (("Terdaftar",), True), (("in_progress", "terdaftar"), True),
+    (("diproses",), False), (("menunggu pelapor",), False), (("waiting-citizen",), False), (("selesai",), False),
+    (("closed",), False), (("menunggu persetujuan", "registered"), True),
+])
+def test_queue_status_in_english_or_bahasa_indonesia(filled, words, listed):
+    path, _ = filled
+    args = [a for w in words for a in ("--status", w)]
+    r = mailflow_at(lambda: MAIL_DATE, "queue", *args, "--json", "--config", str(path))
+    assert r.returncode == 0, r.stderr
+    assert [c["status"] for c in json.loads(r.stdout)] == (["registered"] if listed else [])
+
+
+@pytest.mark.parametrize("word", ["terdaftarr", "open", "dijawab", "answered", ""])
+def test_queue_unknown_status_is_one_error_naming_both_languages(filled, word):
+    path, _ = filled
+    r = mailflow_at(lambda: MAIL_DATE, "queue", "--status", word, "--config", str(path))
+    assert r.returncode == 2 and r.stdout == ""
+    [line] = r.stderr.splitlines()
+    assert line.startswith(f"mailflow: error: --status {word!r}")
+    for status in Status:
+        assert status.value in line and status.label in line
 
 
 def test_show_tells_the_path_in_order(filled):
@@ -148,6 +176,19 @@ def test_rules_check_passes_on_each_shipped_file(name):
     assert "OK" in r.stdout
 
 
+def test_rules_check_json_is_the_ladder_as_data():
+    r = mailflow("rules", "check", str(REPO / "rules" / "bantul-email.toml"), "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["ok"] is True and data["steps"][0]["held_by"] == "Pemohon (warga)"
+    assert data["steps"][1] == {"key": "terima", "name": "Admin menerima pengaduan via email", "role": "admin",
+                                "held_by": "Admin Email", "standard": {"amount": 10, "unit": "minutes",
+                                                                       "text": "10 menit"},
+                                "auto": data["steps"][1]["auto"], "actions": data["steps"][1]["actions"],
+                                "confirm": None}
+    assert {role["key"] for role in data["roles"]} >= {"admin"} and data["answer"]["reopen_days"] == 7
+
+
 def test_rules_check_names_a_typod_role(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text((REPO / "rules" / "bantul-email.toml").read_text().replace('role = "kabid"', 'role = "kabidd"'))
@@ -157,13 +198,11 @@ def test_rules_check_names_a_typod_role(tmp_path):
     assert "steps[5].role" in r.stderr and "kabidd" in r.stderr
 
 
-def test_queue_overdue_and_sorted_by_due_time(tmp_path):
+def test_queue_overdue_and_sorted_by_due_time(tmp_path, monkeypatch):
     """One complaint registered a week ago (its 30-minute step long overdue) and one
     registered now: --overdue lists only the first, --sort due puts it first, and
     the 'left' column counts working time. "Now" is a fake clock, for the desk
     and the command line alike (run in this process)."""
-    from datetime import datetime
-
     path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}")
     settings = load_settings(path, env=TEST_ENV)
     engine = db.make_engine(settings.database_url)
@@ -188,13 +227,53 @@ def test_queue_overdue_and_sorted_by_due_time(tmp_path):
     assert [r["overdue"] for r in listed] == [True, False]  # received order: the old one first
     overdue = json.loads(mailflow("queue", "--overdue", "--json", "--config", str(path)).stdout)
     assert [r["complainant"]["email"] for r in overdue] == ["warga1@dukcapil.test"]
+    monkeypatch.setenv("COLUMNS", "200")  # a terminal wide enough for the due column
     table = mailflow("queue", "--overdue", "--config", str(path)).stdout
-    assert "2026-11-23 09:30" in table and "late " in table and "warga2" not in table
-    assert "late 42h30m" in table  # office hours from Mon 23 Nov 09:30 to Mon 30 Nov 09:00
+    assert "2026-11-23 09:30" in table and "terlambat " in table and "warga2" not in table
+    # Mon 23 Nov 09:30 + 4 working days = Fri 27 Nov 09:30; then Fri 09:30-16:30 and Mon 07:30-09:00
+    assert "terlambat 4 hari 8 jam" in table
+    number = listed[0]["number"]
+    assert "Batas waktu  : 2026-11-23 09:30 (terlambat 4 hari 8 jam, dihitung pada jam kerja)" in mailflow(
+        "show", number, "--config", str(path)).stdout
     by_due = json.loads(mailflow("queue", "--sort", "due", "--json", "--config", str(path)).stdout)
     assert [r["complainant"]["email"] for r in by_due] == ["warga1@dukcapil.test", "warga2@dukcapil.test"]
     bad = mailflow("queue", "--sort", "sideways", "--config", str(path))
     assert bad.returncode == 2 and "--sort" in bad.stderr
+
+
+WIB = ZoneInfo("Asia/Jakarta")
+# Mon-Thu 07:30-16:00, Fri 07:30-16:30; Wednesday 25 November closed (an office's own closed day)
+CALENDAR = OfficeCalendar("Asia/Jakarta", extra_closed={date(2026, 11, 25)})
+PLAIN = OfficeCalendar("Asia/Jakarta")  # no public holiday in November 2026
+# A short-day office: 08:00-12:00 Monday to Friday (a working day is 4 hours here)
+SHORT = OfficeCalendar("Asia/Jakarta", hours={d: [(time(8), time(12))] for d in range(5)})
+
+
+def wib(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=WIB)
+
+
+@pytest.mark.parametrize(("calendar", "due", "now", "said"), [
+    (CALENDAR, wib(23, 9, 30), wib(23, 9), "sisa 30 menit"),
+    (CALENDAR, wib(23, 10, 5), wib(23, 9), "sisa 1 jam 5 menit"),
+    (CALENDAR, wib(23, 9), wib(23, 9), "sisa 0 menit"),
+    (CALENDAR, wib(23, 15, 59), wib(23, 7, 30), "sisa 8 jam 29 menit"),  # not yet a day: Monday is 8.5 h
+    (CALENDAR, wib(24, 11, 15), wib(23, 9), "sisa 1 hari 2 jam"),
+    (CALENDAR, wib(24, 16), wib(23, 20), "sisa 1 hari"),  # evening: the next working day whole
+    (CALENDAR, wib(26, 10), wib(24, 9), "sisa 1 hari 1 jam"),  # Wednesday closed
+    (CALENDAR, wib(23, 9), wib(23, 9, 20), "terlambat 20 menit"),
+    (CALENDAR, wib(23, 9), wib(24, 12, 10), "terlambat 1 hari 3 jam"),
+    (PLAIN, wib(23, 9, 30), wib(30, 9), "terlambat 4 hari 8 jam"),  # Fri 09:30-16:30 + Mon 07:30-09:00
+    (CALENDAR, wib(23, 9, 30), wib(30, 9), "terlambat 3 hari 8 jam"),  # ... and Wednesday closed
+    (CALENDAR, wib(27, 16, 30), wib(30, 8, 30), "terlambat 1 jam"),  # a weekend is no working time
+    (PLAIN, wib(23, 9), wib(30, 20), "terlambat 5 hari 7 jam"),  # after hours counts to the closing
+    (SHORT, wib(23, 9), wib(24, 11, 30), "terlambat 1 hari 2 jam"),  # 24 h would say 26 h
+    (SHORT, wib(23, 8), wib(30, 12), "terlambat 6 hari"),  # from the opening: Mon 23 to Mon 30 whole
+    (SHORT, wib(2, 8), wib(30, 12), "terlambat 21 hari"),
+    (CALENDAR, None, wib(23, 9), "-"),
+])
+def test_remaining_counts_working_days_and_hours_of_the_office_calendar(calendar, due, now, said):
+    assert remaining(due, now, calendar) == said
 
 
 # ------------------------------------------------------------------ files only the service reads (docs/SECURITY.md)

@@ -127,6 +127,20 @@ def test_show_masks_unless_revealed_and_prints_no_control_characters(desk):
     assert missing.returncode == 2 and "no inbound mail #999" in missing.stderr
 
 
+def test_show_json_is_the_whole_mail_masked_unless_revealed(desk):
+    _, tight, _, ids = desk
+    r = cli("mail", "show", str(ids["quarantined"]), "--json", "--config", str(tight))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["id"] == ids["quarantined"] and data["outcome"] == "quarantined" and data["unreadable"]
+    assert data["from"] and "warga5@dukcapil.test" in data["from"] and "quarantined" in [h["kind"] for h in data["hops"]]
+    assert "3402014501900001" not in r.stdout and "340201******0001" in data["text"] and "\x1b" not in r.stdout
+    assert "3402014501900001" in cli("mail", "show", str(ids["quarantined"]), "--json", "--reveal", "--config",
+                                     str(tight)).stdout
+    fixed = json.loads(cli("mail", "show", str(ids["quarantined"]), "--json", "--config", str(desk[2])).stdout)
+    assert fixed["unreadable"] is None and "scan0.pdf" in [a["filename"] for a in fixed["attachments"]]
+
+
 def test_retry_after_the_fix_registers_once(desk):
     app, tight, fixed, ids = desk
     pk = ids["quarantined"]

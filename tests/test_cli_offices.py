@@ -388,3 +388,38 @@ def test_office_add_writes_the_first_office_of_an_empty_deployment(tmp_path):
     bantul, sleman = deployment.offices
     assert (bantul.imap.host, bantul.imap.port, bantul.imap.security) == ("mail.bantul.example", 993, "tls")
     assert sleman.office.rules == bantul.office.rules and sleman.imap.host == "mail.sleman.example"
+
+
+# ------------------------------------------------------------------ a terminal of 100 columns
+LONG_NAME = "Raden Ajeng Sri Wahyuningsih Kusumawardhani Hadiningrat binti Prawirodirjo"
+LONG_CATEGORY = "Perubahan data Kartu Keluarga karena pindah datang antar kabupaten/kota dalam satu provinsi"
+
+
+@pytest.mark.parametrize("columns", [100, 120])
+def test_queue_rows_fit_the_terminal_and_json_stays_whole(offices, monkeypatch, columns):
+    """A realistic desk: long names and service names, a long status, a long
+    bounce reason; every line of `queue` and `queue --outbox` fits COLUMNS,
+    the number and the office stay whole, and --json is never cut."""
+    path, deployment = offices
+    run_sql(deployment, "UPDATE complaints SET complainant_name = :name, category_name = :category",
+            name=LONG_NAME, category=LONG_CATEGORY)
+    run_sql(deployment, "UPDATE complaints SET status = 'awaiting_approval' WHERE office = 'sleman'")
+    run_sql(deployment, "UPDATE outbox SET state = 'failed', last_error = :error",
+            error="550 5.1.1 <warga3@dukcapil.test>: Recipient address rejected: User unknown in virtual mailbox table")
+    monkeypatch.setenv("COLUMNS", str(columns))
+    for args in ((), ("--outbox",)):
+        r = mailflow("queue", *args, "--config", path)
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert len(lines) > 2 and max(map(len, lines)) <= columns, "\n" + r.stdout
+        assert all("\t" not in line for line in lines)
+    listed = mailflow("queue", "--config", path).stdout.splitlines()
+    assert [tuple(line.split()[:2]) for line in listed[2:]] == [
+        ("default", "ADU/2026/000001"), ("default", "ADU/2026/000002"), ("sleman", "SLM/2026/000001"),
+        ("kulon-progo", "ADU/2026/000001")]
+    assert "menunggu persetujuan" in listed[4] and "…" in listed[2]  # a status whole, a long name cut
+    whole = json.loads(mailflow("queue", "--json", "--config", path).stdout)
+    assert {c["complainant"]["name"] for c in whole} == {LONG_NAME} and {c["category_name"] for c in whole} == {
+        LONG_CATEGORY}
+    outbox = json.loads(mailflow("queue", "--outbox", "--json", "--config", path).stdout)
+    assert all(o["last_error"].endswith("virtual mailbox table") for o in outbox)

@@ -9,8 +9,9 @@ clock -- passes ``obj=CliContext(clock=...)``; otherwise it is the wall clock.
 
 from __future__ import annotations
 
+import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -155,27 +156,96 @@ def local(dt: datetime | None, settings: Settings) -> str:
 
 
 def remaining(due: datetime | None, now: datetime, calendar) -> str:
-    """Working time left until ``due`` ("1h05m"), or how much working time it is
-    overdue ("late 0h20m"), by the office calendar (SOP minutes are working time)."""
+    """The working time left until ``due`` ("sisa 1 hari 2 jam"), or how late
+    it is ("terlambat 2 hari 3 jam"), by the office calendar: a day is a
+    working day of that calendar (its own hours, not 24 h), the rest its
+    working hours (and minutes, under a day)."""
     if due is None:
         return "-"
     if due >= now:
-        return hours_minutes(calendar.working_minutes_between(now, due))
-    return "late " + hours_minutes(calendar.working_minutes_between(due, now))
+        return "sisa " + working_span(now, due, calendar)
+    return "terlambat " + working_span(due, now, calendar)
 
 
-def hours_minutes(minutes: int) -> str:
-    hours, mins = divmod(minutes, 60)
-    return f"{hours}h{mins:02d}m"
+def working_span(a: datetime, b: datetime, calendar) -> str:
+    """The working time from ``a`` to ``b`` (a <= b) in words: whole working
+    days (the same clock time N working days later, ``add_working_days``),
+    then the working hours after them ("2 hari 3 jam"); under a day, hours
+    and minutes ("1 jam 5 menit", "20 menit")."""
+    days = _whole_working_days(a, b, calendar)
+    start = calendar.add_working_days(a, days) if days else a
+    hours, minutes = divmod(calendar.working_minutes_between(start, b), 60)
+    if days:
+        return f"{days} hari" + (f" {hours} jam" if hours else "")
+    if hours:
+        return f"{hours} jam" + (f" {minutes} menit" if minutes else "")
+    return f"{minutes} menit"
 
 
-def table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [len(h) for h in headers]
+def _whole_working_days(a: datetime, b: datetime, calendar) -> int:
+    """The most working days n with ``add_working_days(a, n) <= b`` (doubling,
+    then halving: a few calendar calls for a complaint years late)."""
+    if calendar.add_working_days(a, 1) > b:
+        return 0
+    low, high = 1, 2
+    while calendar.add_working_days(a, high) <= b:
+        low, high = high, high * 2
+    while high - low > 1:  # add_working_days(a, low) <= b < add_working_days(a, high)
+        middle = (low + high) // 2
+        if calendar.add_working_days(a, middle) <= b:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def terminal_width() -> int:
+    """The columns of the terminal ($COLUMNS, else the terminal's), 100 when
+    output is not a terminal (a pipe, a file, a test)."""
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def table(headers: list[str], rows: list[list[str]], *, fit: bool = False,
+          shrink: Mapping[str, int] | None = None, optional: Sequence[str] = ()) -> None:
+    """Print an aligned table. With ``fit``, it fits the terminal
+    (``terminal_width``): the ``optional`` columns are left out, in that
+    order, while even the ``shrink`` columns at their least width (header ->
+    columns) would not fit; then the widest ``shrink`` columns are cut, with an
+    ellipsis, until the table fits. What was left out is said on stderr, so
+    the rows on stdout stay rows."""
     rows = [[clean(c) for c in row] for row in rows]
-    for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    keep = list(range(len(headers)))
+    widths = [max([len(headers[i]), *(len(row[i]) for row in rows)]) for i in keep]
+    if fit:
+        width, least = terminal_width(), dict(shrink or {})
+        floor = [min(widths[i], max(least.get(headers[i], widths[i]), len(headers[i]))) for i in keep]
+
+        def total(columns: list[int], w: list[int]) -> int:
+            return sum(w[i] for i in columns) + 2 * (len(columns) - 1)
+
+        left_out = []
+        for name in optional:
+            if total(keep, floor) <= width:
+                break
+            keep.remove(headers.index(name))
+            left_out.append(name)
+        while total(keep, widths) > width:
+            cut = [i for i in keep if widths[i] > floor[i]]
+            if not cut:
+                break
+            widest = max(cut, key=lambda i: widths[i] - floor[i])
+            widths[widest] -= 1
+        rows = [[_cut(row[i], widths[i]) for i in range(len(headers))] for row in rows]
+        if left_out:
+            typer.echo(f"({', '.join(left_out)} left out to fit {width} columns; "
+                       "a wider terminal, COLUMNS=..., or --json shows them)", err=True)
+    line = "  ".join(headers[i].ljust(widths[i]) for i in keep)
     typer.echo(line.rstrip())
-    typer.echo("  ".join("-" * w for w in widths))
+    typer.echo("  ".join("-" * widths[i] for i in keep))
     for row in rows:
-        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        typer.echo("  ".join(row[i].ljust(widths[i]) for i in keep).rstrip())
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, ending in an ellipsis when cut."""
+    return text if len(text) <= width else text[:max(width - 1, 0)].rstrip() + "…"

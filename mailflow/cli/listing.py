@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -23,9 +24,10 @@ from mailflow.cli.base import (
     remaining,
     say,
     table,
+    terminal_width,
 )
 from mailflow.core.identity import mask_id, mask_ids_in_text
-from mailflow.core.vocabulary import STATUS_WORDS, HopKind, Status
+from mailflow.core.vocabulary import STATUS_WORDS, HopKind, Status, status_named
 from mailflow.errors import MailflowError, NotFound
 from mailflow.store import queries
 from mailflow.store.models import Complaint
@@ -36,7 +38,10 @@ def queue(
     ctx: typer.Context,
     config: ConfigOpt = None,
     office: OfficeOpt = None,
-    status: Annotated[list[str] | None, typer.Option("--status", "-s", help="Only these statuses (repeatable); default: all open ones.")] = None,
+    status: Annotated[list[str] | None, typer.Option("--status", "-s", help=(
+        "Only these statuses (repeatable), in English or Bahasa Indonesia: "
+        + ", ".join(f"{s.value} / {s.label!r}" if " " in s.label else f"{s.value} / {s.label}" for s in Status)
+        + "; default: all open ones."))] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include closed complaints.")] = False,
     outbox: Annotated[bool, typer.Option("--outbox", help="List outbound mail not yet sent (pending, sending, failed) instead.")] = False,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only complaints past the due time of their step.")] = False,
@@ -48,6 +53,7 @@ def queue(
     """List open complaints: number, status, step, holder, due time and the working
     time left (or how late it is), complainant. Every office of the config by
     default, with an office column when it has several; --office KEY lists one."""
+    statuses = statuses_named(status or ())
     deployment = deployment_from(config)
     fleet = desks(ctx, deployment, chosen(deployment, office))
     column = many(deployment)
@@ -59,7 +65,7 @@ def queue(
             if sort not in ("received", "due"):
                 raise MailflowError("--sort must be 'received' or 'due'")
             now = clock(ctx)()
-            complaints = queries.complaints(session, statuses=status or (), include_closed=all_,
+            complaints = queries.complaints(session, statuses=statuses, include_closed=all_,
                                             overdue_at=now if overdue else None, by_due=sort == "due", limit=limit,
                                             office=office)
             if as_json:
@@ -70,13 +76,15 @@ def queue(
                 say("no complaints" + ("" if all_ or status else " open"))
                 return
             rows = []
+            # on a terminal narrower than the whole table, the day received is enough
+            received = local if terminal_width() >= WHOLE_TABLE else _day
             for c in complaints:
                 application = _desk_of(fleet, c.office)
                 settings, roles = application.settings, application.rules.roles
                 rows.append([
                     *([c.office] if column else []),
                     c.number,
-                    local(c.created_at, settings),
+                    received(c.created_at, settings),
                     STATUS_WORDS.get(c.status, c.status),
                     c.step or "-",
                     roles[c.holder_role].name if c.holder_role in roles else (c.holder_role or "-"),
@@ -86,10 +94,35 @@ def queue(
                     c.complainant_name,
                     c.nik if reveal else mask_id(c.nik),
                 ])
+            # Fitting a terminal: names are cut first, then step, category, the masked NIK
+            # (never a revealed one), due and received are left out (show and --json have them).
             table([*(["office"] if column else []), "number", "received", "status", "step", "holder", "due",
-                   "left (working)", "category", "complainant", "NIK"], rows)
+                   "left (working)", "category", "complainant", "NIK"], rows, fit=True,
+                  shrink={"holder": 8, "category": 12, "complainant": 10},
+                  optional=("step", "category", *(() if reveal else ("NIK",)), "due", "received"))
     finally:
         fleet.close()
+
+
+def statuses_named(words: Sequence[str]) -> tuple[Status, ...]:
+    """The statuses a user typed (``--status``), in English or Bahasa Indonesia;
+    an unknown word is an error listing the accepted words in both languages
+    (never an empty listing)."""
+    statuses = []
+    for word in words:
+        status = status_named(word)
+        if status is None:
+            accepted = ", ".join(f"{s.value} ({s.label})" for s in Status)
+            raise MailflowError(f"--status {word!r}: no such status; use one of: {accepted}")
+        statuses.append(status)
+    return tuple(dict.fromkeys(statuses))
+
+
+WHOLE_TABLE = 160  # columns a queue table of long names needs whole
+
+
+def _day(dt, settings) -> str:
+    return local(dt, settings)[:10]
 
 
 def _desk_of(fleet, office: str):
@@ -113,8 +146,8 @@ def _print_outbox(session, fleet, office: str | None, column: bool, limit: int, 
         return
     table([*(["office"] if column else []), "id", "state", "kind", "to", "attempts", "next try", "last error"],
           [[*([o.office] if column else []), str(o.id), o.state, o.kind, o.recipients, str(o.attempts),
-            local(o.next_attempt_at, _desk_of(fleet, o.office).settings), (o.last_error or "")[:60]]
-           for o, m in rows])
+            local(o.next_attempt_at, _desk_of(fleet, o.office).settings), o.last_error or ""]
+           for o, m in rows], fit=True, shrink={"to": 16, "last error": 16}, optional=("next try",))
 
 
 def _complaint_json(c: Complaint, reveal: bool, now) -> dict[str, Any]:
@@ -189,8 +222,7 @@ def show(
                 say(f"  Tahap kini   : {step_name} ({c.step}), dipegang {holder}")
             if c.due_at and c.status != Status.CLOSED:
                 left = remaining(c.due_at, now, application.rules.calendar)
-                say(f"  Batas waktu  : {local(c.due_at, settings)} "
-                           f"({'terlambat ' + left[5:] if left.startswith('late') else 'sisa ' + left} jam kerja)")
+                say(f"  Batas waktu  : {local(c.due_at, settings)} ({left}, dihitung pada jam kerja)")
             say("  Uraian       :")
             for line in (c.description if reveal else mask_ids_in_text(c.description)).splitlines() or [""]:
                 say(f"    {line}")

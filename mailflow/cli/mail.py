@@ -137,6 +137,7 @@ def mail_show(
     ctx: typer.Context,
     message_id: Annotated[int, typer.Argument(metavar="ID", help="The mail's id, as `mailflow mail list` shows it.")],
     config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (its whole text, not the first lines).")] = False,
     reveal: RevealOpt = False,
 ) -> None:
     """Show one archived inbound mail: the headers that matter, what became of
@@ -157,6 +158,26 @@ def mail_show(
             except MessageParseError as exc:
                 mail, head = None, safe_headers(raw)
                 text, why_not = raw.decode("utf-8", "replace"), str(exc)
+            if as_json:
+                complaint = session.get(Complaint, m.complaint_id) if m.complaint_id is not None else None
+                say(json.dumps({
+                    "id": m.id, "office": m.office, "outcome": outcome, "received_at": m.created_at.isoformat(),
+                    "from": head.get("from") or m.from_addr or None,
+                    "to": list(mail.to_addrs) if mail else [], "cc": list(mail.cc_addrs) if mail else [],
+                    **{name.replace("-", "_"): (mail.header(name) or None) if mail else None
+                       for name in ("reply-to", "date", "auto-submitted")},
+                    "subject": _masked(head.get("subject") or m.subject or "", reveal),
+                    "message_id": m.message_id, "in_reply_to": m.in_reply_to, "size": m.size,
+                    "archived_bytes": len(raw), "imap": {"mailbox": m.mailbox, "uid": m.uid,
+                                                         "uidvalidity": m.uidvalidity} if m.uid is not None else None,
+                    "complaint": complaint.number if complaint else m.complaint_id,
+                    "hops": [{"at": h.at.isoformat(), "kind": h.kind, "actor": h.actor,
+                              "reason": _masked(h.reason, reveal) if h.reason else None} for h in hops],
+                    "unreadable": why_not or None, "text": _masked(text, reveal),
+                    "attachments": [{"filename": a.filename, "size": a.size}
+                                    for a in (mail.attachments if mail else ())],
+                }, ensure_ascii=False, indent=2))
+                return
             say(f"Surel #{m.id} — {OUTCOME_WORDS.get(outcome, outcome)}")
             if many(deployment):
                 say(f"  Kantor      : {settings.office.name} ({m.office})")

@@ -246,20 +246,19 @@ def _private_files(settings) -> list[tuple[str, Path]]:
 def rules_check(
     file: Annotated[Path | None, typer.Argument(help="A rules file (default: the one mailflow.toml names).")] = None,
     config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checked ladder as JSON.")] = False,
 ) -> None:
     """Validate a rules file and print its ladder as a table."""
     path = file if file is not None else settings_from(config).office.rules
     rules = load_rules(path)
+    if as_json:
+        typer.echo(json.dumps(_rules_json(path, rules), ensure_ascii=False, indent=2))
+        return
     typer.echo(f"{path}: OK — {rules.office}" + (f" ({rules.sop})" if rules.sop else ""))
     typer.echo("")
     rows = []
     for i, step in enumerate(rules.steps, 1):
-        if step.role == CITIZEN:
-            who = "Pemohon (warga)"
-        elif step.role == SECTION_ROLE:
-            who = "Kepala Seksi sesuai seksi aduan"
-        else:
-            who = rules.roles[step.role].name
+        who = _held_by(step.role, rules)
         replies = "(otomatis)" if step.auto else ", ".join(f"#{w} → {t}" for w, t in step.actions.items())
         if step.confirm:
             replies += f'; perlu konfirmasi "{step.confirm}"'
@@ -278,3 +277,33 @@ def rules_check(
     for role in rules.roles.values():
         deputies = f", deputies {', '.join(role.deputies)}" if role.deputies else ""
         typer.echo(f"  {role.key:<16} rank {role.rank}  {role.name} <{', '.join(role.members)}>{deputies}")
+
+
+def _rules_json(path: Path, rules) -> dict[str, Any]:
+    """What `rules check` prints, as data: the ladder, the answer rules and the roles."""
+    def standard(value) -> dict[str, Any]:
+        return {"amount": value.amount, "unit": value.unit, "text": str(value)}
+
+    a = rules.answer
+    return {
+        "file": str(path), "ok": True, "office": rules.office, "sop": rules.sop,
+        "steps": [{"key": step.key, "name": step.name, "role": step.role,
+                   "held_by": _held_by(step.role, rules),
+                   "standard": standard(step.standard), "auto": step.auto, "actions": dict(step.actions),
+                   "confirm": step.confirm or None}
+                  for step in rules.steps],
+        "total_standard": str(rules.total_standard) if rules.total_standard else None,
+        "answer": {"min_rank": a.min_rank, "approver": a.approver or SECTION_ROLE, "send_step": a.send_step or None,
+                   "reopen_days": a.reopen_days, "approval_standard": standard(a.approval_standard)},
+        "roles": [{"key": r.key, "name": r.name, "rank": r.rank, "members": list(r.members),
+                   "deputies": list(r.deputies)} for r in rules.roles.values()],
+    }
+
+
+def _held_by(role: str, rules) -> str:
+    """Who holds a step, as people read it."""
+    if role == CITIZEN:
+        return "Pemohon (warga)"
+    if role == SECTION_ROLE:
+        return "Kepala Seksi sesuai seksi aduan"
+    return rules.roles[role].name
