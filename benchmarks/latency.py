@@ -27,15 +27,16 @@ POLL = 30  # the re-check under IDLE: far above the latencies measured
 _LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*from=<aduan@dukcapil\.test> to=\['([^']+)'\].*delivered")
 
 
-def _relay_times(log: Path, offset: int) -> dict[str, float]:
+def relay_times(log: Path, offset: int, line: re.Pattern[str] = _LINE) -> dict[str, float]:
+    """From the SMTP front's log after ``offset``: when each key (group 2 of
+    ``line``) was first delivered, by the log's timestamp (group 1)."""
     out: dict[str, float] = {}
     with open(log, encoding="utf-8", errors="replace") as fh:
         fh.seek(offset)
-        for line in fh:
-            m = _LINE.match(line)
+        for entry in fh:
+            m = line.match(entry)
             if m:
-                stamp = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
-                out.setdefault(m.group(2), stamp)
+                out.setdefault(m.group(2), datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp())
     return out
 
 
@@ -64,11 +65,11 @@ def run(r: Run, stack: Stack, workdir: Path, *, n: int, rate: float) -> None:
                     time.sleep(delay)
                 smtp.sendmail(fake.sender(i), ["aduan@dukcapil.test"], fake.complaint_mail(i, run="lat"))
                 sent[fake.sender(i)] = time.time()
-        wait_until(lambda: len(_relay_times(relay_log, offset).keys() & sent.keys()) >= n, 30, 0.2)
+        wait_until(lambda: len(relay_times(relay_log, offset).keys() & sent.keys()) >= n, 30, 0.2)
     finally:
         terminate(proc)
         log.close()
-    got = _relay_times(relay_log, offset)
+    got = relay_times(relay_log, offset)
     lat = [got[a] - t0 for a, t0 in sent.items() if a in got]
     missing = n - len(lat)
     p50, p99 = (percentile(lat, 50), percentile(lat, 99)) if lat else (None, None)

@@ -45,12 +45,13 @@ import smtplib
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
 from benchmarks import cpu, e2e, fake
 from benchmarks.harness import Row, Run, Stack, child_env, mailflow_cmd, median, percentile, ratio, wait_until
 from benchmarks.intake import fetch_loop
+from benchmarks.latency import relay_times
 from devstack.config import write_deployment
 from devstack.mailstack import DEFAULT_USERS
 
@@ -308,17 +309,6 @@ def _e2e(stack: Stack, db: Schema, workers: Workers, n: int, base: int) -> dict:
     return {"seconds": seconds, "rate": n / seconds, "inject_s": inject_s, "arrival_rate": n / inject_s, "cpu": use}
 
 
-def _relay_acks(log: Path, offset: int) -> dict[str, float]:
-    out: dict[str, float] = {}
-    with open(log, encoding="utf-8", errors="replace") as fh:
-        fh.seek(offset)
-        for line in fh:
-            m = _ACK.match(line)
-            if m:
-                out.setdefault(m.group(2), datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp())
-    return out
-
-
 def _pickup(stack: Stack, db: Schema, workers: Workers, n: int, base: int, seed: int) -> dict:
     rng = random.Random(seed)
     relay_log = Path(stack.stack.dir) / "smtprelay.log"
@@ -345,9 +335,9 @@ def _pickup(stack: Stack, db: Schema, workers: Workers, n: int, base: int, seed:
         return len(registered) >= n
 
     wait_until(all_in, 30 + HOLD * 2, 0.2)
-    wait_until(lambda: len(_relay_acks(relay_log, offset).keys() & {s for s, _ in sent.values()}) >= n, 30, 0.2)
+    wait_until(lambda: len(relay_times(relay_log, offset, _ACK).keys() & {s for s, _ in sent.values()}) >= n, 30, 0.2)
     use = cpu.usage(before, cpu.snapshot(groups))
-    acks = _relay_acks(relay_log, offset)
+    acks = relay_times(relay_log, offset, _ACK)
     to_reg = [registered[mid] - t for mid, (_, t) in sent.items() if mid in registered]
     to_ack = [acks[s] - t for s, t in sent.values() if s in acks]
 
