@@ -120,12 +120,7 @@ class Daemon:
         except (MailServerError, TLSRequiredError, *NETWORK_ERRORS) as exc:
             self._unreachable("IMAP", exc)
             error = exc
-        if self.deadlines is not None:
-            result.deadlines = self.deadlines.run_once()
-        if self.digests is not None:
-            result.digests = self.digests.run_once()
-        if self.monthly_report is not None:
-            result.report = self.monthly_report.run_once()
+        self.timers_once(result)
         if send:
             try:
                 result.drained = self.outbox.run_once()
@@ -147,6 +142,16 @@ class Daemon:
             if not is_database_error(db_exc):
                 raise
             log.warning("could not record that %s is unreachable: %s", server, db_exc)
+
+    def timers_once(self, result: PassResult) -> None:
+        """The deadline pass, the hourly notice digests and the monthly report
+        when due, into ``result`` (a worker's office_timers job runs this too)."""
+        if self.deadlines is not None:
+            result.deadlines = self.deadlines.run_once()
+        if self.digests is not None:
+            result.digests = self.digests.run_once()
+        if self.monthly_report is not None:
+            result.report = self.monthly_report.run_once()
 
     def _sent_probe(self, mailbox: Mailbox) -> Probe | None:
         """Where the SMTP server files what it accepted (imap.sent_folder), as a

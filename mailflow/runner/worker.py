@@ -43,7 +43,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from mailflow.config.settings import Deployment
@@ -51,8 +50,10 @@ from mailflow.core.retry import backoff
 from mailflow.edges.mailbox import NETWORK_ERRORS, Mailbox
 from mailflow.errors import ConfigError, CredentialError, MailServerError, TLSRequiredError
 from mailflow.runner.budget import StopNow
+from mailflow.runner.daemon import PassResult
 from mailflow.runner.fleet import Fleet
-from mailflow.store.models import OutboxItem, utcnow
+from mailflow.store import queries
+from mailflow.store.models import utcnow
 
 log = logging.getLogger("mailflow.worker")
 
@@ -158,11 +159,8 @@ class WorkerRuntime:
                 if left <= 0:
                     retry_in = 1.0
                     break
-                wait = min(left, daemon.settings.imap.poll_interval)
-                if daemon.mailbox.can_idle():
-                    daemon.mailbox.wait_for_mail(wait, self.stopping)
-                else:
-                    self.stopping.wait(wait)
+                # IDLE (or a plain wait) until mail, the wait or a stop (stop() sets the daemon's too).
+                daemon._wait_for_mail(min(left, daemon.settings.imap.poll_interval))
         except StopNow:
             pass
         except CredentialError as exc:
@@ -203,22 +201,12 @@ class WorkerRuntime:
         return result.sent
 
     def timers(self, office: str) -> None:
-        fleet = self.known(office)
-        app = fleet.apps[office]
-        daemon = fleet.daemon(office)
-        app.deadlines.run_once()
-        if daemon.digests is not None:
-            daemon.digests.run_once()
-        app.monthly_report.run_once()
+        self.known(office).daemon(office).timers_once(PassResult())
 
     def offices_with_due_mail(self) -> list[str]:
         fleet = self.desks()
         with fleet.shared.factory() as session:
-            rows = session.execute(
-                select(OutboxItem.office).where(OutboxItem.state.in_(("pending", "sending")),
-                                                OutboxItem.next_attempt_at <= self.clock())
-                .group_by(OutboxItem.office).having(func.count() > 0)).scalars()
-            return [key for key in rows if key in fleet.apps]
+            return [key for key in queries.offices_with_due_mail(session, self.clock()) if key in fleet.apps]
 
 
 def make_app(runtime: WorkerRuntime):

@@ -435,6 +435,14 @@ def last_reports(session: Session) -> dict[str, tuple[str, datetime]]:
     return found
 
 
+def offices_with_due_mail(session: Session, now: datetime) -> list[str]:
+    """The offices with outbox mail due to be sent or a send to resolve
+    (ix_outbox_state_next_attempt_at)."""
+    return list(session.scalars(select(OutboxItem.office).distinct()
+                                .where(OutboxItem.state.in_(("pending", "sending")),
+                                       OutboxItem.next_attempt_at <= now)))
+
+
 def queue_tables_present(session: Session) -> bool:
     """Has the database procrastinate's tables (a worker ever started on it)?"""
     if session.get_bind().dialect.name != "postgresql":
