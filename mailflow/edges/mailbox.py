@@ -25,6 +25,7 @@ import imapclient
 from imapclient.exceptions import IMAPClientError
 
 from mailflow.config.settings import ImapConfig
+from mailflow.edges.auth import imap_refusal_is_temporary
 from mailflow.edges.tls import tls_context, tls_failure
 from mailflow.errors import CredentialError, MailServerError, TLSRequiredError
 
@@ -74,7 +75,10 @@ class Mailbox:
                     raise TLSRequiredError(tls_failure(f"IMAP server {cfg.host}:{cfg.port} (STARTTLS)", exc)) from None
             try:
                 client.login(cfg.username, cfg.password.reveal() or "")
-            except imapclient.exceptions.LoginError:
+            except imapclient.exceptions.LoginError as exc:
+                if imap_refusal_is_temporary(str(exc)):
+                    raise MailServerError(
+                        f"IMAP server {cfg.host}:{cfg.port} cannot check the login now ({exc}); retrying") from None
                 # Never echo the password; name the user and where the secret came from.
                 raise CredentialError(
                     f"IMAP login as {cfg.username!r} on {cfg.host}:{cfg.port} was refused "

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 import aiosmtplib
 
 from mailflow.config.settings import SmtpConfig
+from mailflow.edges.auth import smtp_refusal_is_temporary
 from mailflow.edges.tls import tls_context, tls_failure
-from mailflow.errors import CredentialError, TLSRequiredError
+from mailflow.errors import CredentialError, MailServerError, TLSRequiredError
 
 
 class SmtpSender:
@@ -47,6 +48,9 @@ class SmtpSender:
                 await smtp.login(cfg.username, cfg.password.reveal() or "")
             except aiosmtplib.SMTPAuthenticationError as exc:
                 smtp.close()
+                if smtp_refusal_is_temporary(exc.code):
+                    raise MailServerError(f"SMTP server {cfg.host}:{cfg.port} cannot check the login now "
+                                          f"({exc.code} {exc.message}); retrying") from None
                 # Never echo the password; name the user and where the secret came from.
                 raise CredentialError(
                     f"SMTP login as {cfg.username!r} on {cfg.host}:{cfg.port} was refused ({exc.code} "
