@@ -28,14 +28,15 @@ def write_config(directory: Path, *, db_url: str, imap_port: int = 143, smtp_por
                  rules: str = "bantul-email.toml", extra: str = "", host: str = "127.0.0.1",
                  imap_host: str | None = None, imap_extra: str = "", poll_interval: float = 1,
                  password_env: str = "TEST_IMAP_PASSWORD", batch_size: int | None = None,
-                 timeout: float | None = 10, log_level: str | None = None) -> Path:
+                 timeout: float | None = 10, log_level: str | None = None, smtp_extra: str = "") -> Path:
     """Write ``directory/mailflow.toml`` for the local mail stack; return its path.
 
     ``rules`` is a file of the checkout's ``rules/`` (or an absolute path);
     the IMAP password is read from the environment variable ``password_env``.
     ``batch_size``, ``timeout`` (both sections) and ``log_level`` (a
     ``[logging]`` table) are written only when not None. ``imap_extra`` lines
-    go inside ``[imap]``; ``extra`` (whole tables) is appended at the end.
+    go inside ``[imap]``, ``smtp_extra`` ones inside ``[smtp]``; ``extra``
+    (whole tables) is appended at the end.
     """
     ca = f"ca_file = {_toml_str(ca_file)}\n" if ca_file else ""
     timeout_line = f"timeout = {timeout}\n" if timeout is not None else ""
@@ -63,7 +64,8 @@ def write_config(directory: Path, *, db_url: str, imap_port: int = 143, smtp_por
         f"port = {smtp_port}\n"
         f'security = "{smtp_security}"\n'
         f"{ca}{timeout_line}"
-        "\n[database]\n"
+        + "".join(line.strip() + "\n" for line in smtp_extra.splitlines())
+        + "\n[database]\n"
         f"url = {_toml_str(db_url)}\n"
         f"{logging}"
     )

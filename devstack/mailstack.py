@@ -58,7 +58,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from devstack import dovecot, relayproc
+from devstack import dovecot, oauthproc, relayproc
 from devstack.authres import DEFAULT_AUTHSERV_ID
 from devstack.dovecot import HOST, PLAIN_IMAP_HOST
 from devstack.mailboxes import MailboxHelpers
@@ -145,8 +145,13 @@ class MailStack(MailboxHelpers):
     the id the SMTP front stamps Authentication-Results with (``""``: none; None:
     ``mx.dukcapil.test`` when starting, unchanged on a running stack)."""
 
-    def __init__(self, dir: str | os.PathLike[str] | None = None, authserv_id: str | None = None) -> None:
+    def __init__(self, dir: str | os.PathLike[str] | None = None, authserv_id: str | None = None,
+                 oauth: bool = False) -> None:
         self.dir = Path(dir if dir is not None else default_dir()).absolute()
+        # Also run the OAuth2 server (devstack/oauthserver.py), and let Dovecot and
+        # the SMTP front accept XOAUTH2 tokens it issued (passwords keep working).
+        self.oauth = oauth
+        self._oauth_proc: subprocess.Popen | None = None
         self._want_authserv_id = authserv_id
         self._state: dict = {}
         self._relay_proc: subprocess.Popen | None = None
@@ -173,6 +178,25 @@ class MailStack(MailboxHelpers):
     @property
     def instance(self) -> str:
         return "ms-" + hashlib.sha1(str(self.dir).encode()).hexdigest()[:10]
+
+    # ---- the OAuth2 server (oauth=True) -----------------------------------
+    @property
+    def oauth_http_port(self) -> int:
+        return self._state["ports"]["oauth_http"]
+
+    @property
+    def oauth_url(self) -> str:
+        """The OAuth2 server's HTTPS base (certificate from ``ca_file``)."""
+        return f"https://{HOST}:{self._state['ports']['oauth_https']}"
+
+    @property
+    def introspection_url(self) -> str:
+        return f"http://{HOST}:{self.oauth_http_port}/introspect"
+
+    def oauth_control(self, **settings: object) -> dict:
+        """Steer the OAuth2 server (``lifetime=``, ``expire=True``,
+        ``revoke=True``, ``auto_approve=``); returns its counters."""
+        return oauthproc.control(self.oauth_http_port, **settings)
 
     # ---- env values ------------------------------------------------------
     @property
@@ -333,6 +357,9 @@ class MailStack(MailboxHelpers):
         dovecot.make_certs(self.dir)
         self._write_users(pw)
         self._state.setdefault("ports", {})
+        self._state["oauth"] = self.oauth
+        if self.oauth:
+            self._start_oauth()
         # The relay needs only the LMTP socket path: start it in parallel.
         self._spawn_relay(0, 0)
         try:
@@ -393,6 +420,16 @@ class MailStack(MailboxHelpers):
         ]
         write_if_changed(self.spool / "passwd", "".join(lines), mode=0o644)
 
+    def _start_oauth(self) -> None:
+        self._oauth_proc = oauthproc.spawn(self.dir, user=self.address("aduan"))
+        try:
+            info = oauthproc.wait_ready(self.dir, self._oauth_proc)
+        except BaseException:
+            oauthproc.stop(self.dir, self._oauth_proc)
+            raise
+        self._state["ports"].update(oauth_http=info["http_port"], oauth_https=info["https_port"])
+        write_if_changed(self._p("dovecot-oauth2.conf.ext"), dovecot.oauth2_text(self.introspection_url))
+
     def _start_dovecot(self, pw: pwd.struct_passwd, new_ports: bool) -> None:
         attempts = 5 if new_ports else 20
         for attempt in range(attempts):
@@ -402,7 +439,8 @@ class MailStack(MailboxHelpers):
                 self._state["ports"].update(imap=imap, imaps=imaps, imap_plain=plain)
             write_if_changed(self.conf, dovecot.config_text(instance=self.instance, dir=self.dir, spool=self.spool,
                                                          run=self.run_dir, domain=self.domain,
-                                                         ports=self._state["ports"], pw=pw))
+                                                         ports=self._state["ports"], pw=pw,
+                                                         oauth2=bool(self._state.get("oauth"))))
             code, msg = dovecot.launch(self.conf, self.dir)
             if code == 0:
                 self._wait_dovecot()
@@ -428,7 +466,8 @@ class MailStack(MailboxHelpers):
     def _spawn_relay(self, port: int, starttls_port: int) -> None:
         self._relay_proc = relayproc.spawn(self.dir, lmtp_socket=self.lmtp_socket, domain=self.domain,
                                            password=self.password, port=port, starttls_port=starttls_port,
-                                           authserv_id=self.authserv_id)
+                                           authserv_id=self.authserv_id,
+                                           introspect=self.introspection_url if self._state.get("oauth") else "")
 
     def _wait_relay(self) -> None:
         ports = self._state["ports"]
@@ -452,6 +491,8 @@ class MailStack(MailboxHelpers):
 
     def _stop_processes(self) -> None:
         self._stop_relay()
+        proc, self._oauth_proc = self._oauth_proc, None
+        oauthproc.stop(self.dir, proc)
         if self._state.get("run_dir"):
             self._stop_dovecot()
 

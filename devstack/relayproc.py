@@ -27,10 +27,11 @@ CONTROL_FILE = "relay-control.json"
 
 
 def spawn(dir: Path, *, lmtp_socket: str, domain: str, password: str, port: int,
-          starttls_port: int, authserv_id: str) -> subprocess.Popen:
+          starttls_port: int, authserv_id: str, introspect: str = "") -> subprocess.Popen:
     """Start the relay for the stack in ``dir`` on ``port`` and ``starttls_port``
     (0: free ones), stamping Authentication-Results as ``authserv_id`` (``""``:
-    not at all); returns the child at once (see :func:`wait_ready`)."""
+    not at all), taking XOAUTH2 tokens checked at the ``introspect`` URL if
+    given; returns the child at once (see :func:`wait_ready`)."""
     for name in ("smtprelay.ready", "smtprelay.pid"):
         with contextlib.suppress(FileNotFoundError):
             (dir / name).unlink()
@@ -54,6 +55,7 @@ def spawn(dir: Path, *, lmtp_socket: str, domain: str, password: str, port: int,
         "--ready-file", str(dir / "smtprelay.ready"),
         "--control", str(dir / CONTROL_FILE),
         "--authserv-id", authserv_id,
+        *(["--introspect", introspect] if introspect else []),
     ]
     with open(dir / "smtprelay.log", "ab") as logf:
         return subprocess.Popen(

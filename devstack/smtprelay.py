@@ -88,6 +88,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -318,6 +319,53 @@ class RelayHandler:
         return f"{prefix} <{rcpt}> LMTP said: {code} {text}"
 
 
+class OAuthRelayHandler(RelayHandler):
+    """The relay that also takes ``AUTH XOAUTH2`` (Google's and Microsoft's
+    SASL mechanism), the token checked by RFC 7662 introspection at
+    ``introspect_url`` (the stack's OAuth2 server): it must be active and its
+    ``username`` must be the user named. A refused token gets what Gmail and
+    Outlook answer: a ``334`` challenge carrying a base64 JSON error, then,
+    after the client's empty line, ``535``."""
+
+    def __init__(self, *args, introspect_url: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.introspect_url = introspect_url
+
+    def _introspect(self, token: str) -> dict:
+        import urllib.parse
+        import urllib.request
+
+        data = urllib.parse.urlencode({"token": token}).encode()
+        with urllib.request.urlopen(self.introspect_url, data=data, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    async def auth_XOAUTH2(self, server, args):
+        if len(args) > 1:
+            initial = args[1].encode()
+        else:
+            initial = await server.challenge_auth("", encode_to_b64=False)
+            if not isinstance(initial, bytes):
+                return AuthResult(success=False, handled=True)
+        try:
+            text = base64.b64decode(initial, validate=True).decode("utf-8")
+            fields = dict(part.split("=", 1) for part in text.split("\x01") if part)
+            user, token = fields["user"], fields["auth"].removeprefix("Bearer ")
+        except (ValueError, KeyError, UnicodeDecodeError):
+            return AuthResult(success=False, handled=False, message="501 5.5.2 Cannot decode XOAUTH2 response")
+        address = (user if "@" in user else f"{user}@{self.domain}").lower()
+        try:
+            info = await asyncio.get_running_loop().run_in_executor(None, self._introspect, token)
+        except OSError as exc:
+            log.warning("XOAUTH2 for %s: introspection failed: %s", address, exc)
+            return AuthResult(success=False, handled=False, message="454 4.7.0 Temporary authentication failure")
+        if info.get("active") is True and str(info.get("username", "")).lower() == address and self.known(address):
+            return AuthResult(success=True, auth_data=address)
+        error = json.dumps({"status": "401", "schemes": "Bearer", "scope": "https://mail.google.com/"})
+        await server.challenge_auth(error.encode(), encode_to_b64=True)  # the client answers with an empty line
+        return AuthResult(success=False, handled=False,
+                          message="535 5.7.8 Username and Password not accepted (XOAUTH2 token invalid)")
+
+
 def _authenticator(handler: RelayHandler):
     def check(_server, _session, _envelope, _mechanism, auth_data):
         if isinstance(auth_data, LoginPassword):
@@ -344,8 +392,13 @@ def _listen(host: str, port: int) -> socket.socket:
 async def serve(args: argparse.Namespace) -> None:
     users = UserList(args.users_file)
     deliverer = LmtpDeliverer(args.lmtp)
-    handler = RelayHandler(args.domain, users, deliverer, args.password, Control(args.control),
-                           authserv_id=args.authserv_id)
+    if args.introspect:
+        handler: RelayHandler = OAuthRelayHandler(args.domain, users, deliverer, args.password,
+                                                  Control(args.control), authserv_id=args.authserv_id,
+                                                  introspect_url=args.introspect)
+    else:
+        handler = RelayHandler(args.domain, users, deliverer, args.password, Control(args.control),
+                               authserv_id=args.authserv_id)
     auth = _authenticator(handler)
     tls = None
     if args.starttls_port is not None:
@@ -433,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--control", help="JSON control file: injected faults, sent copies, auth policy (see the module doc)")
     p.add_argument("--authserv-id", default=DEFAULT_AUTHSERV_ID,
                    help="stamp Authentication-Results as this receiving server ('' = stamp nothing)")
+    p.add_argument("--introspect", help="also accept AUTH XOAUTH2, checking tokens at this RFC 7662 URL")
     args = p.parse_args(argv)
     if args.starttls_port is not None and not (args.cert and args.key):
         p.error("--starttls-port needs --cert and --key")

@@ -46,6 +46,32 @@ def mailstack(tmp_path_factory):
     stack.stop()
 
 
+@pytest.fixture(scope="session")
+def oauthstack(tmp_path_factory):
+    """A second stack, with the OAuth2 server (devstack/oauthserver.py): its
+    Dovecot and SMTP front also take XOAUTH2 tokens the server issued
+    (checked by introspection); passwords work as on ``mailstack``."""
+    from devstack.mailstack import MailStack, MailStackError
+
+    stack = MailStack(oauth=True)
+    try:
+        stack.start(tmp_path_factory.mktemp("oauthstack"))
+    except (MailStackError, OSError) as exc:
+        stack.stop()
+        pytest.fail(f"the local mail stack with its OAuth2 server could not start: {exc}", pytrace=False)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def oauth_mail(oauthstack):
+    """``oauthstack`` with empty mailboxes and its OAuth2 server back to its
+    defaults (tokens live an hour, sign-ins approved at once)."""
+    oauthstack.reset()
+    oauthstack.oauth_control(lifetime=3600, auto_approve=True)
+    yield oauthstack
+
+
 @pytest.fixture
 def mail(mailstack):
     mailstack.reset()
