@@ -52,3 +52,10 @@ class NotFound(MailflowError):
 
 class MessageTooLarge(MailflowError):
     """An inbound mail exceeds limits.max_message_bytes; it is quarantined, not parsed."""
+
+
+class TokenRefreshError(CredentialError):
+    """An OAuth2 mailbox's token could not be renewed (the refresh token was
+    revoked or has expired, the app's secret was changed, no token was ever
+    stored): like a refused login, the admin is alerted once and must run
+    ``mailflow auth login``. ``server`` is the login that needed the token."""

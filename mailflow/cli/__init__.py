@@ -11,6 +11,7 @@ from __future__ import annotations
 
 # In the order --help lists them.
 from mailflow.cli import (  # noqa: F401  (registers the commands)
+    auth,  # OAuth2 mailboxes (issue #13)
     backup,
     daemon,
     listing,

@@ -183,9 +183,11 @@ def _secret_fix(section: str, cfg) -> str:
 
 def _server_problem(section: str, cfg, exc: BaseException) -> str:
     """One line of what went wrong logging in to ``cfg``'s server, and the fix."""
-    from mailflow.errors import CredentialError, TLSRequiredError
+    from mailflow.errors import CredentialError, TLSRequiredError, TokenRefreshError
 
     where = f"{cfg.host}:{cfg.port}"
+    if isinstance(exc, TokenRefreshError) or (isinstance(exc, CredentialError) and cfg.auth == "oauth2"):
+        return f"{where}: {exc}"
     if isinstance(exc, CredentialError):
         return (f"{where}: login as {cfg.username!r} refused (wrong user name or password): "
                 f"check {section}.username, and {_secret_fix(section, cfg)}")
@@ -201,11 +203,21 @@ def _server_problem(section: str, cfg, exc: BaseException) -> str:
     return f"{where}: {type(exc).__name__}: {text}"
 
 
+def _tokens(settings):
+    """The office's OAuth2 token source (renewing the token if due), or None for passwords."""
+    from mailflow.edges.oauth import token_source
+
+    if not settings.uses_oauth2:
+        return None
+    engine = db.make_engine(settings.database_url)
+    return token_source(settings, db.session_factory(engine))
+
+
 def _try_imap(settings) -> str | None:
     """Log in to the office's IMAP server and select its folder: None, or what failed and the fix."""
     from mailflow.edges.mailbox import Mailbox
 
-    box = Mailbox(settings.imap)
+    box = Mailbox(settings.imap, _tokens(settings))
     try:
         box.select()
     except Exception as exc:  # every failure is said, with its fix
@@ -222,7 +234,7 @@ def _try_smtp(settings) -> str | None:
     from mailflow.edges.smtp import SmtpSender
 
     try:
-        asyncio.run(SmtpSender(settings.smtp).check())
+        asyncio.run(SmtpSender(settings.smtp, _tokens(settings), settings.imap.username or "").check())
     except Exception as exc:  # every failure is said, with its fix
         return _server_problem("smtp", settings.smtp, exc)
     return None

@@ -97,6 +97,8 @@ class ServerConfig:
     username: str | None
     password: Secret = field(repr=False)
     timeout: float
+    # "password", or "oauth2": log in with XOAUTH2 and a token of [oauth2] (OAuth2 mailboxes)
+    auth: str = "password"
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,29 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True)
+class OAuth2Config:
+    """``[oauth2]``: how mailflow gets and renews the access tokens its
+    XOAUTH2 logins use (docs/MAILBOXES.md). The token set itself is in the
+    database, encrypted with ``key``."""
+
+    provider: str  # microsoft | google | generic
+    client_id: str
+    tenant: str
+    scopes: tuple[str, ...]
+    flow: str  # device | client_credentials | loopback: what `mailflow auth login` does
+    auth_url: str
+    token_url: str
+    device_url: str
+    authority: str  # Microsoft: msal's authority (https://login.microsoftonline.com/<tenant>)
+    client_secret: Secret = field(repr=False)
+    key: Secret = field(repr=False)  # the Fernet key the token set is encrypted with
+    key_file: Path | None = None  # where `mailflow auth login` writes a new key if there is none
+    ca_file: Path | None = None  # CA certificates trusted for the token endpoint (default: the system's)
+    refresh_margin: float = 300.0
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """One office's settings (``path``: the file its ``[office]`` came from),
     with the deployment's database and log level."""
@@ -167,6 +192,7 @@ class Settings:
     limits: LimitsConfig
     log_level: str
     security: SecurityConfig = SecurityConfig()
+    oauth2: OAuth2Config | None = None  # [oauth2], for mailboxes with auth = "oauth2"
 
     @property
     def base_dir(self) -> Path:
@@ -174,9 +200,18 @@ class Settings:
 
     def check_secrets(self) -> None:
         """Raise ConfigError naming the key whose secret is missing (for commands that log in)."""
-        self.imap.password.check()
-        if self.smtp.username:
+        if self.imap.auth == "password":
+            self.imap.password.check()
+        if self.smtp.username and self.smtp.auth == "password":
             self.smtp.password.check()
+        if self.oauth2 is not None and self.uses_oauth2:
+            self.oauth2.key.check()
+            if self.oauth2.flow == "client_credentials":
+                self.oauth2.client_secret.check()
+
+    @property
+    def uses_oauth2(self) -> bool:
+        return "oauth2" in (self.imap.auth, self.smtp.auth)
 
 
 @dataclass(frozen=True)
@@ -280,6 +315,7 @@ class _Server(_Table):
     password_file: str | None = Field(None, description="a path to a file holding the password")
     password: Annotated[object, BeforeValidator(_no_password)] = Field(None, exclude=True)
     timeout: float = Field(30.0, gt=0, description="seconds, a number > 0")
+    auth: Literal["password", "oauth2"] = Field("password", description="one of password, oauth2")
 
 
 class _Imap(_Server):
@@ -297,6 +333,37 @@ class _Imap(_Server):
 class _Smtp(_Server):
     from_address: Address | None = None  # default: office.complaint_address
     from_name: str | None = Field(None, description="a display name")  # default: office.name
+
+
+def _https(value: str) -> str:
+    if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise ValueError("not https")
+    return value.rstrip("/")
+
+
+_URL = Annotated[str, AfterValidator(_https)]
+_URL_TEXT = "an https:// URL"
+
+
+class _OAuth2(_Table):
+    provider: Literal["microsoft", "google", "generic"] = Field(description="one of microsoft, google, generic")
+    client_id: NonBlank = Field(description="the application (client) id of the app registration")
+    tenant: NonBlank = Field("organizations", description="the Microsoft 365 tenant: its id or domain")
+    flow: Literal["device", "client_credentials", "loopback"] | None = Field(
+        None, description="one of device, client_credentials, loopback")
+    scopes: list[NonBlank] | None = Field(None, description="a list of scopes")
+    client_secret_env: str | None = Field(None, description="the name of an environment variable")
+    client_secret_file: str | None = Field(None, description="a path to a file holding the client secret")
+    client_secret: Annotated[object, BeforeValidator(_no_password)] = Field(None, exclude=True)
+    authority: _URL | None = Field(None, description=_URL_TEXT)
+    auth_url: _URL | None = Field(None, description=_URL_TEXT)
+    token_url: _URL | None = Field(None, description=_URL_TEXT)
+    device_url: _URL | None = Field(None, description=_URL_TEXT)
+    ca_file: str | None = Field(None, description="a path to a PEM file of trusted CA certificates")
+    key_env: str = Field("MAILFLOW_TOKEN_KEY", description="the name of an environment variable")
+    key_file: str | None = Field(None, description="a path to a file holding the token key")
+    refresh_margin: float = Field(300.0, ge=0, description="seconds, a number >= 0")
+    timeout: float = Field(30.0, gt=0, description="seconds, a number > 0")
 
 
 class _Database(_Table):
@@ -342,6 +409,7 @@ class _SettingsFile(_Table):
     limits: _Limits = Field(default_factory=_Limits, description="a table [limits]")
     logging: _Logging = Field(default_factory=_Logging, description="a table [logging]")
     security: _Security = Field(default_factory=_Security, description="a table [security]")
+    oauth2: _OAuth2 | None = Field(None, description="a table [oauth2]")  # OAuth2 mailboxes
 
 
 class _OfficeFile(_Table):
@@ -353,6 +421,7 @@ class _OfficeFile(_Table):
     smtp: _Smtp = Field(description="a table [smtp]")
     limits: _Limits = Field(default_factory=_Limits, description="a table [limits]")
     security: _Security = Field(default_factory=_Security, description="a table [security]")
+    oauth2: _OAuth2 | None = Field(None, description="a table [oauth2]")  # OAuth2 mailboxes
 
 
 # ---------------------------------------------------------------- loading
@@ -364,13 +433,18 @@ def _resolve(base: Path, value: str) -> Path:
 
 
 def _secret(source: Source, name: str, table: _Server, base: Path, env: dict[str, str]) -> Secret:
-    var, file = table.password_env, table.password_file
+    return _secret_from(source, name, "password", table.password_env, table.password_file, base, env)
+
+
+def _secret_from(source: Source, name: str, what: str, var: str | None, file: str | None, base: Path,
+                 env: dict[str, str]) -> Secret:
+    """The secret ``name.<what>_env`` or ``name.<what>_file`` names (``what``: password, client_secret)."""
     if var and file:
-        raise source.fail(f"{name}.password_file", "expected only one of password_env / password_file")
+        raise source.fail(f"{name}.{what}_file", f"expected only one of {what}_env / {what}_file")
     if var:
         if var not in env:
             return Secret(None, missing=(
-                f"{source.path}: key '{name}.password_env' names the environment variable {var}, which is not set"
+                f"{source.path}: key '{name}.{what}_env' names the environment variable {var}, which is not set"
             ), source_env=var)
         return Secret(env[var], source_env=var)
     if file:
@@ -378,7 +452,7 @@ def _secret(source: Source, name: str, table: _Server, base: Path, env: dict[str
         try:
             return Secret(p.read_text(encoding="utf-8").rstrip("\r\n"), source_file=p)
         except OSError as exc:
-            raise source.fail(f"{name}.password_file", f"cannot read {p} ({exc.strerror})") from None
+            raise source.fail(f"{name}.{what}_file", f"cannot read {p} ({exc.strerror})") from None
     return Secret(None)
 
 
@@ -395,6 +469,7 @@ def _server(source: Source, name: str, table: _Server, base: Path, env: dict[str
         username=table.username,
         password=_secret(source, name, table, base, env),
         timeout=table.timeout,
+        auth=table.auth,
     )
 
 
@@ -452,7 +527,7 @@ def load_deployment(path: Path | str | None = None, env: dict[str, str] | None =
     if present:
         assert file.office is not None and file.imap is not None and file.smtp is not None
         offices.append(_office_settings(source, path, env, url, file.logging.level, file.office, file.imap,
-                                        file.smtp, file.limits, file.security))
+                                        file.smtp, file.limits, file.security, file.oauth2))
     folder_name = file.deployment.offices if file.deployment is not None else ""
     folder: Path | None = None
     if folder_name:
@@ -470,7 +545,7 @@ def load_deployment(path: Path | str | None = None, env: dict[str, str] | None =
                                              "lower-case letters, digits and '-', e.g. bantul") from None
             offices.append(_office_settings(
                 office_source, office_path, env, url, file.logging.level, of.office, of.imap, of.smtp,
-                _merged(file.limits, of.limits), _merged(file.security, of.security)))
+                _merged(file.limits, of.limits), _merged(file.security, of.security), of.oauth2))
     if not offices and not allow_empty:  # allow_empty: `mailflow office add` writing the first one
         raise source.fail("office", "is missing: expected [office], [imap] and [smtp], or [deployment] offices "
                                     "naming a folder of office files")
@@ -498,7 +573,7 @@ def _merged(shared: T, own: T) -> T:
 
 
 def _office_settings(source: Source, path: Path, env: dict[str, str], url: str, log_level: str, o: _Office,
-                     i: _Imap, s: _Smtp, limits: _Limits, sec: _Security) -> Settings:
+                     i: _Imap, s: _Smtp, limits: _Limits, sec: _Security, oauth: _OAuth2 | None = None) -> Settings:
     """One office's settings from its validated tables (``path``: the file they came from)."""
     base = path.parent
     # The schema's keys are the dataclasses' fields: dict(table) hands them over as they are.
@@ -537,9 +612,80 @@ def _office_settings(source: Source, path: Path, env: dict[str, str], url: str, 
                           "needs security.authserv_ids: the receiving server whose results are believed")
     if not office.check_authentication_results:
         ids, require = (), False  # the office turned every Authentication-Results check off
+    if "oauth2" in (imap.auth, smtp.auth) and oauth is None:
+        raise source.fail("oauth2", "is missing: expected a table [oauth2] (imap.auth or smtp.auth is \"oauth2\"; "
+                                    "see docs/MAILBOXES.md)")
+    if smtp.auth == "oauth2" and imap.auth != "oauth2":
+        raise source.fail("smtp.auth", "expected \"password\" while imap.auth is \"password\": the OAuth2 token "
+                                       "is the mailbox's, used for IMAP and SMTP both")
     return Settings(path=path, office=office, imap=imap, smtp=smtp, database_url=url,
                     limits=LimitsConfig(**lim), log_level=log_level,
-                    security=SecurityConfig(authserv_ids=ids, require_authentication=require))
+                    security=SecurityConfig(authserv_ids=ids, require_authentication=require),
+                    oauth2=_oauth2(source, base, env, oauth) if oauth is not None else None)
+
+
+def _oauth2(source: Source, base: Path, env: dict[str, str], o: _OAuth2) -> OAuth2Config:
+    """``[oauth2]`` with the provider's defaults filled in."""
+    from mailflow.core import oauth as defaults
+
+    flow = o.flow or defaults.DEFAULT_FLOW[o.provider]
+    if o.provider == "microsoft":
+        authority = (o.authority or defaults.MICROSOFT_AUTHORITY) + "/" + o.tenant
+        auth_url = o.auth_url or f"{authority}/oauth2/v2.0/authorize"
+        token_url = o.token_url or f"{authority}/oauth2/v2.0/token"
+        device_url = o.device_url or f"{authority}/oauth2/v2.0/devicecode"
+    elif o.provider == "google":
+        authority = ""
+        auth_url = o.auth_url or defaults.GOOGLE_AUTH_URL
+        token_url = o.token_url or defaults.GOOGLE_TOKEN_URL
+        device_url = o.device_url or ""
+    else:
+        authority, auth_url, device_url = "", o.auth_url or "", o.device_url or ""
+        if not o.token_url:
+            raise source.fail("oauth2.token_url", "is missing: expected the token endpoint's https:// URL "
+                                                  "(provider \"generic\" has no default)")
+        token_url = o.token_url
+    if flow == "device" and o.provider != "microsoft":
+        raise source.fail("oauth2.flow", "expected loopback or client_credentials: the device flow is Microsoft's "
+                                         "(with msal)")
+    if flow == "client_credentials" and o.provider == "google":
+        raise source.fail("oauth2.flow", "expected loopback: Google gives no app-only mailbox access")
+    if flow == "loopback" and not auth_url:
+        raise source.fail("oauth2.auth_url", "is missing: expected the authorization endpoint's https:// URL")
+    if flow == "client_credentials" and not (o.client_secret_env or o.client_secret_file):
+        raise source.fail("oauth2.client_secret_env", "is missing: client credentials need the app's secret "
+                                                      "(client_secret_env or client_secret_file)")
+    if o.scopes is not None:
+        scopes = tuple(o.scopes)
+    elif flow == "client_credentials":
+        scopes = (defaults.MICROSOFT_APP_SCOPE,)
+    else:
+        scopes = defaults.DEFAULT_SCOPES[o.provider]
+    if not scopes:
+        raise source.fail("oauth2.scopes", "is missing: expected the scopes to ask for (provider \"generic\")")
+    secret = _secret_from(source, "oauth2", "client_secret", o.client_secret_env, o.client_secret_file, base, env)
+    key_file = _resolve(base, o.key_file) if o.key_file else None
+    if key_file is not None:
+        try:
+            key = Secret(key_file.read_text(encoding="utf-8").strip(), source_file=key_file)
+        except FileNotFoundError:
+            key = Secret(None, missing=f"{source.path}: key 'oauth2.key_file': {key_file} does not exist (`mailflow "
+                                       "auth login` writes a new key there)", source_file=key_file)
+        except OSError as exc:
+            raise source.fail("oauth2.key_file", f"cannot read {key_file} ({exc.strerror})") from None
+    elif o.key_env in env:
+        key = Secret(env[o.key_env], source_env=o.key_env)
+    else:
+        key = Secret(None, missing=f"{source.path}: key 'oauth2.key_env' names the environment variable "
+                                   f"{o.key_env}, which is not set (the key the OAuth2 tokens are encrypted with; "
+                                   "or set oauth2.key_file)", source_env=o.key_env)
+    ca = _resolve(base, o.ca_file) if o.ca_file else None
+    if ca is not None and not ca.is_file():
+        raise source.fail("oauth2.ca_file", f"expected an existing PEM file, got {str(ca)!r}")
+    return OAuth2Config(provider=o.provider, client_id=o.client_id, tenant=o.tenant, scopes=scopes, flow=flow,
+                        auth_url=auth_url, token_url=token_url, device_url=device_url, authority=authority,
+                        client_secret=secret, key=key, key_file=key_file, ca_file=ca,
+                        refresh_margin=o.refresh_margin, timeout=o.timeout)
 
 
 def redact_url(url: str) -> str:

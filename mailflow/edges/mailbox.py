@@ -26,6 +26,7 @@ from imapclient.exceptions import IMAPClientError
 
 from mailflow.config.settings import ImapConfig
 from mailflow.edges.auth import imap_refusal_is_temporary
+from mailflow.edges.oauth import TokenSource
 from mailflow.edges.tls import tls_context, tls_failure
 from mailflow.errors import CredentialError, MailServerError, TLSRequiredError
 
@@ -44,8 +45,9 @@ class Fetched:
 class Mailbox:
     """One IMAP connection to the complaint mailbox (connect lazily, reuse)."""
 
-    def __init__(self, cfg: ImapConfig):
+    def __init__(self, cfg: ImapConfig, tokens: TokenSource | None = None):
         self.cfg = cfg
+        self.tokens = tokens  # the access tokens of an OAuth2 mailbox (imap.auth = "oauth2")
         self.client: imapclient.IMAPClient | None = None
         self._delimiter = "/"
         self.uidvalidity: int | None = None
@@ -74,7 +76,10 @@ class Mailbox:
                 except ssl.SSLError as exc:
                     raise TLSRequiredError(tls_failure(f"IMAP server {cfg.host}:{cfg.port} (STARTTLS)", exc)) from None
             try:
-                client.login(cfg.username, cfg.password.reveal() or "")
+                if cfg.auth == "oauth2":
+                    self._oauth2_login(client)
+                else:
+                    client.login(cfg.username, cfg.password.reveal() or "")
             except imapclient.exceptions.LoginError as exc:
                 if imap_refusal_is_temporary(str(exc)):
                     raise MailServerError(
@@ -90,6 +95,30 @@ class Mailbox:
             raise
         self.client = client
         self.ensure_folders()
+
+    def _oauth2_login(self, client: imapclient.IMAPClient) -> None:
+        """AUTHENTICATE XOAUTH2 with the mailbox's access token; a refused
+        token is renewed once and tried again (the server may know before us
+        that it was revoked or expired early)."""
+        cfg = self.cfg
+        if self.tokens is None:
+            raise CredentialError("imap.auth is \"oauth2\" but this command has no token store", "IMAP")
+        try:
+            client.oauth2_login(cfg.username, self.tokens.access_token("IMAP"))
+            return
+        except imapclient.exceptions.LoginError as exc:
+            if imap_refusal_is_temporary(str(exc)):
+                raise
+            log.warning("IMAP refused the OAuth2 token of %s (%s); renewing it", cfg.username, exc)
+        try:
+            client.oauth2_login(cfg.username, self.tokens.access_token("IMAP", force=True))
+        except imapclient.exceptions.LoginError as exc:
+            if imap_refusal_is_temporary(str(exc)):
+                raise
+            raise CredentialError(
+                f"IMAP XOAUTH2 login as {cfg.username!r} on {cfg.host}:{cfg.port} was refused with a newly "
+                f"renewed token ({exc}): check that the mailbox allows IMAP and OAuth2 for this app "
+                "(docs/MAILBOXES.md), or run `mailflow auth login` as that mailbox", "IMAP") from None
 
     def close(self) -> None:
         if self.client is not None:

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow.config.settings import Settings
 from mailflow.core.retry import backoff
 from mailflow.core.vocabulary import HopKind
+from mailflow.edges.oauth import token_source
 from mailflow.edges.smtp import SmtpSender, smtp_reason
 from mailflow.errors import CredentialError, MailServerError
 from mailflow.store import hoplog
@@ -127,6 +128,8 @@ class Outbox:
         # Who claims rows: this process, told apart from an earlier one with the
         # same pid (a restarted container's daemon is pid 1 every time).
         self.claimer = f"{self.host}:{os.getpid()}:{secrets.token_hex(4)}"
+        # An OAuth2 mailbox's access tokens (None: the password logs in); the intake's Mailbox shares it.
+        self.tokens = token_source(settings, factory, self.write_gate)
 
     def close(self) -> None:
         self._loop.close()
@@ -242,7 +245,7 @@ class Outbox:
         claimed = self._claim()
         if not claimed:
             return result
-        sender = SmtpSender(self.settings.smtp)
+        sender = SmtpSender(self.settings.smtp, self.tokens, self.settings.imap.username or "")
         self._recording = self.engine.connect()  # one connection records every outcome of this drain
         try:
             for index, row in enumerate(claimed):

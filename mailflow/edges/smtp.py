@@ -3,6 +3,8 @@ sends of one outbox drain. TLS as configured, never a silent downgrade."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
 from collections.abc import Sequence
 
@@ -10,15 +12,19 @@ import aiosmtplib
 
 from mailflow.config.settings import SmtpConfig
 from mailflow.edges.auth import smtp_refusal_is_temporary
+from mailflow.edges.oauth import TokenSource
 from mailflow.edges.tls import tls_context, tls_failure
 from mailflow.errors import CredentialError, MailServerError, TLSRequiredError
 
+log = logging.getLogger("mailflow.smtp")
 
 class SmtpSender:
     """One SMTP connection, opened lazily and reused across sends of a drain."""
 
-    def __init__(self, cfg: SmtpConfig):
+    def __init__(self, cfg: SmtpConfig, tokens: TokenSource | None = None, account: str = ""):
         self.cfg = cfg
+        self.tokens = tokens  # the access tokens of an OAuth2 mailbox (smtp.auth = "oauth2")
+        self.account = account  # the login with a token: smtp.username, else the mailbox's (imap.username)
         self._smtp: aiosmtplib.SMTP | None = None
 
     async def _connect(self) -> aiosmtplib.SMTP:
@@ -43,7 +49,9 @@ class SmtpSender:
             raise
         except ssl.SSLError as exc:
             raise TLSRequiredError(tls_failure(f"SMTP server {cfg.host}:{cfg.port}", exc)) from None
-        if cfg.username:
+        if cfg.auth == "oauth2":
+            await self._oauth2_login(smtp)
+        elif cfg.username:
             try:
                 await smtp.login(cfg.username, cfg.password.reveal() or "")
             except aiosmtplib.SMTPAuthenticationError as exc:
@@ -57,6 +65,39 @@ class SmtpSender:
                     f"{exc.message}); check smtp.username and the password in smtp.password_env / "
                     "smtp.password_file", "SMTP") from None
         return smtp
+
+    async def _oauth2_login(self, smtp: aiosmtplib.SMTP) -> None:
+        """AUTH XOAUTH2 (aiosmtplib answers the server's 334 error challenge
+        with the empty line RFC 7628 asks for); a refused token is renewed
+        once and tried again. Token renewal talks HTTP: off the event loop."""
+        cfg = self.cfg
+        user = cfg.username or self.account
+        if self.tokens is None:
+            smtp.close()
+            raise CredentialError("smtp.auth is \"oauth2\" but this command has no token store", "SMTP")
+        tokens = self.tokens
+        for force in (False, True):
+            try:
+                token = await asyncio.to_thread(tokens.access_token, "SMTP", force)
+            except BaseException:
+                smtp.close()
+                raise
+            try:
+                await smtp.auth_xoauth2(user, token)
+                return
+            except aiosmtplib.SMTPAuthenticationError as exc:
+                if smtp_refusal_is_temporary(exc.code):
+                    smtp.close()
+                    raise MailServerError(f"SMTP server {cfg.host}:{cfg.port} cannot check the login now "
+                                          f"({exc.code} {exc.message}); retrying") from None
+                if not force:
+                    log.warning("SMTP refused the OAuth2 token of %s (%s %s); renewing it", user, exc.code, exc.message)
+                    continue
+                smtp.close()
+                raise CredentialError(
+                    f"SMTP XOAUTH2 login as {user!r} on {cfg.host}:{cfg.port} was refused with a newly renewed "
+                    f"token ({exc.code} {exc.message}): check that SMTP AUTH is enabled for the mailbox and the "
+                    "app may send as it (docs/MAILBOXES.md)", "SMTP") from None
 
     async def check(self) -> None:
         """Connect (EHLO, TLS as configured), log in if configured, and quit:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow.config.settings import Settings
 from mailflow.core.vocabulary import HopKind, MailKind
 from mailflow.desk.letters import Letters
-from mailflow.errors import CredentialError
+from mailflow.errors import CredentialError, TokenRefreshError
 from mailflow.store import hoplog, queries
 from mailflow.store.db import WriteGate
 
@@ -48,14 +48,19 @@ class LoginAlerts:
         self.clock = clock
         self._down: set[str] = set()
         self._unreachable: set[str] = set()
+        self._token_down = False  # an OAuth2 token renewal failed and the admin was told (this process)
         self._lock = threading.Lock()
 
     def failed(self, exc: CredentialError) -> None:
         server = exc.server
         cfg = self.settings.smtp if server == "SMTP" else self.settings.imap
+        # A token that cannot be renewed fails IMAP and SMTP alike: one alert for both.
+        token = isinstance(exc, TokenRefreshError)
         with self._lock:
             first = server not in self._down
             self._down.add(server)
+            told_of_token = token and self._token_down
+            self._token_down = self._token_down or token
         if not first:
             log.warning("%s login still refused: %s", server, exc)
             return
@@ -63,7 +68,9 @@ class LoginAlerts:
         with self.gate, self.factory.begin() as session:
             hoplog.record(session, HopKind.LOGIN_REFUSED, at=now, office=self.settings.office.key,
                           reason=f"{server} {cfg.host}:{cfg.port} user {cfg.username or '-'}: {exc}")
-            if queries.login_alerts_since(session, self.settings.office.key, server, now - REMIND_AFTER):
+            servers = ("IMAP", "SMTP") if token else (server,)
+            if told_of_token or any(queries.login_alerts_since(session, self.settings.office.key, name,
+                                                                now - REMIND_AFTER) for name in servers):
                 # Another process (a cron `poll --once`, a restart) told the admin of this outage.
                 log.error("%s login refused: %s; mail stays queued (the admin was alerted already)", server, exc)
                 return
@@ -86,6 +93,7 @@ class LoginAlerts:
     def recovered(self, server: str) -> None:
         with self._lock:
             self._unreachable.discard(server)
+            self._token_down = False
             if server not in self._down:
                 return
             self._down.discard(server)

@@ -87,7 +87,7 @@ class Daemon:
         self.factory = factory
         self.intake = intake
         self.outbox = outbox
-        self.mailbox = mailbox or Mailbox(settings.imap)
+        self.mailbox = mailbox or Mailbox(settings.imap, outbox.tokens)
         self.deadlines = deadlines
         # Its transactions and the sender thread's take turns (db.WriteGate).
         self.write_gate = outbox.write_gate
@@ -245,7 +245,7 @@ class Daemon:
                  self.settings.imap.port, f"re-checking every {self.settings.imap.poll_interval}s"
                  + (" (IMAP IDLE where offered)" if self.settings.imap.idle else ""))
         sender = Sender(self.outbox, self.stop_requested, self._sent_probe,
-                        Mailbox(self.settings.imap) if self.settings.imap.sent_folder else None, self.alerts)
+                        Mailbox(self.settings.imap, self.outbox.tokens) if self.settings.imap.sent_folder else None, self.alerts)
         sender.start()
         try:
             while not self.stop_requested.is_set():

@@ -185,7 +185,7 @@ class WorkerRuntime:
         daemon = fleet.daemon(office)
         probe = None
         if app.settings.imap.sent_folder:
-            box = self._probes.setdefault(office, Mailbox(app.settings.imap))
+            box = self._probes.setdefault(office, Mailbox(app.settings.imap, app.outbox.tokens))
             probe = daemon._sent_probe(box)
         try:
             app.outbox.recover_interrupted(probe, every_claim=True)

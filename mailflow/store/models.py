@@ -13,6 +13,7 @@ Tables:
 - ``counters``: gap-free sequence numbers (the register number per year).
 - ``step_visits``: one row per stay of a complaint at a ladder step (deadlines, report).
 - ``report_runs``: the monthly reports that were mailed, one row per office and month.
+- ``oauth_tokens``: the encrypted OAuth2 token set of a mailbox, one row per office and account.
 
 Every row belongs to an office (``office``, the key of its ``[office]`` in the
 configuration; ``"default"`` for a deployment of one office): complaints,
@@ -338,3 +339,20 @@ class ReportRun(Base):
                                         server_default=DEFAULT_OFFICE)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-11"
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OAuthToken(Base):
+    """The OAuth2 token set of one office's mailbox (OAuth2 mailboxes): the
+    access and refresh tokens, Fernet-encrypted (``store/tokens.py``), never
+    in clear. The row is what every process (daemon, workers, the CLI) on the
+    database shares, and what a refresh locks, so that one process renews it."""
+
+    __tablename__ = "oauth_tokens"
+
+    office: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account: Mapped[str] = mapped_column(String(320), primary_key=True)  # the mailbox login (imap.username)
+    provider: Mapped[str] = mapped_column(String(32))
+    secret: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token of the JSON token set
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the access token's, in clear for `auth status`
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,238 @@
+"""OAuth2 mailboxes end to end, against the real local set-up: the stack's
+OAuth2 server (devstack/oauthserver.py) issuing, expiring, refreshing and
+revoking tokens; Dovecot's oauth2 passdb and the SMTP front checking them by
+introspection. The daemon logs in with XOAUTH2 through a refresh, a token the
+server expired early, and a revoked refresh token; `mailflow auth login`
+runs as a subprocess through each of its three flows."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from devstack.config import migrated_settings, write_config
+from mailflow.core.vocabulary import MailKind
+from mailflow.errors import TokenRefreshError
+from mailflow.runner.app import build
+from mailflow.store import tokens as token_store
+from mailflow.store.models import OAuthToken, OutboxItem
+from support import REPO, TEST_ENV, complaint_mail, mailflow_at
+
+pytestmark = pytest.mark.integration
+
+KEY = "hJb0nxTNH_3lJ5m6bnRkqYtR2bq0oXxW0S3rj1wVUn4="  # a Fernet key for the tests' token sets
+ENV = {**TEST_ENV, "TEST_TOKEN_KEY": KEY, "TEST_CLIENT_SECRET": "test-client-secret"}
+
+
+def oauth_config(where: Path, stack, *, flow: str = "device", provider: str = "microsoft",
+                 margin: float = 1, extra: str = "") -> Path:
+    """mailflow.toml for the office's mailbox logging in with XOAUTH2 on ``stack``."""
+    where.mkdir(parents=True, exist_ok=True)
+    if provider == "microsoft":
+        endpoints = f'tenant = "test-tenant"\nauthority = "{stack.oauth_url}"\n'
+    else:  # Google's shape: an authorization and a token endpoint, no tenant
+        endpoints = (f'auth_url = "{stack.oauth_url}/o/oauth2/v2/auth"\n'
+                     f'token_url = "{stack.oauth_url}/token"\nscopes = ["https://mail.google.com/"]\n')
+    table = (f'\n[oauth2]\nprovider = "{provider}"\nclient_id = "mailflow-test"\nflow = "{flow}"\n{endpoints}'
+             f'ca_file = "{stack.ca_file}"\nkey_env = "TEST_TOKEN_KEY"\nrefresh_margin = {margin}\n'
+             'client_secret_env = "TEST_CLIENT_SECRET"\n' + extra)
+    return write_config(where, db_url=f"sqlite:///{where / 'mailflow.db'}", imap_port=stack.imap_port,
+                        smtp_port=stack.smtp_port, imap_extra='auth = "oauth2"', smtp_extra='auth = "oauth2"',
+                        extra=table)
+
+
+def cli(config: Path, *args: str, **popen) -> subprocess.CompletedProcess:
+    env = {**os.environ, **ENV, "MAILFLOW_CONFIG": str(config)}
+    return subprocess.run([sys.executable, "-m", "mailflow", *args], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=REPO, **popen)
+
+
+# ---------------------------------------------------------------- mailflow auth login, as the admin runs it
+
+
+def in_process(config: Path, *args: str) -> subprocess.CompletedProcess:
+    """The commands around a sign-in, in this process (a subprocess costs seconds on a busy machine)."""
+    return mailflow_at(lambda: datetime.now(ZoneInfo("UTC")), *args, "--config", str(config))
+
+
+@pytest.fixture
+def token_env(monkeypatch):
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_auth_login_device_flow_status_and_logout(oauth_mail, tmp_path, token_env):
+    config = oauth_config(tmp_path / "desk", oauth_mail)
+    migrated_settings(config, ENV)
+    before = oauth_mail.oauth_control()
+
+    done = cli(config, "auth", "login")
+    assert done.returncode == 0, done.stderr
+    assert "enter the code" in done.stdout  # the device flow's instructions, shown to the admin
+    assert "stored the OAuth2 token of aduan" in done.stdout
+    after = oauth_mail.oauth_control()
+    assert after.get("device_codes", 0) == before.get("device_codes", 0) + 1
+
+    status = in_process(config, "auth", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    [row] = json.loads(status.stdout)["mailboxes"]
+    assert row["stored"] and row["renewable"] and not row["expired"] and row["account"] == "aduan"
+    assert "IMAP.AccessAsUser.All" in row["scopes"]
+    for output in (done.stdout + done.stderr, status.stdout):
+        assert "at-" not in output and "rt-" not in output  # no token is ever printed
+
+    # The stored token logs in to the real Dovecot (what `config check --connect` does).
+    check = in_process(config, "config", "check", "--connect")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    out = in_process(config, "auth", "logout")
+    assert out.returncode == 0 and "removed" in out.stdout
+    again = in_process(config, "auth", "status")
+    assert again.returncode == 1 and "no token stored" in again.stdout
+
+
+def test_auth_login_client_credentials(oauth_mail, tmp_path, monkeypatch, token_env):
+    config = oauth_config(tmp_path / "desk", oauth_mail, flow="client_credentials")
+    settings = migrated_settings(config, ENV)
+    done = cli(config, "auth", "login")
+    assert done.returncode == 0, done.stderr
+    assert "renewed with the client secret" in done.stdout
+
+    # App-only: no refresh token; renewed by asking again with the secret, and it logs in as the mailbox.
+    app = build(settings)
+    try:
+        assert app.outbox.tokens is not None
+        first = app.outbox.tokens.current()
+        assert first is not None and first.refresh_token == "" and first.flow == "client_credentials"
+        issued = oauth_mail.oauth_control()["issued"]
+        renewed = app.outbox.tokens.access_token("IMAP", force=True)
+        assert renewed != first.access_token and oauth_mail.oauth_control()["issued"] == issued + 1
+    finally:
+        app.close()
+    monkeypatch.setenv("TEST_CLIENT_SECRET", "wrong")
+    bad = in_process(config, "auth", "login")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "invalid_client" in bad.stderr
+
+
+def test_auth_login_loopback_flow(oauth_mail, tmp_path):
+    """Google's installed-app flow: the command prints the sign-in URL and
+    listens on 127.0.0.1; the "browser" (here urllib) opens the URL, the
+    server approves and redirects back to the listener with the code."""
+    config = oauth_config(tmp_path / "desk", oauth_mail, flow="loopback", provider="google")
+    migrated_settings(config, ENV)
+    env = {**os.environ, **ENV, "MAILFLOW_CONFIG": str(config)}
+    proc = subprocess.Popen([sys.executable, "-m", "mailflow", "auth", "login", "--no-browser", "--timeout", "30"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert proc.stdout is not None
+        url = ""
+        for line in proc.stdout:
+            if line.startswith("https://"):
+                url = line.strip()
+                break
+        assert url.startswith(f"{oauth_mail.oauth_url}/o/oauth2/v2/auth?"), url
+        assert "code_challenge_method=S256" in url and "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in url
+        import ssl
+
+        ctx = ssl.create_default_context(cafile=oauth_mail.ca_file)
+        with urllib.request.urlopen(url, context=ctx, timeout=10) as page:  # follows the redirect to the listener
+            assert b"sign-in complete" in page.read()
+        rest, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "stored the OAuth2 token of aduan" in rest and "with a refresh token" in rest
+
+
+# ---------------------------------------------------------------- the daemon on XOAUTH2
+
+
+def test_daemon_logs_in_with_xoauth2_through_refresh_expiry_and_revocation(oauth_mail, tmp_path):
+    stack = oauth_mail
+    config = oauth_config(tmp_path / "desk", stack)
+    settings = migrated_settings(config, ENV)
+    now = [datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Jakarta"))]
+    app = build(settings, clock=lambda: now[0])
+    daemon = app.daemon()
+    tokens = app.outbox.tokens
+    assert tokens is not None
+    try:
+        # The admin signed in (device flow, approved at once); tokens live 3 s, renewed 1 s before expiry.
+        stack.oauth_control(lifetime=3)
+        from mailflow.edges.oauth_login import device_flow
+        assert settings.oauth2 is not None
+        first = device_flow(settings.oauth2, lambda _text: None)
+        with app.factory.begin() as session:
+            token_store.save(session, token_store.TokenCipher(KEY), "default", "aduan", "microsoft", first, now[0])
+        with app.factory() as session:  # stored encrypted: neither token is in the row
+            row = session.get(OAuthToken, ("default", "aduan"))
+            assert row is not None and first.access_token.encode() not in row.secret
+            assert first.refresh_token.encode() not in row.secret
+
+        def complaint(n: int) -> None:
+            stack.send(complaint_mail(sender=f"warga{n}@dukcapil.test", date=now[0]), f"warga{n}@dukcapil.test",
+                       "aduan@dukcapil.test")
+
+        # 1. With the token as stored: IMAP and SMTP both take it.
+        complaint(1)
+        counts = stack.oauth_control()
+        result = daemon.run_once()
+        assert len(result.outcomes) == 1 and result.drained.sent >= 1
+        assert len(stack.wait_for("warga1", 1)) == 1
+        assert stack.oauth_control()["introspected"] >= counts.get("introspected", 0) + 2  # Dovecot and SMTP
+        assert stack.oauth_control().get("refreshed", 0) == 0
+
+        # 2. Past the refresh margin: the daemon renews it before logging in again.
+        daemon.mailbox.close()
+        time.sleep(2.1)
+        complaint(2)
+        result = daemon.run_once()
+        assert len(result.outcomes) == 1 and len(stack.wait_for("warga2", 1)) == 1
+        assert stack.oauth_control()["refreshed"] == 1
+
+        # 3. The server ends the access token early (our record says it is good
+        #    for 10 min): the refused login renews it and tries again, once.
+        stack.oauth_control(lifetime=600)
+        tokens.access_token("IMAP", force=True)
+        assert stack.oauth_control()["refreshed"] == 2
+        daemon.mailbox.close()
+        stack.oauth_control(expire=True)
+        complaint(3)
+        result = daemon.run_once()
+        assert len(result.outcomes) == 1 and len(stack.wait_for("warga3", 1)) == 1
+        assert stack.oauth_control()["refreshed"] == 3  # IMAP renewed it; SMTP used the renewed one
+
+        # 4. The refresh token is revoked: one alert to the admin, however many
+        #    passes and logins fail, and `mailflow status` says why and what to run.
+        daemon.mailbox.close()
+        stack.oauth_control(revoke=True)
+        complaint(4)
+        for _ in range(3):
+            now[0] += timedelta(minutes=1)
+            with pytest.raises(TokenRefreshError, match="OAuth2 token refresh failed"):
+                daemon.run_once()
+        with app.factory() as session:
+            alerts = session.scalar(select(func.count()).select_from(OutboxItem)
+                                    .where(OutboxItem.kind == MailKind.LOGIN_FAILED))
+        assert alerts == 1
+        status = mailflow_at(lambda: now[0], "status", "--json", "--config", str(config))
+        report = json.loads(status.stdout)
+        text = " ".join(report["reasons"])
+        assert "OAuth2 token refresh failed: invalid_grant" in text and "mailflow auth login" in text
+        assert "at-" not in status.stdout and "rt-" not in status.stdout
+    finally:
+        daemon.mailbox.close()
+        app.close()
