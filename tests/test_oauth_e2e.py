@@ -35,7 +35,7 @@ ENV = {**TEST_ENV, "TEST_TOKEN_KEY": KEY, "TEST_CLIENT_SECRET": "test-client-sec
 
 
 def oauth_config(where: Path, stack, *, flow: str = "device", provider: str = "microsoft",
-                 margin: float = 1, extra: str = "") -> Path:
+                 margin: float = 1, extra: str = "", db_url: str | None = None) -> Path:
     """mailflow.toml for the office's mailbox logging in with XOAUTH2 on ``stack``."""
     where.mkdir(parents=True, exist_ok=True)
     if provider == "microsoft":
@@ -46,7 +46,7 @@ def oauth_config(where: Path, stack, *, flow: str = "device", provider: str = "m
     table = (f'\n[oauth2]\nprovider = "{provider}"\nclient_id = "mailflow-test"\nflow = "{flow}"\n{endpoints}'
              f'ca_file = "{stack.ca_file}"\nkey_env = "TEST_TOKEN_KEY"\nrefresh_margin = {margin}\n'
              'client_secret_env = "TEST_CLIENT_SECRET"\n' + extra)
-    return write_config(where, db_url=f"sqlite:///{where / 'mailflow.db'}", imap_port=stack.imap_port,
+    return write_config(where, db_url=db_url or f"sqlite:///{where / 'mailflow.db'}", imap_port=stack.imap_port,
                         smtp_port=stack.smtp_port, imap_extra='auth = "oauth2"', smtp_extra='auth = "oauth2"',
                         extra=table)
 
@@ -236,3 +236,53 @@ def test_daemon_logs_in_with_xoauth2_through_refresh_expiry_and_revocation(oauth
     finally:
         daemon.mailbox.close()
         app.close()
+
+
+def test_one_process_renews_while_the_others_wait(oauth_mail, tmp_path, db_url):
+    """Four processes' token sources (own engines, own connections) find the
+    token due at once: the row lock lets one renew it; the others wait and
+    use what it stored. The server rotates refresh tokens, so a second
+    renewal with the old refresh token would fail with invalid_grant."""
+    import threading
+
+    from mailflow.edges.oauth import TokenSource
+    from mailflow.store import db
+    from mailflow.core.oauth import TokenSet
+
+    config = oauth_config(tmp_path / "desk", oauth_mail, db_url=db_url, margin=0)
+    settings = migrated_settings(config, ENV)
+    from mailflow.edges.oauth_login import device_flow
+
+    assert settings.oauth2 is not None
+    first = device_flow(settings.oauth2, lambda _text: None)
+    engines = [db.make_engine(settings.database_url, pool_size=1, max_overflow=0) for _ in range(4)]
+    try:
+        factory = db.session_factory(engines[0])
+        with factory.begin() as session:  # stored as already expired
+            token_store.save(session, token_store.TokenCipher(KEY), "default", "aduan", "microsoft",
+                             TokenSet(first.access_token, time.time() - 1, first.refresh_token, first.scope,
+                                      "device"), datetime.now(ZoneInfo("UTC")))
+        refreshed = oauth_mail.oauth_control().get("refreshed", 0)
+        sources = [TokenSource(settings, db.session_factory(engine)) for engine in engines]
+        barrier = threading.Barrier(len(sources))
+        got: list[str] = []
+        errors: list[BaseException] = []
+
+        def renew(source: TokenSource) -> None:
+            barrier.wait()
+            try:
+                got.append(source.access_token("IMAP"))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=renew, args=(source,)) for source in sources]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not errors, errors
+        assert len(got) == 4 and len(set(got)) == 1 and got[0] != first.access_token
+        assert oauth_mail.oauth_control()["refreshed"] == refreshed + 1
+    finally:
+        for engine in engines:
+            engine.dispose()
