@@ -91,7 +91,7 @@ def test_cipher_round_trip_and_wrong_key():
         TokenCipher("not-a-key")
 
 
-# ---------------------------------------------------------------- [oauth2] in mailflow.toml
+# ---------------------------------------------------------------- the oauth2 table of mailflow.toml
 
 MS = '[oauth2]\nprovider = "microsoft"\nclient_id = "app"\ntenant = "dukcapil.go.id"\n'
 GOOGLE = '[oauth2]\nprovider = "google"\nclient_id = "app.apps.googleusercontent.com"\n'

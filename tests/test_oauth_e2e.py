@@ -245,9 +245,9 @@ def test_one_process_renews_while_the_others_wait(oauth_mail, tmp_path, db_url):
     renewal with the old refresh token would fail with invalid_grant."""
     import threading
 
+    from mailflow.core.oauth import TokenSet
     from mailflow.edges.oauth import TokenSource
     from mailflow.store import db
-    from mailflow.core.oauth import TokenSet
 
     config = oauth_config(tmp_path / "desk", oauth_mail, db_url=db_url, margin=0)
     settings = migrated_settings(config, ENV)
@@ -272,7 +272,7 @@ def test_one_process_renews_while_the_others_wait(oauth_mail, tmp_path, db_url):
             barrier.wait()
             try:
                 got.append(source.access_token("IMAP"))
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=renew, args=(source,)) for source in sources]
