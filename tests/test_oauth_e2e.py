@@ -35,7 +35,7 @@ ENV = {**TEST_ENV, "TEST_TOKEN_KEY": KEY, "TEST_CLIENT_SECRET": "test-client-sec
 
 
 def oauth_config(where: Path, stack, *, flow: str = "device", provider: str = "microsoft",
-                 margin: float = 1, extra: str = "", db_url: str | None = None) -> Path:
+                 margin: float = 1, extra: str = "", db_url: str | None = None, key_file: Path | None = None) -> Path:
     """mailflow.toml for the office's mailbox logging in with XOAUTH2 on ``stack``."""
     where.mkdir(parents=True, exist_ok=True)
     if provider == "microsoft":
@@ -44,7 +44,9 @@ def oauth_config(where: Path, stack, *, flow: str = "device", provider: str = "m
         endpoints = (f'auth_url = "{stack.oauth_url}/o/oauth2/v2/auth"\n'
                      f'token_url = "{stack.oauth_url}/token"\nscopes = ["https://mail.google.com/"]\n')
     table = (f'\n[oauth2]\nprovider = "{provider}"\nclient_id = "mailflow-test"\nflow = "{flow}"\n{endpoints}'
-             f'ca_file = "{stack.ca_file}"\nkey_env = "TEST_TOKEN_KEY"\nrefresh_margin = {margin}\n'
+             f'ca_file = "{stack.ca_file}"\n'
+             + (f'key_file = "{key_file}"\n' if key_file else 'key_env = "TEST_TOKEN_KEY"\n')
+             + f'refresh_margin = {margin}\n'
              'client_secret_env = "TEST_CLIENT_SECRET"\n' + extra)
     return write_config(where, db_url=db_url or f"sqlite:///{where / 'mailflow.db'}", imap_port=stack.imap_port,
                         smtp_port=stack.smtp_port, imap_extra='auth = "oauth2"', smtp_extra='auth = "oauth2"',
@@ -99,6 +101,8 @@ def test_auth_login_device_flow_status_and_logout(oauth_mail, tmp_path, token_en
     assert out.returncode == 0 and "removed" in out.stdout
     again = in_process(config, "auth", "status")
     assert again.returncode == 1 and "no token stored" in again.stdout
+    check = in_process(config, "config", "check")  # no token: the config check fails, naming the fix
+    assert check.returncode == 1 and "no OAuth2 token is stored for aduan: run `mailflow auth login`" in check.stdout
 
 
 def test_auth_login_client_credentials(oauth_mail, tmp_path, monkeypatch, token_env):
@@ -129,7 +133,8 @@ def test_auth_login_loopback_flow(oauth_mail, tmp_path):
     """Google's installed-app flow: the command prints the sign-in URL and
     listens on 127.0.0.1; the "browser" (here urllib) opens the URL, the
     server approves and redirects back to the listener with the code."""
-    config = oauth_config(tmp_path / "desk", oauth_mail, flow="loopback", provider="google")
+    key_file = tmp_path / "token.key"
+    config = oauth_config(tmp_path / "desk", oauth_mail, flow="loopback", provider="google", key_file=key_file)
     migrated_settings(config, ENV)
     env = {**os.environ, **ENV, "MAILFLOW_CONFIG": str(config)}
     proc = subprocess.Popen([sys.executable, "-m", "mailflow", "auth", "login", "--no-browser", "--timeout", "30"],
@@ -137,7 +142,9 @@ def test_auth_login_loopback_flow(oauth_mail, tmp_path):
     try:
         assert proc.stdout is not None
         url = ""
+        before = ""
         for line in proc.stdout:
+            before += line
             if line.startswith("https://"):
                 url = line.strip()
                 break
@@ -155,6 +162,8 @@ def test_auth_login_loopback_flow(oauth_mail, tmp_path):
             proc.communicate()
     assert proc.returncode == 0, err
     assert "stored the OAuth2 token of aduan" in rest and "with a refresh token" in rest
+    assert f"wrote a new token key to {key_file}" in before  # none existed: made owner-only
+    assert key_file.stat().st_mode & 0o777 == 0o600
 
 
 # ---------------------------------------------------------------- the daemon on XOAUTH2

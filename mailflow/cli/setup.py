@@ -147,13 +147,26 @@ def config_check(
                 add("secrets", True, "found (not shown)", office)
             except MailflowError as exc:
                 add("secrets", False, str(exc), office)
+            tokens = application.outbox.tokens
+            if tokens is not None:  # an OAuth2 mailbox: is its token stored, and can it be read?
+                try:
+                    stored = tokens.current()
+                    if stored is None:
+                        add("oauth2", False, f"no OAuth2 token is stored for {tokens.account}: run `mailflow auth "
+                                             "login`", office)
+                    else:
+                        renewable = bool(stored.refresh_token) or stored.flow == "client_credentials"
+                        add("oauth2", renewable, f"token of {tokens.account} stored ({stored.flow}); "
+                            + ("renewable" if renewable else "not renewable: run `mailflow auth login`"), office)
+                except (MailflowError, SQLAlchemyError) as exc:
+                    add("oauth2", False, str(exc).splitlines()[0], office)
             for what, path in _private_files(settings):
                 if readable_by_others(path):
                     add("permissions", True, f"{what} {path} can be read by other users of this machine; "
                         f"run `chmod 600 {path}` (it holds {'personal data' if what == 'database' else 'secrets'})",
                         office, level="warning")
             if connect:
-                for server, problem in (("imap", _try_imap(settings)), ("smtp", _try_smtp(settings))):
+                for server, problem in (("imap", _try_imap(settings, tokens)), ("smtp", _try_smtp(settings, tokens))):
                     cfg = settings.imap if server == "imap" else settings.smtp
                     done = f", folder {settings.imap.folder} selected" if server == "imap" else ""
                     add(server, problem is None, problem or f"{cfg.host}:{cfg.port}: logged in{done}", office)
@@ -203,21 +216,11 @@ def _server_problem(section: str, cfg, exc: BaseException) -> str:
     return f"{where}: {type(exc).__name__}: {text}"
 
 
-def _tokens(settings):
-    """The office's OAuth2 token source (renewing the token if due), or None for passwords."""
-    from mailflow.edges.oauth import token_source
-
-    if not settings.uses_oauth2:
-        return None
-    engine = db.make_engine(settings.database_url)
-    return token_source(settings, db.session_factory(engine))
-
-
-def _try_imap(settings) -> str | None:
+def _try_imap(settings, tokens=None) -> str | None:
     """Log in to the office's IMAP server and select its folder: None, or what failed and the fix."""
     from mailflow.edges.mailbox import Mailbox
 
-    box = Mailbox(settings.imap, _tokens(settings))
+    box = Mailbox(settings.imap, tokens)
     try:
         box.select()
     except Exception as exc:  # every failure is said, with its fix
@@ -227,14 +230,14 @@ def _try_imap(settings) -> str | None:
     return None
 
 
-def _try_smtp(settings) -> str | None:
+def _try_smtp(settings, tokens=None) -> str | None:
     """EHLO (and log in, if configured) at the office's SMTP server: None, or what failed and the fix."""
     import asyncio
 
     from mailflow.edges.smtp import SmtpSender
 
     try:
-        asyncio.run(SmtpSender(settings.smtp, _tokens(settings), settings.imap.username or "").check())
+        asyncio.run(SmtpSender(settings.smtp, tokens, settings.imap.username or "").check())
     except Exception as exc:  # every failure is said, with its fix
         return _server_problem("smtp", settings.smtp, exc)
     return None
@@ -251,6 +254,11 @@ def _private_files(settings) -> list[tuple[str, Path]]:
         source = server.password.source_file
         if source is not None:
             found.append((f"{section}.password_file", source))
+    if settings.oauth2 is not None:  # the token key and the app's secret (OAuth2 mailboxes)
+        for key, secret in (("oauth2.key_file", settings.oauth2.key), ("oauth2.client_secret_file",
+                                                                        settings.oauth2.client_secret)):
+            if secret.source_file is not None and secret.source_file.exists():
+                found.append((key, secret.source_file))
     return found
 
 
