@@ -13,7 +13,7 @@ import sys
 from devstack.mailstack import MailStack, MailStackError, default_dir
 
 USAGE = """\
-usage: scripts/mailstack COMMAND [--dir DIR] [--users-file F] [--authserv-id ID]
+usage: scripts/mailstack COMMAND [--dir DIR] [--users-file F] [--authserv-id ID] [--oauth]
 
 Local real mail servers for mailflow's tests, demo and benchmarks:
 Dovecot (IMAP/IMAPS/LMTP) + an aiosmtpd SMTP front, on loopback ports picked
@@ -44,6 +44,12 @@ options:
                    with ID it came with. Default mx.dukcapil.test, "" for no
                    stamping; on a running stack, restarts the SMTP front
                    when changed (start only)
+  --oauth          also run the OAuth2 server (devstack/oauthserver.py) and
+                   let Dovecot and the SMTP front take XOAUTH2 tokens it
+                   issued, checked by introspection (start only; passwords
+                   keep working). Steer it with a JSON POST to
+                   $MAILSTACK_OAUTH_INTROSPECTION_URL's /control
+                   ({"lifetime": 5}, {"expire": true}, {"revoke": true})
 
 env printed (also in DIR/env, shell syntax; `. DIR/env` or eval "$(... env)"):
   MAILSTACK_DIR MAILSTACK_DOMAIN=dukcapil.test MAILSTACK_PASSWORD=secret
@@ -57,6 +63,9 @@ env printed (also in DIR/env, shell syntax; `. DIR/env` or eval "$(... env)"):
   MAILSTACK_CA_FILE             CA that signed the servers' certificate
   MAILSTACK_LMTP_SOCKET         Dovecot LMTP unix socket
   MAILSTACK_AUTHSERV_ID         the id stamped in Authentication-Results ("": none)
+  MAILSTACK_OAUTH_URL           (--oauth) the OAuth2 server, HTTPS (MAILSTACK_CA_FILE):
+                                /<tenant>/v2.0/.well-known/openid-configuration, .../token ...
+  MAILSTACK_OAUTH_INTROSPECTION_URL  (--oauth) RFC 7662 introspection, plain HTTP
 
 files in DIR: dovecot.conf dovecot.log smtprelay.log env state.json ca.pem
 server.pem users (and spool/ -> the mail when DIR is not reachable by vmail).
@@ -70,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dir")
     p.add_argument("--users-file")
     p.add_argument("--authserv-id")
+    p.add_argument("--oauth", action="store_true")
     p.add_argument("-h", "--help", action="store_true")
     args = p.parse_args(argv)
     commands = ("start", "stop", "status", "env", "reset", "restart-imap", "restart-smtp")
@@ -80,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mailstack: unknown command {args.command!r}\n\n{USAGE}", file=sys.stderr, end="")
         return 2
     d = args.dir or os.environ.get("MAILSTACK_DIR") or default_dir()
-    stack = MailStack(d)
+    stack = MailStack(d, oauth=args.oauth)
     try:
         if args.command == "start":
             stack.start(users_file=args.users_file, authserv_id=args.authserv_id)

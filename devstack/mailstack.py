@@ -3,7 +3,7 @@
 Used by the pytest fixtures (``tests/conftest.py``), by benchmarks and, through
 ``scripts/mailstack``, from the shell::
 
-    python3 -m devstack.mailstack start [--dir DIR] [--users-file F] [--authserv-id ID]
+    python3 -m devstack.mailstack start [--dir DIR] [--users-file F] [--authserv-id ID] [--oauth]
     python3 -m devstack.mailstack stop|status|env|reset|restart-imap|restart-smtp [--dir DIR]
 
 From Python::
@@ -255,6 +255,9 @@ class MailStack(MailboxHelpers):
             "MAILSTACK_CA_FILE": self.ca_file,
             "MAILSTACK_LMTP_SOCKET": self.lmtp_socket,
             "MAILSTACK_AUTHSERV_ID": self.authserv_id,
+            # Only on a stack started with oauth=True (`scripts/mailstack start --oauth`).
+            **({"MAILSTACK_OAUTH_URL": self.oauth_url, "MAILSTACK_OAUTH_INTROSPECTION_URL": self.introspection_url}
+               if self._state.get("oauth") else {}),
         }
 
     def env_text(self) -> str:
