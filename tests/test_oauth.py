@@ -163,3 +163,18 @@ def test_missing_token_key_is_named_when_used(tmp_path):
     settings = _load(tmp_path, MS + f'key_file = "{key_file}"\n')
     with pytest.raises(ConfigError, match=r"oauth2.key_file.*does not exist \(`mailflow auth login` writes"):
         settings.check_secrets()
+
+
+def test_each_office_file_has_its_own_oauth2(tmp_path):
+    """A deployment: one office on Microsoft 365, one on its own server with a password."""
+    from devstack.config import write_office
+    from mailflow.config.settings import load_deployment
+
+    (tmp_path / "mailflow.toml").write_text('[deployment]\noffices = "offices"\n\n[database]\nurl = "sqlite:///x.db"\n')
+    write_office(tmp_path / "offices", "bantul", username="aduan", imap_extra='auth = "oauth2"',
+                 extra="\n" + MS.replace("app", "bantul-app"))
+    write_office(tmp_path / "offices", "sleman", username="aduan-sleman")
+    deployment = load_deployment(tmp_path / "mailflow.toml", env={**TEST_ENV, "MAILFLOW_TOKEN_KEY": KEY})
+    bantul, sleman = deployment.office("bantul"), deployment.office("sleman")
+    assert bantul.oauth2 is not None and bantul.oauth2.client_id == "bantul-app" and bantul.uses_oauth2
+    assert sleman.oauth2 is None and not sleman.uses_oauth2
