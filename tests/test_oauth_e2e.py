@@ -257,6 +257,15 @@ def test_daemon_logs_in_with_xoauth2_through_refresh_expiry_and_revocation(oauth
         assert "IMAP refused the OAuth2 token" in caplog.text  # the logs were captured
         # (msal's debug log shows its answers with the tokens masked as ********.)
         assert "auth=Bearer" not in caplog.text and not TOKEN.search(caplog.text)
+
+        # 5. The admin signs in again: the waiting complaint is taken in, and the alert goes out.
+        with app.factory.begin() as session:
+            token_store.save(session, token_store.TokenCipher(KEY), "default", "aduan", "microsoft",
+                             device_flow(settings.oauth2, lambda _text: None), now[0])
+        result = daemon.run_once()
+        assert len(result.outcomes) == 1 and len(stack.wait_for("warga4", 1)) == 1
+        alerts_read = [m for m in stack.messages("admin") if b"X-Mailflow-Kind: admin/login-failed" in m]
+        assert len(alerts_read) == 1 and b"mailflow auth login" in alerts_read[0]
     finally:
         daemon.mailbox.close()
         app.close()
