@@ -99,8 +99,8 @@ def test_auth_login_device_flow_status_and_logout(oauth_mail, tmp_path, token_en
     check = in_process(config, "config", "check", "--connect")
     assert check.returncode == 0, check.stdout + check.stderr
 
-    out = in_process(config, "auth", "logout")
-    assert out.returncode == 0 and "removed" in out.stdout
+    out = in_process(config, "auth", "logout", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["removed"] is True
     again = in_process(config, "auth", "status")
     assert again.returncode == 1 and "no token stored" in again.stdout
     check = in_process(config, "config", "check")  # no token: the config check fails, naming the fix
@@ -110,9 +110,11 @@ def test_auth_login_device_flow_status_and_logout(oauth_mail, tmp_path, token_en
 def test_auth_login_client_credentials(oauth_mail, tmp_path, monkeypatch, token_env):
     config = oauth_config(tmp_path / "desk", oauth_mail, flow="client_credentials")
     settings = migrated_settings(config, ENV)
-    done = cli(config, "auth", "login")
+    done = cli(config, "auth", "login", "--json")
     assert done.returncode == 0, done.stderr
-    assert "renewed with the client secret" in done.stdout
+    result = json.loads(done.stdout)  # stdout is the JSON alone
+    assert result["flow"] == "client_credentials" and result["refresh_token"] is False
+    assert result["scopes"] == "https://outlook.office365.com/.default"
 
     # App-only: no refresh token; renewed by asking again with the secret, and it logs in as the mailbox.
     app = build(settings)

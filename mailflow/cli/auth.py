@@ -29,7 +29,7 @@ def _oauth_settings(settings: Settings) -> Settings:
     return settings
 
 
-def _key(settings: Settings) -> str:
+def _key(settings: Settings, tell=typer.echo) -> str:
     """The token key; a missing oauth2.key_file is created (owner-only) with a new key."""
     cfg = settings.oauth2
     assert cfg is not None
@@ -38,7 +38,7 @@ def _key(settings: Settings) -> str:
         fd = os.open(cfg.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as fh:
             fh.write(key + "\n")
-        typer.echo(f"wrote a new token key to {cfg.key_file} (owner-only; back it up with the database)")
+        tell(f"wrote a new token key to {cfg.key_file} (owner-only; back it up with the database)")
         return key
     return cfg.key.reveal() or ""
 
@@ -59,6 +59,7 @@ def login(
     browser: Annotated[bool, typer.Option(help="loopback: open the sign-in page in this machine's browser.")] = True,
     timeout: Annotated[float, typer.Option(help="loopback: seconds to wait for the sign-in.")] = 300,
     office: Annotated[str | None, typer.Option(help="The office (its key); default: the only or first one.")] = None,
+    json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Sign in as the office's mailbox and store its OAuth2 token, encrypted.
@@ -80,18 +81,22 @@ def login(
         if not cfg.client_secret:
             raise ConfigError(f"{settings.path}: client credentials need oauth2.client_secret_env or "
                               "oauth2.client_secret_file")
-    cipher = store.TokenCipher(_key(settings))
+    # With --json, stdout is the JSON result alone: what the admin must read goes to stderr.
+    def tell(text: str) -> None:
+        typer.echo(text, err=json_out)
+
+    cipher = store.TokenCipher(_key(settings, tell))
     engine, factory = _factory(settings)
     try:
         account = settings.imap.username or ""
         if chosen_flow == "device":
-            tokens = oauth_login.device_flow(cfg, lambda text: typer.echo(text))
+            tokens = oauth_login.device_flow(cfg, tell)
         elif chosen_flow == "client_credentials":
             tokens = oauth_login.client_credentials(cfg)
         else:
             def show(url: str) -> None:
-                typer.echo(f"Sign in as {account} at this address (it sends the browser back to this machine):")
-                typer.echo(url)
+                tell(f"Sign in as {account} at this address (it sends the browser back to this machine):")
+                tell(url)
                 if browser:
                     webbrowser.open(url)
             tokens = oauth_login.loopback(cfg, show, port=port, timeout=timeout, login_hint=account)
@@ -101,6 +106,11 @@ def login(
         engine.dispose()
     expires = datetime.fromtimestamp(tokens.expires_at, UTC).isoformat(timespec="seconds")
     refresh = "with a refresh token" if tokens.refresh_token else "renewed with the client secret"
+    if json_out:
+        typer.echo(json.dumps({"office": settings.office.key, "account": account, "provider": cfg.provider,
+                               "flow": chosen_flow, "expires_at": expires, "refresh_token": bool(tokens.refresh_token),
+                               "scopes": tokens.scope}, indent=2))
+        return
     typer.echo(f"stored the OAuth2 token of {account} (office {settings.office.key}, {chosen_flow}, {refresh}); "
                f"the access token expires at {expires}, mailflow renews it")
 
@@ -156,6 +166,7 @@ def status(office: OfficeOpt = None, json_out: JsonOpt = False, config: ConfigOp
 @auth_app.command("logout")
 def logout(
     office: Annotated[str | None, typer.Option(help="The office (its key); default: the only or first one.")] = None,
+    json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Delete the office's stored OAuth2 token (revoke the app's access at the
@@ -168,4 +179,7 @@ def logout(
             gone = store.forget(session, settings.office.key, account)
     finally:
         engine.dispose()
+    if json_out:
+        typer.echo(json.dumps({"office": settings.office.key, "account": account, "removed": gone}))
+        return
     typer.echo(f"removed the OAuth2 token of {account}" if gone else f"no OAuth2 token of {account} was stored")
