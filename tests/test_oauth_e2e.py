@@ -130,7 +130,7 @@ def test_auth_login_client_credentials(oauth_mail, tmp_path, monkeypatch, token_
     monkeypatch.setenv("TEST_CLIENT_SECRET", "wrong")
     bad = in_process(config, "auth", "login")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert "invalid_client" in bad.stderr
+    assert bad.stderr.startswith("mailflow: error: the sign-in failed: invalid_client: bad client secret")
 
 
 def test_auth_login_loopback_flow(oauth_mail, tmp_path):

@@ -336,7 +336,7 @@ class _Smtp(_Server):
 
 
 def _https(value: str) -> str:
-    if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+    if not value.startswith("https://"):
         raise ValueError("not https")
     return value.rstrip("/")
 

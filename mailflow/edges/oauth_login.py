@@ -69,8 +69,9 @@ def _session(ca_file: str, timeout: float):
 
 def _result(result: dict, flow: str, started: float) -> TokenSet:
     if "access_token" not in result:
-        raise LoginFailed(f"the sign-in failed: {result.get('error', 'no token')}: "
-                          f"{str(result.get('error_description', '')).splitlines()[0:1] or ''}")
+        # error_description may be long (Microsoft adds trace ids): its first line says it.
+        description = next(iter(str(result.get("error_description") or "").splitlines()), "")
+        raise LoginFailed(f"the sign-in failed: {result.get('error', 'no token')}: {description}")
     return TokenSet.from_response(result, started, flow)
 
 
