@@ -60,15 +60,19 @@ def tls_context(cfg: OAuth2Config) -> ssl.SSLContext:
 
 
 def token_request(cfg: OAuth2Config, form: dict[str, str], url: str | None = None) -> dict:
-    """POST ``form`` to the token endpoint; its JSON answer. Raises
-    TokenEndpointError for an OAuth2 error answer, OSError for the network."""
+    """POST ``form`` to the token endpoint; its JSON answer (with an
+    access_token). Raises TokenEndpointError for an OAuth2 error answer,
+    OSError for the network or an answer that is no token."""
     data = urllib.parse.urlencode(form).encode("ascii")
     req = urllib.request.Request(url or cfg.token_url, data=data, method="POST",
                                  headers={"Accept": "application/json",
                                           "Content-Type": "application/x-www-form-urlencoded"})
     try:
         with urllib.request.urlopen(req, timeout=cfg.timeout, context=tls_context(cfg)) as resp:
-            return json.loads(resp.read())
+            answer = json.loads(resp.read())
+        if not isinstance(answer, dict) or not answer.get("access_token"):
+            raise OSError("token endpoint answered without an access_token")
+        return answer
     except urllib.error.HTTPError as exc:
         try:
             body = json.loads(exc.read() or b"{}")
