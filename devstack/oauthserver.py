@@ -23,7 +23,8 @@ same endpoints; the path prefix is free, only the last part counts, so
 - ``.../control``: JSON POST steering the server: ``{"lifetime": seconds}``
   for new access tokens, ``{"expire": true}`` ends every access token now,
   ``{"revoke": true}`` revokes every refresh token (and access token),
-  ``{"auto_approve": false}``; answers the counters (``issued``,
+  ``{"auto_approve": false}``, ``{"token_status": 503}`` (the token
+  endpoint fails so until ``0``); answers the counters (``issued``,
   ``refreshed``, ``introspected``, ...).
 
 Users approve as ``--user`` (default ``aduan@dukcapil.test``); tokens of
@@ -64,6 +65,7 @@ class State:
     client_secret: str
     lifetime: float
     auto_approve: bool = True
+    token_status: int = 0  # not 0: the token endpoint answers this HTTP status (a provider's outage)
     access: dict[str, tuple[Grant, float]] = field(default_factory=dict)  # token -> (grant, expires at)
     refresh: dict[str, Grant] = field(default_factory=dict)
     devices: dict[str, dict] = field(default_factory=dict)  # device_code -> {user_code, grant, approved}
@@ -204,6 +206,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _token(self, form: dict[str, str]) -> None:
         st = self.state
+        if st.token_status:
+            self._error("temporarily_unavailable", "the token service is down (control: token_status)",
+                        st.token_status)
+            return
         grant_type = form.get("grant_type", "")
         if grant_type == "refresh_token":
             grant = st.refresh.pop(form.get("refresh_token", ""), None)  # rotated: used once
@@ -254,6 +260,8 @@ class Handler(BaseHTTPRequestHandler):
         st = self.state
         if "lifetime" in form:
             st.lifetime = float(form["lifetime"])
+        if "token_status" in form:
+            st.token_status = int(form["token_status"])
         if "auto_approve" in form:
             st.auto_approve = bool(form["auto_approve"])
         if form.get("approve"):

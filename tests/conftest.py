@@ -68,7 +68,7 @@ def oauth_mail(oauthstack):
     """``oauthstack`` with empty mailboxes and its OAuth2 server back to its
     defaults (tokens live an hour, sign-ins approved at once)."""
     oauthstack.reset()
-    oauthstack.oauth_control(lifetime=3600, auto_approve=True)
+    oauthstack.oauth_control(lifetime=3600, auto_approve=True, token_status=0)
     yield oauthstack
 
 

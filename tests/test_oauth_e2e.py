@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from devstack.config import migrated_settings, write_config
 from mailflow.core.vocabulary import MailKind
-from mailflow.errors import TokenRefreshError
+from mailflow.errors import MailServerError, TokenRefreshError
 from mailflow.runner.app import build
 from mailflow.store import tokens as token_store
 from mailflow.store.models import OAuthToken, OutboxItem
@@ -346,6 +346,13 @@ def test_smtp_answers_the_xoauth2_error_challenge_and_retries_with_a_renewed_tok
         before = oauth_mail.oauth_control().get("refreshed", 0)
         asyncio.run(SmtpSender(settings.smtp, app.outbox.tokens, "aduan").check())
         assert oauth_mail.oauth_control()["refreshed"] == before + 1
+
+        # The provider is down (503): a server problem, retried, not a refusal the admin must fix.
+        oauth_mail.oauth_control(expire=True, token_status=503)
+        with pytest.raises(MailServerError, match="cannot renew the token now") as down:
+            asyncio.run(SmtpSender(settings.smtp, app.outbox.tokens, "aduan").check())
+        assert not isinstance(down.value, TokenRefreshError)
+        oauth_mail.oauth_control(token_status=0)
 
         oauth_mail.oauth_control(revoke=True)  # now nothing works: a refusal naming the fix, not a hang
         with pytest.raises(TokenRefreshError, match="run `mailflow auth login`"):
