@@ -169,7 +169,6 @@ class OAuth2Config:
     flow: str  # device | client_credentials | loopback: what `mailflow auth login` does
     auth_url: str
     token_url: str
-    device_url: str
     authority: str  # Microsoft: msal's authority (https://login.microsoftonline.com/<tenant>)
     client_secret: Secret = field(repr=False)
     key: Secret = field(repr=False)  # the Fernet key the token set is encrypted with
@@ -358,7 +357,6 @@ class _OAuth2(_Table):
     authority: _URL | None = Field(None, description=_URL_TEXT)
     auth_url: _URL | None = Field(None, description=_URL_TEXT)
     token_url: _URL | None = Field(None, description=_URL_TEXT)
-    device_url: _URL | None = Field(None, description=_URL_TEXT)
     ca_file: str | None = Field(None, description="a path to a PEM file of trusted CA certificates")
     key_env: str = Field("MAILFLOW_TOKEN_KEY", description="the name of an environment variable")
     key_file: str | None = Field(None, description="a path to a file holding the token key")
@@ -633,14 +631,12 @@ def _oauth2(source: Source, base: Path, env: dict[str, str], o: _OAuth2) -> OAut
         authority = (o.authority or defaults.MICROSOFT_AUTHORITY) + "/" + o.tenant
         auth_url = o.auth_url or f"{authority}/oauth2/v2.0/authorize"
         token_url = o.token_url or f"{authority}/oauth2/v2.0/token"
-        device_url = o.device_url or f"{authority}/oauth2/v2.0/devicecode"
     elif o.provider == "google":
         authority = ""
         auth_url = o.auth_url or defaults.GOOGLE_AUTH_URL
         token_url = o.token_url or defaults.GOOGLE_TOKEN_URL
-        device_url = o.device_url or ""
     else:
-        authority, auth_url, device_url = "", o.auth_url or "", o.device_url or ""
+        authority, auth_url = "", o.auth_url or ""
         if not o.token_url:
             raise source.fail("oauth2.token_url", "is missing: expected the token endpoint's https:// URL "
                                                   "(provider \"generic\" has no default)")
@@ -683,7 +679,7 @@ def _oauth2(source: Source, base: Path, env: dict[str, str], o: _OAuth2) -> OAut
     if ca is not None and not ca.is_file():
         raise source.fail("oauth2.ca_file", f"expected an existing PEM file, got {str(ca)!r}")
     return OAuth2Config(provider=o.provider, client_id=o.client_id, tenant=o.tenant, scopes=scopes, flow=flow,
-                        auth_url=auth_url, token_url=token_url, device_url=device_url, authority=authority,
+                        auth_url=auth_url, token_url=token_url, authority=authority,
                         client_secret=secret, key=key, key_file=key_file, ca_file=ca,
                         refresh_margin=o.refresh_margin, timeout=o.timeout)
 
