@@ -16,6 +16,7 @@ from mailflow.cli import (  # noqa: F401  (registers the commands)
     listing,
     mail,
     offices,
+    privacy,
     report,
     resend,
     setup,

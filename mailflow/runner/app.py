@@ -18,6 +18,7 @@ from mailflow.desk.deadlines import Deadlines
 from mailflow.desk.digests import Digests
 from mailflow.desk.intake import Intake
 from mailflow.desk.letters import Letters
+from mailflow.desk.privacy import Retention
 from mailflow.edges.outbox import Outbox
 from mailflow.report.monthly import MonthlyReport
 from mailflow.runner.daemon import Daemon
@@ -37,12 +38,14 @@ class App:
     outbox: Outbox
     deadlines: Deadlines
     monthly_report: MonthlyReport
+    retention: Retention | None = None  # privacy (issue 14): the retention pass of the rules' [privacy]
     owns_engine: bool = True  # False when the app is one office of a Fleet (which disposes the engine)
 
     def daemon(self, **kwargs) -> Daemon:
         digests = Digests(self.letters, self.factory, clock=self.intake.clock)
         return Daemon(self.settings, self.factory, self.intake, self.outbox, deadlines=self.deadlines,
-                      monthly_report=self.monthly_report, digests=digests, clock=self.intake.clock, **kwargs)
+                      monthly_report=self.monthly_report, digests=digests, retention=self.retention,
+                      clock=self.intake.clock, **kwargs)
 
     def close(self) -> None:
         self.outbox.close()
@@ -88,5 +91,6 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow, check_s
     outbox = Outbox(settings, factory, clock=clock, write_gate=gate)  # the intake and the sender take turns
     deadlines = Deadlines(letters, factory, clock=clock)
     monthly_report = MonthlyReport(letters, factory, PageRenderer(template_dirs(settings)), clock=clock)
+    retention = Retention(rules, settings.office.key, factory, clock=clock, write_gate=gate)
     return App(settings, engine, factory, rules, renderer, letters, intake, outbox, deadlines, monthly_report,
-               owns_engine=owns)
+               retention=retention, owns_engine=owns)

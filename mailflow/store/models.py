@@ -13,6 +13,7 @@ Tables:
 - ``counters``: gap-free sequence numbers (the register number per year).
 - ``step_visits``: one row per stay of a complaint at a ladder step (deadlines, report).
 - ``report_runs``: the monthly reports that were mailed, one row per office and month.
+- ``access_log``: who revealed, exported or erased personal data, when, of which complaints (docs/PRIVACY.md).
 
 Every row belongs to an office (``office``, the key of its ``[office]`` in the
 configuration; ``"default"`` for a deployment of one office): complaints,
@@ -141,8 +142,15 @@ class Complaint(Base):
     # test's fake clock and the wall clock must never mix in one row).
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When its personal fields were erased (on request or by retention; docs/PRIVACY.md).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How many retention stages (core.sop.RETENTION_STAGES) were done to it; 4 after an erasure.
+    retention_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
+        # The retention pass reads, per stage, the complaints closed long enough ago
+        # that have not had it yet: a range of this index, never the whole register.
+        Index("ix_complaints_retention", "retention_stage", "closed_at"),
         # Numbers are the office's own: two offices may share a pattern.
         UniqueConstraint("office", "number", name="uq_complaints_office_number"),
         UniqueConstraint("office", "year", "seq", name="uq_complaints_office_year_seq"),
@@ -198,6 +206,8 @@ class Message(Base):
     classification: Mapped[str | None] = mapped_column(String(32))
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When its raw bytes and addresses were erased (on request or by retention; docs/PRIVACY.md).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Set through these (not complaint_id) while the complaint is new: one flush
     # at commit then writes the complaint and everything pointing to it.
@@ -338,3 +348,20 @@ class ReportRun(Base):
                                         server_default=DEFAULT_OFFICE)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-11"
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccessLog(Base):
+    """One look at, export or erasure of personal data: who (the OS user),
+    when, what (``action``: reveal, export, erase, erase-dry-run) and which
+    complaints (register numbers, comma-separated). ``detail`` says how the
+    person was chosen without naming them (the NIK or address masked)."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    os_user: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    complaints: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
