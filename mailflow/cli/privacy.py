@@ -216,7 +216,8 @@ def retention(
     office: OfficeOpt = None,
 ) -> None:
     """Run the retention pass now (the daemon and the workers run it by
-    themselves, hourly): each office's [privacy] periods of its rules file."""
+    themselves, hourly): the periods of each office's rules file (its
+    privacy table; docs/PRIVACY.md)."""
     deployment = deployment_from(config)
     fleet = desks(ctx, deployment, chosen(deployment, office))
     try:
