@@ -254,3 +254,65 @@ def test_reveal_is_logged_and_affected_lists_the_people_of_a_period(stocked):
     assert by_email[SITI["email"]]["complaints"] == [number] and by_email[SITI["email"]]["names"] == [SITI["name"]]
     assert BUDI["email"] in by_email
     assert json.loads(cli(app, clock, "privacy", "affected", "--since", "2026-11-24", "--json")) == []
+
+
+# ------------------------------------------------------------------ encryption at rest
+def _with_key(app, clock, key_file):  # the database file and its WAL are read as they are, no VACUUM
+    """A second desk on the same config and database, with [database] key_file set."""
+    from devstack.config import migrated_settings
+    from mailflow.runner.app import build
+    from support import TEST_ENV
+
+    path = app.settings.path
+    path.write_text(path.read_text().replace("[database]\n", f"[database]\nkey_file = {str(key_file)!r}\n", 1))
+    sealed = build(migrated_settings(path, TEST_ENV), clock=clock)
+    return sealed, sealed.daemon()
+
+
+def test_with_a_database_key_no_nik_name_or_phone_is_in_the_file_and_everything_still_works(make_desk, tmp_path):
+    from mailflow.store.sealing import new_key
+
+    clock = Clock(MAIL_DATE + timedelta(minutes=5))
+    stack, plain, _ = make_desk(clock=clock)
+    old, new = new_key(), new_key()
+    key_file = tmp_path / "data.key"
+    key_file.write_text(old + "\n")
+    app, daemon = _with_key(plain, clock, key_file)
+    try:
+        stack.deliver("aduan", complaint_mail(sender=SITI["email"], message_id="<siti-1@warga.test>"))
+        stack.deliver("aduan", complaint_mail(BUDI_BODY, sender=BUDI["email"], message_id="<budi-1@warga.test>"))
+        assert [o.action for o in daemon.run_once().outcomes] == ["registered", "registered"]
+        # the forward to staff still carries the NIK (sealed at rest, not in use)
+        assert any(SITI["nik"].encode() in raw for raw in stack.messages("admin"))
+
+        path = app.settings.database_url.removeprefix("sqlite:///")
+        data = b"".join(open(p, "rb").read() for p in (path, path + "-wal") if os.path.exists(p))
+        for value in (SITI["nik"], SITI["kk"], SITI["name"], SITI["phone"], BUDI["nik"], "Parangtritis"):
+            assert value.encode() not in data, f"{value!r} is in the database file {path}"
+        assert b"ADU/2026/000001" in data  # the check can see what is there
+
+        number = "ADU/2026/000001"
+        assert SITI["nik"] in cli(app, clock, "show", number, "--reveal")
+        assert SITI["name"] in cli(app, clock, "queue")
+        out = tmp_path / "export"
+        cli(app, clock, "privacy", "export", "--nik", SITI["nik"], "--out", str(out))  # found by its keyed hash
+        exported = json.loads(next(out.glob("*.json")).read_text())
+        assert [c["nik"] for c in exported["complaints"]] == [SITI["nik"]]
+        assert any(SITI["nik"] in m["raw_text"] for m in exported["messages"])
+
+        # rotation: the new key in front, seal again, drop the old key, seal again
+        key_file.write_text(new + "\n" + old + "\n")
+        cli(app, clock, "privacy", "rotate-key")
+        key_file.write_text(new + "\n")
+        cli(app, clock, "privacy", "rotate-key")
+        assert SITI["nik"] in cli(app, clock, "show", number, "--reveal")
+        out2 = tmp_path / "export2"
+        cli(app, clock, "privacy", "export", "--nik", SITI["nik"], "--out", str(out2))
+        assert [c["number"] for c in json.loads(next(out2.glob("*.json")).read_text())["complaints"]] == [number]
+        # without the key the data cannot be read, and says why
+        key_file.write_text(old + "\n")
+        r = mailflow_at(clock, "show", number, "--config", str(app.settings.path))
+        assert r.returncode == 2 and "database key" in r.stderr
+    finally:
+        daemon.mailbox.close()
+        app.close()

@@ -228,3 +228,30 @@ def retention(
         store.scrub_freed_space(fleet.shared.engine)
     finally:
         fleet.close()
+
+
+@privacy_app.command("new-key")
+def new_key() -> None:
+    """Print a new database key (for [database] key_env / key_file: encryption at rest, docs/PRIVACY.md)."""
+    from mailflow.store.sealing import new_key as make
+
+    say(make())
+
+
+@privacy_app.command("rotate-key")
+def rotate_key(ctx: typer.Context, config: ConfigOpt = None) -> None:
+    """Seal every complaint's personal fields and every archived mail again
+    under the first configured key (after adding a new key in front of the
+    old one; also seals data stored before a key was set), and recompute the
+    NIK hashes; then scrub the freed space. Stop the daemon first."""
+    deployment = deployment_from(config)
+    if deployment.database_key is None:
+        raise MailflowError("no database key is configured ([database] key_env or key_file): nothing to seal with")
+    fleet = desks(ctx, deployment)
+    try:
+        with fleet.shared.gate, fleet.shared.factory() as session:
+            counts = store.reseal(session)
+        store.scrub_freed_space(fleet.shared.engine)
+        say(f"sealed again: {counts['complaints']} complaint(s), {counts['messages']} mail(s)")
+    finally:
+        fleet.close()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.config.paths import shipped
 from mailflow.config.rules import load_rules
-from mailflow.config.settings import Settings
+from mailflow.config.settings import Secret, Settings
 from mailflow.core.render import PageRenderer, Renderer
 from mailflow.core.sop import Rules
 from mailflow.desk.deadlines import Deadlines
@@ -22,7 +22,7 @@ from mailflow.desk.privacy import Retention
 from mailflow.edges.outbox import Outbox
 from mailflow.report.monthly import MonthlyReport
 from mailflow.runner.daemon import Daemon
-from mailflow.store import db
+from mailflow.store import db, sealing
 from mailflow.store.models import utcnow
 
 
@@ -71,8 +71,11 @@ class Shared:
     gate: db.WriteGate
 
     @classmethod
-    def open(cls, url: str, check_schema: bool = True, **engine_options) -> Shared:
+    def open(cls, url: str, check_schema: bool = True, key: Secret | None = None, **engine_options) -> Shared:
+        """``key``: the database key sealing personal data (``[database] key_env/key_file``)."""
         engine = db.make_engine(url, **engine_options)
+        if key is not None:
+            sealing.attach(engine, sealing.Cipher.from_text(key.reveal() or ""))
         if check_schema:
             db.check_schema(engine)
         return cls(engine, db.session_factory(engine), db.WriteGate(engine))
@@ -82,7 +85,7 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow, check_s
           shared: Shared | None = None) -> App:
     """Every part of one office's desk, on its own engine or the ``shared`` one."""
     owns = shared is None
-    shared = shared or Shared.open(settings.database_url, check_schema)
+    shared = shared or Shared.open(settings.database_url, check_schema, key=settings.database_key)
     engine, factory, gate = shared.engine, shared.factory, shared.gate
     rules = load_rules(settings.office.rules, default_timezone=settings.office.timezone)
     renderer = Renderer(template_dirs(settings))

@@ -32,7 +32,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -43,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
 
 from mailflow.core.vocabulary import OPEN_STATUSES
+from mailflow.store.sealing import SealedBytes, SealedText, keep_nik_hash
 
 
 class UTCDateTime(TypeDecorator):
@@ -104,26 +104,29 @@ class Complaint(Base):
     category: Mapped[str] = mapped_column(String(64))
     category_name: Mapped[str] = mapped_column(String(200))
     section: Mapped[str] = mapped_column(String(64))
-    complainant_name: Mapped[str] = mapped_column(String(200))
+    complainant_name: Mapped[str] = mapped_column(SealedText(200))
     complainant_email: Mapped[str] = mapped_column(String(320), index=True)
     # A Reply-To the complaint mail asked for, when it differs from From: kept
     # and shown to staff, never used for automatic mail (docs/SECURITY.md).
-    reply_to: Mapped[str | None] = mapped_column(String(320))
+    reply_to: Mapped[str | None] = mapped_column(SealedText(320))
     # What the office's mail server said of the From: domain: True (a DMARC or
     # aligned DKIM/SPF pass), False (DMARC failed), None (not checked / nothing conclusive).
     sender_verified: Mapped[bool | None] = mapped_column(Boolean)
-    nik: Mapped[str] = mapped_column(String(16))
-    kk: Mapped[str | None] = mapped_column(String(16))
-    phone: Mapped[str] = mapped_column(String(32))
-    address: Mapped[str] = mapped_column(Text)
-    description: Mapped[str] = mapped_column(Text)
+    # Sealed when [database] key_env/key_file is set (store/sealing.py, docs/PRIVACY.md).
+    nik: Mapped[str] = mapped_column(SealedText(16))
+    # HMAC-SHA256 of the NIK under the database key: the NIK look-up while sealed (None without a key).
+    nik_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    kk: Mapped[str | None] = mapped_column(SealedText(16))
+    phone: Mapped[str] = mapped_column(SealedText(32))
+    address: Mapped[str] = mapped_column(SealedText())
+    description: Mapped[str] = mapped_column(SealedText())
     # The ladder position: which step, which role holds it, and since when.
     step: Mapped[str | None] = mapped_column(String(64))
     holder_role: Mapped[str | None] = mapped_column(String(64))
     step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # The answer being drafted or approved (the ladder's state, see ladder.State).
-    draft: Mapped[str | None] = mapped_column(Text)
+    draft: Mapped[str | None] = mapped_column(SealedText())
     draft_role: Mapped[str | None] = mapped_column(String(64))
     draft_step: Mapped[str | None] = mapped_column(String(64))
     approved: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -178,6 +181,8 @@ class Complaint(Base):
         post_update=True, viewonly=False)
 
 
+keep_nik_hash(Complaint)
+
 # `mailflow show NUMBER` and a register number in a subject match case-insensitively.
 Index("ix_complaints_number_upper", func.upper(Complaint.number))
 
@@ -195,8 +200,8 @@ class Message(Base):
     dedupe_key: Mapped[str] = mapped_column(String(1000))
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
-    raw: Mapped[bytes] = deferred(mapped_column(LargeBinary))
-    subject: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[bytes] = deferred(mapped_column(SealedBytes))  # sealed with a database key
+    subject: Mapped[str] = mapped_column(SealedText(), default="")  # often names the citizen: sealed with a key
     from_addr: Mapped[str] = mapped_column(String(320), default="")
     to_addrs: Mapped[str] = mapped_column(Text, default="")
     in_reply_to: Mapped[str | None] = mapped_column(String(998))

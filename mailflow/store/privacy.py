@@ -28,6 +28,7 @@ from sqlalchemy import Engine, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mailflow.core.identity import mask_id, normalise_id
+from mailflow.store import sealing
 from mailflow.store.models import AccessLog, Complaint, Counter, Hop, Message, OutboxItem
 
 PSEUDONYM_PREFIX = "pseudonym:"
@@ -94,7 +95,10 @@ def find(session: Session, *, email: str | None = None, nik: str | None = None, 
             if emails:
                 by += [func.lower(Complaint.complainant_email).in_(emails), func.lower(Complaint.reply_to).in_(emails)]
             if niks:
-                by.append(Complaint.nik.in_(niks))
+                cipher = sealing.cipher_of(session.get_bind())
+                # sealed NIKs are found by their keyed hash (each sealing differs); plain ones as they are
+                by.append(Complaint.nik_hash.in_({cipher.nik_hash(n) for n in niks}) if cipher is not None
+                          else Complaint.nik.in_(niks))
             if not by:
                 break
             found = session.scalars(select(Complaint).where(or_(*by), *mine))
@@ -402,3 +406,38 @@ def loose_hops_due(session: Session, office: str, after_id: int, cutoff: datetim
             break
         out.append(h)
     return out
+
+
+# ------------------------------------------------------------------ sealing: a new key
+def reseal(session: Session, batch: int = 1000) -> dict[str, int]:
+    """Write every complaint's personal fields and every mail's bytes again:
+    sealed under the first key (a rotation, or the first sealing of data
+    stored plain before a key was set), and every NIK hash recomputed.
+    Commits every ``batch`` rows. Returns how many rows were written."""
+    from sqlalchemy.orm import attributes
+
+    counts = {"complaints": 0, "messages": 0}
+    last = 0
+    while True:
+        rows = list(session.scalars(select(Complaint).where(Complaint.id > last).order_by(Complaint.id).limit(batch)))
+        if not rows:
+            break
+        for c in rows:
+            for name in ("complainant_name", "reply_to", "nik", "kk", "phone", "address", "description", "draft"):
+                attributes.flag_modified(c, name)
+        last = rows[-1].id
+        counts["complaints"] += len(rows)
+        session.commit()
+    last = 0
+    while True:
+        mails = list(session.scalars(select(Message).where(Message.id > last).order_by(Message.id).limit(batch)))
+        if not mails:
+            break
+        for m in mails:
+            m.raw = bytes(m.raw or b"")
+            attributes.flag_modified(m, "raw")
+            attributes.flag_modified(m, "subject")
+        last = mails[-1].id
+        counts["messages"] += len(mails)
+        session.commit()
+    return counts

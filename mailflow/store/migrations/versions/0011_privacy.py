@@ -1,6 +1,7 @@
 """privacy (issue 14): the access log (who revealed, exported or erased
 whose data), when a complaint's or a mail's personal data was erased and how far the
 retention pass has gone with each complaint, and a
+the keyed NIK hash and room for sealed values (encryption at rest), and a
 hop log that stays append-only yet lets a controlled step replace a hop's
 actor and reason by a pseudonym (docs/PRIVACY.md)
 
@@ -23,6 +24,8 @@ depends_on = None
 # replaced, and only by a pseudonym ("pseudonym:...") and a reason marked
 # "[pseudonymised]" (store/privacy.py is the one writer of those).
 _FACTS = ("id", "office", "at", "complaint_id", "message_pk", "kind", "from_state", "to_state", "message_id")
+# Columns that may hold a sealed value (store/sealing.py), with their former length.
+_SEALED = {"complainant_name": 200, "reply_to": 320, "nik": 16, "kk": 16, "phone": 32}
 _MESSAGE = "the hop log is append-only (only actor and reason may be pseudonymised)"
 
 
@@ -44,11 +47,21 @@ def upgrade() -> None:
     op.add_column("complaints", sa.Column("retention_stage", sa.Integer(), server_default="0", nullable=False))
     op.create_index("ix_complaints_retention", "complaints", ["retention_stage", "closed_at"])
     op.add_column("messages", sa.Column("erased_at", UTCDateTime(timezone=True), nullable=True))
+    op.add_column("complaints", sa.Column("nik_hash", sa.String(length=64), nullable=True))
+    op.create_index("ix_complaints_nik_hash", "complaints", ["nik_hash"])
+    if op.get_bind().dialect.name != "sqlite":  # a sealed value is longer than the plain one (SQLite does not check)
+        for column in _SEALED:
+            op.alter_column("complaints", column, type_=sa.Text())
     _hops_pseudonymisable()
 
 
 def downgrade() -> None:
     _hops_strictly_append_only()
+    if op.get_bind().dialect.name != "sqlite":
+        for column, length in _SEALED.items():
+            op.alter_column("complaints", column, type_=sa.String(length=length))
+    op.drop_index("ix_complaints_nik_hash", table_name="complaints")
+    op.drop_column("complaints", "nik_hash")
     op.drop_column("messages", "erased_at")
     op.drop_index("ix_complaints_retention", table_name="complaints")
     op.drop_column("complaints", "retention_stage")
