@@ -126,15 +126,19 @@ def test_export_returns_every_row_that_mentions_the_person(stocked, tmp_path):
     assert SITI["email"] not in json.dumps(log) and SITI["nik"] not in json.dumps(log)
 
 
-def test_erase_leaves_no_trace_in_the_database_or_imap_and_the_report_unchanged(stocked):
+@pytest.mark.parametrize("by", ["--email", "--nik"])
+def test_erase_leaves_no_trace_in_the_database_or_imap_and_the_report_unchanged(stocked, by):
     stack, app, _daemon, clock = stocked
+    who = SITI["email"] if by == "--email" else SITI["nik"]
     report_before = report_json(app, clock)
     assert len(stack.messages("aduan", "mailflow/processed")) == 3
-    dry = cli(app, clock, "privacy", "erase", "--email", SITI["email"], "--dry-run")
+    dry = cli(app, clock, "privacy", "erase", by, who, "--dry-run")
     assert "--dry-run" in dry
     assert any(mentions(row, SITI) for *_, row in every_row(app))  # nothing changed yet
 
-    cli(app, clock, "privacy", "erase", "--email", SITI["email"], "--yes", "--include-open")
+    refused = mailflow_at(clock, "privacy", "erase", by, who, "--yes", "--config", str(app.settings.path))
+    assert refused.returncode == 2 and "still open" in refused.stderr  # an open complaint needs --include-open
+    cli(app, clock, "privacy", "erase", by, who, "--yes", "--include-open")
 
     # IMAP: Siti's two mails left the processed folder, Budi's stays
     left = stack.messages("aduan", "mailflow/processed")
@@ -161,8 +165,25 @@ def test_erase_leaves_no_trace_in_the_database_or_imap_and_the_report_unchanged(
         actors = {h.actor for h in session.scalars(select(Hop).where(Hop.complaint_id == erased.id))}
         assert SITI["email"] not in actors
     # a second erasure finds nothing left to erase
-    r = mailflow_at(clock, "privacy", "erase", "--email", SITI["email"], "--yes", "--config", str(app.settings.path))
+    r = mailflow_at(clock, "privacy", "erase", by, who, "--yes", "--config", str(app.settings.path))
     assert r.returncode == 2 and "nothing is held" in r.stderr
+
+
+def test_erase_by_number_erases_that_complaint_only(stocked):
+    stack, app, _daemon, clock = stocked
+    with app.factory() as session:
+        number = session.scalars(select(Complaint.number).where(Complaint.complainant_name == SITI["name"])).one()
+    cli(app, clock, "privacy", "erase", number, "--yes", "--include-open")
+    with app.factory() as session:
+        c = session.scalars(select(Complaint).where(Complaint.number == number)).one()
+        assert (c.complainant_name, c.nik, c.erased_at is not None) == ("", "", True)
+        mails = session.scalars(select(Message).where(Message.complaint_id == c.id)).all()
+        assert mails and all(m.raw == b"" and m.subject == "" for m in mails)
+        # Siti's other mail (the rejected one, on no complaint) is not this complaint's: it stays
+        loose = session.scalars(select(Message).where(Message.complaint_id.is_(None), Message.direction == "in")).one()
+        assert loose.from_addr == SITI["email"] and loose.raw
+    left = stack.messages("aduan", "mailflow/processed")
+    assert len(left) == 2 and not any(b"siti-1@warga.test" in raw for raw in left)
 
 
 def test_the_hop_log_refuses_any_change_but_a_pseudonym(stocked):

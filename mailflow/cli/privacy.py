@@ -223,7 +223,7 @@ def retention(
     try:
         for key, application in fleet.apps.items():
             assert application.retention is not None
-            result = application.retention.run_once()
+            result = application.retention.run_all()
             say(f"{key}: {result.summary() if result else 'nothing expired'}")
         store.scrub_freed_space(fleet.shared.engine)
     finally:

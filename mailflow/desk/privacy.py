@@ -92,6 +92,12 @@ class RetentionResult:
     def __bool__(self) -> bool:
         return bool(any(self.stages.values()) or self.loose_mails or self.loose_hops)
 
+    def add(self, other: RetentionResult) -> None:
+        for stage, n in other.stages.items():
+            self.stages[stage] = self.stages.get(stage, 0) + n
+        self.loose_mails += other.loose_mails
+        self.loose_hops += other.loose_hops
+
     def summary(self) -> str:
         parts = [f"{stage} {n}" for stage, n in self.stages.items() if n]
         if self.loose_mails:
@@ -122,6 +128,8 @@ class Retention:
         self._last: datetime | None = None
 
     def run_once(self) -> RetentionResult:
+        """One pass (at most ``_BATCH`` rows per stage); nothing if the last
+        one was less than ``interval`` ago and left nothing due."""
         now = self.clock()
         if self._last is not None and self._last <= now < self._last + self.interval:
             return RetentionResult()
@@ -136,6 +144,16 @@ class Retention:
             log.info("%s", result.summary())
         return result
 
+    def run_all(self) -> RetentionResult:
+        """Passes until nothing is due (``mailflow privacy retention``)."""
+        total = RetentionResult()
+        while True:
+            self._last = None
+            result = self.run_once()
+            total.add(result)
+            if not result or self._last is not None:
+                return total
+
     def _pass(self, session: Session, now: datetime) -> RetentionResult:
         result = RetentionResult()
         privacy = self.rules.privacy
@@ -147,6 +165,8 @@ class Retention:
                 hoplog.record(session, HopKind.EXPIRED, at=now, complaint=c,
                               reason=f"retention: {stage} ({days} days after closing)")
             result.stages[stage] = len(due)
+            if len(due) == _BATCH:
+                self._last = None  # more is due: the next pass goes on at once (a long backlog after an upgrade)
         # mail on no complaint: all of it at the raw-mail period
         name = f"retention:mail:{self.office}"[:64]
         mails = store.loose_mail_due(session, self.office, store.watermark(session, name),
@@ -159,6 +179,8 @@ class Retention:
                           reason=f"retention: raw_mail of {len(mails)} mail(s) on no complaint "
                                  f"({privacy.raw_mail_days} days)")
             result.loose_mails = len(mails)
+            if len(mails) == _BATCH:
+                self._last = None
         name = f"retention:hops:{self.office}"[:64]
         hops = [h for h in store.loose_hops_due(session, self.office, store.watermark(session, name),
                                                 now - timedelta(days=privacy.hop_log_days), _BATCH)]
@@ -171,6 +193,8 @@ class Retention:
                               reason=f"retention: hop_log of {changed} hop(s) on no complaint "
                                      f"({privacy.hop_log_days} days)")
             result.loose_hops = changed
+            if len(hops) == _BATCH:
+                self._last = None
         return result
 
     def _stage(self, session: Session, c: Complaint, index: int, now: datetime) -> None:
