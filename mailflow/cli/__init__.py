@@ -17,6 +17,7 @@ from mailflow.cli import (  # noqa: F401  (registers the commands)
     listing,
     mail,
     offices,
+    privacy,
     report,
     resend,
     setup,

@@ -26,6 +26,7 @@ from mailflow.cli.base import (
     table,
     terminal_width,
 )
+from mailflow.cli.privacy import record_reveal
 from mailflow.core.identity import mask_id, mask_ids_in_text
 from mailflow.core.vocabulary import STATUS_WORDS, HopKind, Status, status_named
 from mailflow.errors import MailflowError, NotFound
@@ -68,6 +69,8 @@ def queue(
             complaints = queries.complaints(session, statuses=statuses, include_closed=all_,
                                             overdue_at=now if overdue else None, by_due=sort == "due", limit=limit,
                                             office=office)
+            if reveal:
+                record_reveal(ctx, session, [c.number for c in complaints], "queue --reveal")
             if as_json:
                 say(json.dumps([_complaint_json(c, reveal, now) for c in complaints], ensure_ascii=False,
                                       indent=2))
@@ -192,6 +195,8 @@ def show(
             application = _desk_of(fleet, c.office)
             settings = application.settings
             hops = queries.hops_of(session, c)
+            if reveal:
+                record_reveal(ctx, session, [c.number], "show --reveal")
             now = clock(ctx)()
             if as_json:
                 out = _complaint_json(c, reveal, now)

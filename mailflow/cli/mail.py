@@ -30,6 +30,7 @@ from mailflow.cli.base import (
     say,
     table,
 )
+from mailflow.cli.privacy import record_reveal
 from mailflow.core.identity import mask_ids_in_text
 from mailflow.core.mail import MessageParseError, parse_message
 from mailflow.core.text import shorten
@@ -149,6 +150,9 @@ def mail_show(
             m, desk = _inbound(session, fleet, deployment, message_id)
             settings = desk.settings
             hops = queries.hops_of_message(session, m)
+            if reveal:
+                number = session.get(Complaint, m.complaint_id).number if m.complaint_id is not None else None
+                record_reveal(ctx, session, [number] if number else [], f"mail show {m.id} --reveal")
             outcome = queries.mail_outcome([h.kind for h in hops])
             raw = m.raw
             try:

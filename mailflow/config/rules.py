@@ -22,10 +22,12 @@ from mailflow.core.sop import (
     BREACH_ACTIONS,
     CITIZEN,
     COMMAND_WORDS,
+    RETENTION_STAGES,
     SECTION_ROLE,
     SPECIAL_TARGETS,
     AnswerRules,
     DeadlineRules,
+    PrivacyRules,
     Role,
     Rules,
     Standard,
@@ -118,6 +120,20 @@ class _Deadlines(Table):
     report_to: list[Annotated[str, Expect(ROLE_KEY)]] = Field(default_factory=list, description="a list of role keys")
 
 
+Days = Annotated[int, Expect("a whole number of days >= 0")]
+
+
+class _Privacy(Table):
+    """[privacy] (issue 14): retention in days after a complaint is closed (docs/PRIVACY.md)."""
+
+    raw_mail_days: Days = Field(PrivacyRules.raw_mail_days, ge=0, description="a whole number of days")
+    personal_data_days: Days = Field(PrivacyRules.personal_data_days, ge=0, description="a whole number of days")
+    hop_log_days: Days = Field(PrivacyRules.hop_log_days, ge=0, description="a whole number of days")
+    complaint_record_days: Days = Field(PrivacyRules.complaint_record_days, ge=0,
+                                        description="a whole number of days")
+    staff_nik: Literal["full", "masked"] = Field("full", description='"full" or "masked"')
+
+
 class _RulesFile(Table):
     model_config = ConfigDict(extra="ignore")  # never checked: other top-level keys have always been allowed
 
@@ -132,6 +148,7 @@ class _RulesFile(Table):
     answer: _Answer = Field(default_factory=_Answer, description="a table [answer]")
     calendar: CalendarTable | None = Field(None, description="a table [calendar]")
     deadlines: _Deadlines = Field(default_factory=_Deadlines, description="a table [deadlines]")
+    privacy: _Privacy = Field(default_factory=_Privacy, description="a table [privacy]")  # privacy (issue 14)
 
 
 # ---------------------------------------------------------------- loading
@@ -177,6 +194,13 @@ def load_rules(path: Path, default_timezone: str = "Asia/Jakarta") -> Rules:
     if bad is not None:
         raise source.fail("deadlines.report_to", f"unknown role {bad!r} (known: {known_roles})")
 
+    p = file.privacy
+    periods = [(stage, getattr(p, f"{stage}_days")) for stage in RETENTION_STAGES]
+    for (before, shorter), (stage, days) in zip(periods, periods[1:], strict=False):
+        if days < shorter:
+            raise source.fail(f"privacy.{stage}_days", f"must be at least privacy.{before}_days ({shorter}): "
+                                                       f"the stages run in the order {', '.join(RETENTION_STAGES)}")
+
     return Rules(
         path=path,
         office=file.office.name or path.stem,
@@ -189,6 +213,8 @@ def load_rules(path: Path, default_timezone: str = "Asia/Jakarta") -> Rules:
         answer=answer,
         calendar=build_calendar(source, file.calendar, default_timezone),
         deadlines=DeadlineRules(d.remind_share, d.on_breach, tuple(d.report_to)),
+        privacy=PrivacyRules(p.raw_mail_days, p.personal_data_days, p.hop_log_days, p.complaint_record_days,
+                             p.staff_nik),
     )
 
 

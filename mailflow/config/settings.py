@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
@@ -192,6 +192,8 @@ class Settings:
     log_level: str
     security: SecurityConfig = SecurityConfig()
     oauth2: OAuth2Config | None = None  # [oauth2], for mailboxes with auth = "oauth2"
+    # privacy (issue 14): the key(s) sealing personal data at rest; None: stored plain.
+    database_key: Secret | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -224,6 +226,7 @@ class Deployment:
     # The folder ``[deployment] offices`` names (None: the config has none, so
     # `mailflow office add` has nowhere to write a new office).
     offices_folder: Path | None = None
+    database_key: Secret | None = None  # privacy (issue 14): see Settings.database_key
 
     def office(self, key: str) -> Settings:
         for s in self.offices:
@@ -367,6 +370,9 @@ class _OAuth2(_Table):
 class _Database(_Table):
     # May be blank: MAILFLOW_DATABASE_URL overrides it.
     url: str = Field("sqlite:///mailflow.db", description="an SQLAlchemy URL such as sqlite:///mailflow.db")
+    # privacy (issue 14): encryption at rest of personal data, on when either is set (docs/PRIVACY.md).
+    key_env: str | None = Field(None, description="the name of an environment variable holding the database key")
+    key_file: str | None = Field(None, description="a path to a file holding the database key")
 
 
 class _Limits(_Table):
@@ -517,6 +523,7 @@ def load_deployment(path: Path | str | None = None, env: dict[str, str] | None =
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
         url = "sqlite:///" + str(_resolve(base, url[len("sqlite:///"):]))
 
+    key = _database_key(source, file.database, base, env)
     offices: list[Settings] = []
     present = [name for name in ("office", "imap", "smtp") if getattr(file, name) is not None]
     if present and len(present) < 3:
@@ -561,8 +568,28 @@ def load_deployment(path: Path | str | None = None, env: dict[str, str] | None =
                               f"{s.imap.folder} is office {mailboxes[box].office.key!r}'s already; one mailbox "
                               "belongs to one office")
         mailboxes[box] = s
+    if key is not None:
+        offices = [replace(o, database_key=key) for o in offices]
     return Deployment(path=path, database_url=url, log_level=file.logging.level, offices=tuple(offices),
-                      offices_folder=folder)
+                      offices_folder=folder, database_key=key)
+
+
+def _database_key(source: Source, table: _Database, base: Path, env: dict[str, str]) -> Secret | None:
+    """The database key of ``[database] key_env`` / ``key_file`` (None when neither is set)."""
+    if table.key_env and table.key_file:
+        raise source.fail("database.key_file", "expected only one of key_env / key_file")
+    if table.key_env:
+        if table.key_env not in env:
+            raise source.fail("database.key_env", f"names the environment variable {table.key_env}, which is "
+                                                  "not set: personal data cannot be read or written without it")
+        return Secret(env[table.key_env], source_env=table.key_env)
+    if table.key_file:
+        p = _resolve(base, table.key_file)
+        try:
+            return Secret(p.read_text(encoding="utf-8").strip(), source_file=p)
+        except OSError as exc:
+            raise source.fail("database.key_file", f"cannot read {p} ({exc.strerror})") from None
+    return None
 
 
 def _merged(shared: T, own: T) -> T:

@@ -85,6 +85,27 @@ class DeadlineRules:
     report_to: tuple[str, ...] = ()  # role keys the monthly report is mailed to
 
 
+# Retention (issue 14, docs/PRIVACY.md): days after a complaint is closed (or,
+# for a mail on no complaint, after it came) until each kind of data goes. The
+# stages run in this order, so each period is at least the one before it.
+RETENTION_STAGES = ("raw_mail", "personal_data", "hop_log", "complaint_record")
+
+
+@dataclass(frozen=True)
+class PrivacyRules:
+    """An office's personal-data rules: retention periods in days and how
+    staff mail shows the NIK / No. KK ("full" or "masked")."""
+
+    raw_mail_days: int = 365  # the archived copies of mail, in and out
+    personal_data_days: int = 730  # name, NIK, No. KK, phone, address, e-mail of a complaint
+    hop_log_days: int = 1825  # who acted (actors) and free-text reasons in the hop log
+    complaint_record_days: int = 1825  # the complaint's description and draft answer
+    staff_nik: str = "full"  # "masked": staff mail shows 340201******0001
+
+    def period(self, stage: str) -> int:
+        return getattr(self, f"{stage}_days")
+
+
 @dataclass(frozen=True)
 class Rules:
     path: Path
@@ -98,6 +119,7 @@ class Rules:
     answer: AnswerRules = AnswerRules()
     calendar: OfficeCalendar = field(default_factory=OfficeCalendar.default)
     deadlines: DeadlineRules = DeadlineRules()
+    privacy: PrivacyRules = PrivacyRules()  # privacy (issue 14): retention, staff NIK
 
     def next_staff_step(self, step_key: str) -> Step | None:
         """The next step in SOP order held by staff (where a breach escalates to)."""

@@ -105,6 +105,9 @@ class HopKind(_Labelled):
     # The office's own mail servers (no complaint): the reason starts with "IMAP" or "SMTP".
     LOGIN_REFUSED = "login-refused", "Login ke server surel ditolak"  # a wrong or expired password (once per outage)
     UNREACHABLE = "server-unreachable", "Server surel tidak dapat dihubungi"  # refused, timed out, TLS (once per outage)
+    # privacy (issue 14): no personal data in either hop's actor or reason.
+    EXPIRED = "expired", "Data pribadi dihapus (masa simpan habis)"  # the retention pass erased a stage's data
+    ERASED = "erased", "Data pribadi dihapus atas permintaan"  # `mailflow privacy erase`
 
 
 # ---------------------------------------------------------------- mail kinds

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from mailflow.config.settings import Settings
 from mailflow.core import ladder
+from mailflow.core.identity import mask_id
 from mailflow.core.mail import InboundMail
 from mailflow.core.render import Renderer
 from mailflow.core.sop import Role, Rules
@@ -86,9 +87,14 @@ class Letters:
 
     # ------------------------------------------------------------------ context
     def complaint(self, c: Complaint) -> SimpleNamespace:
-        """A complaint as templates see it."""
+        """A complaint as templates see it. NIK and No. KK are masked here
+        already when the rules' ``[privacy] staff_nik = "masked"`` (staff mail
+        shows them in full otherwise; citizen mail masks them in its template)."""
+        nik, kk = c.nik, c.kk or ""
+        if self.rules.privacy.staff_nik == "masked":
+            nik, kk = mask_id(nik), (mask_id(kk) if kk else "")
         return SimpleNamespace(
-            number=c.number, name=c.complainant_name, email=c.complainant_email, nik=c.nik, kk=c.kk or "",
+            number=c.number, name=c.complainant_name, email=c.complainant_email, nik=nik, kk=kk,
             phone=c.phone, address=c.address, category_name=c.category_name,
             section=self.rules.section_names.get(c.section, c.section), description=c.description,
             created_at=c.created_at,

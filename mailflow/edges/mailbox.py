@@ -235,6 +235,28 @@ class Mailbox:
                 found.add(mid)
         return found
 
+    def delete_message_ids(self, folder_name: str, message_ids: Iterable[str]) -> int:
+        """Delete (flag \\Deleted and expunge) the mails of ``folder_name`` with
+        these Message-IDs (without angle brackets): an erasure of personal data
+        (``mailflow privacy erase``) reaching the folders mailflow owns. Returns
+        how many were deleted. Selects that folder; the caller selects its own again."""
+        client = self._require()
+        folder = self.folder(folder_name)
+        if not client.folder_exists(folder):
+            return 0
+        client.select_folder(folder)
+        uids: set[int] = set()
+        for mid in message_ids:
+            uids.update(client.search(["HEADER", "Message-ID", f"<{mid}>"]))
+        if uids:
+            client.add_flags(sorted(uids), [imapclient.DELETED])
+            if client.has_capability("UIDPLUS"):
+                client.uid_expunge(sorted(uids))
+            else:
+                client.expunge()
+        client.unselect_folder() if client.has_capability("UNSELECT") else client.close_folder()
+        return len(uids)
+
     # ------------------------------------------------------------ waiting
     def can_idle(self) -> bool:
         return self.cfg.idle and self._require().has_capability("IDLE")

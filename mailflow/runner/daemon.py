@@ -26,6 +26,7 @@ from mailflow.desk.deadlines import DeadlineResult, Deadlines
 from mailflow.desk.delivery import Outcome, Source
 from mailflow.desk.digests import Digests
 from mailflow.desk.intake import Intake
+from mailflow.desk.privacy import Retention, RetentionResult
 from mailflow.edges.mailbox import NETWORK_ERRORS, Mailbox
 from mailflow.edges.outbox import DrainResult, Outbox, RecoveryResult
 from mailflow.errors import CredentialError, MailServerError, TLSRequiredError
@@ -48,6 +49,7 @@ class PassResult:
     report: ReportResult = field(default_factory=ReportResult)
     drained: DrainResult = field(default_factory=DrainResult)
     digests: int = 0  # hourly digests of held notices sent
+    retention: RetentionResult = field(default_factory=RetentionResult)  # privacy (issue 14)
 
     def count(self, action: str) -> int:
         return sum(1 for o in self.outcomes if o.action == action)
@@ -65,6 +67,8 @@ class PassResult:
             parts.append(self.report.summary())
         if self.digests:
             parts.append(f"{self.digests} notice digest(s)")
+        if self.retention:
+            parts.append(self.retention.summary())
         d = self.drained
         return ", ".join(parts) + f"; sent {d.sent}, deferred {d.deferred}, failed {d.failed}"
 
@@ -81,6 +85,7 @@ class Daemon:
         deadlines: Deadlines | None = None,
         monthly_report: MonthlyReport | None = None,
         digests: Digests | None = None,
+        retention: Retention | None = None,
         clock: Callable[[], datetime] = utcnow,
     ):
         self.settings = settings
@@ -93,6 +98,7 @@ class Daemon:
         self.write_gate = outbox.write_gate
         self.monthly_report = monthly_report
         self.digests = digests
+        self.retention = retention  # privacy (issue 14)
         self.clock = clock
         self.alerts = LoginAlerts(settings, intake.letters, factory, self.write_gate, clock)
         self.stop_requested = threading.Event()
@@ -144,14 +150,16 @@ class Daemon:
             log.warning("could not record that %s is unreachable: %s", server, db_exc)
 
     def timers_once(self, result: PassResult) -> None:
-        """The deadline pass, the hourly notice digests and the monthly report
-        when due, into ``result`` (a worker's office_timers job runs this too)."""
+        """The deadline pass, the hourly notice digests, the monthly report
+        when due and the retention pass (docs/PRIVACY.md), into ``result`` (a worker's office_timers job runs this too)."""
         if self.deadlines is not None:
             result.deadlines = self.deadlines.run_once()
         if self.digests is not None:
             result.digests = self.digests.run_once()
         if self.monthly_report is not None:
             result.report = self.monthly_report.run_once()
+        if self.retention is not None:
+            result.retention = self.retention.run_once()
 
     def _sent_probe(self, mailbox: Mailbox) -> Probe | None:
         """Where the SMTP server files what it accepted (imap.sent_folder), as a

@@ -37,7 +37,7 @@ class Fleet:
     def build(cls, deployment: Deployment, *, clock: Callable[[], datetime] = utcnow,
               offices: tuple[str, ...] | None = None, check_schema: bool = True, **engine_options) -> Fleet:
         """The desks of ``offices`` (keys; default every office of the deployment)."""
-        shared = Shared.open(deployment.database_url, check_schema, **engine_options)
+        shared = Shared.open(deployment.database_url, check_schema, key=deployment.database_key, **engine_options)
         chosen = [deployment.office(k) for k in offices] if offices else list(deployment.offices)
         apps = {s.office.key: build(s, clock=clock, shared=shared) for s in chosen}
         return cls(deployment, shared, apps)

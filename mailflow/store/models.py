@@ -14,6 +14,7 @@ Tables:
 - ``step_visits``: one row per stay of a complaint at a ladder step (deadlines, report).
 - ``report_runs``: the monthly reports that were mailed, one row per office and month.
 - ``oauth_tokens``: the encrypted OAuth2 token set of a mailbox, one row per office and account.
+- ``access_log``: who revealed, exported or erased personal data, when, of which complaints (docs/PRIVACY.md).
 
 Every row belongs to an office (``office``, the key of its ``[office]`` in the
 configuration; ``"default"`` for a deployment of one office): complaints,
@@ -43,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
 
 from mailflow.core.vocabulary import OPEN_STATUSES
+from mailflow.store.sealing import SealedBytes, SealedText, keep_nik_hash
 
 
 class UTCDateTime(TypeDecorator):
@@ -104,26 +106,29 @@ class Complaint(Base):
     category: Mapped[str] = mapped_column(String(64))
     category_name: Mapped[str] = mapped_column(String(200))
     section: Mapped[str] = mapped_column(String(64))
-    complainant_name: Mapped[str] = mapped_column(String(200))
+    complainant_name: Mapped[str] = mapped_column(SealedText(200))
     complainant_email: Mapped[str] = mapped_column(String(320), index=True)
     # A Reply-To the complaint mail asked for, when it differs from From: kept
     # and shown to staff, never used for automatic mail (docs/SECURITY.md).
-    reply_to: Mapped[str | None] = mapped_column(String(320))
+    reply_to: Mapped[str | None] = mapped_column(SealedText(320))
     # What the office's mail server said of the From: domain: True (a DMARC or
     # aligned DKIM/SPF pass), False (DMARC failed), None (not checked / nothing conclusive).
     sender_verified: Mapped[bool | None] = mapped_column(Boolean)
-    nik: Mapped[str] = mapped_column(String(16))
-    kk: Mapped[str | None] = mapped_column(String(16))
-    phone: Mapped[str] = mapped_column(String(32))
-    address: Mapped[str] = mapped_column(Text)
-    description: Mapped[str] = mapped_column(Text)
+    # Sealed when [database] key_env/key_file is set (store/sealing.py, docs/PRIVACY.md).
+    nik: Mapped[str] = mapped_column(SealedText(16))
+    # HMAC-SHA256 of the NIK under the database key: the NIK look-up while sealed (None without a key).
+    nik_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    kk: Mapped[str | None] = mapped_column(SealedText(16))
+    phone: Mapped[str] = mapped_column(SealedText(32))
+    address: Mapped[str] = mapped_column(SealedText())
+    description: Mapped[str] = mapped_column(SealedText())
     # The ladder position: which step, which role holds it, and since when.
     step: Mapped[str | None] = mapped_column(String(64))
     holder_role: Mapped[str | None] = mapped_column(String(64))
     step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # The answer being drafted or approved (the ladder's state, see ladder.State).
-    draft: Mapped[str | None] = mapped_column(Text)
+    draft: Mapped[str | None] = mapped_column(SealedText())
     draft_role: Mapped[str | None] = mapped_column(String(64))
     draft_step: Mapped[str | None] = mapped_column(String(64))
     approved: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -142,8 +147,15 @@ class Complaint(Base):
     # test's fake clock and the wall clock must never mix in one row).
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When its personal fields were erased (on request or by retention; docs/PRIVACY.md).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How many retention stages (core.sop.RETENTION_STAGES) were done to it; 4 after an erasure.
+    retention_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
+        # The retention pass reads, per stage, the complaints closed long enough ago
+        # that have not had it yet: a range of this index, never the whole register.
+        Index("ix_complaints_retention", "retention_stage", "closed_at"),
         # Numbers are the office's own: two offices may share a pattern.
         UniqueConstraint("office", "number", name="uq_complaints_office_number"),
         UniqueConstraint("office", "year", "seq", name="uq_complaints_office_year_seq"),
@@ -171,6 +183,8 @@ class Complaint(Base):
         post_update=True, viewonly=False)
 
 
+keep_nik_hash(Complaint)
+
 # `mailflow show NUMBER` and a register number in a subject match case-insensitively.
 Index("ix_complaints_number_upper", func.upper(Complaint.number))
 
@@ -188,8 +202,8 @@ class Message(Base):
     dedupe_key: Mapped[str] = mapped_column(String(1000))
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
-    raw: Mapped[bytes] = deferred(mapped_column(LargeBinary))
-    subject: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[bytes] = deferred(mapped_column(SealedBytes))  # sealed with a database key
+    subject: Mapped[str] = mapped_column(SealedText(), default="")  # often names the citizen: sealed with a key
     from_addr: Mapped[str] = mapped_column(String(320), default="")
     to_addrs: Mapped[str] = mapped_column(Text, default="")
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
@@ -199,6 +213,8 @@ class Message(Base):
     classification: Mapped[str | None] = mapped_column(String(32))
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When its raw bytes and addresses were erased (on request or by retention; docs/PRIVACY.md).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Set through these (not complaint_id) while the complaint is new: one flush
     # at commit then writes the complaint and everything pointing to it.
@@ -356,3 +372,20 @@ class OAuthToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the access token's, in clear for `auth status`
     scopes: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AccessLog(Base):
+    """One look at, export or erasure of personal data: who (the OS user),
+    when, what (``action``: reveal, export, erase, erase-dry-run) and which
+    complaints (register numbers, comma-separated). ``detail`` says how the
+    person was chosen without naming them (the NIK or address masked)."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    os_user: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    complaints: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
