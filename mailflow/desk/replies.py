@@ -210,8 +210,8 @@ class Replies:
                                  "replies in 24 hours (a mail loop?)")
         else:
             # The commands and an example only for the holder: anyone else can use none of them.
-            role = self.rules.member_role(actor)
-            holds = role is not None and role.key == before.holder
+            holder = self.rules.roles.get(before.holder or "")
+            holds = holder is not None and actor in holder.members
             self.letters.to_person(d.session, complaint, actor, MailKind.REFUSED, d.now, in_reply_to=d.mail,
                                    reason=act.reason, commands=self.letters.command_help(before) if holds else [],
                                    example=next(iter(self.letters.examples(before)), "") if holds else "",
