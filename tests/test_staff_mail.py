@@ -159,8 +159,10 @@ class Desk:
         return outcome
 
     def register(self) -> int:
+        """A new complaint, from an address of its own (the daily limit of automatic mail is per address)."""
         self.clock.now += timedelta(minutes=1)
-        outcome = self.process(complaint_mail(VALID_BODY, sender=CITIZEN, date=self.clock.now))
+        sender = CITIZEN.replace("@", f"+{self.uid}@")
+        outcome = self.process(complaint_mail(VALID_BODY, sender=sender, date=self.clock.now))
         assert outcome.action == "registered", outcome
         with self.app.factory() as s:
             return s.scalar(select(Complaint.id).where(Complaint.number == outcome.complaint_number))
@@ -195,6 +197,9 @@ class Desk:
     def staff(self, cid: int, role: str, text: str):
         return self.reply(cid, self.rules.roles[role].members[0], text)
 
+    def citizen(self, cid: int, text: str):
+        return self.reply(cid, self.complaint(cid).complainant_email, text)
+
     # ---------------------------------------------------------------- the checks
     def check_new_mail(self) -> None:
         with self.app.factory() as s:
@@ -202,6 +207,9 @@ class Desk:
                              ).scalars().all()
             for row in rows:
                 self.last_out = row.id
+                if row.kind == MailKind.STATUS:
+                    self.checked[row.kind] = self.checked.get(row.kind, 0) + 1
+                    self.check_status(plain_body(row.message.raw), state_of(row.complaint))
                 if not row.kind.startswith("staff/") or row.kind == MailKind.MONTHLY_REPORT:
                     continue
                 self.checked[row.kind] = self.checked.get(row.kind, 0) + 1
@@ -228,6 +236,16 @@ class Desk:
             m = re.match(r"\s+#setuju\s+(.*)", line)
             if m and state.draft is None:
                 assert "jawaban" not in m.group(1), f"{where}: #setuju explained as an answer there is none of: {line}"
+
+
+    def check_status(self, body: str, state: ladder.State) -> None:
+        """The citizen's status mail: the step in the SOP's words, no staff command, no promise the SOP breaks."""
+        flat = " ".join(body.split())
+        assert {w.lower() for w in _WORD.findall(body)} <= {"status"}, body
+        if state.status != ladder.CLOSED:
+            assert self.rules.step(state.step).name in flat, body
+        promised = "Jawaban akan kami kirimkan melalui surel" in flat
+        assert not promised or any(t == "@answer" for st in self.rules.steps for t in st.actions.values()), body
 
 
 def plain_body(raw: bytes) -> str:
@@ -281,13 +299,18 @@ def test_every_staff_mail_suggests_only_what_its_step_accepts(tmp_path, name):
         try:
             for state, path in states.values():
                 timed.deadlines(timed.bring(state, path))
+            # Two complaints due at once for the same role: one summary instead of two mails.
+            first, path = next(iter(states.values()))
+            pair = [timed.bring(first, path), timed.bring(first, path)]
+            timed.deadlines(pair[-1])
         finally:
             timed.close()
         for kind, count in timed.checked.items():
             desk.checked[kind] = desk.checked.get(kind, 0) + count
         # The walk reached every kind of staff mail the ladder writes.
         expected = {MailKind.FORWARD, MailKind.HANDOVER, MailKind.REFUSED, MailKind.HELP, MailKind.HISTORY,
-                    MailKind.CITIZEN_FOLLOW_UP, MailKind.REMINDER, MailKind.BREACH_NOTICE}
+                    MailKind.CITIZEN_FOLLOW_UP, MailKind.REMINDER, MailKind.BREACH_NOTICE, MailKind.DEADLINE_SUMMARY,
+                    MailKind.STATUS}
         if any(t == "@answer" for s in rules.steps for t in s.actions.values()):
             expected |= {MailKind.APPROVAL_REQUEST, MailKind.SEND_CONFIRMATION}
         if any(r.deputies for r in rules.roles.values()):
@@ -318,8 +341,10 @@ def cases(state: ladder.State, rules):
     if state.holder and rules.roles[state.holder].deputies:
         still.append(lambda desk, cid: desk.reply(cid, rules.roles[state.holder].members[0],
                                                   "#jawab Saya sedang cuti.", automatic=True))
+    # The complainant asks where it stands (nothing changes), then writes to the holder.
+    still.append(lambda desk, cid: expect(desk.citizen(cid, "#status"), "informed"))
     return [[case] for case in moving] + [still] + [
-        [lambda desk, cid: desk.reply(cid, CITIZEN, "Berikut keterangan tambahan dari saya.")]]
+        [lambda desk, cid: desk.citizen(cid, "Berikut keterangan tambahan dari saya.")]]
 
 
 def expect(outcome, action: str) -> None:
