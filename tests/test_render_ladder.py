@@ -482,11 +482,16 @@ def test_info_request_without_asker_name(renderer):
 # ---------------------------------------------------------------- staff/citizen-follow-up, reopened
 def test_citizen_follow_up_reopened(renderer):
     ctx = contexts()["staff/citizen-follow-up"]
-    ctx.update(reopened=True, follow_up_text="Saya sudah ke kantor tetapi belum ada. Mohon dicek lagi.")
+    ctx.update(reopened=True, answered=True,
+               follow_up_text="Saya sudah ke kantor tetapi belum ada. Mohon dicek lagi.")
     out = renderer.render("staff/citizen-follow-up", **ctx)
     assert out.subject == f"[{NUMBER}] Aduan dibuka kembali oleh pelapor"
     flat = " ".join(out.body.split())
     assert "membalas setelah menerima jawaban" in flat
+    # closed without an answer (a rules file's @close): it says so, no answer is claimed
+    ctx.update(answered=False)
+    unanswered = " ".join(renderer.render("staff/citizen-follow-up", **ctx).body.split())
+    assert "jawaban atas" not in unanswered and "dinyatakan selesai (tanpa jawaban melalui surel)" in unanswered
     assert "dibuka kembali dan kini kembali berada pada Anda (Kepala Seksi Identitas Penduduk)" in flat
     assert "Saya sudah ke kantor tetapi belum ada. Mohon dicek lagi." in out.body
     assert "Tambahan dari pelapor" not in out.body and "Isi surel tambahan" not in out.body

@@ -403,3 +403,28 @@ def test_nothing_checked_is_vacuous():
     body = "Perintah:\n  #teruskan  teruskan\n> #jawab kutipan\nAlasan  : #setuju tidak berlaku\n\nContoh balasan:\n  #teruskan x\n"
     assert suggested(body) == {"teruskan"}
     assert examples(body) == ["#teruskan x"]
+
+
+def test_a_bima_proposal_closed_without_an_answer_is_not_reopened_by_the_proposers_next_mail(tmp_path):
+    # Bima's rules keep reopen_days at 0 so that the proposer's later mail starts a new, linked
+    # proposal. The window used to run from an answer Bima never sends: the mail reopened it.
+    desk = Desk(tmp_path, "bima-innovation")
+    try:
+        cid = desk.register()
+        for role, text in (("kasi-inovasi", "#teruskan Konsep."), ("kabid", "#teruskan Layak."), ("kadis", "#setuju"),
+                           ("kasi-inovasi", "#teruskan Draf."), ("pejabat", "#teruskan Notulen."),
+                           ("kasi-inovasi", "#teruskan Mekanisme."), ("kasi-inovasi", "#teruskan Nama."),
+                           ("pelaksana", "#setuju Berjalan.")):
+            assert desk.staff(cid, role, text).action == "attached"
+        assert desk.complaint(cid).status == "closed"
+        desk.clock.now += timedelta(hours=1)
+        outcome = desk.citizen(cid, VALID_BODY)
+        assert outcome.action == "registered"  # a new proposal, linked to the old one
+        old = desk.complaint(cid)
+        assert old.status == "closed"
+        with desk.app.factory() as s:
+            new = s.scalars(select(Complaint).where(Complaint.number == outcome.complaint_number)).one()
+            assert new.parent_id == cid
+            assert s.scalars(select(OutboxItem).where(OutboxItem.kind == MailKind.CITIZEN_FOLLOW_UP)).all() == []
+    finally:
+        desk.close()

@@ -104,7 +104,10 @@ class Replies:
             if not (via_token or (self.settings.security.require_authentication and d.check.passed)):
                 return self._unverified(d, complaint)
             window = timedelta(days=self.rules.answer.reopen_days)
-            within = complaint.answered_at is None or d.now - complaint.answered_at <= window
+            # The window runs from the answer, or from the close when nothing was answered (Bima's
+            # @close with reopen_days = 0: a later mail is a new, linked proposal, not a reopen).
+            since = complaint.answered_at or complaint.closed_at
+            within = since is None or d.now - since <= window
             text = reply_of(d.mail).strip() or d.mail.text.strip()
             result = ladder.transition(state_of(complaint), ladder.CitizenMail(text, within), self.rules)
             return self._apply(d, complaint, result, sender)
@@ -283,7 +286,7 @@ class Replies:
                   reason="the complainant replied after the answer" if reopened else "further mail from the complainant")
         if role is not None:
             self._to_role(run, role, MailKind.CITIZEN_FOLLOW_UP, follow_up_text=act.text, reopened=reopened,
-                          attach_raw=run.d.message.raw)
+                          answered=run.complaint.answered_at is not None, attach_raw=run.d.message.raw)
 
     def _tell_deputies(self, run: _Applying, act: ladder.TellDeputies) -> None:
         role = self.rules.roles[act.role]
