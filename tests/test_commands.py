@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mailflow.core.authres import sender_check
-from mailflow.core.commands import has_confirmation, parse_command
+from mailflow.core.commands import has_confirmation, parse_command, status_request
+from mailflow.desk.letters import number_regex
 
 
 @pytest.mark.parametrize(
@@ -24,6 +25,11 @@ from mailflow.core.commands import has_confirmation, parse_command
         ("#jawaban Sudah selesai", "jawab", "Sudah selesai", True),
         ("#selesai", "", "", True),
         ("# jawab spasi", "jawab", "spasi", True),
+        ("#bantuan", "bantuan", "", True),
+        ("#help", "bantuan", "", True),
+        ("#riwayat", "riwayat", "", True),
+        ("#History", "riwayat", "", True),
+        ("#status", "", "", True),  # a citizen's word: from staff, an unknown command
     ],
 )
 def test_parse_command(text, word, rest, explicit):
@@ -93,3 +99,34 @@ def test_sender_check_reads_a_long_hostile_header_in_linear_time():
 
     took(1000)  # warm up
     assert took(64_000) < 20 * took(8_000) + 0.05  # 8x the input: far from 64x (quadratic)
+
+
+NUMBER = number_regex("ADU/{year}/{seq:06d}")
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("#status", ""),
+        ("#STATUS\n\nTerima kasih.", ""),
+        ("＃status", ""),
+        ("# status mohon info", ""),
+        ("#cek status ADU/2026/000123", "ADU/2026/000123"),
+        ("#status aduan saya ADU/2026/000123 kapan selesai?", "ADU/2026/000123"),
+        ("status", ""),
+        ("Status.", ""),
+        ("\n\n  cek status  \nTerima kasih", ""),
+        ("Cek status ADU/2026/000123", "ADU/2026/000123"),
+        ("cek status aduan saya: ADU/2026/000123.", "ADU/2026/000123"),
+        ("status pengaduan ADU/2026/000007", "ADU/2026/000007"),
+        # a follow-up that only starts with the word stays a follow-up
+        ("Status KTP saya belum berubah.", None),
+        ("status perkawinan di KK salah", None),
+        ("Cek status ADU/2026/000123 dan mohon dipercepat", None),
+        ("Nama: Siti Aminah\nStatus: belum kawin", None),
+        ("#jawab status sudah dicek", None),
+        ("", None),
+    ],
+)
+def test_status_request(text, asks):
+    assert status_request(text, NUMBER) == asks

@@ -427,7 +427,7 @@ def test_bantul_kabid_answer_goes_to_the_admins_send_step():
     s = answered.state
     assert (s.status, s.step, s.holder, s.approved) == (IN, "jawab-pemohon", "admin", True)
     assert answered.actions == (ConfirmSend("admin", "Jawaban Kabid."),)
-    assert ladder.allowed_words(s, B) == ("kembalikan", "setuju", "catatan")
+    assert ladder.allowed_words(s, B) == ("kembalikan", "setuju", "catatan", "bantuan", "riwayat")
     sent = ladder.transition(s, Command("setuju", "", "admin"), B)
     assert sent.actions == (SendAnswer("Jawaban Kabid."), Close(with_answer=True))
     assert (sent.state.answered_step, sent.state.answered_role) == ("jawaban-kabid", "kabid")

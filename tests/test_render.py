@@ -57,6 +57,14 @@ DEADLINE_TEMPLATES = [
 REPORT_TEMPLATES = [
     "staff/monthly-report",
 ]
+# Status by mail, #bantuan and #riwayat: rendered through the desk in
+# test_staff_mail.py (every shipped rules file) and test_asking_e2e.py.
+ASKING_TEMPLATES = [
+    "citizen/status",
+    "citizen/status-unknown",
+    "staff/help",
+    "staff/history",
+]
 
 NIK = "3402014501900001"
 NIK_MASKED = "340201******0001"
@@ -137,6 +145,9 @@ def contexts() -> dict[str, dict]:
             complaint=complaint(),
             first_step=NS(name="Verifikasi aduan oleh Admin Email", role_name="Admin Email", standard_minutes=30),
             total_standard_minutes=160,
+            total_standard="160 menit",
+            next_roles=["Kepala Seksi Identitas Penduduk", "Kepala Bidang", "Admin Email"],
+            answers_by_mail=True,
             original_subject="Pengaduan KTP-el belum dicetak",
         ),
         "citizen/format-rejected": dict(
@@ -189,7 +200,7 @@ def lines(text: str) -> list[str]:
 # ---------------------------------------------------------------- every template
 def test_names_lists_every_mail_template_but_not_the_macros(renderer):
     assert renderer.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + REPORT_TEMPLATES
-                                      + BOUNCE_TEMPLATES)
+                                      + BOUNCE_TEMPLATES + ASKING_TEMPLATES)
 
 
 @pytest.mark.parametrize("name", MAIL_TEMPLATES)
@@ -247,7 +258,7 @@ def test_acknowledgement_facts(renderer):
 
 def test_acknowledgement_leaves_out_missing_optional_parts(renderer):
     ctx = contexts()["citizen/acknowledgement"]
-    ctx.update(office=office(website=""), total_standard_minutes=0, original_subject="",
+    ctx.update(office=office(website=""), total_standard_minutes=0, total_standard="", original_subject="",
                first_step=NS(name="Verifikasi aduan oleh Admin Email", role_name="", standard_minutes=0))
     body = renderer.render("citizen/acknowledgement", **ctx).body
     assert "Situs web" not in body
@@ -444,7 +455,7 @@ def test_office_override_dir_wins_and_the_rest_still_comes_from_shipped(tmp_path
     shipped = r.render("staff/forward", **contexts()["staff/forward"])
     assert shipped.subject.startswith("[ADU/2026/000123] Aduan baru:")
     assert r.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + REPORT_TEMPLATES
-                            + BOUNCE_TEMPLATES + ["citizen/extra"])
+                            + BOUNCE_TEMPLATES + ASKING_TEMPLATES + ["citizen/extra"])
     # the order of the folders decides
     assert Renderer([SHIPPED, tmp_path]).render(
         "citizen/acknowledgement", **contexts()["citizen/acknowledgement"]

@@ -52,8 +52,10 @@ def ladder_contexts() -> dict[str, dict]:
             common,
             role=NS(name="Kepala Seksi Identitas Penduduk"),
             step=STEP_KASI,
+            from_step=NS(name="Verifikasi aduan oleh Admin Email"),
             from_role=NS(name="Admin Email"),
             word="teruskan",
+            rejected_draft=False,
             note="Mohon diverifikasi, data SIAK tidak cocok.\nTanggal perekaman di SIAK: 12 Agustus 2026.",
             commands=AT_KASI,
         ),
@@ -77,6 +79,7 @@ def ladder_contexts() -> dict[str, dict]:
             reason="#setuju tidak berlaku pada tahap 'Verifikasi aduan oleh Admin Email'; "
                    "yang dapat dipakai: #jawab, #teruskan, #info, #catatan",
             commands=AT_ADMIN,
+            example="#teruskan Mohon diverifikasi data SIAK",
             original_subject="Re: [ADU/2026/000123] Aduan baru: KTP-el — Siti Aminah",
         ),
         "staff/unauthorized-attempt": dict(
@@ -150,11 +153,11 @@ def test_every_ladder_template_renders_with_one_line_subject_and_tidy_body(rende
 
 # The variables each template is documented to take (templates/README.md), besides `now`.
 REQUIRED = {
-    "staff/handover": ["office", "complaint", "role", "step", "from_role", "word", "note", "reply_address",
-                       "commands"],
+    "staff/handover": ["office", "complaint", "role", "step", "from_step", "from_role", "word", "note",
+                       "reply_address", "commands"],
     "staff/approval-request": ["office", "complaint", "role", "drafter", "draft", "reply_address", "commands"],
     "staff/send-confirmation": ["office", "complaint", "role", "approver", "draft", "reply_address", "commands"],
-    "staff/refused": ["office", "complaint", "reason", "commands", "original_subject", "reply_address"],
+    "staff/refused": ["office", "complaint", "reason", "commands", "example", "original_subject", "reply_address"],
     "staff/unauthorized-attempt": ["office", "complaint", "role", "sender", "reason", "attempted_subject"],
     "staff/deputy-notice": ["office", "complaint", "role", "member", "auto_text", "reply_address", "commands"],
     "citizen/answer": ["office", "complaint", "answer", "answered_by", "reopen_days", "original_subject"],
@@ -197,13 +200,25 @@ def test_citizen_mail_never_shows_a_full_nik_even_when_staff_wrote_one(renderer,
     [
         ("teruskan", f"[{NUMBER}] Diteruskan kepada Anda: Verifikasi aduan oleh Kepala Seksi"),
         ("kembalikan", f"[{NUMBER}] Dikembalikan kepada Anda: Verifikasi aduan oleh Kepala Seksi"),
-        ("tolak", f"[{NUMBER}] Draf jawaban ditolak: mohon diperbaiki"),
+        ("tolak", f"[{NUMBER}] Tidak disetujui, kembali kepada Anda: Verifikasi aduan oleh Kepala Seksi"),
         ("setuju", f"[{NUMBER}] Disetujui, lanjut: Verifikasi aduan oleh Kepala Seksi"),
     ],
 )
 def test_handover_subject_by_word(renderer, word, subject):
     out = render(renderer, "staff/handover", word=word)
     assert out.subject == subject
+
+
+def test_handover_of_a_rejected_draft_says_so_and_a_decision_of_no_does_not():
+    r = Renderer([SHIPPED])
+    draft = render(r, "staff/handover", word="tolak", rejected_draft=True)
+    assert draft.subject == f"[{NUMBER}] Draf jawaban ditolak: mohon diperbaiki"
+    # Bima: the Kepala Dinas says "no" at the decision step; there is no draft, and #jawab is not allowed
+    no = render(r, "staff/handover", word="tolak", from_role=NS(name="Kepala Dinas"),
+                from_step=NS(name="Keputusan Kepala Dinas (ya / tidak)"),
+                commands=[NS(word="#teruskan", meaning="teruskan"), NS(word="#catatan", meaning="catatan")]).body
+    assert "Draf" not in no and "#jawab" not in no
+    assert "Kepala Dinas TIDAK MENYETUJUI" in no and "Keputusan Kepala Dinas (ya / tidak)" in no
 
 
 def test_handover_forwarded_shows_sender_note_step_data_and_commands(renderer):
@@ -233,13 +248,14 @@ def test_handover_forwarded_shows_sender_note_step_data_and_commands(renderer):
 
 
 def test_handover_rejected_draft_asks_for_a_corrected_answer(renderer):
-    out = render(renderer, "staff/handover", word="tolak", role=NS(name="Admin Email"), step=STEP_ADMIN,
+    out = render(renderer, "staff/handover", word="tolak", rejected_draft=True, role=NS(name="Admin Email"), step=STEP_ADMIN,
                  from_role=NS(name="Kepala Seksi Identitas Penduduk"),
                  note="Jawaban kurang jelas, sebutkan jadwalnya.", commands=AT_ADMIN)
     body = out.body
+    flat = " ".join(body.split())  # the opening paragraph is wrapped at 72 columns
     assert body.startswith("Yth. Admin Email,")
-    assert "ditolak oleh Kepala Seksi Identitas Penduduk" in body
-    assert "TIDAK dikirim kepada pelapor" in body
+    assert "ditolak oleh Kepala Seksi Identitas Penduduk" in flat
+    assert "TIDAK dikirim kepada pelapor" in flat
     assert "#jawab" in body
     assert "> Jawaban kurang jelas, sebutkan jadwalnya." in lines(body)
     assert "Tahap          : Verifikasi aduan oleh Admin Email" in lines(body)
@@ -251,7 +267,7 @@ def test_handover_returned_and_approved_say_so(renderer):
     assert "> Ini cukup dijawab Admin: cek jadwal cetak." in lines(back)
     onward = render(renderer, "staff/handover", word="setuju", from_role=NS(name="Kepala Dinas"),
                     step=NS(name="Penyusunan draf inovasi", standard_minutes=0)).body
-    assert "telah disetujui oleh Kepala Dinas" in onward
+    assert "Kepala Dinas menyetujui aduan" in onward
 
 
 def test_handover_without_note_day_standard_kk_or_commands(renderer):
@@ -347,6 +363,7 @@ def test_refused_says_why_and_what_to_write(renderer):
 
 def test_refused_example_uses_an_allowed_command(renderer):
     body = render(renderer, "staff/refused", commands=AWAITING_APPROVAL, original_subject="",
+                  example="#tolak Mohon sebutkan jadwal dan tempat pengambilan dokumen.",
                   reason="perintah #kirim tidak dikenal").body
     assert "#teruskan" not in body
     assert "  #tolak Mohon sebutkan jadwal dan tempat pengambilan dokumen." in lines(body)
@@ -355,7 +372,7 @@ def test_refused_example_uses_an_allowed_command(renderer):
 
 
 def test_refused_without_commands_has_no_list_or_example(renderer):
-    body = render(renderer, "staff/refused", commands=[]).body
+    body = render(renderer, "staff/refused", commands=[], example="").body
     assert "Contoh balasan" not in body and "Perintah yang dapat dipakai" not in body
 
 
@@ -465,11 +482,16 @@ def test_info_request_without_asker_name(renderer):
 # ---------------------------------------------------------------- staff/citizen-follow-up, reopened
 def test_citizen_follow_up_reopened(renderer):
     ctx = contexts()["staff/citizen-follow-up"]
-    ctx.update(reopened=True, follow_up_text="Saya sudah ke kantor tetapi belum ada. Mohon dicek lagi.")
+    ctx.update(reopened=True, answered=True,
+               follow_up_text="Saya sudah ke kantor tetapi belum ada. Mohon dicek lagi.")
     out = renderer.render("staff/citizen-follow-up", **ctx)
     assert out.subject == f"[{NUMBER}] Aduan dibuka kembali oleh pelapor"
     flat = " ".join(out.body.split())
     assert "membalas setelah menerima jawaban" in flat
+    # closed without an answer (a rules file's @close): it says so, no answer is claimed
+    ctx.update(answered=False)
+    unanswered = " ".join(renderer.render("staff/citizen-follow-up", **ctx).body.split())
+    assert "jawaban atas" not in unanswered and "dinyatakan selesai (tanpa jawaban melalui surel)" in unanswered
     assert "dibuka kembali dan kini kembali berada pada Anda (Kepala Seksi Identitas Penduduk)" in flat
     assert "Saya sudah ke kantor tetapi belum ada. Mohon dicek lagi." in out.body
     assert "Tambahan dari pelapor" not in out.body and "Isi surel tambahan" not in out.body

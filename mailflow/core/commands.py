@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mailflow.core.vocabulary import WORD_ALIASES
+from mailflow.core.vocabulary import STATUS_REQUEST_WORDS, WORD_ALIASES
 
 _COMMAND = re.compile(r"^\s*[#＃]\s?([A-Za-z]+)\b[:.,]?[ \t]*", re.UNICODE)
 
@@ -39,3 +39,31 @@ def has_confirmation(text: str, phrase: str) -> bool:
     """Whether ``phrase`` appears in ``text`` (case and spacing ignored)."""
     norm = lambda s: " ".join(s.lower().split())  # noqa: E731
     return bool(phrase) and norm(phrase) in norm(text)
+
+
+# "#status", "#cek status" and anything after; or a first line that is only
+# "status" / "cek status" (optionally "aduan", "saya", a register number and
+# punctuation), so that a follow-up starting "Status KTP saya ..." stays a follow-up.
+_STATUS_WORDS = "|".join(r"\s+".join(map(re.escape, w.split())) for w in sorted(STATUS_REQUEST_WORDS, key=len,
+                                                                                    reverse=True))
+_HASH_STATUS = re.compile(rf"[#＃]\s?(?:{_STATUS_WORDS})\b", re.I)
+_BARE_STATUS = re.compile(rf"(?:{_STATUS_WORDS})(?:\s+(?:aduan|pengaduan))?(?:\s+saya)?[\s:.,!?-]*(.*)", re.I)
+
+
+def status_request(text: str, number: re.Pattern[str] | None = None) -> str | None:
+    """Whether ``text`` (the new text of a citizen's mail) asks for a
+    complaint's status: None if not, else the register number written in its
+    first line ("" if none). ``number`` finds register numbers."""
+    first = next((line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()), "")[:500]
+    found = number.search(first) if number is not None else None
+    if _HASH_STATUS.match(first):
+        return found.group(0) if found else ""
+    m = _BARE_STATUS.fullmatch(first)
+    if m is None:
+        return None
+    rest = m.group(1).strip(" .!?")
+    if not rest:
+        return ""
+    if found is not None and found.group(0) == rest:
+        return rest
+    return None

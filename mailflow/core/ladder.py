@@ -22,7 +22,9 @@ How a step's ``actions`` table (in the rules file) is read:
 - ``info = "@info"``: ask the citizen; their reply returns to the same step;
 - ``setuju = "@send"``: send the approved draft to the citizen and close;
 - ``setuju = "@close"``: finish without a mail to the citizen (e.g. Bima's run).
-``catatan`` (a note) is allowed on every step.
+``catatan`` (a note), ``bantuan`` (the command list) and ``riwayat`` (the
+history) are allowed on every step (``ANYTIME_WORDS``); the last two only ask
+for a mail (``SendHelp``, ``SendHistory``) and change nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 
 from mailflow.core.reply_text import quoted_material
 from mailflow.core.sop import APPROVAL, Rules, Step
-from mailflow.core.vocabulary import Status, Word
+from mailflow.core.vocabulary import ANYTIME_WORDS, Status, Word
 
 # The statuses, as the state machine names them (defined in core/vocabulary.py).
 REGISTERED = Status.REGISTERED
@@ -191,8 +193,18 @@ class Escalate:
     role: str
 
 
+@dataclass(frozen=True)
+class SendHelp:
+    """#bantuan: mail the asker the commands of the complaint's step (nothing changes)."""
+
+
+@dataclass(frozen=True)
+class SendHistory:
+    """#riwayat: mail the asker the complaint's history in short (nothing changes)."""
+
+
 Action = (Move | RequestApproval | ConfirmSend | SendAnswer | AskCitizen | TellHolder | TellDeputies | Note
-          | Refuse | Close | NewLinkedComplaint | Remind | Overdue | Escalate | Unattended)
+          | Refuse | Close | NewLinkedComplaint | Remind | Overdue | Escalate | Unattended | SendHelp | SendHistory)
 
 
 @dataclass(frozen=True)
@@ -216,16 +228,18 @@ def initial_state(rules: Rules, section: str) -> State:
 
 
 def allowed_words(state: State, rules: Rules) -> tuple[str, ...]:
-    """The commands the holder may use now (for help texts and refusals)."""
+    """The commands the holder may use now (for help texts and refusals): the
+    step's actions in vocabulary order, then the words allowed at every step."""
+    anytime = tuple(w.value for w in ANYTIME_WORDS)
     if state.status == AWAITING_APPROVAL:
-        return ("jawab", "setuju", "tolak", "catatan")
+        return ("jawab", "setuju", "tolak") + anytime
     if state.status == CLOSED:
-        return ("catatan",)
+        return anytime
     step = rules.step(state.step)
     words = list(step.actions)
     if state.approved and state.draft is not None and step.key == rules.answer.send_step and "setuju" not in words:
         words.append("setuju")
-    return tuple(w.value for w in Word if w in words and w is not Word.CATATAN) + (Word.CATATAN.value,)
+    return tuple(w.value for w in Word if w in words and w not in ANYTIME_WORDS) + anytime
 
 
 def transition(state: State, event: Event, rules: Rules) -> Result:
@@ -256,8 +270,12 @@ def _command(state: State, cmd: Command, rules: Rules) -> Result:
         return _refuse(state, f"aduan ini sedang dipegang {holder}; hanya pemegang aduan yang dapat menindaklanjuti")
     if cmd.word == Word.CATATAN:
         return Result(state, (Note(cmd.text),))
+    if cmd.word == Word.BANTUAN:
+        return Result(state, (SendHelp(),))
+    if cmd.word == Word.RIWAYAT:
+        return Result(state, (SendHistory(),))
     if state.status == CLOSED:
-        return _refuse(state, "aduan ini sudah selesai; hanya #catatan yang dapat ditambahkan")
+        return _refuse(state, "aduan ini sudah selesai; yang dapat dipakai hanya #catatan, #bantuan dan #riwayat")
     if state.status == WAITING_CITIZEN and cmd.word not in ("catatan",):
         # Staff may still act while waiting (e.g. they found the answer themselves).
         state = replace(state, status=IN_PROGRESS)

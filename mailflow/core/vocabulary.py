@@ -108,6 +108,9 @@ class HopKind(_Labelled):
     # privacy (issue 14): no personal data in either hop's actor or reason.
     EXPIRED = "expired", "Data pribadi dihapus (masa simpan habis)"  # the retention pass erased a stage's data
     ERASED = "erased", "Data pribadi dihapus atas permintaan"  # `mailflow privacy erase`
+    # Status by mail, #bantuan, #riwayat (issue 15 points 1 and 6): a mail that only asked and was
+    # answered by mail; nothing on the complaint changed.
+    INFORMED = "informed", "Permintaan informasi dijawab (status / bantuan / riwayat)"
 
 
 # ---------------------------------------------------------------- mail kinds
@@ -138,6 +141,11 @@ class MailKind(StrEnum):
     FLOOD_ALERT = "admin/flood-alert"
     LOGIN_FAILED = "admin/login-failed"
     SENDER_UNCLEAR = "admin/sender-unclear"
+    # Status by mail, #bantuan, #riwayat (issue 15 points 1 and 6).
+    STATUS = "citizen/status"  # the complaint's status, to its recorded complainant
+    STATUS_UNKNOWN = "citizen/status-unknown"  # a status request no complaint of that sender matches
+    HELP = "staff/help"  # #bantuan: the commands of the complaint's step, with an example
+    HISTORY = "staff/history"  # #riwayat: the complaint's history in short, personal data masked
 
     @property
     def to_citizen(self) -> bool:
@@ -158,7 +166,9 @@ class Notice(StrEnum):
 # address in 24 hours, however many senders caused them (docs/SECURITY.md:
 # no backscatter; loops with auto-responders stop too).
 AUTOMATIC_KINDS: tuple[MailKind, ...] = (MailKind.ACKNOWLEDGEMENT, MailKind.FORMAT_REJECTED, MailKind.REFUSED,
-                                         MailKind.INFO_REQUEST)
+                                         MailKind.INFO_REQUEST,
+                                         # status by mail (issue 15 point 1)
+                                         MailKind.STATUS, MailKind.STATUS_UNKNOWN)
 # Internal notices an attacker can cause: at most limits.notices_per_hour of
 # them to one address in an hour, the rest in one digest an hour.
 NOTICE_KINDS: tuple[MailKind, ...] = (MailKind.UNAUTHORIZED_ATTEMPT, MailKind.QUARANTINE_ALERT,
@@ -186,9 +196,23 @@ class Word(_Labelled):
     TOLAK = "tolak", "tolak draf jawaban, dengan catatan perbaikan", ("reject",)
     INFO = "info", "minta keterangan tambahan kepada pelapor (tuliskan pertanyaannya)", ("tanya", "ask")
     CATATAN = "catatan", "catatan untuk riwayat aduan saja", ("note", "comment")
+    # Staff quality of life (issue 15 point 6): asked at any step by whoever holds the complaint,
+    # answered by mail; never a ladder action (not in ACTION_WORDS), nothing changes.
+    BANTUAN = "bantuan", "kirimkan kepada saya daftar perintah tahap ini beserta contohnya", ("help",)
+    RIWAYAT = "riwayat", "kirimkan kepada saya riwayat aduan ini", ("history",)
 
 
-# The words a rules file may bind to a step's actions (a note is allowed on every step).
-ACTION_WORDS: tuple[Word, ...] = tuple(w for w in Word if w is not Word.CATATAN)
+# The words allowed at every step (a note; #bantuan and #riwayat, issue 15 point 6): never bound by
+# a rules file, never a move.
+ANYTIME_WORDS: tuple[Word, ...] = (Word.CATATAN, Word.BANTUAN, Word.RIWAYAT)
+# The words a rules file may bind to a step's actions.
+ACTION_WORDS: tuple[Word, ...] = tuple(w for w in Word if w not in ANYTIME_WORDS)
 # Every spelling staff may write -> its word.
 WORD_ALIASES: dict[str, Word] = {spelling: w for w in Word for spelling in (w.value, *w.aliases)}
+
+
+# ---------------------------------------------------------------- citizen words
+# What a citizen writes at the start of a mail to ask where their complaint
+# stands (issue 15 point 1): "#status", "status", "cek status". Not staff
+# commands (a staff member asks with #riwayat).
+STATUS_REQUEST_WORDS: tuple[str, ...] = ("status", "cek status")

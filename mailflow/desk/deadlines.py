@@ -229,8 +229,10 @@ class Deadlines:
                     + f") terlampaui sejak {localtime(n.visit.due_at, self.settings.office.timezone)}; "
                     "aduan ini diteruskan otomatis kepada Anda.")
             context: dict[str, Any] = dict(
-                step=SimpleNamespace(name=n.new_step.name, standard_minutes=n.new_step.standard.minutes),
-                from_role=SimpleNamespace(name=SYSTEM_SENDER), word=Word.TERUSKAN.value, note=note)
+                step=SimpleNamespace(name=n.new_step.name, standard_minutes=n.new_step.standard.minutes,
+                                     output=n.new_step.output),
+                from_step=SimpleNamespace(name=n.step.name), from_role=SimpleNamespace(name=SYSTEM_SENDER),
+                word=Word.TERUSKAN.value, rejected_draft=False, note=note)
         else:
             kind = MailKind.REMINDER if n.kind == REMINDER else MailKind.BREACH_NOTICE
             context = dict(step=self._step_ctx(n.step), started_at=n.visit.started_at, due_at=n.visit.due_at)

@@ -22,6 +22,9 @@ The route (``Intake.route``, in order):
   display name, ...) -> "ignored" hop, the admin told; no answer, no command
 - no From: at all                -> "ignored" hop
 - a mail on an existing complaint -> a ladder event (desk/replies.py); may pass
+  (a complainant's "#status" on it is answered by desk/status.py)
+- a status request ("#status", "cek status") on no complaint -> desk/status.py:
+  the number in its first line, or a short answer naming no complaint
 - anything else: a new complaint -> registered, or rejected with an explanation (desk/registration.py)
 """
 
@@ -49,6 +52,7 @@ from mailflow.desk.delivery import Delivery, Match, Matcher, Outcome, Source
 from mailflow.desk.letters import Letters, number_regex, number_slug
 from mailflow.desk.registration import Registration
 from mailflow.desk.replies import Replies
+from mailflow.desk.status import StatusDesk
 from mailflow.edges.compose import OWN_HEADER
 from mailflow.errors import MailflowError, MessageTooLarge
 from mailflow.store import hoplog, queries
@@ -83,7 +87,8 @@ class Intake:
         self.matcher = Matcher(self.office, settings.office.complaint_address,
                                number_regex(settings.office.register_pattern))
         self.registration = Registration(settings, letters)
-        self.replies = Replies(settings, letters, self.registration)
+        self.status = StatusDesk(settings, letters)
+        self.replies = Replies(settings, letters, self.registration, self.status)
         self.bounces = Bounces(settings, letters)
         self.route: tuple[Route, ...] = (
             Route("bounce", lambda d: d.verdict.kind == Kind.BOUNCE, self.bounces.handle),
@@ -95,6 +100,8 @@ class Intake:
                   self._sender_unclear),
             Route("no sender", lambda d: not d.mail.from_addr, self._ignore_no_sender),
             Route("mail on a complaint", lambda d: d.match.complaint is not None, self.replies.follow_up),
+            # A status request on no complaint its sender may ask about is never a new complaint.
+            Route("status request", self.status.asks, self.status.unmatched),
             Route("new complaint", lambda _: True, self.registration.new_complaint),
         )
 

@@ -31,13 +31,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mailflow.config.settings import Settings
-from mailflow.core import ladder
+from mailflow.core import guide, ladder
 from mailflow.core.identity import mask_id
 from mailflow.core.mail import InboundMail
 from mailflow.core.render import Renderer
 from mailflow.core.sop import Role, Rules
 from mailflow.core.text import shorten
-from mailflow.core.vocabulary import AUTOMATIC_KINDS, NOTICE_KINDS, MailKind, Status, Word
+from mailflow.core.vocabulary import AUTOMATIC_KINDS, NOTICE_KINDS, MailKind, Status
 from mailflow.edges.compose import Attachment, Outgoing, compose, new_message_id
 from mailflow.store import outbox, queries
 from mailflow.store.models import Complaint, Message
@@ -108,13 +108,41 @@ class Letters:
         )
 
     def command_help(self, state: ladder.State) -> list[SimpleNamespace]:
-        """The commands the holder may reply with now, with their meaning (for staff mail)."""
-        out = [SimpleNamespace(word=f"#{w}", meaning=Word(w).label) for w in ladder.allowed_words(state, self.rules)]
+        """The commands the holder may reply with now, with what each does at
+        this step in the SOP's terms (``core/guide``), for staff mail."""
+        out = [SimpleNamespace(word=g.word, meaning=g.meaning) for g in guide.command_guide(state, self.rules)]
         confirm = self.rules.step(state.step).confirm if state.step and state.status != Status.CLOSED else ""
         if confirm:
             out.append(SimpleNamespace(word=f'"{confirm}"', meaning="wajib ditulis di balasan untuk melanjutkan "
                                        "dari tahap ini (konfirmasi)"))
         return out
+
+    def step_context(self, c: Complaint, state: ladder.State, now: datetime | None = None) -> dict[str, Any]:
+        """Where a complaint stands, as the help, history and status mails show it:
+        ``status`` (word, label), ``step`` (name, output, standard; None once
+        closed), ``holder`` (the role's name), ``due_at`` and, given ``now``,
+        ``remaining_minutes`` (working time; negative when late)."""
+        step = None
+        if state.step and state.status != Status.CLOSED:
+            try:
+                s = self.rules.step(state.step)
+                step = SimpleNamespace(name=s.name, output=s.output, standard=str(s.standard),
+                                       standard_minutes=s.standard.minutes)
+            except KeyError:  # the rules file changed since: say what is known
+                step = SimpleNamespace(name=state.step, output="", standard="", standard_minutes=0)
+        holder = self.rules.roles.get(state.holder or "") if state.status != Status.CLOSED else None
+        due = c.due_at if step is not None and state.status != Status.WAITING_CITIZEN else None
+        remaining = None
+        if due is not None and now is not None:
+            cal = self.rules.calendar
+            remaining = (cal.working_minutes_between(now, due) if now <= due
+                         else -cal.working_minutes_between(due, now))
+        return dict(status=SimpleNamespace(word=str(state.status), label=Status(state.status).label),
+                    step=step, holder=named(holder), due_at=due, remaining_minutes=remaining)
+
+    def examples(self, state: ladder.State) -> list[str]:
+        """Example replies the holder could send now, each one the ladder accepts (``core/guide``)."""
+        return list(guide.example_replies(state, self.rules))
 
     def budget_spent(self, session: Session, address: str, now: datetime) -> bool:
         """Has ``address`` had ``limits.auto_replies_per_address_per_day``
@@ -188,6 +216,16 @@ class Letters:
                           reply_to=self.reply_address(c),
                           original_subject=shorten(source.subject) if source is not None else "",
                           **self._about(c), **context)
+
+    def to_requester(self, session: Session, c: Complaint, request: InboundMail, kind: MailKind, now: datetime,
+                     **context: Any) -> Message:
+        """To the complaint's recorded complainant (only ever them, whatever the
+        request's From: or Reply-To said), threaded to their ``request`` mail;
+        replies go to the complaint's reply address."""
+        refs = tuple(r for r in (*request.references, request.message_id) if r)
+        return self.write(session, kind, to=(c.complainant_email,), now=now, row=c, in_reply_to=request.message_id,
+                          references=refs, auto_submitted="auto-replied", reply_to=self.reply_address(c),
+                          original_subject=shorten(request.subject), **self._about(c), **context)
 
     def to_staff(self, session: Session, c: Complaint, to: Iterable[str], kind: MailKind, now: datetime, *,
                  attach_raw: bytes | None = None, **context: Any) -> Message:

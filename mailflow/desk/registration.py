@@ -23,6 +23,7 @@ from mailflow.core.identity import mask_id, mask_ids_in_text
 from mailflow.core.vocabulary import HopKind, MailKind, Status
 from mailflow.desk.delivery import Delivery, Outcome
 from mailflow.desk.letters import Letters, new_reply_token
+from mailflow.desk.status import answers_by_mail
 from mailflow.store import hoplog, numbering, queries
 from mailflow.store.models import Complaint
 from mailflow.store.visits import open_visit
@@ -161,11 +162,25 @@ class Registration:
             session, mail, MailKind.ACKNOWLEDGEMENT, now, complaint=complaint,
             first_step=SimpleNamespace(name=step.name, role_name=holder.name if holder else "",
                                        standard_minutes=step.standard.minutes),
-            total_standard_minutes=total.minutes if total else 0,
+            total_standard_minutes=total.minutes if total else 0, total_standard=str(total) if total else "",
+            next_roles=self._next_roles(step, complaint.section), answers_by_mail=answers_by_mail(self.rules),
         )
         hoplog.record(session, HopKind.ACKNOWLEDGED, at=now, complaint=complaint, message=ack,
                       reason=f"acknowledgement queued for {mail.from_addr}")
         return warnings
+
+    def _next_roles(self, first, section: str) -> list[str]:
+        """The names of the roles holding the steps after ``first``, in SOP order, each once."""
+        keys = [s.key for s in self.rules.steps]
+        names: list[str] = []
+        start = keys.index(first.key) + 1 if first.key in keys else 0
+        for step in self.rules.steps[start:]:
+            if step.auto:
+                continue
+            role = self.rules.role_for(step, section)
+            if role is not None and role.name not in names:
+                names.append(role.name)
+        return names
 
     def _flood_alert(self, d: Delivery) -> None:
         """More complaints in the last hour than the limit: one alert to the admin an hour."""

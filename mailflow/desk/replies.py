@@ -32,15 +32,21 @@ from mailflow.core.reply_text import reply_of
 from mailflow.core.sop import Role
 from mailflow.core.text import shorten
 from mailflow.core.vocabulary import HopKind, MailKind, Word
+from mailflow.desk import history
 from mailflow.desk.delivery import Delivery, Outcome
 from mailflow.desk.letters import Letters, named
 from mailflow.desk.registration import Registration
 from mailflow.desk.state import apply_state, state_of
+from mailflow.desk.status import StatusDesk
 from mailflow.store import hoplog
 from mailflow.store.models import Complaint
 
 # The hop a move down or up the ladder is logged as, by the command that made it.
 _MOVE_HOPS: dict[str, HopKind] = {Word.TERUSKAN: HopKind.FORWARDED, Word.KEMBALIKAN: HopKind.RETURNED, Word.TOLAK: HopKind.RETURNED}
+
+
+# Actions that only ask for a mail: the complaint row is left as it is.
+_ASKING = (ladder.SendHelp, ladder.SendHistory)
 
 
 @dataclass
@@ -55,11 +61,12 @@ class _Applying:
 
 
 class Replies:
-    def __init__(self, settings: Settings, letters: Letters, registration: Registration):
+    def __init__(self, settings: Settings, letters: Letters, registration: Registration, status: StatusDesk):
         self.settings = settings
         self.letters = letters
         self.rules = letters.rules
         self.registration = registration
+        self.status = status
         # What each action of the ladder does here (one applier per action type).
         self._appliers: dict[type, Callable[[_Applying, Any], Outcome | None]] = {
             ladder.Note: self._note,
@@ -72,6 +79,8 @@ class Replies:
             ladder.TellDeputies: self._tell_deputies,
             ladder.Close: self._close,
             ladder.NewLinkedComplaint: self._new_linked,
+            ladder.SendHelp: self._send_help,
+            ladder.SendHistory: self._send_history,
         }
 
     # ------------------------------------------------------------------ entry points
@@ -90,10 +99,15 @@ class Replies:
 
         if sender == complaint.complainant_email:
             d.on(complaint)
+            if self.status.asks(d):  # "#status": answered by mail, never a follow-up (issue 15 point 1)
+                return self.status.answer(d, complaint, via_token)
             if not (via_token or (self.settings.security.require_authentication and d.check.passed)):
                 return self._unverified(d, complaint)
             window = timedelta(days=self.rules.answer.reopen_days)
-            within = complaint.answered_at is None or d.now - complaint.answered_at <= window
+            # The window runs from the answer, or from the close when nothing was answered (Bima's
+            # @close with reopen_days = 0: a later mail is a new, linked proposal, not a reopen).
+            since = complaint.answered_at or complaint.closed_at
+            within = since is None or d.now - since <= window
             text = reply_of(d.mail).strip() or d.mail.text.strip()
             result = ladder.transition(state_of(complaint), ladder.CitizenMail(text, within), self.rules)
             return self._apply(d, complaint, result, sender)
@@ -179,7 +193,8 @@ class Replies:
         refusal = next((a for a in result.actions if isinstance(a, ladder.Refuse)), None)
         if refusal is not None:
             return self._refused(d, complaint, before, refusal, actor, word)
-        apply_state(d.session, complaint, result.state, self.rules, d.now)
+        if not all(isinstance(a, _ASKING) for a in result.actions):  # #bantuan, #riwayat: the row is not touched
+            apply_state(d.session, complaint, result.state, self.rules, d.now)
         run = _Applying(d, complaint, before, result.state, actor)
         for act in result.actions:
             done = self._appliers[type(act)](run, act)
@@ -197,8 +212,12 @@ class Replies:
                                  f"{self.settings.limits.auto_replies_per_address_per_day} automatic "
                                  "replies in 24 hours (a mail loop?)")
         else:
+            # The commands and an example only for the holder: anyone else can use none of them.
+            holder = self.rules.roles.get(before.holder or "")
+            holds = holder is not None and actor in holder.members
             self.letters.to_person(d.session, complaint, actor, MailKind.REFUSED, d.now, in_reply_to=d.mail,
-                                   reason=act.reason, commands=self.letters.command_help(before),
+                                   reason=act.reason, commands=self.letters.command_help(before) if holds else [],
+                                   example=next(iter(self.letters.examples(before)), "") if holds else "",
                                    original_subject=d.mail.subject)
         return d.outcome("refused", act.reason, complaint.number)
 
@@ -218,9 +237,13 @@ class Replies:
                   reason=f"#{act.word} to {role.name}" + (f": {act.note}" if act.note else ""))
         step = self.rules.step(act.step)
         from_role = self.rules.roles.get(run.before.holder or "")
+        # A #tolak on a draft awaiting approval rejects the draft; a #tolak bound to a step
+        # (Bima's Kepala Dinas saying "no") is a decision that sends the complaint back.
         self._to_role(run, role, MailKind.HANDOVER,
-                      step=SimpleNamespace(name=step.name, standard_minutes=step.standard.minutes),
+                      step=SimpleNamespace(name=step.name, standard_minutes=step.standard.minutes, output=step.output),
+                      from_step=SimpleNamespace(name=self.rules.step(run.before.step).name),
                       from_role=named(from_role, run.actor), word=act.word, note=act.note,
+                      rejected_draft=run.before.status == ladder.AWAITING_APPROVAL,
                       commands=self.letters.command_help(run.after))
 
     def _request_approval(self, run: _Applying, act: ladder.RequestApproval) -> None:
@@ -263,7 +286,7 @@ class Replies:
                   reason="the complainant replied after the answer" if reopened else "further mail from the complainant")
         if role is not None:
             self._to_role(run, role, MailKind.CITIZEN_FOLLOW_UP, follow_up_text=act.text, reopened=reopened,
-                          attach_raw=run.d.message.raw)
+                          answered=run.complaint.answered_at is not None, attach_raw=run.d.message.raw)
 
     def _tell_deputies(self, run: _Applying, act: ladder.TellDeputies) -> None:
         role = self.rules.roles[act.role]
@@ -280,6 +303,23 @@ class Replies:
         hoplog.record(run.d.session, HopKind.CLOSED, at=run.d.now, complaint=run.complaint, actor=run.actor,
                       from_state=run.before.step, to_state=ladder.CLOSED,
                       reason="answered and archived" if act.with_answer else "finished")
+
+    def _send_help(self, run: _Applying, act: ladder.SendHelp) -> None:
+        """#bantuan: the commands of the complaint's step, with examples, to the asker (threaded)."""
+        self._hop(run, HopKind.INFORMED, reason=f"#bantuan: the commands of this step mailed to {run.actor}")
+        step = self.rules.step(run.after.step) if run.after.step else None
+        self.letters.to_person(run.d.session, run.complaint, run.actor, MailKind.HELP, run.d.now,
+                               in_reply_to=run.d.mail, **self.letters.step_context(run.complaint, run.after),
+                               commands=self.letters.command_help(run.after), examples=self.letters.examples(run.after),
+                               confirm=step.confirm if step is not None and run.after.status != ladder.CLOSED else "")
+
+    def _send_history(self, run: _Applying, act: ladder.SendHistory) -> None:
+        """#riwayat: the complaint's history in short, personal data masked, to the asker (threaded)."""
+        self._hop(run, HopKind.INFORMED, reason=f"#riwayat: the history mailed to {run.actor}")
+        c = run.complaint
+        self.letters.to_person(run.d.session, c, run.actor, MailKind.HISTORY, run.d.now, in_reply_to=run.d.mail,
+                               **self.letters.step_context(c, run.after),
+                               events=history.for_staff(run.d.session, c, self.rules))
 
     def _new_linked(self, run: _Applying, act: ladder.NewLinkedComplaint) -> Outcome:
         """A reply after the reopen window: a new complaint, from this mail alone
