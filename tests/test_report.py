@@ -494,7 +494,7 @@ def test_every_report_query_reads_an_index_range_on_sqlite(tmp_path, rules):
     with factory() as session:
         load_month(session, NOVEMBER, WIB, now=GENERATED)
     event.remove(engine, "before_cursor_execute", capture)
-    assert len(statements) == 14
+    assert len(statements) == 16  # + the survey: surveys sent, ratings by category and section
     plans = []
     with engine.connect() as conn:
         for statement, parameters in statements:
@@ -564,9 +564,19 @@ def test_an_unfinished_month_is_not_mailed(office_app):
     assert outbox_reports(app) == []
 
 
-def test_no_report_roles_sends_nothing_and_says_so(office_app, caplog):
-    app = office_app(rules="bantul-email.toml", clock=lambda: wib(12, 1, 9))  # Bantul's SOP has no monthly report
-    with pytest.raises(NoRecipients, match=r"bantul-email.toml: key 'deadlines.report_to' is empty"):
+def rules_without_report(folder) -> str:
+    """Bantul's rules with an empty ``report_to`` (the shipped files all name the report's roles)."""
+    folder.mkdir(exist_ok=True)
+    text = (REPO / "rules" / "bantul-email.toml").read_text("utf-8")
+    assert 'report_to = ["kabid", "kadis"]' in text
+    (folder / "no-report.toml").write_text(text.replace('report_to = ["kabid", "kadis"]', "report_to = []"), "utf-8")
+    (folder / "complaint-format.toml").write_text((REPO / "rules" / "complaint-format.toml").read_text("utf-8"), "utf-8")
+    return str(folder / "no-report.toml")
+
+
+def test_no_report_roles_sends_nothing_and_says_so(office_app, caplog, tmp_path):
+    app = office_app(rules=rules_without_report(tmp_path / "rules"), clock=lambda: wib(12, 1, 9))
+    with pytest.raises(NoRecipients, match=r"no-report.toml: key 'deadlines.report_to' is empty"):
         app.monthly_report.send(NOVEMBER)
     with caplog.at_level(logging.INFO, logger="mailflow.report"):
         first, second = app.monthly_report.run_once(), app.monthly_report.run_once()
@@ -710,7 +720,7 @@ def test_report_errors_are_one_line_naming_the_fix(office_config, args, message)
 
 
 def test_report_send_without_report_roles_says_so_and_sends_nothing(tmp_path):
-    path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}")  # Bantul: no report_to
+    path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}", rules=rules_without_report(tmp_path / "rules"))
     assert mailflow("db", "upgrade", "--config", str(path)).returncode == 0
     r = at(GENERATED)("report", "--month", "2026-11", "--send", "--config", str(path))
     assert r.returncode == 2 and "key 'deadlines.report_to' is empty" in r.stderr

@@ -30,6 +30,7 @@ from mailflow.core.sop import (
     Rules,
     Standard,
     Step,
+    SurveyRules,
     parse_standard,
 )
 from mailflow.errors import RulesError
@@ -118,6 +119,11 @@ class _Deadlines(Table):
     report_to: list[Annotated[str, Expect(ROLE_KEY)]] = Field(default_factory=list, description="a list of role keys")
 
 
+class _Survey(Table):
+    enabled: bool = Field(True, description="true or false")
+    elements: bool = Field(True, description="true or false")
+
+
 class _RulesFile(Table):
     model_config = ConfigDict(extra="ignore")  # never checked: other top-level keys have always been allowed
 
@@ -132,6 +138,8 @@ class _RulesFile(Table):
     answer: _Answer = Field(default_factory=_Answer, description="a table [answer]")
     calendar: CalendarTable | None = Field(None, description="a table [calendar]")
     deadlines: _Deadlines = Field(default_factory=_Deadlines, description="a table [deadlines]")
+    # the satisfaction survey (issue #15 point 2)
+    survey: _Survey = Field(default_factory=_Survey, description="a table [survey]")
 
 
 # ---------------------------------------------------------------- loading
@@ -189,6 +197,7 @@ def load_rules(path: Path, default_timezone: str = "Asia/Jakarta") -> Rules:
         answer=answer,
         calendar=build_calendar(source, file.calendar, default_timezone),
         deadlines=DeadlineRules(d.remind_share, d.on_breach, tuple(d.report_to)),
+        survey=SurveyRules(file.survey.enabled, file.survey.elements),
     )
 
 

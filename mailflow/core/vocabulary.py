@@ -105,6 +105,9 @@ class HopKind(_Labelled):
     # The office's own mail servers (no complaint): the reason starts with "IMAP" or "SMTP".
     LOGIN_REFUSED = "login-refused", "Login ke server surel ditolak"  # a wrong or expired password (once per outage)
     UNREACHABLE = "server-unreachable", "Server surel tidak dapat dihubungi"  # refused, timed out, TLS (once per outage)
+    # the satisfaction survey (SKM, issue #15 point 2)
+    SURVEYED = "surveyed", "Survei kepuasan dikirim kepada pelapor"  # the one survey mail was queued
+    RATED = "rated", "Penilaian kepuasan dari pelapor dicatat"  # the citizen's rating was recorded (or, again: not)
 
 
 # ---------------------------------------------------------------- mail kinds
@@ -135,6 +138,9 @@ class MailKind(StrEnum):
     FLOOD_ALERT = "admin/flood-alert"
     LOGIN_FAILED = "admin/login-failed"
     SENDER_UNCLEAR = "admin/sender-unclear"
+    # the satisfaction survey (SKM, issue #15 point 2)
+    SURVEY = "citizen/survey"
+    SURVEY_THANKS = "citizen/survey-thanks"
 
     @property
     def to_citizen(self) -> bool:
@@ -155,7 +161,9 @@ class Notice(StrEnum):
 # address in 24 hours, however many senders caused them (docs/SECURITY.md:
 # no backscatter; loops with auto-responders stop too).
 AUTOMATIC_KINDS: tuple[MailKind, ...] = (MailKind.ACKNOWLEDGEMENT, MailKind.FORMAT_REJECTED, MailKind.REFUSED,
-                                         MailKind.INFO_REQUEST)
+                                         MailKind.INFO_REQUEST,
+                                         # the satisfaction survey (SKM)
+                                         MailKind.SURVEY, MailKind.SURVEY_THANKS)
 # Internal notices an attacker can cause: at most limits.notices_per_hour of
 # them to one address in an hour, the rest in one digest an hour.
 NOTICE_KINDS: tuple[MailKind, ...] = (MailKind.UNAUTHORIZED_ATTEMPT, MailKind.QUARANTINE_ALERT,

@@ -36,6 +36,7 @@ from mailflow.desk.delivery import Delivery, Outcome
 from mailflow.desk.letters import Letters, named
 from mailflow.desk.registration import Registration
 from mailflow.desk.state import apply_state, state_of
+from mailflow.desk.survey import Survey
 from mailflow.store import hoplog
 from mailflow.store.models import Complaint
 
@@ -60,6 +61,7 @@ class Replies:
         self.letters = letters
         self.rules = letters.rules
         self.registration = registration
+        self.survey = Survey(letters)  # the satisfaction survey: asked at the closing, its rating read here
         # What each action of the ladder does here (one applier per action type).
         self._appliers: dict[type, Callable[[_Applying, Any], Outcome | None]] = {
             ladder.Note: self._note,
@@ -92,6 +94,9 @@ class Replies:
             d.on(complaint)
             if not (via_token or (self.settings.security.require_authentication and d.check.passed)):
                 return self._unverified(d, complaint)
+            rated = self.survey.take(d, complaint)
+            if rated is not None:  # a rating reply to the survey: recorded, never a reopening
+                return rated
             window = timedelta(days=self.rules.answer.reopen_days)
             within = complaint.answered_at is None or d.now - complaint.answered_at <= window
             text = reply_of(d.mail).strip() or d.mail.text.strip()
@@ -280,6 +285,7 @@ class Replies:
         hoplog.record(run.d.session, HopKind.CLOSED, at=run.d.now, complaint=run.complaint, actor=run.actor,
                       from_state=run.before.step, to_state=ladder.CLOSED,
                       reason="answered and archived" if act.with_answer else "finished")
+        self.survey.ask(run.d.session, run.complaint, run.d.now, actor=run.actor)
 
     def _new_linked(self, run: _Applying, act: ladder.NewLinkedComplaint) -> Outcome:
         """A reply after the reopen window: a new complaint, from this mail alone

@@ -117,9 +117,11 @@ class MonthlyReport:
     # ------------------------------------------------------------------ figures
     def build(self, session: Session, month: Month, now: datetime, limit: int | None = None) -> Report:
         """The report of ``month`` as of ``now`` (reads only). Raises ``query.MonthNotBegun``."""
-        data = load_month(session, month, self.rules.calendar.zone, now=now,
-                          limit=self.limit if limit is None else limit, office=self.settings.office.key)
-        return build_report(data, self.rules, office=self.settings.office.name)
+        zone, office = self.rules.calendar.zone, self.settings.office.key
+        data = load_month(session, month, zone, now=now, limit=self.limit if limit is None else limit, office=office)
+        # The month before, for the column beside every headline figure (its lists are not read).
+        previous = load_month(session, month.previous(), zone, now=now, limit=0, office=office)
+        return build_report(data, self.rules, office=self.settings.office.name, previous=previous)
 
     def recipients(self) -> tuple[str, ...]:
         """The members of the ``report_to`` roles, in order, each once."""
