@@ -282,6 +282,19 @@ class Headline:
 
 
 @dataclass(frozen=True)
+class Letterhead:
+    """The office's letterhead (kop surat) and who signs the report (from the office's config)."""
+
+    name: str
+    address: str = ""
+    city: str = ""
+    logo_uri: str = ""  # the logo as a data: URI ("" for none): the page stays self-contained
+    head_title: str = "Kepala Dinas"
+    head_name: str = ""
+    head_nip: str = ""
+
+
+@dataclass(frozen=True)
 class Report:
     office: str
     sop: str
@@ -309,6 +322,7 @@ class Report:
     limit: int
     satisfaction: Satisfaction | None = None  # the SKM/IKM of the month's ratings
     previous: Headline | None = None  # the previous month's headline figures
+    letterhead: Letterhead | None = None  # the kop surat and signature block (None: the office's name only)
 
 
 def headline(report: Report) -> Headline:
