@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
@@ -197,3 +198,51 @@ def test_ikm_is_the_mean_of_element_means_times_25_with_its_grade(ratings, expec
     (25, "D")])
 def test_grade_boundaries_follow_the_regulation(index, letter):
     assert grade(index)[0] == letter
+
+
+# ------------------------------------------------------------------ the two mails, rendered
+def _survey_context(**over) -> dict:
+    from types import SimpleNamespace as NS
+
+    from mailflow.core.survey import ELEMENTS, SCALE
+
+    office = NS(name="Dinas Kependudukan dan Pencatatan Sipil Kota Palangka Raya",
+                complaint_address="aduan@dukcapil.test", timezone="Asia/Jakarta", website="")
+    complaint = NS(number="ADU/2026/000001", name="Siti Aminah")
+    ctx = dict(office=office, now=wib(11, 24, 10), complaint=complaint, reply_address="aduan+x.y@dukcapil.test",
+               original_subject="Pengaduan KTP-el", scale=SCALE, elements=[q for _, q in ELEMENTS])
+    ctx.update(over)
+    return ctx
+
+
+@pytest.mark.parametrize("elements", [True, False])
+def test_the_survey_mail_asks_for_one_number_and_optionally_the_nine_elements(elements):
+    from mailflow.core.render import Renderer
+    from support import REPO
+
+    ctx = _survey_context() if elements else _survey_context(elements=[])
+    out = Renderer([REPO / "templates"]).render("citizen/survey", **ctx)
+    assert out.subject == "[ADU/2026/000001] Survei kepuasan: mohon beri nilai layanan kami"
+    lines = out.body.splitlines()
+    assert [line.strip() for line in lines if "=" in line and line.strip()[:1].isdigit()] == [
+        "1 = tidak baik", "2 = kurang baik", "3 = baik", "4 = sangat baik"]
+    questions = [line.strip() for line in lines if re.match(r"^\s+[1-9]: ", line)]
+    assert len(questions) == (9 if elements else 0)
+    # every example the mail shows is a rating the parser reads
+    assert parse_rating("4") is not None and all(parse_rating(q[:2] + " 4") for q in questions)
+    assert out.body.endswith("\n") and "\n\n\n" not in out.body and "{{" not in out.body
+
+
+@pytest.mark.parametrize(("overall", "given", "comment", "expected"), [
+    (4, 0, False, "Nilai Anda: 4 (sangat baik)."),
+    (None, 3, True, "Unsur layanan yang Anda nilai: 3 dari 9."),
+])
+def test_the_thanks_says_what_was_recorded(overall, given, comment, expected):
+    from mailflow.core.render import Renderer
+    from support import REPO
+
+    out = Renderer([REPO / "templates"]).render(
+        "citizen/survey-thanks", **_survey_context(overall=overall, elements_given=given, comment=comment))
+    assert out.subject == "[ADU/2026/000001] Terima kasih atas penilaian Anda"
+    assert expected in out.body and ("Saran Anda juga kami catat." in out.body) == comment
+    assert "Penilaian hanya dicatat sekali" in out.body and "\n\n\n" not in out.body

@@ -30,7 +30,7 @@ CSV_COLUMNS = ("section", "key", "name", "metric", "value")
 DEFINITIONS_NOTE = "Definisi setiap angka: docs/REPORT.md (dokumentasi mailflow)."
 # The open and overdue complaints shown on the page (HTML, PDF); the CSV holds
 # every one the report read, and `mailflow queue` the current list.
-PAGE_ROWS = 15
+PAGE_ROWS = 10
 
 
 def filename(report: Report, fmt: str) -> str:
@@ -471,15 +471,18 @@ class Chart:
 CHART_WIDTH = 640
 CHART_LEFT = 8
 CHART_SPAN = 400
-ROW = 34  # a label line above each bar
+STEP_SPAN = 300  # the step chart's bars: the words "median .., P90 ..; baku .." fit right of them
+ROW = 34  # a label line above each bar (the step chart)
+CATEGORY_ROW = 18  # the category chart: the label left of its bar, one line a category
+CATEGORY_LABEL = 230  # the category chart's label column
 
 
 def category_chart(report: Report) -> Chart:
-    """Complaints per category, largest first."""
+    """Complaints per category, largest first: one line each, the name left of its bar."""
     top = max((t.count for t in report.by_category), default=0)
-    rows = tuple(Bar(t.name, number(t.count), 14 + i * ROW, _scale(t.count, top))
+    rows = tuple(Bar(t.name, number(t.count), 4 + i * CATEGORY_ROW, _scale(t.count, top))
                  for i, t in enumerate(report.by_category))
-    return Chart(CHART_WIDTH, 14 + len(rows) * ROW, CHART_LEFT, CHART_SPAN, rows)
+    return Chart(CATEGORY_LABEL + CHART_SPAN + 60, 8 + len(rows) * CATEGORY_ROW, CATEGORY_LABEL, CHART_SPAN, rows)
 
 
 def step_chart(report: Report) -> Chart:
@@ -488,20 +491,21 @@ def step_chart(report: Report) -> Chart:
     top = max([s.p90 or 0 for s in steps] + [s.standard_minutes or 0 for s in steps], default=0)
     rows = []
     for i, s in enumerate(steps):
-        p90_width = _scale(s.p90 or 0, top)
-        standard_x = CHART_LEFT + _scale(s.standard_minutes, top) if s.standard_minutes else None
+        p90_width = _scale(s.p90 or 0, top, STEP_SPAN)
+        standard_x = CHART_LEFT + _scale(s.standard_minutes, top, STEP_SPAN) if s.standard_minutes else None
         rows.append(StepBars(
-            label=s.name, y=14 + i * (ROW + 12), median=minutes(s.median), median_width=_scale(s.median or 0, top),
+            label=s.name, y=14 + i * (ROW + 12), median=minutes(s.median),
+            median_width=_scale(s.median or 0, top, STEP_SPAN),
             p90=minutes(s.p90), p90_width=p90_width, standard=standard_words(s.standard),
             standard_x=standard_x, value_x=max(CHART_LEFT + p90_width, standard_x or 0) + 8,
         ))
-    return Chart(CHART_WIDTH, 14 + len(rows) * (ROW + 12), CHART_LEFT, CHART_SPAN, tuple(rows))
+    return Chart(CHART_WIDTH, 14 + len(rows) * (ROW + 12), CHART_LEFT, STEP_SPAN, tuple(rows))
 
 
-def _scale(value: int, top: int) -> int:
+def _scale(value: int, top: int, span: int = CHART_SPAN) -> int:
     if top <= 0 or value <= 0:
         return 0
-    return max(1, round(CHART_SPAN * value / top))
+    return max(1, round(span * value / top))
 
 
 def html_context(report: Report) -> dict:
