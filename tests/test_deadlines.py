@@ -56,9 +56,9 @@ def rules_with(tmp_path: Path, on_breach: str) -> str:
     folder.mkdir()
     (folder / "complaint-format.toml").write_text((REPO / "rules" / "complaint-format.toml").read_text("utf-8"), "utf-8")
     text = (REPO / "rules" / "bantul-email.toml").read_text("utf-8")
-    assert "[deadlines]" not in text
+    assert text.count("[deadlines]\n") == 1 and "on_breach" not in text
     path = folder / "bantul-email.toml"
-    path.write_text(text + f'\n[deadlines]\non_breach = "{on_breach}"\n', "utf-8")
+    path.write_text(text.replace("[deadlines]\n", f'[deadlines]\non_breach = "{on_breach}"\n'), "utf-8")
     return str(path)
 
 

@@ -23,9 +23,11 @@ def parsed(raw: bytes) -> EmailMessage:
 
 
 def latest(stack, user: str) -> EmailMessage:
-    raws = stack.messages(user)
-    assert raws, f"{user} received nothing"
-    return parsed(raws[-1])
+    """The last mail ``user`` received, apart from the satisfaction survey that
+    follows every answer (tests/test_survey_e2e.py covers it)."""
+    found = [m for m in map(parsed, stack.messages(user)) if m["X-Mailflow-Kind"] != "citizen/survey"]
+    assert found, f"{user} received nothing"
+    return found[-1]
 
 
 def body(msg: EmailMessage) -> str:

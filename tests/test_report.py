@@ -333,7 +333,9 @@ def test_text_report_in_bahasa_indonesia(figures):
     assert "    Sesuai baku    : 4 dari 5 (80,0%)" in lines
     assert "Keseluruhan: 81,0% (17 dari 21 tahap selesai tepat waktu)" in lines
     assert "Ditolak karena format aduan tidak sesuai       : 3" in lines
-    assert "5. Aduan belum selesai per akhir bulan (Selasa, 1 Desember 2026 00.00 WIB): 5" in lines
+    assert "6. Aduan belum selesai per akhir bulan (Selasa, 1 Desember 2026 00.00 WIB): 5" in lines
+    assert "Definisi setiap angka: docs/REPORT.md (dokumentasi mailflow)." in lines  # the method is in the docs
+    assert "nearest-rank" not in out
     [row] = [line for line in lines if line.startswith("  ADU/2026/000005") and "jam" in line]
     assert "21 jam 30 menit" in row and "belum selesai" in row
     assert all(line == line.rstrip() for line in lines)
@@ -446,7 +448,9 @@ def mail_context(report, **over) -> dict:
     from types import SimpleNamespace as NS
 
     ctx = dict(office=OFFICE, now=GENERATED, report=report, period=formats.period(report),
-               as_of=formats.as_of_words(report),
+               as_of=formats.as_of_words(report), headline=formats.headline_rows(report),
+               previous_label=formats.previous_label(report),
+               ikm=formats.ikm_words(report.satisfaction.overall if report.satisfaction else None),
                recipients=NS(names=["Kepala Bidang Pemanfaatan Data dan Inovasi Pelayanan", "Kepala Dinas"]),
                attachments=[NS(filename="laporan-pengaduan-2026-11.html", mime_type="text/html"),
                             NS(filename="laporan-pengaduan-2026-11.csv", mime_type="text/csv")], again=False)
@@ -459,9 +463,12 @@ def test_the_report_mail_is_a_short_summary(figures):
     assert out.subject == "Laporan bulanan pengaduan November 2026"
     lines = out.body.splitlines()
     assert lines[0] == "Yth. Kepala Bidang Pemanfaatan Data dan Inovasi Pelayanan, Kepala Dinas,"
-    assert "Aduan diterima                : 8" in lines
-    assert "Tahap selesai tepat waktu     : 81,0% (17 dari 21)" in lines
-    assert "Melewati batas waktu          : 2" in lines
+    [received] = [line for line in lines if line.startswith("Aduan diterima ")]
+    assert received.split() == ["Aduan", "diterima", "8", "-"]  # November beside October (no data here)
+    assert any(line.startswith("Tahap selesai sesuai baku waktu") and line.split()[-5:] == ["81,0%", "(17", "dari", "21)", "-"]
+               for line in lines)
+    assert any(line.startswith("Melewati batas waktu (akhir bulan)") and line.split()[-2:] == ["2", "-"]
+               for line in lines)
     assert "Jenis layanan terbanyak: KTP-el (4), Kartu Keluarga (2), Akta Kelahiran (1)." in lines
     assert any(line.startswith("- laporan-pengaduan-2026-11.html: ") for line in lines)
     assert out.body.endswith("\n") and "\n\n\n" not in out.body and all(x == x.rstrip() or x == "-- " for x in lines)
@@ -494,7 +501,7 @@ def test_every_report_query_reads_an_index_range_on_sqlite(tmp_path, rules):
     with factory() as session:
         load_month(session, NOVEMBER, WIB, now=GENERATED)
     event.remove(engine, "before_cursor_execute", capture)
-    assert len(statements) == 14
+    assert len(statements) == 16  # + the survey: surveys sent, ratings by category and section
     plans = []
     with engine.connect() as conn:
         for statement, parameters in statements:
@@ -564,9 +571,19 @@ def test_an_unfinished_month_is_not_mailed(office_app):
     assert outbox_reports(app) == []
 
 
-def test_no_report_roles_sends_nothing_and_says_so(office_app, caplog):
-    app = office_app(rules="bantul-email.toml", clock=lambda: wib(12, 1, 9))  # Bantul's SOP has no monthly report
-    with pytest.raises(NoRecipients, match=r"bantul-email.toml: key 'deadlines.report_to' is empty"):
+def rules_without_report(folder) -> str:
+    """Bantul's rules with an empty ``report_to`` (the shipped files all name the report's roles)."""
+    folder.mkdir(exist_ok=True)
+    text = (REPO / "rules" / "bantul-email.toml").read_text("utf-8")
+    assert 'report_to = ["kabid", "kadis"]' in text
+    (folder / "no-report.toml").write_text(text.replace('report_to = ["kabid", "kadis"]', "report_to = []"), "utf-8")
+    (folder / "complaint-format.toml").write_text((REPO / "rules" / "complaint-format.toml").read_text("utf-8"), "utf-8")
+    return str(folder / "no-report.toml")
+
+
+def test_no_report_roles_sends_nothing_and_says_so(office_app, caplog, tmp_path):
+    app = office_app(rules=rules_without_report(tmp_path / "rules"), clock=lambda: wib(12, 1, 9))
+    with pytest.raises(NoRecipients, match=r"no-report.toml: key 'deadlines.report_to' is empty"):
         app.monthly_report.send(NOVEMBER)
     with caplog.at_level(logging.INFO, logger="mailflow.report"):
         first, second = app.monthly_report.run_once(), app.monthly_report.run_once()
@@ -710,7 +727,7 @@ def test_report_errors_are_one_line_naming_the_fix(office_config, args, message)
 
 
 def test_report_send_without_report_roles_says_so_and_sends_nothing(tmp_path):
-    path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}")  # Bantul: no report_to
+    path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}", rules=rules_without_report(tmp_path / "rules"))
     assert mailflow("db", "upgrade", "--config", str(path)).returncode == 0
     r = at(GENERATED)("report", "--month", "2026-11", "--send", "--config", str(path))
     assert r.returncode == 2 and "key 'deadlines.report_to' is empty" in r.stderr

@@ -107,9 +107,13 @@ def test_the_first_working_day_of_december_mails_the_november_report_once(make_d
     assert str(to_kabid["Reply-To"]) == "admin@dukcapil.test" and to_kabid["Auto-Submitted"] == "auto-generated"
     text = to_kabid.get_body(("plain",)).get_content()
     assert text.startswith("Yth. Kepala Bidang Pemanfaatan Data dan Inovasi Pelayanan, Kepala Dinas,")
-    assert "Aduan diterima                : 2" in text
+    [received] = [line for line in text.splitlines() if line.startswith("Aduan diterima ")]
+    assert received.split() == ["Aduan", "diterima", "2", "0"]  # November beside October
     files = {p.get_filename(): p for p in to_kabid.iter_attachments()}
-    assert set(files) == {"laporan-pengaduan-2026-11.html", "laporan-pengaduan-2026-11.csv"}
+    assert set(files) == {"laporan-pengaduan-2026-11.html", "laporan-pengaduan-2026-11.pdf",
+                          "laporan-pengaduan-2026-11.csv"}
+    pdf = files["laporan-pengaduan-2026-11.pdf"]
+    assert pdf.get_content_type() == "application/pdf" and pdf.get_payload(decode=True).startswith(b"%PDF-")
     page = files["laporan-pengaduan-2026-11.html"].get_payload(decode=True).decode("utf-8")
     assert page.startswith("<!DOCTYPE html>") and "Laporan Bulanan Pengaduan: November 2026" in page
 

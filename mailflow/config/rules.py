@@ -32,6 +32,7 @@ from mailflow.core.sop import (
     Rules,
     Standard,
     Step,
+    SurveyRules,
     parse_standard,
 )
 from mailflow.errors import RulesError
@@ -134,6 +135,11 @@ class _Privacy(Table):
     staff_nik: Literal["full", "masked"] = Field("full", description='"full" or "masked"')
 
 
+class _Survey(Table):
+    enabled: bool = Field(True, description="true or false")
+    elements: bool = Field(True, description="true or false")
+
+
 class _RulesFile(Table):
     model_config = ConfigDict(extra="ignore")  # never checked: other top-level keys have always been allowed
 
@@ -149,6 +155,8 @@ class _RulesFile(Table):
     calendar: CalendarTable | None = Field(None, description="a table [calendar]")
     deadlines: _Deadlines = Field(default_factory=_Deadlines, description="a table [deadlines]")
     privacy: _Privacy = Field(default_factory=_Privacy, description="a table [privacy]")  # privacy (issue 14)
+    # the satisfaction survey (issue #15 point 2)
+    survey: _Survey = Field(default_factory=_Survey, description="a table [survey]")
 
 
 # ---------------------------------------------------------------- loading
@@ -215,6 +223,7 @@ def load_rules(path: Path, default_timezone: str = "Asia/Jakarta") -> Rules:
         deadlines=DeadlineRules(d.remind_share, d.on_breach, tuple(d.report_to)),
         privacy=PrivacyRules(p.raw_mail_days, p.personal_data_days, p.hop_log_days, p.complaint_record_days,
                              p.staff_nik),
+        survey=SurveyRules(file.survey.enabled, file.survey.elements),
     )
 
 

@@ -77,6 +77,13 @@ class OfficeConfig:
     check_authentication_results: bool = True
     # The office's key: what its rows are stored under and --office names it by.
     key: str = "default"
+    # The monthly report's letterhead and signature block (issue #15 point 5).
+    address: str = ""
+    city: str = ""
+    logo: Path | None = None
+    head_title: str = "Kepala Dinas"
+    head_name: str = ""
+    head_nip: str = ""
 
     @property
     def domain(self) -> str:
@@ -304,6 +311,13 @@ class _Office(_Table):
     website: str = Field("", description="a URL")
     templates: str | None = Field(None, description="a folder of template overrides")
     check_authentication_results: bool = Field(True, description=_TRUE_FALSE)
+    # the monthly report's letterhead (kop surat) and signature block (issue #15 point 5)
+    address: str = Field("", description="the office's postal address, one line")
+    city: str = Field("", description="the town the report is signed in, e.g. Bantul")
+    logo: str | None = Field(None, description="a PNG, JPEG or SVG file, relative to this file")
+    head_title: str = Field("Kepala Dinas", description="the title of who signs the report")
+    head_name: str = Field("", description="the name of who signs the report")
+    head_nip: str = Field("", description="their NIP (Nomor Induk Pegawai)")
 
 
 class _Server(_Table):
@@ -608,6 +622,7 @@ def _office_settings(source: Source, path: Path, env: dict[str, str], url: str, 
         "complaint_address": o.complaint_address.lower(),
         "alert_address": o.alert_address.lower(),
         "templates": _resolve(base, o.templates) if o.templates else None,
+        "logo": _resolve(base, o.logo) if o.logo else None,
     })
 
     if i.poll_interval < 1 and not env.get("MAILFLOW_ALLOW_FAST_POLL"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mailflow.core.survey import N_ELEMENTS
 from mailflow.core.vocabulary import STATUS_REQUEST_WORDS, WORD_ALIASES
 
 _COMMAND = re.compile(r"^\s*[#＃]\s?([A-Za-z]+)\b[:.,]?[ \t]*", re.UNICODE)
@@ -67,3 +68,47 @@ def status_request(text: str, number: re.Pattern[str] | None = None) -> str | No
     if found is not None and found.group(0) == rest:
         return rest
     return None
+
+
+# ---------------------------------------------------------------- the citizen's rating (survey)
+# The citizen's answer to the satisfaction survey (core/survey.py): a single
+# number 1-4 on the first line (optionally after "nilai", "#nilai", "skm",
+# "survei", with words after it such as "sangat baik", never another digit),
+# and/or element lines "1: 4" .. "9: 3" ("U1 = 4", "unsur 2. 3" too).
+_RATING_WORDS = r"(?:[#＃]\s?)?(?:nilai|skor|skm|survei|survey|penilaian|rating)\b\s*[:=]?\s*"
+# After the number: nothing, a scale word ("sangat baik"), or a separator and words without digits.
+_AFTER = r"(?:\s+(?:sangat\s+|kurang\s+|tidak\s+)?(?:baik|puas|bagus)\b[^0-9]*|\s*[-–:(,.=!][^0-9]*)?"
+_OVERALL = re.compile(rf"^(?:{_RATING_WORDS})?([1-4])(?:\s*/\s*4)?{_AFTER}$", re.I)
+_ELEMENT = re.compile(r"^(?:u|unsur)?\s*([1-9])\s*[:=.)\-]\s*([1-4])(?![0-9])[^0-9]*$", re.I)
+
+
+def parse_rating(reply: str) -> tuple[int | None, tuple[int | None, ...], str] | None:
+    """The survey answer at the start of ``reply`` (already cut by reply_text):
+    (overall 1-4 or None, the nine elements (None where not given), the rest
+    of the reply as the citizen's comment), or None when the reply does not
+    start with a rating (then it is an ordinary mail from the citizen).
+
+    The rating lines come first; the first line that is neither ends them and
+    it and everything after are the comment. An element written twice counts
+    by its last line."""
+    lines = reply.replace("\r\n", "\n").strip().split("\n")
+    overall: int | None = None
+    elements: list[int | None] = [None] * N_ELEMENTS
+    rated = 0
+    for index, raw in enumerate(lines):
+        line = raw.strip()
+        if not line:
+            continue
+        element = _ELEMENT.match(line)
+        if element and int(element.group(1)) <= N_ELEMENTS:
+            elements[int(element.group(1)) - 1] = int(element.group(2))
+        elif (whole := _OVERALL.match(line)) and overall is None and not any(elements):
+            overall = int(whole.group(1))
+        else:
+            if rated == 0:
+                return None
+            return overall, tuple(elements), "\n".join(lines[index:]).strip()
+        rated += 1
+    if rated == 0:
+        return None
+    return overall, tuple(elements), ""

@@ -107,6 +107,14 @@ class PrivacyRules:
 
 
 @dataclass(frozen=True)
+class SurveyRules:
+    """The satisfaction survey (SKM, core/survey.py): asked after the answer or the closing."""
+
+    enabled: bool = True  # one survey mail per complaint, after it is answered or closed
+    elements: bool = True  # the mail also lists the nine SKM elements as optional short questions
+
+
+@dataclass(frozen=True)
 class Rules:
     path: Path
     office: str
@@ -120,6 +128,7 @@ class Rules:
     calendar: OfficeCalendar = field(default_factory=OfficeCalendar.default)
     deadlines: DeadlineRules = DeadlineRules()
     privacy: PrivacyRules = PrivacyRules()  # privacy (issue 14): retention, staff NIK
+    survey: SurveyRules = SurveyRules()  # the satisfaction survey (issue #15 point 2)
 
     def next_staff_step(self, step_key: str) -> Step | None:
         """The next step in SOP order held by staff (where a breach escalates to)."""

@@ -111,6 +111,9 @@ class HopKind(_Labelled):
     # Status by mail, #bantuan, #riwayat (issue 15 points 1 and 6): a mail that only asked and was
     # answered by mail; nothing on the complaint changed.
     INFORMED = "informed", "Permintaan informasi dijawab (status / bantuan / riwayat)"
+    # the satisfaction survey (SKM, issue #15 point 2)
+    SURVEYED = "surveyed", "Survei kepuasan dikirim kepada pelapor"  # the one survey mail was queued
+    RATED = "rated", "Penilaian kepuasan dari pelapor dicatat"  # the citizen's rating was recorded (or, again: not)
 
 
 # ---------------------------------------------------------------- mail kinds
@@ -146,6 +149,9 @@ class MailKind(StrEnum):
     STATUS_UNKNOWN = "citizen/status-unknown"  # a status request no complaint of that sender matches
     HELP = "staff/help"  # #bantuan: the commands of the complaint's step, with an example
     HISTORY = "staff/history"  # #riwayat: the complaint's history in short, personal data masked
+    # the satisfaction survey (SKM, issue #15 point 2)
+    SURVEY = "citizen/survey"
+    SURVEY_THANKS = "citizen/survey-thanks"
 
     @property
     def to_citizen(self) -> bool:
@@ -168,7 +174,9 @@ class Notice(StrEnum):
 AUTOMATIC_KINDS: tuple[MailKind, ...] = (MailKind.ACKNOWLEDGEMENT, MailKind.FORMAT_REJECTED, MailKind.REFUSED,
                                          MailKind.INFO_REQUEST,
                                          # status by mail (issue 15 point 1)
-                                         MailKind.STATUS, MailKind.STATUS_UNKNOWN)
+                                         MailKind.STATUS, MailKind.STATUS_UNKNOWN,
+                                         # the satisfaction survey (SKM)
+                                         MailKind.SURVEY, MailKind.SURVEY_THANKS)
 # Internal notices an attacker can cause: at most limits.notices_per_hour of
 # them to one address in an hour, the rest in one digest an hour.
 NOTICE_KINDS: tuple[MailKind, ...] = (MailKind.UNAUTHORIZED_ATTEMPT, MailKind.QUARANTINE_ALERT,

@@ -38,6 +38,7 @@ from mailflow.desk.letters import Letters, named
 from mailflow.desk.registration import Registration
 from mailflow.desk.state import apply_state, state_of
 from mailflow.desk.status import StatusDesk
+from mailflow.desk.survey import Survey
 from mailflow.store import hoplog
 from mailflow.store.models import Complaint
 
@@ -67,6 +68,7 @@ class Replies:
         self.rules = letters.rules
         self.registration = registration
         self.status = status
+        self.survey = Survey(letters)  # the satisfaction survey: asked at the closing, its rating read here
         # What each action of the ladder does here (one applier per action type).
         self._appliers: dict[type, Callable[[_Applying, Any], Outcome | None]] = {
             ladder.Note: self._note,
@@ -103,6 +105,9 @@ class Replies:
                 return self.status.answer(d, complaint, via_token)
             if not (via_token or (self.settings.security.require_authentication and d.check.passed)):
                 return self._unverified(d, complaint)
+            rated = self.survey.take(d, complaint)
+            if rated is not None:  # a rating reply to the survey: recorded, never a reopening
+                return rated
             window = timedelta(days=self.rules.answer.reopen_days)
             # The window runs from the answer, or from the close when nothing was answered (Bima's
             # @close with reopen_days = 0: a later mail is a new, linked proposal, not a reopen).
@@ -303,6 +308,7 @@ class Replies:
         hoplog.record(run.d.session, HopKind.CLOSED, at=run.d.now, complaint=run.complaint, actor=run.actor,
                       from_state=run.before.step, to_state=ladder.CLOSED,
                       reason="answered and archived" if act.with_answer else "finished")
+        self.survey.ask(run.d.session, run.complaint, run.d.now, actor=run.actor)
 
     def _send_help(self, run: _Applying, act: ladder.SendHelp) -> None:
         """#bantuan: the commands of the complaint's step, with examples, to the asker (threaded)."""

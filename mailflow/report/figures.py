@@ -22,6 +22,7 @@ from datetime import date, datetime, time, tzinfo
 from mailflow.core.calendar import OfficeCalendar
 from mailflow.core.render import MONTHS
 from mailflow.core.sop import APPROVAL, CITIZEN, SECTION_ROLE, Rules
+from mailflow.core.survey import ElementSums, grade, ikm
 from mailflow.core.vocabulary import STATUS_WORDS, Status
 
 CHANNEL_WORDS = {"email": "Surel", "whatsapp": "WhatsApp", "lapor": "LAPOR!", "tatap-muka": "Tatap muka"}
@@ -140,6 +141,18 @@ class OverdueVisit:
 
 
 @dataclass(frozen=True)
+class RatingCount:
+    """The month's survey ratings of complaints of one category and section:
+    how many, and per element (U1..U9) the sum of the scores and how many scored it."""
+
+    category: str
+    section: str
+    responses: int
+    sums: tuple[int, ...]
+    counts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class MonthData:
     """One month as read from the database (see report.query.load_month)."""
 
@@ -160,6 +173,9 @@ class MonthData:
     overdue_total: int
     overdue_items: tuple[OverdueVisit, ...]  # longest overdue first, at most ``limit``
     limit: int
+    # the satisfaction survey (SKM): surveys sent in the month, and the month's ratings
+    asked: int = 0
+    ratings: tuple[RatingCount, ...] = ()
 
 
 # ---------------------------------------------------------------------- the figures
@@ -224,6 +240,61 @@ class OverdueItem:
 
 
 @dataclass(frozen=True)
+class SatisfactionFigure:
+    """The IKM of a group of ratings (core/survey.py): 25-100 and its grade."""
+
+    key: str
+    name: str
+    responses: int
+    ikm: float | None  # None without a rating
+    grade: str  # "A".."D", "" without a rating
+    grade_words: str  # "Sangat Baik" .. "Tidak Baik"
+    means: tuple[float | None, ...]  # each element's mean score (NRR), U1..U9
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    asked: int  # survey mails sent in the month
+    overall: SatisfactionFigure
+    by_category: tuple[SatisfactionFigure, ...]
+    by_section: tuple[SatisfactionFigure, ...]
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A month's headline figures, for the column beside the next month's."""
+
+    month: Month
+    received: int
+    closed: int
+    visits: int
+    within: int
+    open_total: int
+    overdue_total: int
+    rejected: int
+    ignored: int
+    ikm: float | None
+    responses: int
+
+    @property
+    def share(self) -> float | None:
+        return self.within / self.visits if self.visits else None
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    """The office's letterhead (kop surat) and who signs the report (from the office's config)."""
+
+    name: str
+    address: str = ""
+    city: str = ""
+    logo_uri: str = ""  # the logo as a data: URI ("" for none): the page stays self-contained
+    head_title: str = "Kepala Dinas"
+    head_name: str = ""
+    head_nip: str = ""
+
+
+@dataclass(frozen=True)
 class Report:
     office: str
     sop: str
@@ -249,6 +320,28 @@ class Report:
     overdue_total: int
     overdue_items: tuple[OverdueItem, ...]
     limit: int
+    satisfaction: Satisfaction | None = None  # the SKM/IKM of the month's ratings
+    previous: Headline | None = None  # the previous month's headline figures
+    letterhead: Letterhead | None = None  # the kop surat and signature block (None: the office's name only)
+
+
+def headline(report: Report) -> Headline:
+    s = report.satisfaction
+    return Headline(
+        month=report.month, received=report.received, closed=report.closed, visits=report.compliance.count,
+        within=report.compliance.within, open_total=report.open_total, overdue_total=report.overdue_total,
+        rejected=report.rejected, ignored=report.ignored, ikm=s.overall.ikm if s else None,
+        responses=s.overall.responses if s else 0)
+
+
+def satisfaction_figure(key: str, name: str, rows: Iterable[RatingCount]) -> SatisfactionFigure:
+    rows = list(rows)
+    sums = ElementSums.zero()
+    for r in rows:
+        sums = sums + ElementSums(r.sums, r.counts)
+    index = ikm(sums)
+    letter, words = grade(index) or ("", "")
+    return SatisfactionFigure(key, name, sum(r.responses for r in rows), index, letter, words, sums.means())
 
 
 def nearest_rank(histogram: Iterable[tuple[int, int]], percent: int) -> int | None:
@@ -293,13 +386,17 @@ def _step_name(rules: Rules, key: str | None) -> str:
         return key
 
 
-def build_report(data: MonthData, rules: Rules, *, office: str) -> Report:
+def build_report(data: MonthData, rules: Rules, *, office: str, previous: MonthData | None = None) -> Report:
     """The report's figures from ``data``, named as ``rules`` name things.
 
     Steps are listed in SOP order (every staff step, with or without visits),
     then the approval step and any step the rules no longer have, if they had
     visits. Tallies are ordered by count, largest first. The working minutes
-    an overdue complaint is late are counted on ``rules.calendar``.
+    an overdue complaint is late are counted on ``rules.calendar``. A step
+    with a standard in minutes is within it when its working minutes are at
+    most the standard (counted from the durations, so a visit of exactly the
+    standard counts whatever its seconds). ``previous``: the month before, for
+    the headline column beside this month's.
     """
     calendar: OfficeCalendar = rules.calendar
     categories = {c.key: c.name for c in rules.format.categories}
@@ -344,10 +441,12 @@ def build_report(data: MonthData, rules: Rules, *, office: str) -> Report:
             standard_text, standard_minutes = str(standard), (standard.minutes or None)
         except KeyError:
             name, holder, standard_text, standard_minutes = key, "-", "-", None
+        ok = (sum(n for m, n in hist if m <= standard_minutes) if standard_minutes
+              else within.get(key, 0))
         steps.append(StepFigure(
             key=key, name=name, holder=holder, standard=standard_text, standard_minutes=standard_minutes,
             count=sum(n for _, n in hist), median=nearest_rank(hist, 50), p90=nearest_rank(hist, 90),
-            within=within.get(key, 0), running=running.get(key, 0),
+            within=ok, running=running.get(key, 0),
         ))
 
     section_order = list(rules.section_names)
@@ -369,6 +468,20 @@ def build_report(data: MonthData, rules: Rules, *, office: str) -> Report:
         late_minutes=calendar.working_minutes_between(v.due_at, data.as_of), done_at=v.ended_at,
     ) for v in data.overdue_items)
 
+    by_cat: dict[str, list[RatingCount]] = {}
+    by_sec: dict[str, list[RatingCount]] = {}
+    for r in data.ratings:
+        by_cat.setdefault(r.category, []).append(r)
+        by_sec.setdefault(r.section, []).append(r)
+    satisfaction = Satisfaction(
+        asked=data.asked, overall=satisfaction_figure("all", "Keseluruhan", data.ratings),
+        by_category=tuple(sorted((satisfaction_figure(k, category_name(k), rows) for k, rows in by_cat.items()),
+                                 key=lambda f: (-f.responses, f.name))),
+        by_section=tuple(sorted((satisfaction_figure(k, section_name(k), rows) for k, rows in by_sec.items()),
+                                key=lambda f: (section_order.index(f.key) if f.key in section_order
+                                               else len(section_order), f.key))))
+    before = headline(build_report(previous, rules, office=office)) if previous is not None else None
+
     return Report(
         office=office, sop=rules.sop, timezone=calendar.zone.key, month=data.month,
         start=data.start, end=data.end, as_of=data.as_of, as_of_month_end=data.as_of >= data.end,
@@ -380,4 +493,5 @@ def build_report(data: MonthData, rules: Rules, *, office: str) -> Report:
         rejected=data.rejected, ignored=data.ignored,
         open_total=data.open_total, open_items=open_items,
         overdue_total=data.overdue_total, overdue_items=overdue_items, limit=data.limit,
+        satisfaction=satisfaction, previous=before,
     )

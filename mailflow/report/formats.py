@@ -13,21 +13,24 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from mailflow.core.render import PageRenderer, duration, localtime, number, percent, zone_label
-from mailflow.report.figures import Report
+from mailflow.core.render import MONTHS, PageRenderer, duration, localtime, number, percent, zone_label
+from mailflow.core.survey import grade
+from mailflow.report.figures import Headline, Report, SatisfactionFigure
 
 FORMATS = ("text", "html", "csv", "json")
 HTML_TEMPLATE = "report/monthly"
 CSV_COLUMNS = ("section", "key", "name", "metric", "value")
-PERCENTILE_NOTE = ("Median dan P90 memakai metode nearest-rank: nilai ke-⌈p/100 × N⌉ dari N durasi yang "
-                   "diurutkan naik (median = P50; untuk N genap, nilai tengah yang lebih kecil).")
-VISITS_NOTE = ("Tahap yang dihitung: setiap kali sebuah aduan berada di satu tahap staf, yang dimulai dalam "
-               "bulan ini dan sudah selesai saat laporan dibuat; durasi dalam menit jam kerja.")
+# How the figures are defined is in docs/REPORT.md (the reader of the page does
+# not need the method); the page and the text say where.
+DEFINITIONS_NOTE = "Definisi setiap angka: docs/REPORT.md (dokumentasi mailflow)."
+# The open and overdue complaints shown on the page (HTML, PDF); the CSV holds
+# every one the report read, and `mailflow queue` the current list.
+PAGE_ROWS = 10
 
 
 def filename(report: Report, fmt: str) -> str:
@@ -69,8 +72,70 @@ def minutes(value: int | None) -> str:
     return "-" if value is None else duration(value)
 
 
-def standard_words(standard: str, standard_minutes: int | None) -> str:
-    return f"{standard} (jam kerja)" if standard_minutes else standard
+def standard_words(standard: str) -> str:
+    """``baku 30 menit``, ``baku 1 hari kerja``; ``-`` for none (a step the rules no longer have)."""
+    return "-" if standard in ("", "-") else f"baku {standard}"
+
+
+def decimal(value: float | None) -> str:
+    """``91,67``; ``-`` for none."""
+    return "-" if value is None else f"{value:.2f}".replace(".", ",")
+
+
+def ikm_words(figure: SatisfactionFigure | None) -> str:
+    """``91,67 (A, Sangat Baik; 12 responden)``, or ``- (belum ada penilaian)``."""
+    if figure is None or figure.ikm is None:
+        return "- (belum ada penilaian)"
+    return f"{decimal(figure.ikm)} ({figure.grade}, {figure.grade_words}; {number(figure.responses)} responden)"
+
+
+@dataclass(frozen=True)
+class HeadlineRow:
+    """One headline figure: this month beside the previous one."""
+
+    key: str
+    label: str
+    now: str
+    before: str
+
+
+def headline_rows(report: Report) -> list[HeadlineRow]:
+    """Every headline figure of ``report`` with the previous month's beside it."""
+    b: Headline | None = report.previous
+    sat = report.satisfaction
+    overall = sat.overall if sat else None
+
+    def share(within: int, count: int) -> str:
+        return f"{percent(within / count if count else None)} ({number(within)} dari {number(count)})"
+
+    def ikm_now() -> str:
+        if overall is None or overall.ikm is None:
+            return "-"
+        return f"{decimal(overall.ikm)} ({overall.grade})"
+
+    def ikm_then(h: Headline) -> str:
+        found = grade(h.ikm)
+        return "-" if h.ikm is None or found is None else f"{decimal(h.ikm)} ({found[0]})"
+
+    rows: list[tuple[str, str, str, Callable[[Headline], str]]] = [
+        ("received", "Aduan diterima", number(report.received), lambda h: number(h.received)),
+        ("closed", "Aduan selesai dalam bulan", number(report.closed), lambda h: number(h.closed)),
+        ("within_standard", "Tahap selesai sesuai baku waktu",
+         share(report.compliance.within, report.compliance.count), lambda h: share(h.within, h.visits)),
+        ("open", "Aduan belum selesai (akhir bulan)", number(report.open_total), lambda h: number(h.open_total)),
+        ("overdue", "Melewati batas waktu (akhir bulan)", number(report.overdue_total),
+         lambda h: number(h.overdue_total)),
+        ("ikm", "Indeks Kepuasan Masyarakat (IKM)", ikm_now(), ikm_then),
+        ("responses", "Responden survei kepuasan", number(overall.responses if overall else 0),
+         lambda h: number(h.responses)),
+        ("rejected", "Surel ditolak (format)", number(report.rejected), lambda h: number(h.rejected)),
+        ("ignored", "Surel diabaikan", number(report.ignored), lambda h: number(h.ignored)),
+    ]
+    return [HeadlineRow(key, label, now, "-" if b is None else then(b)) for key, label, now, then in rows]
+
+
+def previous_label(report: Report) -> str:
+    return report.month.previous().label
 
 
 # ---------------------------------------------------------------------- text
@@ -103,6 +168,10 @@ def to_text(report: Report) -> str:
     out += [f"Periode      : {period(report)} ({_zone_label(report)})",
             f"Dibuat       : {localtime(report.generated_at, report.timezone)}"]
 
+    out += _heading("Ringkasan")
+    out += _table(["Angka", report.month.label, previous_label(report)],
+                  [[h.label, h.now, h.before] for h in headline_rows(report)], right=(1, 2))
+
     out += _heading("1. Aduan diterima")
     out += [f"Aduan terdaftar dalam bulan ini : {number(report.received)}",
             f"Aduan selesai dalam bulan ini   : {number(report.closed)}"]
@@ -119,7 +188,7 @@ def to_text(report: Report) -> str:
     for i, s in enumerate(report.steps, 1):
         out += ["", f"2.{i} {s.name}",
                 f"    Pemegang       : {s.holder}",
-                f"    Baku waktu     : {standard_words(s.standard, s.standard_minutes)}"]
+                f"    Baku waktu     : {s.standard}" + (" (jam kerja)" if s.standard_minutes else "")]
         if s.count:
             out += [f"    Selesai        : {number(s.count)} kali; median {minutes(s.median)}, P90 {minutes(s.p90)}",
                     f"    Sesuai baku    : {number(s.within)} dari {number(s.count)} ({percent(s.share)})"]
@@ -140,11 +209,14 @@ def to_text(report: Report) -> str:
                       [[s.name, number(s.count), number(s.within), percent(s.share)] for s in report.compliance_by_section],
                       right=(1, 2, 3))
 
-    out += _heading("4. Surel yang tidak didaftarkan")
+    out += _heading("4. Survei kepuasan masyarakat (IKM)")
+    out += _satisfaction_text(report)
+
+    out += _heading("5. Surel yang tidak didaftarkan")
     out += [f"Ditolak karena format aduan tidak sesuai       : {number(report.rejected)}",
             f"Diabaikan (balasan otomatis, pantulan, duplikat): {number(report.ignored)}"]
 
-    out += _heading(f"5. Aduan belum selesai per {as_of_words(report)}: {number(report.open_total)}")
+    out += _heading(f"6. Aduan belum selesai per {as_of_words(report)}: {number(report.open_total)}")
     if report.open_items:
         out += _table(["Nomor", "Diterima", "Jenis layanan", "Status kini", "Tahap kini"],
                       [[o.number, short_time(o.received_at, report), o.category_name, o.status,
@@ -154,7 +226,7 @@ def to_text(report: Report) -> str:
     else:
         out.append("  (tidak ada)")
 
-    out += _heading(f"6. Aduan melewati batas waktu per {as_of_words(report)}: {number(report.overdue_total)}")
+    out += _heading(f"7. Aduan melewati batas waktu per {as_of_words(report)}: {number(report.overdue_total)}")
     if report.overdue_items:
         out += _table(["Nomor", "Tahap", "Pemegang", "Batas waktu", "Terlambat", "Kemudian"],
                       [[v.number, v.step_name, v.holder, short_time(v.due_at, report),
@@ -165,11 +237,24 @@ def to_text(report: Report) -> str:
     else:
         out.append("  (tidak ada)")
 
-    out += _heading("Keterangan")
-    out += [f"- {VISITS_NOTE}", f"- {PERCENTILE_NOTE}",
-            "- Tepat waktu: tahap selesai paling lambat pada batas waktunya (baku waktu dalam jam kerja kantor).",
-            "- Definisi lengkap: docs/REPORT.md."]
+    out += ["", DEFINITIONS_NOTE]
     return "\n".join(out) + "\n"
+
+
+def _satisfaction_text(report: Report) -> list[str]:
+    sat = report.satisfaction
+    if sat is None:
+        return ["(tidak ada data survei)"]
+    out = [f"IKM keseluruhan : {ikm_words(sat.overall)}",
+           f"Survei dikirim  : {number(sat.asked)} dalam bulan ini"]
+    for title, figures, header in (("Menurut jenis layanan", sat.by_category, "Jenis layanan"),
+                                   ("Menurut seksi", sat.by_section, "Seksi")):
+        if figures:
+            out += ["", title]
+            out += _table([header, "Responden", "IKM", "Mutu"],
+                          [[f.name, number(f.responses), decimal(f.ikm), f"{f.grade} {f.grade_words}".strip()]
+                           for f in figures], right=(1, 2))
+    return out
 
 
 def _zone_label(report: Report) -> str:
@@ -207,6 +292,24 @@ def csv_rows(report: Report) -> Iterator[tuple[str, str, str, str, object]]:
             yield section, c.key, c.name, "visits", c.count
             yield section, c.key, c.name, "within_standard", c.within
             yield section, c.key, c.name, "percent_within_standard", _pct(c.share)
+    sat = report.satisfaction
+    if sat is not None:
+        yield "satisfaction", "all", "Survei dikirim", "asked", sat.asked
+        for part, figures in (("satisfaction", (sat.overall,)), ("satisfaction_category", sat.by_category),
+                              ("satisfaction_section", sat.by_section)):
+            for f in figures:
+                yield part, f.key, f.name, "responses", f.responses
+                yield part, f.key, f.name, "ikm", "" if f.ikm is None else f.ikm
+                yield part, f.key, f.name, "grade", f.grade
+    if report.previous is not None:
+        b = report.previous
+        before: tuple[tuple[str, object], ...] = (
+            ("received", b.received), ("closed", b.closed), ("visits", b.visits), ("within_standard", b.within),
+            ("percent_within_standard", _pct(b.share)), ("open", b.open_total), ("overdue", b.overdue_total),
+            ("rejected", b.rejected), ("ignored", b.ignored), ("ikm", "" if b.ikm is None else b.ikm),
+            ("responses", b.responses))
+        for metric, figure_then in before:
+            yield "previous", b.month.key, b.month.label, metric, figure_then
     yield "mail", "rejected", "Ditolak karena format aduan tidak sesuai", "count", report.rejected
     yield "mail", "ignored", "Diabaikan (balasan otomatis, pantulan, duplikat)", "count", report.ignored
     yield "open", "all", "Aduan belum selesai", "count", report.open_total
@@ -293,9 +396,39 @@ def to_dict(report: Report) -> dict:
             {"number": v.number, "category": v.category_name, "section": v.section_name, "step": v.step_name,
              "holder": v.holder, "due_at": when(v.due_at), "late_minutes": v.late_minutes, "done_at": when(v.done_at)}
             for v in report.overdue_items]},
+        "satisfaction": _satisfaction_dict(report),
+        "previous": _previous_dict(report),
         "definitions": {"percentile": "nearest-rank", "durations": "working minutes of the office calendar",
-                        "visits_counted": "closed step visits whose started_at is in the month"},
+                        "visits_counted": "closed step visits whose started_at is in the month",
+                        "ikm": "Permenpan RB 14/2017: mean of the nine elements' mean scores (1-4) x 25",
+                        "within_standard": "working minutes <= the standard (standards in minutes); "
+                                           "done by the due time (standards in working days)"},
     }
+
+
+def _satisfaction_dict(report: Report) -> dict | None:
+    sat = report.satisfaction
+    if sat is None:
+        return None
+
+    def figure(f: SatisfactionFigure) -> dict:
+        return {"key": f.key, "name": f.name, "responses": f.responses, "ikm": f.ikm, "grade": f.grade or None,
+                "grade_name": f.grade_words or None,
+                "element_means": [None if m is None else round(m, 4) for m in f.means]}
+
+    return {"asked": sat.asked, "overall": figure(sat.overall),
+            "by_category": [figure(f) for f in sat.by_category], "by_section": [figure(f) for f in sat.by_section]}
+
+
+def _previous_dict(report: Report) -> dict | None:
+    b = report.previous
+    if b is None:
+        return None
+    return {"month": b.month.key, "month_name": b.month.label, "received": b.received, "closed_in_month": b.closed,
+            "visits": b.visits, "within_standard": b.within,
+            "share_within_standard": None if b.share is None else round(b.share, 4),
+            "open": b.open_total, "overdue": b.overdue_total, "rejected": b.rejected, "ignored": b.ignored,
+            "ikm": b.ikm, "responses": b.responses}
 
 
 def to_json(report: Report) -> str:
@@ -338,15 +471,18 @@ class Chart:
 CHART_WIDTH = 640
 CHART_LEFT = 8
 CHART_SPAN = 400
-ROW = 34  # a label line above each bar
+STEP_SPAN = 300  # the step chart's bars: the words "median .., P90 ..; baku .." fit right of them
+ROW = 34  # a label line above each bar (the step chart)
+CATEGORY_ROW = 18  # the category chart: the label left of its bar, one line a category
+CATEGORY_LABEL = 230  # the category chart's label column
 
 
 def category_chart(report: Report) -> Chart:
-    """Complaints per category, largest first."""
+    """Complaints per category, largest first: one line each, the name left of its bar."""
     top = max((t.count for t in report.by_category), default=0)
-    rows = tuple(Bar(t.name, number(t.count), 14 + i * ROW, _scale(t.count, top))
+    rows = tuple(Bar(t.name, number(t.count), 4 + i * CATEGORY_ROW, _scale(t.count, top))
                  for i, t in enumerate(report.by_category))
-    return Chart(CHART_WIDTH, 14 + len(rows) * ROW, CHART_LEFT, CHART_SPAN, rows)
+    return Chart(CATEGORY_LABEL + CHART_SPAN + 60, 8 + len(rows) * CATEGORY_ROW, CATEGORY_LABEL, CHART_SPAN, rows)
 
 
 def step_chart(report: Report) -> Chart:
@@ -355,28 +491,37 @@ def step_chart(report: Report) -> Chart:
     top = max([s.p90 or 0 for s in steps] + [s.standard_minutes or 0 for s in steps], default=0)
     rows = []
     for i, s in enumerate(steps):
-        p90_width = _scale(s.p90 or 0, top)
-        standard_x = CHART_LEFT + _scale(s.standard_minutes, top) if s.standard_minutes else None
+        p90_width = _scale(s.p90 or 0, top, STEP_SPAN)
+        standard_x = CHART_LEFT + _scale(s.standard_minutes, top, STEP_SPAN) if s.standard_minutes else None
         rows.append(StepBars(
-            label=s.name, y=14 + i * (ROW + 12), median=minutes(s.median), median_width=_scale(s.median or 0, top),
-            p90=minutes(s.p90), p90_width=p90_width, standard=standard_words(s.standard, s.standard_minutes),
+            label=s.name, y=14 + i * (ROW + 12), median=minutes(s.median),
+            median_width=_scale(s.median or 0, top, STEP_SPAN),
+            p90=minutes(s.p90), p90_width=p90_width, standard=standard_words(s.standard),
             standard_x=standard_x, value_x=max(CHART_LEFT + p90_width, standard_x or 0) + 8,
         ))
-    return Chart(CHART_WIDTH, 14 + len(rows) * (ROW + 12), CHART_LEFT, CHART_SPAN, tuple(rows))
+    return Chart(CHART_WIDTH, 14 + len(rows) * (ROW + 12), CHART_LEFT, STEP_SPAN, tuple(rows))
 
 
-def _scale(value: int, top: int) -> int:
+def _scale(value: int, top: int, span: int = CHART_SPAN) -> int:
     if top <= 0 or value <= 0:
         return 0
-    return max(1, round(CHART_SPAN * value / top))
+    return max(1, round(span * value / top))
 
 
 def html_context(report: Report) -> dict:
     """What ``report/monthly.html.j2`` is given (see templates/README.md)."""
     return dict(report=report, period=period(report), as_of=as_of_words(report),
                 zone_label=_zone_label(report), category_chart=category_chart(report), step_chart=step_chart(report),
-                notes=(VISITS_NOTE, PERCENTILE_NOTE), short_time=lambda t: short_time(t, report),
-                minutes=minutes, standard_words=standard_words)
+                definitions=DEFINITIONS_NOTE, short_time=lambda t: short_time(t, report),
+                minutes=minutes, standard_words=standard_words, headline=headline_rows(report),
+                previous_label=previous_label(report), decimal=decimal, ikm_words=ikm_words,
+                page_rows=PAGE_ROWS, signed_on=localdate(report))
+
+
+def localdate(report: Report) -> str:
+    """``1 Desember 2026``: the day the report was made, in the office's time zone."""
+    day = report.generated_at.astimezone(_zone(report))
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def to_html(report: Report, pages: PageRenderer) -> str:

@@ -1,10 +1,13 @@
 """Mailing the monthly report (laporan bulanan): the daemon's pass and ``mailflow report --send``.
 
 The report of a month goes, through the outbox only, to the members of the
-roles in the rules' ``[deadlines] report_to`` (Palangka Raya: the Kepala Bidang
-and the Kepala Dinas), as one mail: a short Bahasa Indonesia text
-(``staff/monthly-report``) with the report as an HTML page and a CSV file
-attached. Replies go to ``office.alert_address`` (whoever runs mailflow).
+roles in the rules' ``[deadlines] report_to`` (the shipped rules: the Kepala
+Bidang and the Kepala Dinas), as one mail: a short Bahasa Indonesia text
+(``staff/monthly-report``) with the report attached as an HTML page, the same
+page as a PDF (report/pdf.py; left out, and logged, where WeasyPrint cannot
+run) and a CSV file holding every open and overdue complaint (the page shows
+the first ``formats.PAGE_ROWS``). Replies go to ``office.alert_address``
+(whoever runs mailflow).
 
 ``MonthlyReport.run_once`` (every daemon pass) mails the previous month's
 report once the office has opened on the first working day of a month (office
@@ -24,9 +27,10 @@ SOP's decision, not a default's.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
@@ -40,12 +44,18 @@ from mailflow.desk.letters import Letters
 from mailflow.edges.compose import Attachment
 from mailflow.errors import MailflowError
 from mailflow.report import formats
-from mailflow.report.figures import Month, Report, build_report
+from mailflow.report.figures import Letterhead, Month, Report, build_report
+from mailflow.report.pdf import PdfUnavailable, html_to_pdf
 from mailflow.report.query import DEFAULT_LIMIT, load_month
 from mailflow.store import hoplog, queries
 from mailflow.store.models import ReportRun, utcnow
 
 log = logging.getLogger("mailflow.report")
+
+# The mailed report's lists (open, overdue) are read whole, up to this many, for
+# its CSV; the page shows the first formats.PAGE_ROWS of each.
+MAIL_LIST_LIMIT = 5000
+_LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 
 class AlreadySent(MailflowError):
     """The month's report was mailed before (``--force`` mails it again)."""
@@ -104,7 +114,8 @@ class MonthlyReport:
     """Builds and mails the monthly report. ``run_once`` is the daemon's pass."""
 
     def __init__(self, letters: Letters, factory: sessionmaker[Session], pages: PageRenderer, *,
-                 clock: Callable[[], datetime] = utcnow, limit: int = DEFAULT_LIMIT):
+                 clock: Callable[[], datetime] = utcnow, limit: int = DEFAULT_LIMIT,
+                 mail_limit: int = MAIL_LIST_LIMIT):
         self.letters = letters
         self.settings = letters.settings
         self.rules = letters.rules
@@ -112,14 +123,34 @@ class MonthlyReport:
         self.pages = pages
         self.clock = clock
         self.limit = limit
+        self.mail_limit = mail_limit
         self._warned_month: str | None = None  # the month whose "no recipients" warning was logged
 
     # ------------------------------------------------------------------ figures
     def build(self, session: Session, month: Month, now: datetime, limit: int | None = None) -> Report:
         """The report of ``month`` as of ``now`` (reads only). Raises ``query.MonthNotBegun``."""
-        data = load_month(session, month, self.rules.calendar.zone, now=now,
-                          limit=self.limit if limit is None else limit, office=self.settings.office.key)
-        return build_report(data, self.rules, office=self.settings.office.name)
+        zone, office = self.rules.calendar.zone, self.settings.office.key
+        data = load_month(session, month, zone, now=now, limit=self.limit if limit is None else limit, office=office)
+        # The month before, for the column beside every headline figure (its lists are not read).
+        previous = load_month(session, month.previous(), zone, now=now, limit=0, office=office)
+        report = build_report(data, self.rules, office=self.settings.office.name, previous=previous)
+        return replace(report, letterhead=self.letterhead())
+
+    def letterhead(self) -> Letterhead:
+        """The kop surat and the signature block from the office's config; a logo
+        file that cannot be read is left out (and logged), never an error."""
+        o = self.settings.office
+        logo = ""
+        if o.logo is not None:
+            kind = _LOGO_TYPES.get(o.logo.suffix.lower())
+            try:
+                if kind is None:
+                    raise ValueError(f"expected a .png, .jpg or .svg file, got {o.logo.name!r}")
+                logo = f"data:{kind};base64," + base64.b64encode(o.logo.read_bytes()).decode("ascii")
+            except (OSError, ValueError) as exc:
+                log.warning("report letterhead without the logo %s: %s", o.logo, exc)
+        return Letterhead(name=o.name, address=o.address, city=o.city, logo_uri=logo, head_title=o.head_title,
+                          head_name=o.head_name, head_nip=o.head_nip)
 
     def recipients(self) -> tuple[str, ...]:
         """The members of the ``report_to`` roles, in order, each once."""
@@ -169,7 +200,8 @@ class MonthlyReport:
         """Queue the report of ``month`` for the ``report_to`` roles and record it,
         in one transaction. Raises ``NoRecipients``, ``MonthNotEnded``, or
         ``AlreadySent`` (unless ``force``: then it is mailed again and the
-        record's ``sent_at`` moves). ``limit``: list length (default ``self.limit``)."""
+        record's ``sent_at`` moves). ``limit``: list length in the CSV
+        (default ``self.mail_limit``; the page shows ``formats.PAGE_ROWS``)."""
         recipients = self.recipients()
         if not recipients:
             raise NoRecipients(
@@ -197,7 +229,7 @@ class MonthlyReport:
                     session.flush()
                 else:
                     run.sent_at = now
-                report = self.build(session, month, now, limit)
+                report = self.build(session, month, now, self.mail_limit if limit is None else limit)
                 self._mail(session, report, recipients, now, again=run is not None)
         except IntegrityError:
             raise AlreadySent(f"the report for {month} was already sent just now by another mailflow process") from None
@@ -205,13 +237,19 @@ class MonthlyReport:
 
     def _mail(self, session: Session, report: Report, recipients: tuple[str, ...], now: datetime, *,
               again: bool) -> None:
-        html = formats.to_html(report, self.pages).encode("utf-8")
-        files = (Attachment(formats.filename(report, "html"), "text/html", html, charset="utf-8"),
-                 Attachment(formats.filename(report, "csv"), "text/csv", formats.to_csv(report), charset="utf-8"))
+        page = formats.to_html(report, self.pages)
+        files = [Attachment(formats.filename(report, "html"), "text/html", page.encode("utf-8"), charset="utf-8")]
+        try:
+            files.append(Attachment(formats.filename(report, "pdf"), "application/pdf", html_to_pdf(page)))
+        except PdfUnavailable as exc:
+            log.warning("monthly report %s mailed without its PDF: %s", report.month, exc)
+        files.append(Attachment(formats.filename(report, "csv"), "text/csv", formats.to_csv(report), charset="utf-8"))
         roles = [self.rules.roles[key].name for key in self.rules.deadlines.report_to]
         self.letters.write(
             session, MailKind.MONTHLY_REPORT, to=recipients, now=now, reply_to=self.settings.office.alert_address,
-            files=files, report=report, period=formats.period(report), as_of=formats.as_of_words(report),
+            files=tuple(files), report=report, period=formats.period(report), as_of=formats.as_of_words(report),
+            ikm=formats.ikm_words(report.satisfaction.overall if report.satisfaction else None),
+            headline=formats.headline_rows(report), previous_label=formats.previous_label(report),
             recipients=SimpleNamespace(names=roles),
             attachments=[SimpleNamespace(filename=f.filename, mime_type=f.mime_type) for f in files], again=again,
         )

@@ -11,6 +11,8 @@ so the cost follows the size of the month, not of the database:
 | rejected and ignored mail | the month's hops of those two kinds | ``ix_hops_kind_at`` (covering) |
 | open at the as-of moment | complaints open now, and those closed since | ``ix_complaints_status_created_at``, ``ix_complaints_closings`` |
 | overdue at the as-of moment | visits open now, and those ended since | ``ix_step_visits_open_due`` |
+| satisfaction survey: ratings by category and section, per element | the month's ratings | ``ix_survey_responses_rated`` |
+| surveys sent in the month | the month's surveys | ``ix_survey_responses_asked`` |
 
 Percentiles need the durations, not just a sum: the query returns how many
 visits of each step took each whole number of working minutes (a few hundred
@@ -34,10 +36,11 @@ from mailflow.report.figures import (
     MonthData,
     OpenComplaint,
     OverdueVisit,
+    RatingCount,
     ReceivedCount,
     SectionCount,
 )
-from mailflow.store.models import Complaint, Hop, StepVisit
+from mailflow.store.models import SURVEY_ELEMENTS, Complaint, Hop, StepVisit, SurveyResponse
 
 DEFAULT_LIMIT = 100
 
@@ -97,13 +100,32 @@ def load_month(session: Session, month: Month, zone: tzinfo, *, now: datetime,
 
     open_total, open_items = _open_at(session, as_of, limit, office)
     overdue_total, overdue_items = _overdue_at(session, as_of, limit, office)
+    asked, ratings = _ratings(session, start, end, office)
     return MonthData(
         month=month, start=start, end=end, as_of=as_of, generated_at=now,
         received=received, closed=closed, durations=durations, running=running, sections=sections,
         rejected=hop_counts.get("rejected", 0), ignored=hop_counts.get("ignored", 0),
         open_total=open_total, open_items=open_items, overdue_total=overdue_total, overdue_items=overdue_items,
-        limit=limit,
+        limit=limit, asked=asked, ratings=ratings,
     )
+
+
+def _ratings(session: Session, start: datetime, end: datetime,
+             office: str | None) -> tuple[int, tuple[RatingCount, ...]]:
+    """Surveys sent in [start, end), and the ratings received in it by category
+    and section: per element the sum and count of the scores."""
+    asked = session.scalar(select(func.count()).select_from(SurveyResponse).where(
+        SurveyResponse.asked_at >= start, SurveyResponse.asked_at < end, *_of(SurveyResponse.office, office))) or 0
+    columns = [getattr(SurveyResponse, name) for name in SURVEY_ELEMENTS]
+    rows = session.execute(
+        select(SurveyResponse.category, SurveyResponse.section, func.count(),
+               *(func.coalesce(func.sum(c), 0) for c in columns), *(func.count(c) for c in columns))
+        .where(SurveyResponse.rated_at >= start, SurveyResponse.rated_at < end,
+               *_of(SurveyResponse.office, office))
+        .group_by(SurveyResponse.category, SurveyResponse.section)).all()
+    n = len(columns)
+    return asked, tuple(RatingCount(r[0], r[1], r[2], tuple(int(v) for v in r[3:3 + n]),
+                                    tuple(int(v) for v in r[3 + n:3 + 2 * n])) for r in rows)
 
 
 def _open_at(session: Session, as_of: datetime, limit: int,

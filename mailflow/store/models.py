@@ -15,6 +15,7 @@ Tables:
 - ``report_runs``: the monthly reports that were mailed, one row per office and month.
 - ``oauth_tokens``: the encrypted OAuth2 token set of a mailbox, one row per office and account.
 - ``access_log``: who revealed, exported or erased personal data, when, of which complaints (docs/PRIVACY.md).
+- ``survey_responses``: the satisfaction survey of a complaint, asked once and rated once.
 
 Every row belongs to an office (``office``, the key of its ``[office]`` in the
 configuration; ``"default"`` for a deployment of one office): complaints,
@@ -389,3 +390,49 @@ class AccessLog(Base):
     action: Mapped[str] = mapped_column(String(32))
     complaints: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class SurveyResponse(Base):
+    """The satisfaction survey (SKM) of one complaint: asked once, rated once.
+
+    The row is inserted with the survey mail, in its transaction; the unique
+    complaint makes a second survey for the same complaint impossible (never
+    asked twice). The citizen's first rating reply fills ``rated_at`` and the
+    scores; later rating replies are logged, not recorded (the first counts,
+    as one questionnaire per respondent in SKM practice). ``category`` and
+    ``section`` are the complaint's when asked: the report's IKM per service
+    and per section. The monthly report reads the month's ratings by
+    ``rated_at`` (``ix_survey_responses_rated``)."""
+
+    __tablename__ = "survey_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office: Mapped[str] = _office()
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), unique=True)
+    category: Mapped[str] = mapped_column(String(64))
+    section: Mapped[str] = mapped_column(String(64))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overall: Mapped[int | None] = mapped_column(Integer)  # the single number 1-4, if given
+    # The nine elements' scores (U1..U9 of Permenpan RB 14/2017): each element's
+    # own line, else the single number; None where neither was given.
+    u1: Mapped[int | None] = mapped_column(Integer)
+    u2: Mapped[int | None] = mapped_column(Integer)
+    u3: Mapped[int | None] = mapped_column(Integer)
+    u4: Mapped[int | None] = mapped_column(Integer)
+    u5: Mapped[int | None] = mapped_column(Integer)
+    u6: Mapped[int | None] = mapped_column(Integer)
+    u7: Mapped[int | None] = mapped_column(Integer)
+    u8: Mapped[int | None] = mapped_column(Integer)
+    u9: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)  # what the citizen wrote after the rating (saran)
+    later_replies: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # rating replies not counted
+
+    __table_args__ = (
+        Index("ix_survey_responses_rated", "rated_at", "office"),
+        Index("ix_survey_responses_asked", "asked_at", "office"),
+    )
+
+
+# The survey's nine element columns, U1..U9 in the regulation's order.
+SURVEY_ELEMENTS = ("u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9")

@@ -40,5 +40,12 @@ def close_visit(session: Session, complaint: Complaint, rules: Rules, now: datet
         return None
     visit.ended_at = now
     visit.working_minutes = rules.calendar.working_minutes_between(visit.started_at, now)
-    visit.within_standard = visit.due_at is None or now <= visit.due_at
+    # Within standard: a standard in minutes is met when the working minutes spent
+    # are at most the standard (so a visit of exactly the standard counts, though
+    # its seconds went past the due minute); a standard in working days by its
+    # due time.
+    if visit.standard_minutes:
+        visit.within_standard = visit.working_minutes <= visit.standard_minutes
+    else:
+        visit.within_standard = visit.due_at is None or now <= visit.due_at
     return visit
