@@ -26,10 +26,12 @@ from mailflow.core.sop import (
     SPECIAL_TARGETS,
     AnswerRules,
     DeadlineRules,
+    MergeRules,
     Role,
     Rules,
     Standard,
     Step,
+    WaitingRules,
     parse_standard,
 )
 from mailflow.errors import RulesError
@@ -118,6 +120,19 @@ class _Deadlines(Table):
     report_to: list[Annotated[str, Expect(ROLE_KEY)]] = Field(default_factory=list, description="a list of role keys")
 
 
+class _Waiting(Table):
+    """[waiting]: closing after silence (issue #15 point 4)."""
+
+    remind_days: int = Field(5, ge=1, description="a whole number of working days >= 1")
+    close_days: int = Field(10, ge=1, description="a whole number of working days >= 1")
+
+
+class _Merge(Table):
+    """[merge]: merging, possible duplicates (issue #15 point 3)."""
+
+    duplicate_days: int = Field(14, ge=0, description="a whole number of days (0: no suggestion)")
+
+
 class _RulesFile(Table):
     model_config = ConfigDict(extra="ignore")  # never checked: other top-level keys have always been allowed
 
@@ -132,6 +147,8 @@ class _RulesFile(Table):
     answer: _Answer = Field(default_factory=_Answer, description="a table [answer]")
     calendar: CalendarTable | None = Field(None, description="a table [calendar]")
     deadlines: _Deadlines = Field(default_factory=_Deadlines, description="a table [deadlines]")
+    waiting: _Waiting = Field(default_factory=_Waiting, description="a table [waiting]")  # closing after silence
+    merge: _Merge = Field(default_factory=_Merge, description="a table [merge]")  # merging
 
 
 # ---------------------------------------------------------------- loading
@@ -177,6 +194,11 @@ def load_rules(path: Path, default_timezone: str = "Asia/Jakarta") -> Rules:
     if bad is not None:
         raise source.fail("deadlines.report_to", f"unknown role {bad!r} (known: {known_roles})")
 
+    w = file.waiting
+    if w.close_days <= w.remind_days:
+        raise source.fail("waiting.close_days", f"must be more than waiting.remind_days ({w.remind_days}): the "
+                                                "reminder comes before the complaint is closed")
+
     return Rules(
         path=path,
         office=file.office.name or path.stem,
@@ -189,6 +211,8 @@ def load_rules(path: Path, default_timezone: str = "Asia/Jakarta") -> Rules:
         answer=answer,
         calendar=build_calendar(source, file.calendar, default_timezone),
         deadlines=DeadlineRules(d.remind_share, d.on_breach, tuple(d.report_to)),
+        waiting=WaitingRules(w.remind_days, w.close_days),
+        merge=MergeRules(file.merge.duplicate_days),
     )
 
 

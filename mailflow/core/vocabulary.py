@@ -38,6 +38,8 @@ class Status(_Labelled):
     WAITING_CITIZEN = "waiting_citizen", "menunggu pelapor"
     AWAITING_APPROVAL = "awaiting_approval", "menunggu persetujuan"
     CLOSED = "closed", "selesai"
+    # merging (#gabung, issue #15): closed as a duplicate of another complaint; not counted again in reports
+    MERGED = "merged", "digabung"
 
 
 # The statuses of an open complaint, in the order the partial index
@@ -58,6 +60,7 @@ STATUS_WORDS: dict[str, str] = {
     Status.AWAITING_APPROVAL: Status.AWAITING_APPROVAL.label,
     "answered": "dijawab",
     Status.CLOSED: Status.CLOSED.label,
+    Status.MERGED: Status.MERGED.label,  # merging (#gabung)
 }
 
 
@@ -105,6 +108,9 @@ class HopKind(_Labelled):
     # The office's own mail servers (no complaint): the reason starts with "IMAP" or "SMTP".
     LOGIN_REFUSED = "login-refused", "Login ke server surel ditolak"  # a wrong or expired password (once per outage)
     UNREACHABLE = "server-unreachable", "Server surel tidak dapat dihubungi"  # refused, timed out, TLS (once per outage)
+    # merging and closing after silence (issue #15 points 3, 4)
+    MERGED = "merged", "Digabung"  # a duplicate was merged into another complaint (on both complaints' logs)
+    CITIZEN_REMINDED = "citizen-reminded", "Pelapor diingatkan"  # the citizen was reminded an #info question waits
 
 
 # ---------------------------------------------------------------- mail kinds
@@ -135,6 +141,10 @@ class MailKind(StrEnum):
     FLOOD_ALERT = "admin/flood-alert"
     LOGIN_FAILED = "admin/login-failed"
     SENDER_UNCLEAR = "admin/sender-unclear"
+    # merging and closing after silence (issue #15 points 3, 4)
+    MERGED_NOTICE = "citizen/merged"
+    INFO_REMINDER = "citizen/info-reminder"
+    CLOSED_NO_REPLY = "citizen/closed-no-reply"
 
     @property
     def to_citizen(self) -> bool:
@@ -183,9 +193,11 @@ class Word(_Labelled):
     TOLAK = "tolak", "tolak draf jawaban, dengan catatan perbaikan", ("reject",)
     INFO = "info", "minta keterangan tambahan kepada pelapor (tuliskan pertanyaannya)", ("tanya", "ask")
     CATATAN = "catatan", "catatan untuk riwayat aduan saja", ("note", "comment")
+    # merging (issue #15 point 3): allowed at every open step, never bound in a rules file
+    GABUNG = "gabung", "gabungkan aduan ini (duplikat) ke aduan lain: tuliskan nomor registernya", ("merge",)
 
 
 # The words a rules file may bind to a step's actions (a note is allowed on every step).
-ACTION_WORDS: tuple[Word, ...] = tuple(w for w in Word if w is not Word.CATATAN)
+ACTION_WORDS: tuple[Word, ...] = tuple(w for w in Word if w not in (Word.CATATAN, Word.GABUNG))
 # Every spelling staff may write -> its word.
 WORD_ALIASES: dict[str, Word] = {spelling: w for w in Word for spelling in (w.value, *w.aliases)}

@@ -34,9 +34,10 @@ from mailflow.core.text import shorten
 from mailflow.core.vocabulary import HopKind, MailKind, Word
 from mailflow.desk.delivery import Delivery, Outcome
 from mailflow.desk.letters import Letters, named
+from mailflow.desk.merging import Merging
 from mailflow.desk.registration import Registration
 from mailflow.desk.state import apply_state, state_of
-from mailflow.store import hoplog
+from mailflow.store import hoplog, queries
 from mailflow.store.models import Complaint
 
 # The hop a move down or up the ladder is logged as, by the command that made it.
@@ -72,7 +73,9 @@ class Replies:
             ladder.TellDeputies: self._tell_deputies,
             ladder.Close: self._close,
             ladder.NewLinkedComplaint: self._new_linked,
+            ladder.MergeInto: self._merge_into,
         }
+        self.merging = Merging(letters)
 
     # ------------------------------------------------------------------ entry points
     def follow_up(self, d: Delivery) -> Outcome | None:
@@ -93,7 +96,9 @@ class Replies:
             if not (via_token or (self.settings.security.require_authentication and d.check.passed)):
                 return self._unverified(d, complaint)
             window = timedelta(days=self.rules.answer.reopen_days)
-            within = complaint.answered_at is None or d.now - complaint.answered_at <= window
+            # The window runs from the answer, or from the closing of a complaint the citizen never answered.
+            since = complaint.answered_at or (complaint.closed_at if complaint.closed_reason == "silence" else None)
+            within = since is None or d.now - since <= window
             text = reply_of(d.mail).strip() or d.mail.text.strip()
             result = ladder.transition(state_of(complaint), ladder.CitizenMail(text, within), self.rules)
             return self._apply(d, complaint, result, sender)
@@ -155,6 +160,9 @@ class Replies:
         cmd = parse_command(text)
         if cmd.explicit and not cmd.word:
             result = ladder.Result(state_of(complaint), (ladder.Refuse(f"perintah #{cmd.raw_word} tidak dikenal"),))
+        elif cmd.word == Word.GABUNG:
+            merge, _ = self.merging.event(d.session, complaint, self.merging.number_in(cmd.text), actor_role=role.key)
+            result = ladder.transition(state_of(complaint), merge, self.rules)
         else:
             step = self.rules.step(complaint.step) if complaint.step else None
             confirmed = bool(step and step.confirm and has_confirmation(text, step.confirm))
@@ -277,9 +285,16 @@ class Replies:
 
     def _close(self, run: _Applying, act: ladder.Close) -> None:
         run.complaint.closed_at = run.d.now
+        run.complaint.closed_reason = "answered" if act.with_answer else "finished"
         hoplog.record(run.d.session, HopKind.CLOSED, at=run.d.now, complaint=run.complaint, actor=run.actor,
                       from_state=run.before.step, to_state=ladder.CLOSED,
                       reason="answered and archived" if act.with_answer else "finished")
+
+    def _merge_into(self, run: _Applying, act: ladder.MergeInto) -> None:
+        survivor = queries.complaint_by_number(run.d.session, act.number, run.complaint.office)
+        assert survivor is not None  # the ladder merges only into a complaint the desk found
+        self.merging.merge_into(run.d.session, run.complaint, survivor, actor=run.actor, now=run.d.now,
+                                message=run.d.message)
 
     def _new_linked(self, run: _Applying, act: ladder.NewLinkedComplaint) -> Outcome:
         """A reply after the reopen window: a new complaint, from this mail alone

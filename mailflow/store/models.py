@@ -141,6 +141,14 @@ class Complaint(Base):
     # test's fake clock and the wall clock must never mix in one row).
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Merging and closing after silence (issue #15; migration 0014). Why it was
+    # closed: "answered", "finished", "silence" (the citizen never answered an
+    # #info question: reopen window from closed_at), "merged"; None before 0014.
+    closed_reason: Mapped[str | None] = mapped_column(String(16))
+    # A merged duplicate (status "merged"): the complaint it was merged into,
+    # where its later mail is filed. Never a merged one itself (no chains).
+    # No foreign key, as source_message_pk: added to a live table on SQLite.
+    merged_into_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         # Numbers are the office's own: two offices may share a pattern.
