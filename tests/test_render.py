@@ -57,6 +57,8 @@ DEADLINE_TEMPLATES = [
 REPORT_TEMPLATES = [
     "staff/monthly-report",
 ]
+# Merging and closing after silence: contexts and tests in test_merge_silence.py.
+MERGE_TEMPLATES = ["citizen/closed-no-reply", "citizen/info-reminder", "citizen/merged"]
 
 NIK = "3402014501900001"
 NIK_MASKED = "340201******0001"
@@ -189,7 +191,7 @@ def lines(text: str) -> list[str]:
 # ---------------------------------------------------------------- every template
 def test_names_lists_every_mail_template_but_not_the_macros(renderer):
     assert renderer.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + REPORT_TEMPLATES
-                                      + BOUNCE_TEMPLATES)
+                                      + BOUNCE_TEMPLATES + MERGE_TEMPLATES)
 
 
 @pytest.mark.parametrize("name", MAIL_TEMPLATES)
@@ -443,7 +445,7 @@ def test_office_override_dir_wins_and_the_rest_still_comes_from_shipped(tmp_path
     shipped = r.render("staff/forward", **contexts()["staff/forward"])
     assert shipped.subject.startswith("[ADU/2026/000123] Aduan baru:")
     assert r.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + REPORT_TEMPLATES
-                            + BOUNCE_TEMPLATES + ["citizen/extra"])
+                            + BOUNCE_TEMPLATES + MERGE_TEMPLATES + ["citizen/extra"])
     # the order of the folders decides
     assert Renderer([SHIPPED, tmp_path]).render(
         "citizen/acknowledgement", **contexts()["citizen/acknowledgement"]

@@ -494,7 +494,7 @@ def test_every_report_query_reads_an_index_range_on_sqlite(tmp_path, rules):
     with factory() as session:
         load_month(session, NOVEMBER, WIB, now=GENERATED)
     event.remove(engine, "before_cursor_execute", capture)
-    assert len(statements) == 14
+    assert len(statements) == 15  # 14, and the waits for the citizen (closing after silence)
     plans = []
     with engine.connect() as conn:
         for statement, parameters in statements:

@@ -160,6 +160,11 @@ class MonthData:
     overdue_total: int
     overdue_items: tuple[OverdueVisit, ...]  # longest overdue first, at most ``limit``
     limit: int
+    # Waiting for the citizen (after #info; closing after silence): (working minutes, how many) of the
+    # waits started in the month and ended, and how many are still running; shown apart from the office's time.
+    waiting: tuple[tuple[int, int], ...] = ()
+    waiting_running: int = 0
+    merged: int = 0  # complaints received in the month and merged into another (merging): not in ``received``
 
 
 # ---------------------------------------------------------------------- the figures
@@ -186,6 +191,18 @@ class StepFigure:
     @property
     def share(self) -> float | None:
         return self.within / self.count if self.count else None
+
+
+@dataclass(frozen=True)
+class WaitingFigure:
+    """"Menunggu pelapor": the time complaints waited for the citizen's reply
+    to an #info question, in working minutes, apart from the office's own time."""
+
+    count: int  # waits started in the month and ended (the citizen replied, staff went on, or it was closed)
+    median: int | None
+    p90: int | None
+    total: int  # working minutes of those waits, summed
+    running: int  # waits started in the month and still running
 
 
 @dataclass(frozen=True)
@@ -249,6 +266,8 @@ class Report:
     overdue_total: int
     overdue_items: tuple[OverdueItem, ...]
     limit: int
+    waiting: WaitingFigure = WaitingFigure(0, None, None, 0, 0)  # closing after silence
+    merged: int = 0  # merged duplicates received in the month, not counted in ``received``
 
 
 def nearest_rank(histogram: Iterable[tuple[int, int]], percent: int) -> int | None:
@@ -380,4 +399,8 @@ def build_report(data: MonthData, rules: Rules, *, office: str) -> Report:
         rejected=data.rejected, ignored=data.ignored,
         open_total=data.open_total, open_items=open_items,
         overdue_total=data.overdue_total, overdue_items=overdue_items, limit=data.limit,
+        waiting=WaitingFigure(sum(n for _, n in data.waiting), nearest_rank(data.waiting, 50),
+                              nearest_rank(data.waiting, 90), sum(m * n for m, n in data.waiting),
+                              data.waiting_running),
+        merged=data.merged,
     )
