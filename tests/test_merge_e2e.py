@@ -209,6 +209,8 @@ def test_mailflow_merge_merges_and_later_mail_on_the_duplicate_lands_on_the_surv
     assert (row(app, second).status, row(app, second).merged_into_id) == ("merged", row(app, first).id)
     assert [h.actor for h in hops_of(app, second) if h.kind == "merged"] == ["admin (mailflow merge)"]
     assert "merged" in kinds_of(app, first)
+    shown = mailflow_at(clock, "show", second, "--config", config).stdout
+    assert f"Aduan {second} — digabung" in shown and f"ke {first}" in shown
     daemon.run_once()  # the outbox drains
     [notice] = mails(stack, "warga1", "citizen/merged")
     assert first in body(notice)
@@ -286,6 +288,8 @@ def test_a_complaint_waiting_for_the_citizen_is_reminded_once_then_closed_then_r
     assert open_visits(app, number) == []
     [closed_hop] = [h for h in hops_of(app, number) if h.kind == "closed"]
     assert "no reply from the complainant" in closed_hop.reason
+    shown = mailflow_at(clock, "show", number, "--config", str(app.settings.path)).stdout
+    assert "ditutup: pelapor tidak membalas" in shown and "dijawab pada tahap" not in shown
 
     # the monthly report shows the wait apart from the office's own time
     with app.factory() as s:
