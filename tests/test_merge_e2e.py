@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import email
 import json
+import threading
 from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
+from types import SimpleNamespace as NS
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -328,3 +330,37 @@ def test_a_reply_before_the_reminder_stops_the_silence_clock(make_desk, clock):
     assert mails(stack, "warga1", "citizen/info-reminder") == []
     assert mails(stack, "warga1", "citizen/closed-no-reply") == []
     assert row(app, number).closed_reason is None
+
+
+def _check_at_once(deadlines: Deadlines, barrier: threading.Barrier, results: list) -> None:
+    barrier.wait()
+    results.append(deadlines.run_once())
+
+
+def test_two_checkers_at_once_remind_and_close_once(make_desk, clock, db_url):
+    """Two processes' deadline passes at the same moment (threads on their own
+    connections; SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite): one
+    reminder, one closing."""
+    stack, app, daemon = make_desk(clock=clock, settings=NS(database_url=db_url))
+    number = register(stack, daemon, clock)
+    clock.now = at(9, 10)
+    reply(stack, "admin", mails(stack, "admin", "staff/forward")[0], "#info Mohon kirimkan foto KK.")
+    daemon.run_once()
+    [wait] = open_visits(app, number)
+    for moment, kind in ((wait.remind_at, "citizen-reminded"), (wait.due_at, "closed")):
+        clock.now = moment
+        checkers = [Deadlines(app.letters, app.factory, clock=clock) for _ in range(3)]
+        barrier = threading.Barrier(len(checkers))
+        results = []
+
+        threads = [threading.Thread(target=_check_at_once, args=(d, barrier, results)) for d in checkers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(results) == 3 and not any(r.error for r in results)
+        assert sum(r.citizens_reminded + r.closed_silent for r in results) == 1
+        assert kinds_of(app, number).count(kind) == 1
+    daemon.run_once()
+    assert len(mails(stack, "warga1", "citizen/info-reminder")) == 1
+    assert len(mails(stack, "warga1", "citizen/closed-no-reply")) == 1
