@@ -28,7 +28,7 @@ from sqlalchemy import select
 from mailflow.core.sop import WAITING_STEP
 from mailflow.desk.deadlines import Deadlines
 from mailflow.report.figures import Month, build_report
-from mailflow.report.formats import to_dict, to_text
+from mailflow.report.formats import to_dict, to_html, to_text
 from mailflow.report.query import load_month
 from mailflow.store.models import Complaint, Hop, StepVisit
 from support import VALID_BODY, complaint_mail, mailflow_at
@@ -242,6 +242,7 @@ def test_mailflow_merge_merges_and_later_mail_on_the_duplicate_lands_on_the_surv
     report = build_report(data, app.rules, office="Bantul")
     assert (report.received, report.merged) == (1, 1)
     assert to_dict(report)["merged"] == 1 and "Duplikat digabung (tidak dihitung): 1" in to_text(report)
+    assert "Duplikat yang digabung ke aduan lain tidak dihitung: 1" in to_html(report, app.monthly_report.pages)
 
 
 # ------------------------------------------------------------------ closing after silence
@@ -302,6 +303,7 @@ def test_a_complaint_waiting_for_the_citizen_is_reminded_once_then_closed_then_r
     assert WAITING_STEP not in [s.key for s in report.steps]
     assert report.compliance.count == 1  # the Admin's 10 minutes, not the citizen's days
     assert to_dict(report)["waiting_citizen"]["visits"] == 1 and "Menunggu pelapor" in to_text(report)
+    assert "Menunggu pelapor (di luar waktu kantor): 1 kali" in to_html(report, app.monthly_report.pages)
 
     # a reply within the reopen window reopens it at the step that asked, with the Admin's clock running
     clock.now = close_at + timedelta(days=2)
