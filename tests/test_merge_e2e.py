@@ -366,3 +366,22 @@ def test_two_checkers_at_once_remind_and_close_once(make_desk, clock, db_url):
     daemon.run_once()
     assert len(mails(stack, "warga1", "citizen/info-reminder")) == 1
     assert len(mails(stack, "warga1", "citizen/closed-no-reply")) == 1
+
+
+def test_merging_the_survivor_later_moves_its_duplicates_along_no_chain(make_desk, clock):
+    stack, app, daemon = make_desk(clock=clock)
+    one = register(stack, daemon, clock)
+    clock.now = at(9, 5)
+    two = register(stack, daemon, clock)
+    clock.now = at(9, 10)
+    three = register(stack, daemon, clock)
+    config = str(app.settings.path)
+    assert mailflow_at(clock, "merge", two, one, "--config", config).returncode == 0
+    assert mailflow_at(clock, "merge", one, three, "--config", config).returncode == 0
+    assert row(app, two).merged_into_id == row(app, one).merged_into_id == row(app, three).id
+    daemon.run_once()
+    ack_two = [m for m in mails(stack, "warga1", "citizen/acknowledgement") if two in m["Subject"]][0]
+    clock.now = at(10)
+    reply(stack, "warga1", ack_two, "Masih menunggu kabar.")
+    result = daemon.run_once()
+    assert [(o.action, o.complaint_number) for o in result.outcomes] == [("attached", three)]
