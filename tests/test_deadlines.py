@@ -383,15 +383,18 @@ def test_waiting_for_the_citizen_stops_the_clock(make_desk, clock, tmp_path):
         assert not run(deadlines, app)
     assert kinds(stack, "admin") == ["staff/forward"]
     assert kinds(stack, "kasi-identitas") == []
-    [visit] = visits(app, number)
+    visit, wait = visits(app, number)
     assert (visit.ended_at, visit.reminded_at, visit.breached_at) == (at(9, 10), None, None)
+    # the wait is timed apart, as the citizen's (closing after silence: test_merge_e2e.py), not as the Admin's
+    assert (wait.step, wait.role, wait.started_at, wait.ended_at) == ("menunggu-pelapor", "pemohon", at(9, 10), None)
 
     # the citizen answers on Thursday 10:00: the Admin's clock starts again from there
     clock.now = at(10, day=3)
     question = mails(stack, "warga1", "citizen/info-request")[0]
     reply(stack, "warga1", question, "Berikut fotonya, direkam 12 Agustus.")
     step(daemon)
-    _, again = visits(app, number)
+    _, wait, again = visits(app, number)
+    assert wait.ended_at == at(10, day=3) and wait.reminded_at is None
     assert (again.started_at, again.remind_at, again.due_at) == (at(10, day=3), at(10, 24, day=3), at(10, 30, day=3))
     clock.now = at(10, 20, day=3)
     assert not run(deadlines, app)

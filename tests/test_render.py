@@ -67,6 +67,8 @@ ASKING_TEMPLATES = [
 ]
 # The satisfaction survey's mails: contexts and tests in test_survey_e2e.py.
 SURVEY_TEMPLATES = ["citizen/survey", "citizen/survey-thanks"]
+# Merging and closing after silence: contexts and tests in test_merge_silence.py.
+MERGE_TEMPLATES = ["citizen/closed-no-reply", "citizen/info-reminder", "citizen/merged"]
 
 NIK = "3402014501900001"
 NIK_MASKED = "340201******0001"
@@ -202,7 +204,7 @@ def lines(text: str) -> list[str]:
 # ---------------------------------------------------------------- every template
 def test_names_lists_every_mail_template_but_not_the_macros(renderer):
     assert renderer.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + REPORT_TEMPLATES
-                                      + BOUNCE_TEMPLATES + ASKING_TEMPLATES + SURVEY_TEMPLATES)
+                                      + BOUNCE_TEMPLATES + ASKING_TEMPLATES + SURVEY_TEMPLATES + MERGE_TEMPLATES)
 
 
 @pytest.mark.parametrize("name", MAIL_TEMPLATES)
@@ -457,7 +459,7 @@ def test_office_override_dir_wins_and_the_rest_still_comes_from_shipped(tmp_path
     shipped = r.render("staff/forward", **contexts()["staff/forward"])
     assert shipped.subject.startswith("[ADU/2026/000123] Aduan baru:")
     assert r.names() == sorted(MAIL_TEMPLATES + LADDER_TEMPLATES + DEADLINE_TEMPLATES + REPORT_TEMPLATES
-                            + BOUNCE_TEMPLATES + ASKING_TEMPLATES + SURVEY_TEMPLATES
+                            + BOUNCE_TEMPLATES + ASKING_TEMPLATES + SURVEY_TEMPLATES + MERGE_TEMPLATES
                             + ["citizen/extra"])
     # the order of the folders decides
     assert Renderer([SHIPPED, tmp_path]).render(

@@ -501,7 +501,7 @@ def test_every_report_query_reads_an_index_range_on_sqlite(tmp_path, rules):
     with factory() as session:
         load_month(session, NOVEMBER, WIB, now=GENERATED)
     event.remove(engine, "before_cursor_execute", capture)
-    assert len(statements) == 16  # + the survey: surveys sent, ratings by category and section
+    assert len(statements) == 17  # 14, the survey's 2 (surveys sent, ratings), the waits for the citizen
     plans = []
     with engine.connect() as conn:
         for statement, parameters in statements:

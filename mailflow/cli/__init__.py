@@ -16,6 +16,7 @@ from mailflow.cli import (  # noqa: F401  (registers the commands)
     daemon,
     listing,
     mail,
+    merge,
     offices,
     privacy,
     report,

@@ -168,6 +168,7 @@ def _complaint_json(c: Complaint, reveal: bool, now) -> dict[str, Any]:
         "due_at": c.due_at.isoformat() if c.due_at else None,
         "overdue": bool(c.due_at and c.due_at < now),
         "closed_at": c.closed_at.isoformat() if c.closed_at else None,
+        "closed_reason": c.closed_reason,  # merging and closing after silence: answered|finished|silence|merged
     }
 
 
@@ -219,7 +220,14 @@ def show(
             say(f"  NIK / No. KK : {nik} / {kk}")
             say(f"  Alamat       : {c.address}")
             say(f"  Jenis layanan: {c.category_name} ({application.rules.section_names.get(c.section, c.section)})")
-            if c.status == Status.CLOSED:
+            if c.status == Status.MERGED:  # merging
+                survivor = session.get(Complaint, c.merged_into_id) if c.merged_into_id else None
+                say(f"  Tahap kini   : digabung {local(c.closed_at, settings)} ke "
+                    f"{survivor.number if survivor else '-'} (surel berikutnya dicatat di sana)")
+            elif c.status == Status.CLOSED and c.closed_reason == "silence":  # closing after silence
+                say(f"  Tahap kini   : selesai {local(c.closed_at, settings)} (ditutup: pelapor tidak membalas "
+                    "permintaan keterangan)")
+            elif c.status == Status.CLOSED:
                 say(f"  Tahap kini   : selesai {local(c.closed_at, settings)}"
                            + (f" (dijawab pada tahap {c.answered_step})" if c.answered_step else ""))
             else:

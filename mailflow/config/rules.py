@@ -28,11 +28,13 @@ from mailflow.core.sop import (
     AnswerRules,
     DeadlineRules,
     PrivacyRules,
+    MergeRules,
     Role,
     Rules,
     Standard,
     Step,
     SurveyRules,
+    WaitingRules,
     parse_standard,
 )
 from mailflow.errors import RulesError
@@ -138,6 +140,17 @@ class _Privacy(Table):
 class _Survey(Table):
     enabled: bool = Field(True, description="true or false")
     elements: bool = Field(True, description="true or false")
+class _Waiting(Table):
+    """[waiting]: closing after silence (issue #15 point 4)."""
+
+    remind_days: int = Field(5, ge=1, description="a whole number of working days >= 1")
+    close_days: int = Field(10, ge=1, description="a whole number of working days >= 1")
+
+
+class _Merge(Table):
+    """[merge]: merging, possible duplicates (issue #15 point 3)."""
+
+    duplicate_days: int = Field(14, ge=0, description="a whole number of days (0: no suggestion)")
 
 
 class _RulesFile(Table):
@@ -157,6 +170,8 @@ class _RulesFile(Table):
     privacy: _Privacy = Field(default_factory=_Privacy, description="a table [privacy]")  # privacy (issue 14)
     # the satisfaction survey (issue #15 point 2)
     survey: _Survey = Field(default_factory=_Survey, description="a table [survey]")
+    waiting: _Waiting = Field(default_factory=_Waiting, description="a table [waiting]")  # closing after silence
+    merge: _Merge = Field(default_factory=_Merge, description="a table [merge]")  # merging
 
 
 # ---------------------------------------------------------------- loading
@@ -208,6 +223,10 @@ def load_rules(path: Path, default_timezone: str = "Asia/Jakarta") -> Rules:
         if days < shorter:
             raise source.fail(f"privacy.{stage}_days", f"must be at least privacy.{before}_days ({shorter}): "
                                                        f"the stages run in the order {', '.join(RETENTION_STAGES)}")
+    w = file.waiting
+    if w.close_days <= w.remind_days:
+        raise source.fail("waiting.close_days", f"must be more than waiting.remind_days ({w.remind_days}): the "
+                                                "reminder comes before the complaint is closed")
 
     return Rules(
         path=path,
@@ -224,6 +243,8 @@ def load_rules(path: Path, default_timezone: str = "Asia/Jakarta") -> Rules:
         privacy=PrivacyRules(p.raw_mail_days, p.personal_data_days, p.hop_log_days, p.complaint_record_days,
                              p.staff_nik),
         survey=SurveyRules(file.survey.enabled, file.survey.elements),
+        waiting=WaitingRules(w.remind_days, w.close_days),
+        merge=MergeRules(file.merge.duplicate_days),
     )
 
 

@@ -25,6 +25,16 @@ How a step's ``actions`` table (in the rules file) is read:
 ``catatan`` (a note), ``bantuan`` (the command list) and ``riwayat`` (the
 history) are allowed on every step (``ANYTIME_WORDS``); the last two only ask
 for a mail (``SendHelp``, ``SendHistory``) and change nothing.
+
+Merging (``Merge``, from a staff ``#gabung NUMBER`` or ``mailflow merge``):
+the desk looks the target up and passes what it found (``MergeTarget``); the
+duplicate is closed as ``merged`` (``MergeInto``) when its holder (or the
+admin) asks, the target is another complaint of the office that is not merged
+itself, and both have the same complainant (address or NIK): one citizen's
+data never goes to another. The clock events on a complaint waiting for the
+citizen (after ``#info``) are the silence rules (``[waiting]``): a reminder to
+the citizen (``RemindCitizen``), then closing (``CloseForSilence``); a reply
+within ``answer.reopen_days`` reopens it at the step that asked.
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mailflow.core.reply_text import quoted_material
-from mailflow.core.sop import APPROVAL, Rules, Step
+from mailflow.core.sop import APPROVAL, WAITING_STEP, Rules, Step
 from mailflow.core.vocabulary import ANYTIME_WORDS, Status, Word
 
 # The statuses, as the state machine names them (defined in core/vocabulary.py).
@@ -43,6 +53,7 @@ IN_PROGRESS = Status.IN_PROGRESS
 AWAITING_APPROVAL = Status.AWAITING_APPROVAL
 WAITING_CITIZEN = Status.WAITING_CITIZEN
 CLOSED = Status.CLOSED
+MERGED = Status.MERGED
 
 
 @dataclass(frozen=True)
@@ -94,7 +105,29 @@ class DeadlinePassed:
     step: str  # the step the visit is at
 
 
-Event = Command | CitizenMail | AutoReply | DeadlineNear | DeadlinePassed
+@dataclass(frozen=True)
+class MergeTarget:
+    """What the desk found of the complaint a duplicate is to be merged into."""
+
+    number: str
+    status: str
+    same_complainant: bool  # same address or same NIK as the duplicate's complainant
+    is_self: bool = False  # the duplicate's own number
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Merge this complaint (a duplicate) into ``target`` (None: no complaint of
+    that number in the office). ``number``: the number as written; ``actor_role``:
+    the sender's role (a #gabung reply); ``by_admin``: ``mailflow merge``."""
+
+    number: str
+    target: MergeTarget | None
+    actor_role: str | None = None
+    by_admin: bool = False
+
+
+Event = Command | CitizenMail | AutoReply | DeadlineNear | DeadlinePassed | Merge
 
 
 # ---------------------------------------------------------------- actions
@@ -203,8 +236,27 @@ class SendHistory:
     """#riwayat: mail the asker the complaint's history in short (nothing changes)."""
 
 
+@dataclass(frozen=True)
+class MergeInto:
+    """Close this complaint as merged into ``number``: both hop logs say so, the
+    citizen is told once which number to follow."""
+
+    number: str
+
+
+@dataclass(frozen=True)
+class RemindCitizen:
+    """The citizen has not answered the #info question: remind them once."""
+
+
+@dataclass(frozen=True)
+class CloseForSilence:
+    """The citizen never answered: closed; they are told how to reopen it."""
+
+
 Action = (Move | RequestApproval | ConfirmSend | SendAnswer | AskCitizen | TellHolder | TellDeputies | Note
-          | Refuse | Close | NewLinkedComplaint | Remind | Overdue | Escalate | Unattended | SendHelp | SendHistory)
+          | Refuse | Close | NewLinkedComplaint | Remind | Overdue | Escalate | Unattended | MergeInto
+          | RemindCitizen | CloseForSilence | SendHelp | SendHistory)
 
 
 @dataclass(frozen=True)
@@ -233,7 +285,7 @@ def allowed_words(state: State, rules: Rules) -> tuple[str, ...]:
     anytime = tuple(w.value for w in ANYTIME_WORDS)
     if state.status == AWAITING_APPROVAL:
         return ("jawab", "setuju", "tolak") + anytime
-    if state.status == CLOSED:
+    if state.status in (CLOSED, MERGED):
         return anytime
     step = rules.step(state.step)
     words = list(step.actions)
@@ -276,6 +328,10 @@ def _command(state: State, cmd: Command, rules: Rules) -> Result:
         return Result(state, (SendHistory(),))
     if state.status == CLOSED:
         return _refuse(state, "aduan ini sudah selesai; yang dapat dipakai hanya #catatan, #bantuan dan #riwayat")
+    if state.status == MERGED:
+        return _refuse(state, "aduan ini sudah digabung ke aduan lain; yang dapat dipakai hanya #catatan, #bantuan dan #riwayat")
+    if cmd.word == Word.GABUNG:
+        return _refuse(state, "#gabung memerlukan nomor register aduan tujuan, misalnya #gabung ADU/2026/000123")
     if state.status == WAITING_CITIZEN and cmd.word not in ("catatan",):
         # Staff may still act while waiting (e.g. they found the answer themselves).
         state = replace(state, status=IN_PROGRESS)
@@ -391,6 +447,8 @@ def _approval(state: State, cmd: Command, rules: Rules) -> Result:
 
 # ---------------------------------------------------------------- citizen
 def _citizen(state: State, mail: CitizenMail, rules: Rules) -> Result:
+    if state.status == MERGED:  # the desk files later mail on the surviving complaint; never reopened
+        return Result(state, (Note("mail from the complainant on a merged complaint"),))
     if state.status == WAITING_CITIZEN:
         return Result(replace(state, status=IN_PROGRESS), (TellHolder(state.holder, "citizen-reply", mail.text),))
     if state.status != CLOSED:
@@ -422,7 +480,10 @@ def _tell_holder(state: State, rules: Rules, action: Callable[[str], Action]) ->
 
 
 def _deadline_near(state: State, event: DeadlineNear, rules: Rules) -> Result:
-    """A reminder goes to the holder; nobody when the rules lost its role or the step."""
+    """A reminder goes to the holder; nobody when the rules lost its role or the step.
+    Waiting for the citizen (the ``WAITING_STEP`` visit): the citizen is reminded."""
+    if event.step == WAITING_STEP:
+        return Result(state, (RemindCitizen(),) if state.status == WAITING_CITIZEN else ())
     if _known_step(rules, event.step) is None:
         return Result(state, (Unattended("step"),))
     return _tell_holder(state, rules, Remind)
@@ -433,7 +494,15 @@ def _deadline_passed(state: State, event: DeadlinePassed, rules: Rules) -> Resul
     the next staff step (when another role holds it, the complaint is still at
     the visit's step and no draft awaits approval) and tells its new holder;
     ``notify-next`` tells the next staff step's role; otherwise, or with no
-    next rung, the holder is told."""
+    next rung, the holder is told. Waiting for the citizen (the
+    ``WAITING_STEP`` visit): closed for silence; a reply within the reopen
+    window reopens it at the step that asked."""
+    if event.step == WAITING_STEP:
+        if state.status != WAITING_CITIZEN:
+            return Result(state, ())
+        closed = replace(state, status=CLOSED, answered_step=state.step, answered_role=state.holder, draft=None,
+                         draft_role=None, draft_step=None, approved=False)
+        return Result(closed, (CloseForSilence(),))
     if _known_step(rules, event.step) is None:
         return Result(state, (Unattended("step"),))
     action = rules.deadlines.on_breach
@@ -449,10 +518,43 @@ def _deadline_passed(state: State, event: DeadlinePassed, rules: Rules) -> Resul
     return _tell_holder(state, rules, lambda role: Overdue(role, why))
 
 
+# ---------------------------------------------------------------- merging
+def _merge(state: State, event: Merge, rules: Rules) -> Result:
+    """Close a duplicate as merged into ``event.target``, or refuse saying why."""
+    if not event.by_admin:
+        if event.actor_role is None:
+            return _refuse(state, "pengirim bukan petugas yang terdaftar; tidak ada perubahan")
+        if event.actor_role != state.holder:
+            holder = rules.roles[state.holder].name if state.holder in rules.roles else "-"
+            return _refuse(state, f"aduan ini sedang dipegang {holder}; hanya pemegang aduan yang dapat "
+                                  "menggabungkannya")
+    if state.status == MERGED:
+        return _refuse(state, "aduan ini sudah digabung ke aduan lain")
+    if state.status == CLOSED:
+        return _refuse(state, "aduan ini sudah selesai; aduan yang selesai tidak dapat digabung")
+    if not event.number.strip():
+        return _refuse(state, "#gabung memerlukan nomor register aduan tujuan, misalnya #gabung ADU/2026/000123")
+    target = event.target
+    if target is None:
+        return _refuse(state, f"aduan {event.number} tidak ditemukan di kantor ini; periksa nomor registernya")
+    if target.is_self:
+        return _refuse(state, "aduan tidak dapat digabung ke dirinya sendiri; tuliskan nomor aduan yang lain")
+    if target.status == MERGED:
+        return _refuse(state, f"aduan {target.number} sendiri sudah digabung ke aduan lain; gabungkan ke aduan "
+                              "yang masih berjalan (lihat riwayat aduan tersebut)")
+    if not target.same_complainant:
+        return _refuse(state, f"pelapor aduan {target.number} berbeda dari pelapor aduan ini (alamat surel dan NIK "
+                              "tidak sama); demi perlindungan data pribadi, aduan dari pelapor yang berbeda tidak "
+                              "dapat digabung")
+    merged = replace(state, status=MERGED, draft=None, draft_role=None, draft_step=None, approved=False)
+    return Result(merged, (MergeInto(target.number),))
+
+
 _HANDLERS: dict[type, Callable[[State, Any, Rules], Result]] = {
     Command: _staff,
     CitizenMail: _citizen,
     AutoReply: _auto_reply,
     DeadlineNear: _deadline_near,
     DeadlinePassed: _deadline_passed,
+    Merge: _merge,
 }

@@ -16,6 +16,9 @@ from mailflow.core.vocabulary import ACTION_WORDS
 
 CITIZEN = "pemohon"  # the role key of the complainant in a ladder
 APPROVAL = "persetujuan"  # the virtual step where a draft answer waits for its approver
+# The step of the visits that time a wait for the citizen (after #info): not a
+# step of the ladder, the complaint stays at its staff step; reports show it apart.
+WAITING_STEP = "menunggu-pelapor"
 COMMAND_WORDS = tuple(w.value for w in ACTION_WORDS)  # the words a step's actions may bind (core.vocabulary)
 SPECIAL_TARGETS = {"@answer": ("jawab",), "@info": ("info",), "@send": ("setuju",), "@close": ("setuju", "teruskan")}
 SECTION_ROLE = "@section"  # a step held by the Kasi of the complaint's section
@@ -115,6 +118,25 @@ class SurveyRules:
 
 
 @dataclass(frozen=True)
+class WaitingRules:
+    """Closing after silence (issue #15 point 4; defaults after LAPOR!): a
+    complaint waiting for the citizen (after #info) gets one reminder to them
+    after ``remind_days`` working days and is closed after ``close_days``."""
+
+    remind_days: int = 5
+    close_days: int = 10
+
+
+@dataclass(frozen=True)
+class MergeRules:
+    """Merging (issue #15 point 3): a new complaint of the same complainant
+    (address or NIK) and service as one registered within ``duplicate_days``
+    days is shown to staff as a possible duplicate."""
+
+    duplicate_days: int = 14
+
+
+@dataclass(frozen=True)
 class Rules:
     path: Path
     office: str
@@ -129,6 +151,8 @@ class Rules:
     deadlines: DeadlineRules = DeadlineRules()
     privacy: PrivacyRules = PrivacyRules()  # privacy (issue 14): retention, staff NIK
     survey: SurveyRules = SurveyRules()  # the satisfaction survey (issue #15 point 2)
+    waiting: WaitingRules = WaitingRules()  # closing after silence
+    merge: MergeRules = MergeRules()  # merging: possible duplicates
 
     def next_staff_step(self, step_key: str) -> Step | None:
         """The next step in SOP order held by staff (where a breach escalates to)."""

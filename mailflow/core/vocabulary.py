@@ -38,6 +38,8 @@ class Status(_Labelled):
     WAITING_CITIZEN = "waiting_citizen", "menunggu pelapor"
     AWAITING_APPROVAL = "awaiting_approval", "menunggu persetujuan"
     CLOSED = "closed", "selesai"
+    # merging (#gabung, issue #15): closed as a duplicate of another complaint; not counted again in reports
+    MERGED = "merged", "digabung"
 
 
 # The statuses of an open complaint, in the order the partial index
@@ -58,6 +60,7 @@ STATUS_WORDS: dict[str, str] = {
     Status.AWAITING_APPROVAL: Status.AWAITING_APPROVAL.label,
     "answered": "dijawab",
     Status.CLOSED: Status.CLOSED.label,
+    Status.MERGED: Status.MERGED.label,  # merging (#gabung)
 }
 
 
@@ -114,6 +117,9 @@ class HopKind(_Labelled):
     # the satisfaction survey (SKM, issue #15 point 2)
     SURVEYED = "surveyed", "Survei kepuasan dikirim kepada pelapor"  # the one survey mail was queued
     RATED = "rated", "Penilaian kepuasan dari pelapor dicatat"  # the citizen's rating was recorded (or, again: not)
+    # merging and closing after silence (issue #15 points 3, 4)
+    MERGED = "merged", "Digabung"  # a duplicate was merged into another complaint (on both complaints' logs)
+    CITIZEN_REMINDED = "citizen-reminded", "Pelapor diingatkan"  # the citizen was reminded an #info question waits
 
 
 # ---------------------------------------------------------------- mail kinds
@@ -152,6 +158,10 @@ class MailKind(StrEnum):
     # the satisfaction survey (SKM, issue #15 point 2)
     SURVEY = "citizen/survey"
     SURVEY_THANKS = "citizen/survey-thanks"
+    # merging and closing after silence (issue #15 points 3, 4)
+    MERGED_NOTICE = "citizen/merged"
+    INFO_REMINDER = "citizen/info-reminder"
+    CLOSED_NO_REPLY = "citizen/closed-no-reply"
 
     @property
     def to_citizen(self) -> bool:
@@ -208,13 +218,16 @@ class Word(_Labelled):
     # answered by mail; never a ladder action (not in ACTION_WORDS), nothing changes.
     BANTUAN = "bantuan", "kirimkan kepada saya daftar perintah tahap ini beserta contohnya", ("help",)
     RIWAYAT = "riwayat", "kirimkan kepada saya riwayat aduan ini", ("history",)
+    # merging (issue #15 point 3): allowed at every open step, never bound in a rules file
+    GABUNG = "gabung", "gabungkan aduan ini (duplikat) ke aduan lain: tuliskan nomor registernya", ("merge",)
 
 
 # The words allowed at every step (a note; #bantuan and #riwayat, issue 15 point 6): never bound by
 # a rules file, never a move.
 ANYTIME_WORDS: tuple[Word, ...] = (Word.CATATAN, Word.BANTUAN, Word.RIWAYAT)
-# The words a rules file may bind to a step's actions.
-ACTION_WORDS: tuple[Word, ...] = tuple(w for w in Word if w not in ANYTIME_WORDS)
+# The words a rules file may bind to a step's actions (#gabung, merging, is allowed at every open
+# step and needs a register number: never bound in a rules file either).
+ACTION_WORDS: tuple[Word, ...] = tuple(w for w in Word if w not in ANYTIME_WORDS and w is not Word.GABUNG)
 # Every spelling staff may write -> its word.
 WORD_ALIASES: dict[str, Word] = {spelling: w for w in Word for spelling in (w.value, *w.aliases)}
 

@@ -18,7 +18,9 @@ out, and the rules' action once it has.
    several (after an outage, say) ONE ``staff/deadline-summary``;
 4. set ``reminded_at`` / ``breached_at`` and append the hops (``reminded``,
    ``overdue``, and ``forwarded`` for an escalation) in the same transaction
-   as the outbox rows, so each happens once per visit.
+   as the outbox rows, so each happens once per visit;
+5. in the same transaction, the waits for the citizen: a reminder to them,
+   then closing after silence (``desk/silence.py``).
 
 The daemon calls ``run_once`` once per pass; a full batch leaves the rest for
 the next pass (``DeadlineResult.more``).
@@ -40,6 +42,7 @@ from mailflow.core.render import TemplateError, localtime
 from mailflow.core.sop import Role, Step
 from mailflow.core.vocabulary import HopKind, MailKind, Notice, Word
 from mailflow.desk.letters import Letters, named
+from mailflow.desk.silence import Silence
 from mailflow.desk.state import apply_state, state_of
 from mailflow.store import hoplog, queries
 from mailflow.store.models import Complaint, Message, StepVisit, utcnow
@@ -59,12 +62,18 @@ class DeadlineResult:
     escalated: int = 0  # of the breaches, complaints moved to the next step
     more: bool = False  # the batch was full: more may be due, the next pass goes on
     error: str | None = None  # the pass was rolled back (a template could not be rendered)
+    # closing after silence (desk/silence.py)
+    citizens_reminded: int = 0  # complaints waiting for the citizen whose citizen was reminded
+    closed_silent: int = 0  # complaints closed because the citizen never answered
 
     def __bool__(self) -> bool:
-        return bool(self.reminded or self.breached or self.mails or self.error)
+        return bool(self.reminded or self.breached or self.mails or self.error or self.citizens_reminded
+                    or self.closed_silent)
 
     def summary(self) -> str:
         text = f"{self.reminded} reminded, {self.breached} overdue ({self.escalated} escalated), {self.mails} mail(s)"
+        if self.citizens_reminded or self.closed_silent:
+            text += f"; waiting for the citizen: {self.citizens_reminded} reminded, {self.closed_silent} closed"
         return text + (f"; failed: {self.error}" if self.error else "")
 
 
@@ -95,6 +104,7 @@ class Deadlines:
         self.batch_size = batch_size
         self.settings = letters.settings
         self.rules = letters.rules
+        self.silence = Silence(letters)
 
     # ------------------------------------------------------------------ the pass
     def run_once(self) -> DeadlineResult:
@@ -148,6 +158,11 @@ class Deadlines:
             for notice in group:
                 for hop in notice.hops:
                     hoplog.record(session, at=now, complaint=notice.complaint, message=message, **hop)
+        # Waiting for the citizen: their reminder and closing after silence, in this transaction.
+        quiet = self.silence.pass_(session, now, self.batch_size)
+        result.citizens_reminded, result.closed_silent = quiet.reminded, quiet.closed
+        result.mails += quiet.reminded + quiet.closed
+        result.more = result.more or quiet.more
         return result
 
     # ------------------------------------------------------------------ applying the ladder's decisions

@@ -71,6 +71,17 @@ class Matcher:
         self._number = number_pattern
 
     def find(self, session: Session, mail: InboundMail, slug: Callable[[str], str]) -> Match:
+        """The complaint ``mail`` belongs to; a merged duplicate's mail is the
+        complaint it was merged into (merging: always one step, never a chain)."""
+        match = self._find(session, mail, slug)
+        c = match.complaint
+        if c is not None and c.merged_into_id is not None:
+            survivor = session.get(Complaint, c.merged_into_id)
+            if survivor is not None:
+                return Match(survivor, match.via_token, match.how)
+        return match
+
+    def _find(self, session: Session, mail: InboundMail, slug: Callable[[str], str]) -> Match:
         for addr in mail.to_addrs + mail.cc_addrs:
             m = self._reply_address.match(addr)
             if m:

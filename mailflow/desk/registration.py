@@ -24,6 +24,7 @@ from mailflow.core.vocabulary import HopKind, MailKind, Status
 from mailflow.desk.delivery import Delivery, Outcome
 from mailflow.desk.letters import Letters, new_reply_token
 from mailflow.desk.status import answers_by_mail
+from mailflow.desk.merging import Merging
 from mailflow.store import hoplog, numbering, queries
 from mailflow.store.models import Complaint
 from mailflow.store.visits import open_visit
@@ -124,6 +125,7 @@ class Registration:
                             "mailflow hanya membalas ke alamat pengirim.")
 
         if holder is not None:
+            warnings += Merging(self.letters).duplicate_hints(session, complaint, now)  # merging: the hint
             fwd = self.letters.to_role(
                 session, complaint, holder, MailKind.FORWARD, now, attach_raw=message.raw,
                 step=SimpleNamespace(name=step.name, standard_minutes=step.standard.minutes),

@@ -35,11 +35,12 @@ from mailflow.core.vocabulary import HopKind, MailKind, Word
 from mailflow.desk import history
 from mailflow.desk.delivery import Delivery, Outcome
 from mailflow.desk.letters import Letters, named
+from mailflow.desk.merging import Merging
 from mailflow.desk.registration import Registration
 from mailflow.desk.state import apply_state, state_of
 from mailflow.desk.status import StatusDesk
 from mailflow.desk.survey import Survey
-from mailflow.store import hoplog
+from mailflow.store import hoplog, queries
 from mailflow.store.models import Complaint
 
 # The hop a move down or up the ladder is logged as, by the command that made it.
@@ -83,7 +84,9 @@ class Replies:
             ladder.NewLinkedComplaint: self._new_linked,
             ladder.SendHelp: self._send_help,
             ladder.SendHistory: self._send_history,
+            ladder.MergeInto: self._merge_into,
         }
+        self.merging = Merging(letters)
 
     # ------------------------------------------------------------------ entry points
     def follow_up(self, d: Delivery) -> Outcome | None:
@@ -110,7 +113,8 @@ class Replies:
                 return rated
             window = timedelta(days=self.rules.answer.reopen_days)
             # The window runs from the answer, or from the close when nothing was answered (Bima's
-            # @close with reopen_days = 0: a later mail is a new, linked proposal, not a reopen).
+            # @close with reopen_days = 0: a later mail is a new, linked proposal, not a reopen; a
+            # complaint closed after silence: reopened within the window from its closing).
             since = complaint.answered_at or complaint.closed_at
             within = since is None or d.now - since <= window
             text = reply_of(d.mail).strip() or d.mail.text.strip()
@@ -174,6 +178,9 @@ class Replies:
         cmd = parse_command(text)
         if cmd.explicit and not cmd.word:
             result = ladder.Result(state_of(complaint), (ladder.Refuse(f"perintah #{cmd.raw_word} tidak dikenal"),))
+        elif cmd.word == Word.GABUNG:
+            merge, _ = self.merging.event(d.session, complaint, self.merging.number_in(cmd.text), actor_role=role.key)
+            result = ladder.transition(state_of(complaint), merge, self.rules)
         else:
             step = self.rules.step(complaint.step) if complaint.step else None
             confirmed = bool(step and step.confirm and has_confirmation(text, step.confirm))
@@ -305,6 +312,7 @@ class Replies:
 
     def _close(self, run: _Applying, act: ladder.Close) -> None:
         run.complaint.closed_at = run.d.now
+        run.complaint.closed_reason = "answered" if act.with_answer else "finished"
         hoplog.record(run.d.session, HopKind.CLOSED, at=run.d.now, complaint=run.complaint, actor=run.actor,
                       from_state=run.before.step, to_state=ladder.CLOSED,
                       reason="answered and archived" if act.with_answer else "finished")
@@ -326,6 +334,12 @@ class Replies:
         self.letters.to_person(run.d.session, c, run.actor, MailKind.HISTORY, run.d.now, in_reply_to=run.d.mail,
                                **self.letters.step_context(c, run.after),
                                events=history.for_staff(run.d.session, c, self.rules))
+
+    def _merge_into(self, run: _Applying, act: ladder.MergeInto) -> None:
+        survivor = queries.complaint_by_number(run.d.session, act.number, run.complaint.office)
+        assert survivor is not None  # the ladder merges only into a complaint the desk found
+        self.merging.merge_into(run.d.session, run.complaint, survivor, actor=run.actor, now=run.d.now,
+                                message=run.d.message)
 
     def _new_linked(self, run: _Applying, act: ladder.NewLinkedComplaint) -> Outcome:
         """A reply after the reopen window: a new complaint, from this mail alone

@@ -176,6 +176,11 @@ class MonthData:
     # the satisfaction survey (SKM): surveys sent in the month, and the month's ratings
     asked: int = 0
     ratings: tuple[RatingCount, ...] = ()
+    # Waiting for the citizen (after #info; closing after silence): (working minutes, how many) of the
+    # waits started in the month and ended, and how many are still running; shown apart from the office's time.
+    waiting: tuple[tuple[int, int], ...] = ()
+    waiting_running: int = 0
+    merged: int = 0  # complaints received in the month and merged into another (merging): not in ``received``
 
 
 # ---------------------------------------------------------------------- the figures
@@ -202,6 +207,18 @@ class StepFigure:
     @property
     def share(self) -> float | None:
         return self.within / self.count if self.count else None
+
+
+@dataclass(frozen=True)
+class WaitingFigure:
+    """"Menunggu pelapor": the time complaints waited for the citizen's reply
+    to an #info question, in working minutes, apart from the office's own time."""
+
+    count: int  # waits started in the month and ended (the citizen replied, staff went on, or it was closed)
+    median: int | None
+    p90: int | None
+    total: int  # working minutes of those waits, summed
+    running: int  # waits started in the month and still running
 
 
 @dataclass(frozen=True)
@@ -323,6 +340,8 @@ class Report:
     satisfaction: Satisfaction | None = None  # the SKM/IKM of the month's ratings
     previous: Headline | None = None  # the previous month's headline figures
     letterhead: Letterhead | None = None  # the kop surat and signature block (None: the office's name only)
+    waiting: WaitingFigure = WaitingFigure(0, None, None, 0, 0)  # closing after silence
+    merged: int = 0  # merged duplicates received in the month, not counted in ``received``
 
 
 def headline(report: Report) -> Headline:
@@ -494,4 +513,8 @@ def build_report(data: MonthData, rules: Rules, *, office: str, previous: MonthD
         open_total=data.open_total, open_items=open_items,
         overdue_total=data.overdue_total, overdue_items=overdue_items, limit=data.limit,
         satisfaction=satisfaction, previous=before,
+        waiting=WaitingFigure(sum(n for _, n in data.waiting), nearest_rank(data.waiting, 50),
+                              nearest_rank(data.waiting, 90), sum(m * n for m, n in data.waiting),
+                              data.waiting_running),
+        merged=data.merged,
     )

@@ -175,6 +175,8 @@ def to_text(report: Report) -> str:
     out += _heading("1. Aduan diterima")
     out += [f"Aduan terdaftar dalam bulan ini : {number(report.received)}",
             f"Aduan selesai dalam bulan ini   : {number(report.closed)}"]
+    if report.merged:
+        out.append(f"Duplikat digabung (tidak dihitung): {number(report.merged)}")
     for title, tallies, header in (("Menurut jenis layanan", report.by_category, "Jenis layanan"),
                                    ("Menurut saluran", report.by_channel, "Saluran"),
                                    ("Menurut status saat ini", report.by_status, "Status")):
@@ -196,6 +198,12 @@ def to_text(report: Report) -> str:
             out.append("    Selesai        : tidak ada dalam bulan ini")
         if s.running:
             out.append(f"    Masih berjalan : {number(s.running)}")
+    w = report.waiting
+    out += ["", "Menunggu pelapor (di luar waktu kantor: menunggu balasan pelapor atas permintaan keterangan)",
+            f"    Selesai        : {number(w.count)} kali; median {minutes(w.median)}, P90 {minutes(w.p90)}"
+            if w.count else "    Selesai        : tidak ada dalam bulan ini"]
+    if w.running:
+        out.append(f"    Masih menunggu : {number(w.running)}")
 
     out += _heading("3. Kepatuhan baku waktu")
     c = report.compliance
@@ -310,6 +318,13 @@ def csv_rows(report: Report) -> Iterator[tuple[str, str, str, str, object]]:
             ("responses", b.responses))
         for metric, figure_then in before:
             yield "previous", b.month.key, b.month.label, metric, figure_then
+    w = report.waiting
+    waiting: tuple[tuple[str, object], ...] = (
+        ("visits", w.count), ("median_minutes", _blank(w.median)), ("p90_minutes", _blank(w.p90)),
+        ("total_minutes", w.total), ("running", w.running))
+    for metric, figure in waiting:
+        yield "waiting", "citizen", "Menunggu pelapor", metric, figure
+    yield "merged", "all", "Duplikat digabung", "count", report.merged
     yield "mail", "rejected", "Ditolak karena format aduan tidak sesuai", "count", report.rejected
     yield "mail", "ignored", "Diabaikan (balasan otomatis, pantulan, duplikat)", "count", report.ignored
     yield "open", "all", "Aduan belum selesai", "count", report.open_total
@@ -385,6 +400,10 @@ def to_dict(report: Report) -> dict:
                    "standard_minutes": s.standard_minutes, "visits": s.count, "median_minutes": s.median,
                    "p90_minutes": s.p90, "within_standard": s.within, "share_within_standard": share(s.share),
                    "running": s.running} for s in report.steps],
+        "waiting_citizen": {"name": "Menunggu pelapor", "visits": report.waiting.count,
+                            "median_minutes": report.waiting.median, "p90_minutes": report.waiting.p90,
+                            "total_minutes": report.waiting.total, "running": report.waiting.running},
+        "merged": report.merged,
         "compliance": {"overall": compliance(report.compliance),
                        "by_section": [compliance(c) for c in report.compliance_by_section]},
         "mail": {"rejected": report.rejected, "ignored": report.ignored},

@@ -29,7 +29,8 @@ from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from mailflow.core.identity import mask_ids_in_text
-from mailflow.core.vocabulary import OPEN_STATUSES
+from mailflow.core.sop import WAITING_STEP
+from mailflow.core.vocabulary import OPEN_STATUSES, Status
 from mailflow.report.figures import (
     DurationCount,
     Month,
@@ -69,17 +70,20 @@ def load_month(session: Session, month: Month, zone: tzinfo, *, now: datetime,
         raise MonthNotBegun(f"{month.key} has not begun yet (it starts {start.isoformat()})")
     as_of = min(end, now)
 
-    received = tuple(ReceivedCount(category, channel, status, count) for category, channel, status, count in
-                     session.execute(
-                         select(Complaint.category, Complaint.channel, Complaint.status, func.count())
-                         .where(Complaint.created_at >= start, Complaint.created_at < end,
-                                *_of(Complaint.office, office))
-                         .group_by(Complaint.category, Complaint.channel, Complaint.status)))
+    # A duplicate merged into another complaint counts once, as that one (merging): counted apart.
+    counts = [(category, channel, status, count) for category, channel, status, count in session.execute(
+        select(Complaint.category, Complaint.channel, Complaint.status, func.count())
+        .where(Complaint.created_at >= start, Complaint.created_at < end, *_of(Complaint.office, office))
+        .group_by(Complaint.category, Complaint.channel, Complaint.status))]
+    received = tuple(ReceivedCount(*row) for row in counts if row[2] != Status.MERGED)
+    merged = sum(row[3] for row in counts if row[2] == Status.MERGED)
     closed = session.scalar(select(func.count()).select_from(Complaint)
                             .where(Complaint.closed_at >= start, Complaint.closed_at < end,
-                                   *_of(Complaint.office, office))) or 0
+                                   Complaint.status != str(Status.MERGED), *_of(Complaint.office, office))) or 0
 
-    started_in_month = (StepVisit.started_at >= start, StepVisit.started_at < end, *_of(StepVisit.office, office))
+    month_visits = (StepVisit.started_at >= start, StepVisit.started_at < end, *_of(StepVisit.office, office))
+    # The office's own steps; the waits for the citizen (after #info) are shown apart.
+    started_in_month = (*month_visits, StepVisit.step != WAITING_STEP)
     done = StepVisit.working_minutes.is_not(None)  # set exactly when the visit ended
     within = func.sum(case((StepVisit.within_standard.is_(True), 1), else_=0))
     durations = tuple(DurationCount(step, minutes, count, int(ok or 0)) for step, minutes, count, ok in
@@ -92,6 +96,13 @@ def load_month(session: Session, month: Month, zone: tzinfo, *, now: datetime,
         .group_by(StepVisit.step)))
     sections = tuple(SectionCount(section, count, int(ok or 0)) for section, count, ok in session.execute(
         select(StepVisit.section, func.count(), within).where(*started_in_month, done).group_by(StepVisit.section)))
+
+    # One query: the ended waits by working minutes, the running ones as the NULL group.
+    waits = dict(session.execute(
+        select(StepVisit.working_minutes, func.count()).where(*month_visits, StepVisit.step == WAITING_STEP)
+        .group_by(StepVisit.working_minutes)).all())
+    waiting_running = waits.pop(None, 0)
+    waiting = tuple((minutes, count) for minutes, count in waits.items() if minutes is not None)
 
     hop_counts = dict(session.execute(
         select(Hop.kind, func.count()).where(Hop.kind.in_(("rejected", "ignored")), Hop.at >= start, Hop.at < end,
@@ -106,7 +117,8 @@ def load_month(session: Session, month: Month, zone: tzinfo, *, now: datetime,
         received=received, closed=closed, durations=durations, running=running, sections=sections,
         rejected=hop_counts.get("rejected", 0), ignored=hop_counts.get("ignored", 0),
         open_total=open_total, open_items=open_items, overdue_total=overdue_total, overdue_items=overdue_items,
-        limit=limit, asked=asked, ratings=ratings,
+        limit=limit, asked=asked, ratings=ratings, waiting=waiting, waiting_running=waiting_running,
+        merged=merged,
     )
 
 
@@ -164,7 +176,7 @@ def _overdue_at(session: Session, as_of: datetime, limit: int,
                 office: str | None) -> tuple[int, tuple[OverdueVisit, ...]]:
     """Step visits open at ``as_of`` and past their due time then: still open
     now, or ended after ``as_of``. Longest overdue (earliest due) first."""
-    mine = _of(StepVisit.office, office)
+    mine = (*_of(StepVisit.office, office), StepVisit.step != WAITING_STEP)  # a wait for the citizen is not late
     groups = (
         (StepVisit.ended_at.is_(None), StepVisit.due_at < as_of, *mine),
         (StepVisit.ended_at > as_of, StepVisit.due_at < as_of, *mine),

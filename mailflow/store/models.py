@@ -152,6 +152,14 @@ class Complaint(Base):
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # How many retention stages (core.sop.RETENTION_STAGES) were done to it; 4 after an erasure.
     retention_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Merging and closing after silence (issue #15; migration 0014). Why it was
+    # closed: "answered", "finished", "silence" (the citizen never answered an
+    # #info question: reopen window from closed_at), "merged"; None before 0014.
+    closed_reason: Mapped[str | None] = mapped_column(String(16))
+    # A merged duplicate (status "merged"): the complaint it was merged into,
+    # where its later mail is filed. Never a merged one itself (no chains).
+    # No foreign key, as source_message_pk: added to a live table on SQLite.
+    merged_into_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         # The retention pass reads, per stage, the complaints closed long enough ago

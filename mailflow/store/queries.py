@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import Select, bindparam, case, func, select, text
 from sqlalchemy.orm import Session
 
-from mailflow.core.vocabulary import OPEN_STATUSES, RUNNING_STATUSES, HopKind, MailKind
+from mailflow.core.sop import WAITING_STEP
+from mailflow.core.vocabulary import OPEN_STATUSES, RUNNING_STATUSES, HopKind, MailKind, Status
 from mailflow.errors import MailflowError
 from mailflow.store.models import (
     Complaint,
@@ -365,6 +366,50 @@ def visits_due(session: Session, office: str, which: str, now: datetime,
     on SQLite ``BEGIN IMMEDIATE`` already serialises writers."""
     lock = session.get_bind().dialect.name == "postgresql"
     return [(v, c) for v, c in session.execute(due_visits(which, now, limit, lock=lock, office=office))]
+
+
+def waiting_due(session: Session, office: str, which: str, now: datetime,
+                limit: int) -> list[tuple[StepVisit, Complaint]]:
+    """Closing after silence: the open waits for the citizen (visits of
+    ``WAITING_STEP`` of complaints still waiting) whose reminder
+    (``which="reminder"``) or closing (``which="breach"``) is due at ``now``,
+    oldest first, at most ``limit``; through the same indexes as ``due_visits``,
+    locked (SKIP LOCKED) on PostgreSQL so two processes never act on one."""
+    if which == "breach":
+        where: tuple[Any, ...] = (StepVisit.ended_at.is_(None), StepVisit.breached_at.is_(None),
+                                  StepVisit.due_at <= now)
+        order = StepVisit.due_at
+    elif which == "reminder":
+        where = (StepVisit.ended_at.is_(None), StepVisit.reminded_at.is_(None), StepVisit.remind_at <= now,
+                 StepVisit.breached_at.is_(None), StepVisit.due_at > now)
+        order = StepVisit.remind_at
+    else:
+        raise ValueError(f"which must be 'breach' or 'reminder', got {which!r}")
+    stmt = (
+        select(StepVisit, Complaint)
+        .join(Complaint, Complaint.id == StepVisit.complaint_id)
+        .where(*where, StepVisit.step == WAITING_STEP, Complaint.status == str(Status.WAITING_CITIZEN),
+               StepVisit.office == office)
+        .order_by(order, StepVisit.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True, of=(StepVisit, Complaint))
+    return [(v, c) for v, c in session.execute(stmt)]
+
+
+def possible_duplicates(session: Session, complaint: Complaint, since: datetime, limit: int = 3) -> list[Complaint]:
+    """The office's other complaints registered since ``since`` of the same
+    service (category) and the same complainant (address or NIK), not merged
+    themselves, newest first (merging: the hint in the staff forward). Reads
+    the range of ix_complaints_month_counts from ``since``."""
+    return list(session.scalars(
+        select(Complaint).where(
+            Complaint.created_at >= since, Complaint.office == complaint.office,
+            Complaint.category == complaint.category, Complaint.id != complaint.id,
+            Complaint.status != str(Status.MERGED),
+            (Complaint.complainant_email == complaint.complainant_email) | (Complaint.nik == complaint.nik))
+        .order_by(Complaint.created_at.desc(), Complaint.id.desc()).limit(limit)))
 
 
 # ------------------------------------------------------------------ the fleet (mailflow workers)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailflow.core.sop import CITIZEN, Rules
+from mailflow.core.sop import CITIZEN, WAITING_STEP, Rules
 from mailflow.store.models import Complaint, StepVisit
 
 
@@ -25,6 +25,22 @@ def open_visit(session: Session, complaint: Complaint, rules: Rules, now: dateti
         office=complaint.office,
         complaint=complaint, step=step.key, role=complaint.holder_role, section=complaint.section,
         started_at=now, standard_minutes=step.standard.minutes or None, remind_at=remind, due_at=due,
+    )
+    session.add(visit)
+    return visit
+
+
+def open_waiting_visit(session: Session, complaint: Complaint, rules: Rules, now: datetime) -> StepVisit:
+    """Start the clock of a wait for the citizen (after #info): a visit of
+    ``WAITING_STEP`` held by the citizen, whose reminder and "due" times are the
+    rules' ``[waiting]`` reminder and closing, in working days. The complaint's
+    own due time stays empty: the office's clock does not run."""
+    cal = rules.calendar
+    visit = StepVisit(
+        office=complaint.office, complaint=complaint, step=WAITING_STEP, role=CITIZEN, section=complaint.section,
+        started_at=now, standard_minutes=None,
+        remind_at=cal.due(now, rules.waiting.remind_days, "working_days"),
+        due_at=cal.due(now, rules.waiting.close_days, "working_days"),
     )
     session.add(visit)
     return visit
