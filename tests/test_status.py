@@ -40,6 +40,12 @@ def imap_login_refused(app, when: datetime) -> None:
     daemon.alerts.failed(CredentialError("IMAP login as 'aduan' on 127.0.0.1:143 was refused", "IMAP"))
 
 
+def smtp_unreachable(app, when: datetime) -> None:
+    daemon = app.daemon()
+    daemon.alerts.clock = lambda: when
+    daemon.alerts.unreachable("SMTP", ConnectionRefusedError(111, "Connection refused"))
+
+
 def quarantined(app, when: datetime) -> None:
     app.intake.clock = lambda: when
     with app.factory.begin() as s:
@@ -56,6 +62,10 @@ CASES = {
     "mailbox not looked at for long": ([(looked_at, -30)], "degraded", "last looked at"),
     "not looked at while the login is refused": ([(looked_at, -30), (imap_login_refused, -29)], "down",
                                                   "while a mail-server problem is recorded"),
+    "SMTP unreachable, mailbox still fresh": ([(looked_at, -3), (smtp_unreachable, -2)], "degraded",
+                                              "SMTP unreachable since"),
+    "not looked at while SMTP is unreachable": ([(looked_at, -30), (smtp_unreachable, -29)], "down",
+                                                "while a mail-server problem is recorded"),
     "quarantine in the last 24 h": ([(quarantined, -60), (looked_at, -1)], "degraded", "quarantined in the last 24 h"),
     "quarantine two days ago": ([(quarantined, -2 * 24 * 60), (looked_at, -1)], "healthy", None),
 }

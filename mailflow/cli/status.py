@@ -183,12 +183,13 @@ def _print(report: dict[str, Any], offices: tuple[Settings, ...]) -> None:
         for o in report["offices"]:
             s = by_key[o["office"]]
             b = o["outbox"]
-            login = ", ".join(server for server in ("IMAP", "SMTP") if o[server.lower()]["login_failed"]) or "ok"
-            rows.append([o["office"], o["status"], local(o["mailbox"]["checked_at"], s), login,
+            servers = ", ".join(f"{server} {what.replace('_', ' ')}" for server in ("IMAP", "SMTP")
+                                for what in ("login_failed", "unreachable") if o[server.lower()][what]) or "ok"
+            rows.append([o["office"], o["status"], local(o["mailbox"]["checked_at"], s), servers,
                          f"{b['pending']} ({b['deferred']} deferred)", str(b["failed"]), local(b["oldest_pending"], s),
                          f"{o['quarantined']['last_24h']}/{o['quarantined']['total']}",
                          o["last_report"]["month"] if o["last_report"] else "-"])
-        table(["office", "status", "last look", "login failed", "outbox pending", "failed", "oldest pending",
+        table(["office", "status", "last look", "mail servers", "outbox pending", "failed", "oldest pending",
                "quarantined 24h/all", "last report"], rows)
     if report["reasons"]:
         say("")
