@@ -19,8 +19,10 @@ from mailflow.cli.base import (
     clock,
     deployment_from,
     desks,
+    lang,
     local,
     many,
+    msg,
     remaining,
     say,
     table,
@@ -60,7 +62,7 @@ def queue(
     try:
         with fleet.shared.factory() as session:
             if outbox:
-                _print_outbox(session, fleet, office, column, limit, as_json)
+                _print_outbox(ctx, session, fleet, office, column, limit, as_json)
                 return
             if sort not in ("received", "due"):
                 raise MailflowError("--sort must be 'received' or 'due'")
@@ -73,7 +75,7 @@ def queue(
                                       indent=2))
                 return
             if not complaints:
-                say("no complaints" + ("" if all_ or status else " open"))
+                say(msg(ctx, "queue.none" if all_ or status else "queue.none_open"))
                 return
             rows = []
             # on a terminal narrower than the whole table, the day received is enough
@@ -96,10 +98,15 @@ def queue(
                 ])
             # Fitting a terminal: names are cut first, then step, category, the masked NIK
             # (never a revealed one), due and received are left out (show and --json have them).
-            table([*(["office"] if column else []), "number", "received", "status", "step", "holder", "due",
-                   "left (working)", "category", "complainant", "NIK"], rows, fit=True,
-                  shrink={"holder": 8, "category": 12, "complainant": 10},
-                  optional=("step", "category", *(() if reveal else ("NIK",)), "due", "received"))
+            col = {c: msg(ctx, f"queue.col.{c}") for c in ("office", "number", "received", "status", "step", "holder",
+                                                           "due", "left", "category", "complainant", "nik")}
+            table([*([col["office"]] if column else []), *(col[c] for c in ("number", "received", "status", "step",
+                                                                           "holder", "due", "left", "category",
+                                                                           "complainant", "nik"))],
+                  rows, fit=True, shrink={col["holder"]: 8, col["category"]: 12, col["complainant"]: 10},
+                  optional=tuple(col[c] for c in ("step", "category", *(() if reveal else ("nik",)), "due",
+                                                  "received")),
+                  language=lang(ctx))
     finally:
         fleet.close()
 
@@ -132,7 +139,8 @@ def _desk_of(fleet, office: str):
     return fleet.apps.get(office) or next(iter(fleet.apps.values()))
 
 
-def _print_outbox(session, fleet, office: str | None, column: bool, limit: int, as_json: bool) -> None:
+def _print_outbox(ctx: typer.Context, session, fleet, office: str | None, column: bool, limit: int,
+                  as_json: bool) -> None:
     rows = queries.unsent_outbox(session, limit, office)
     if as_json:
         say(json.dumps([
@@ -142,12 +150,16 @@ def _print_outbox(session, fleet, office: str | None, column: bool, limit: int, 
             for o, m in rows], ensure_ascii=False, indent=2))
         return
     if not rows:
-        say("outbox empty: every mail has been sent")
+        say(msg(ctx, "queue.outbox_empty"))
         return
-    table([*(["office"] if column else []), "id", "state", "kind", "to", "attempts", "next try", "last error"],
+    col = {c: msg(ctx, f"queue.col.{c}") for c in ("office", "id", "state", "kind", "to", "attempts", "next_try",
+                                                   "last_error")}
+    table([*([col["office"]] if column else []),
+           *(col[c] for c in ("id", "state", "kind", "to", "attempts", "next_try", "last_error"))],
           [[*([o.office] if column else []), str(o.id), o.state, o.kind, o.recipients, str(o.attempts),
             local(o.next_attempt_at, _desk_of(fleet, o.office).settings), o.last_error or ""]
-           for o, m in rows], fit=True, shrink={"to": 16, "last error": 16}, optional=("next try",))
+           for o, m in rows], fit=True, shrink={col["to"]: 16, col["last_error"]: 16}, optional=(col["next_try"],),
+          language=lang(ctx))
 
 
 def _complaint_json(c: Complaint, reveal: bool, now) -> dict[str, Any]:

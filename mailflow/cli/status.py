@@ -24,7 +24,8 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from mailflow.cli.base import ConfigOpt, OfficeOpt, app, chosen, clock, deployment_from, local, say, table
+from mailflow.cli import messages
+from mailflow.cli.base import ConfigOpt, OfficeOpt, app, chosen, clock, deployment_from, lang, local, say, table
 from mailflow.config.settings import Settings, redact_url
 from mailflow.core.vocabulary import HopKind
 from mailflow.errors import SchemaOutOfDate
@@ -68,7 +69,7 @@ def status(
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=_iso))
     else:
-        _print(report, offices)
+        _print(report, offices, lang(ctx))
     raise typer.Exit(CODES[report["status"]])
 
 
@@ -170,12 +171,15 @@ def _office(s: Settings, now: datetime, checked_at: datetime | None, checked_by:
     }
 
 
-def _print(report: dict[str, Any], offices: tuple[Settings, ...]) -> None:
+def _print(report: dict[str, Any], offices: tuple[Settings, ...], language: str) -> None:
+    """The report for a person, in ``language`` (its reasons stay as --json has them)."""
+    def t(key: str, **fields: object) -> str:
+        return messages.text(language, key, **fields)
+
     d = report["database"]
-    schema = d["schema"] or "none"
-    say(f"status:   {report['status'].upper()}")
-    say(f"database: {d['url']}: " + (f"schema {schema}, needed {d['needed']}" if d["reachable"]
-                                     else f"unreachable ({d['error']})"))
+    say(t("status.line", status=t(f"status.{report['status']}")))
+    say(t("status.database", url=d["url"], schema=d["schema"] or t("status.none"), needed=d["needed"])
+        if d["reachable"] else t("status.database_unreachable", url=d["url"], error=d["error"]))
     by_key = {s.office.key: s for s in offices}
     if report["offices"]:
         say("")
@@ -183,14 +187,15 @@ def _print(report: dict[str, Any], offices: tuple[Settings, ...]) -> None:
         for o in report["offices"]:
             s = by_key[o["office"]]
             b = o["outbox"]
-            servers = ", ".join(f"{server} {what.replace('_', ' ')}" for server in ("IMAP", "SMTP")
-                                for what in ("login_failed", "unreachable") if o[server.lower()][what]) or "ok"
-            rows.append([o["office"], o["status"], local(o["mailbox"]["checked_at"], s), servers,
-                         f"{b['pending']} ({b['deferred']} deferred)", str(b["failed"]), local(b["oldest_pending"], s),
+            servers = ", ".join(t(f"status.{what}", server=server) for server in ("IMAP", "SMTP")
+                                for what in ("login_failed", "unreachable") if o[server.lower()][what]) or t("status.ok")
+            rows.append([o["office"], t(f"status.{o['status']}").lower(), local(o["mailbox"]["checked_at"], s), servers,
+                         t("status.pending", pending=b["pending"], deferred=b["deferred"]), str(b["failed"]),
+                         local(b["oldest_pending"], s),
                          f"{o['quarantined']['last_24h']}/{o['quarantined']['total']}",
                          o["last_report"]["month"] if o["last_report"] else "-"])
-        table(["office", "status", "last look", "mail servers", "outbox pending", "failed", "oldest pending",
-               "quarantined 24h/all", "last report"], rows)
+        table([t(f"status.col.{c}") for c in ("office", "status", "last_look", "servers", "pending", "failed",
+                                              "oldest", "quarantined", "report")], rows, language=language)
     if report["reasons"]:
         say("")
         for reason in report["reasons"]:

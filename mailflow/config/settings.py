@@ -77,6 +77,8 @@ class OfficeConfig:
     check_authentication_results: bool = True
     # The office's key: what its rows are stored under and --office names it by.
     key: str = "default"
+    # The language of the command line's messages, "en" or "id" (cliux; mailflow.cli.messages).
+    cli_language: str = "en"
 
     @property
     def domain(self) -> str:
@@ -267,6 +269,8 @@ class _Office(_Table):
     website: str = Field("", description="a URL")
     templates: str | None = Field(None, description="a folder of template overrides")
     check_authentication_results: bool = Field(True, description=_TRUE_FALSE)
+    # cliux: the language of the command line's messages (MAILFLOW_LANG overrides it).
+    cli_language: Literal["en", "id"] = Field("en", description='"en" (English) or "id" (Bahasa Indonesia)')
 
 
 class _Server(_Table):
