@@ -11,7 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 from sqlalchemy.orm import Session
 
-from mailflow.cli.base import ConfigOpt, JsonOpt, app, chosen, deployment_from, say, table
+from mailflow.cli.base import ConfigOpt, JsonOpt, app, chosen, deployment_from, emit_json, say, table
 from mailflow.config.paths import write_private
 from mailflow.config.rules import load_rules
 from mailflow.config.settings import ALL_OFFICES, OFFICE_KEY, Deployment, Settings, load_deployment
@@ -75,43 +75,63 @@ def office_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 def office_check(
     key: Annotated[str | None, typer.Argument(help="One office's key (default: every office).")] = None,
     config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Validate each office's settings and rules file, and look for rows in the
     database whose office key the config does not have (an office renamed or
     removed: no desk reads them any more). Exit code 2 for an invalid office,
-    1 for such rows, else 0."""
+    1 for such rows, else 0. --json: {"ok", "offices": [{"office", "ok",
+    "error", "note", "file", "rules", "steps", "roles", "imap"}], "database":
+    {"checked", "why_not", "unknown_offices" {key: {table: rows}}}}."""
     deployment = deployment_from(config)  # an invalid office file stops here, naming file and key
     broken = 0
+    found_offices: list[dict] = []
+    lines: list[str] = []
     for s in chosen(deployment, key):
+        entry: dict = {"office": s.office.key, "ok": False, "error": None, "note": None, "file": str(s.path),
+                       "rules": str(s.office.rules), "steps": None, "roles": None,
+                       "imap": f"{s.imap.username}@{s.imap.host} {s.imap.folder}"}
+        found_offices.append(entry)
         try:
             rules = load_rules(s.office.rules, default_timezone=s.office.timezone)
         except RulesError as exc:
             broken += 1
-            say(f"office {s.office.key}: error: {exc}")
+            entry["error"] = str(exc)
+            lines.append(f"office {s.office.key}: error: {exc}")
             continue
         if s.office.templates is not None and not s.office.templates.is_dir():
             broken += 1
-            say(f"office {s.office.key}: error: {s.path}: key 'office.templates': expected a folder, "
-                f"got {str(s.office.templates)!r}")
+            entry["error"] = (f"{s.path}: key 'office.templates': expected a folder, "
+                              f"got {str(s.office.templates)!r}")
+            lines.append(f"office {s.office.key}: error: {entry['error']}")
             continue
-        say(f"office {s.office.key}: OK: {s.office.name} <{s.office.complaint_address}>; {s.path}; "
-            f"rules {s.office.rules} ({len(rules.steps)} steps, {len(rules.roles)} roles); "
-            f"IMAP {s.imap.username}@{s.imap.host} {s.imap.folder}")
+        entry.update(ok=True, steps=len(rules.steps), roles=len(rules.roles))
+        lines.append(f"office {s.office.key}: OK: {s.office.name} <{s.office.complaint_address}>; {s.path}; "
+                     f"rules {s.office.rules} ({len(rules.steps)} steps, {len(rules.roles)} roles); "
+                     f"IMAP {s.imap.username}@{s.imap.host} {s.imap.folder}")
         try:
             s.check_secrets()
         except ConfigError as exc:
-            say(f"  note: {exc}")
+            entry["note"] = str(exc)
+            lines.append(f"  note: {exc}")
     found, why = _from_database(deployment, queries.rows_by_office)
     strangers = {} if found is None else {k: v for k, v in found.items() if k not in deployment.keys}
     if found is None:
-        say(f"database: not checked: {why}")
+        lines.append(f"database: not checked: {why}")
     elif not strangers:
-        say("database: every row belongs to an office of the config")
+        lines.append("database: every row belongs to an office of the config")
     for office, tables in sorted(strangers.items()):
         counts = ", ".join(f"{name} {n}" for name, n in sorted(tables.items()))
-        say(f"warning: the database holds rows of office {office!r}, which {deployment.path} does not have "
-            f"({counts}); if the office was renamed, set its office.key back to {office!r} "
-            f"(offices: {', '.join(deployment.keys)})")
+        lines.append(f"warning: the database holds rows of office {office!r}, which {deployment.path} does not have "
+                     f"({counts}); if the office was renamed, set its office.key back to {office!r} "
+                     f"(offices: {', '.join(deployment.keys)})")
+    if as_json:
+        emit_json({"ok": not broken and not strangers, "offices": found_offices,
+                   "database": {"checked": found is not None, "why_not": why or None,
+                                "unknown_offices": {k: dict(v) for k, v in sorted(strangers.items())}}})
+    else:
+        for line in lines:
+            say(line)
     if broken:
         raise RulesError(f"{broken} office(s) of {deployment.path} have errors (above)")
     if strangers:
@@ -136,13 +156,15 @@ def office_add(
     alert_address: Annotated[str | None, typer.Option(
         "--alert-address", help="Where its admin alerts go (default: the first office's).")] = None,
     config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write a new office file, <deployment folder>/KEY.toml (owner-only), with
     every key commented; the config must have a \\[deployment] offices folder.
     Servers, time zone and rules are the first office's unless given: edit the
     file, then run `mailflow office check KEY`. The daemon takes the office on
     at its next start. The first office of an empty folder needs --imap-host
-    and --rules (there is no office to take them from)."""
+    and --rules (there is no office to take them from). --json: {"office",
+    "file", "password_env"}."""
     deployment = load_deployment(config, allow_empty=True)
     folder = deployment.offices_folder
     if folder is None:
@@ -182,6 +204,9 @@ def office_add(
     except MailflowError:
         target.unlink()
         raise
+    if as_json:
+        emit_json({"office": key, "file": str(target), "password_env": _password_env(key)})
+        return
     say(f"wrote {target} (office {key!r}); edit it, then `mailflow office check {key}`; set "
         f"{_password_env(key)} for its IMAP password")
 

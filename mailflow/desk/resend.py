@@ -46,7 +46,7 @@ class Resent:
     """What was done with one outbound mail: ``action`` is ``queued_again`` (a
     failed or pending row, as it was), ``resent_copy`` (a sent one, again as
     ``resent_message_id``) or ``sending`` (being sent right now: nothing done).
-    ``str()`` is the line the CLI prints."""
+    The CLI says it (mailflow/cli/messages.py, "resend.<action>")."""
 
     action: str
     office: str
@@ -54,14 +54,6 @@ class Resent:
     kind: str
     recipients: tuple[str, ...]
     resent_message_id: str | None = None
-
-    def __str__(self) -> str:
-        to = ",".join(self.recipients)
-        if self.action == "queued_again":
-            return f"queued again: <{self.message_id}> ({self.kind} to {to})"
-        if self.action == "sending":
-            return f"<{self.message_id}> is being sent right now; nothing to do"
-        return f"resent copy queued: <{self.message_id}> as Resent-Message-ID <{self.resent_message_id}> to {to}"
 
 
 def resend(session: Session, settings: Settings, target: str, *, actor: str = "admin (mailflow resend)",
