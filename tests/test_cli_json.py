@@ -270,27 +270,29 @@ def office_in(tmp_path, cli_language: str | None):
 
 
 @pytest.mark.parametrize(("cli_language", "env", "said"), [
-    (None, {}, {"status": "status:   DEGRADED", "queue": "number", "outbox": "attempts",
+    (None, {}, {"status": "status:   DEGRADED", "reason": "mailbox INBOX never looked at", "queue": "number", "outbox": "attempts",
                 "mail": "no inbound mail quarantined", "check": "FAILED"}),
-    ("id", {}, {"status": "status:   TERGANGGU", "queue": "nomor", "outbox": "percobaan",
+    ("id", {}, {"status": "status:   TERGANGGU", "reason": "kotak surat INBOX belum pernah dicek", "queue": "nomor", "outbox": "percobaan",
                 "mail": "tidak ada surel masuk", "check": "GAGAL"}),
-    (None, {"MAILFLOW_LANG": "id"}, {"status": "status:   TERGANGGU", "queue": "pelapor", "outbox": "kepada",
+    (None, {"MAILFLOW_LANG": "id"}, {"status": "status:   TERGANGGU", "reason": "apakah daemon", "queue": "pelapor", "outbox": "kepada",
                                      "mail": "tidak ada surel masuk", "check": "GAGAL"}),
-    ("id", {"MAILFLOW_LANG": "en"}, {"status": "status:   DEGRADED", "queue": "complainant", "outbox": "to",
+    ("id", {"MAILFLOW_LANG": "en"}, {"status": "status:   DEGRADED", "reason": "is the daemon", "queue": "complainant", "outbox": "to",
                                      "mail": "no inbound mail", "check": "FAILED"}),
 ])
 def test_commands_speak_the_configured_language(tmp_path, cli_language, env, said):
     path = office_in(tmp_path, cli_language)
     config = ("--config", str(path))
     code, out, _ = run("status", *config, env=env)
-    assert code == 1 and said["status"] in out  # never looked at the mailbox: degraded
+    assert code == 1 and said["status"] in out and said["reason"] in out  # never looked at the mailbox: degraded
     assert said["queue"] in run("queue", *config, env=env)[1].splitlines()[0].split()
     assert said["outbox"] in run("queue", "--outbox", *config, env=env)[1].splitlines()[0].split()
     assert said["mail"] in run("mail", "list", *config, env=env)[1]
     code, out, _ = run("config", "check", *config, env={"TEST_IMAP_PASSWORD": None, **env})
     assert code == 1 and said["check"] in out
     # --json is the same in every language
-    assert json.loads(run("status", *config, "--json", env=env)[1])["status"] == "degraded"
+    report = json.loads(run("status", *config, "--json", env=env)[1])
+    assert report["status"] == "degraded" and report["reasons"] == [
+        "default: mailbox INBOX never looked at: is the daemon or a worker running?"]
 
 
 def test_one_line_errors_in_bahasa_indonesia(tmp_path):
