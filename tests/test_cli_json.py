@@ -295,6 +295,25 @@ def test_commands_speak_the_configured_language(tmp_path, cli_language, env, sai
         "default: mailbox INBOX never looked at: is the daemon or a worker running?"]
 
 
+def test_more_commands_in_bahasa_indonesia(filled, tmp_path):
+    path, _ = filled
+    indonesian = {"MAILFLOW_LANG": "id"}
+    code, out, _ = run("db", "status", "--config", str(path), env=indonesian)
+    assert code == 0 and out.startswith("basis data: sqlite:///") and "dibutuhkan: " in out
+    code, out, _ = run("backup", str(tmp_path / "b.db"), "--config", str(path), env=indonesian)
+    assert code == 0 and "dicadangkan ke" in out and "integritas baik" in out
+    code, out, _ = run("office", "check", "--config", str(path), env=indonesian)
+    assert code == 0 and out.startswith("kantor default: baik: ") and "setiap baris milik kantor" in out
+    code, out, _ = run("office", "list", "--config", str(path), env=indonesian)
+    assert out.split()[:3] == ["kunci", "nama", "alamat"]
+    code, out, _ = run("workers", "--config", str(path), env=indonesian)
+    assert code == 0 and out.startswith("tidak ada worker") and "belum pernah" in out
+    code, _, err = run("queue", "--status", "tutup", "--config", str(path), env=indonesian)
+    assert code == 2 and "status itu tidak ada" in err
+    code, _, err = run("mail", "show", "999", "--config", str(path), env=indonesian)
+    assert code == 2 and err == "mailflow: galat: tidak ada surel masuk #999 (lihat `mailflow mail list`)\n"
+
+
 def test_one_line_errors_in_bahasa_indonesia(tmp_path):
     missing = tmp_path / "nowhere" / "mailflow.toml"
     code, out, err = run("queue", "--config", str(missing), env={"MAILFLOW_LANG": "id"})

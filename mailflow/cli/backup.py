@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mailflow.cli.base import ConfigOpt, JsonOpt, app, emit_json, settings_from
+from mailflow.cli.base import ConfigOpt, JsonOpt, app, emit_json, msg, settings_from
 from mailflow.config.settings import redact_url
 from mailflow.errors import MailflowError
 from mailflow.store import backup as store_backup
@@ -16,6 +16,7 @@ from mailflow.store.db import sqlite_path
 
 @app.command()
 def backup(
+    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="The backup file to write.")],
     force: Annotated[bool, typer.Option(help="Overwrite an existing file at PATH.")] = False,
     config: ConfigOpt = None,
@@ -45,21 +46,20 @@ def backup(
             emit_json({"database": redact_url(url), "backup": str(path), "dumped": False, "command": command,
                        "size": None, "integrity": None, "schema": None})
             return
-        typer.echo("PostgreSQL: mailflow does not dump it; run (as a user that may read the database):")
-        typer.echo(f"  {command}")
-        typer.echo("and restore with pg_restore (see docs/UPGRADE.md)")
+        typer.echo(msg(ctx, "backup.postgresql", command=command))
         return
     checked = store_backup.backup_sqlite(source, path, force=force)
     if as_json:
         emit_json({"database": str(source), "backup": str(checked.path), "dumped": True, "command": None,
                    "size": checked.size, "integrity": "ok", "schema": checked.revision})
         return
-    typer.echo(f"backed up {source} to {checked.path} ({checked.size} bytes, owner-only): "
-               f"integrity ok, schema {checked.revision}")
+    typer.echo(msg(ctx, "backup.done", database=source, backup=checked.path, size=checked.size,
+                   schema=checked.revision))
 
 
 @app.command()
 def restore(
+    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="The backup file (from `mailflow backup`).")],
     force: Annotated[bool, typer.Option(
         help="Replace the existing database (stop the daemon and workers first).")] = False,
@@ -84,6 +84,6 @@ def restore(
         emit_json({"database": str(target), "backup": str(path), "integrity": "ok", "schema": checked.revision,
                    "needs_upgrade": checked.standing == "older"})
         return
-    typer.echo(f"restored {target} from {path}: integrity ok, schema {checked.revision}")
+    typer.echo(msg(ctx, "restore.done", database=target, backup=path, schema=checked.revision))
     if checked.standing == "older":
-        typer.echo("the backup is from an older mailflow: run `mailflow db upgrade` before starting mailflow")
+        typer.echo(msg(ctx, "restore.older"))

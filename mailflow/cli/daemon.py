@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mailflow.cli.base import ConfigOpt, JsonOpt, app, clock, deployment_from, emit_json
+from mailflow.cli.base import ConfigOpt, JsonOpt, app, clock, deployment_from, emit_json, msg
 from mailflow.edges.mailbox import NETWORK_ERRORS
 from mailflow.errors import MailflowError, MailServerError, TLSRequiredError
 from mailflow.runner.fleet import Fleet
@@ -62,7 +62,7 @@ def poll(
         for key, result in fleet.run_once().items():
             prefix = f"{key}: " if many else ""
             if isinstance(result, (MailServerError, TLSRequiredError, *NETWORK_ERRORS)):
-                typer.echo(f"mailflow: {prefix}mail server problem: {result}", err=True)
+                typer.echo(msg(ctx, "poll.server_problem", prefix=prefix, error=result), err=True)
                 failed = True
                 passes.append({"office": key, "ok": False, "error": str(result), "mail": {}, "outbox": None,
                                "summary": None})

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mailflow.cli import messages
 from mailflow.cli.base import (
     ConfigOpt,
     JsonOpt,
@@ -55,7 +56,7 @@ def queue(
     """List open complaints: number, status, step, holder, due time and the working
     time left (or how late it is), complainant. Every office of the config by
     default, with an office column when it has several; --office KEY lists one."""
-    statuses = statuses_named(status or ())
+    statuses = statuses_named(status or (), lang(ctx))
     deployment = deployment_from(config)
     fleet = desks(ctx, deployment, chosen(deployment, office))
     column = many(deployment)
@@ -65,7 +66,7 @@ def queue(
                 _print_outbox(ctx, session, fleet, office, column, limit, as_json)
                 return
             if sort not in ("received", "due"):
-                raise MailflowError("--sort must be 'received' or 'due'")
+                raise MailflowError(msg(ctx, "queue.bad_sort"))
             now = clock(ctx)()
             complaints = queries.complaints(session, statuses=statuses, include_closed=all_,
                                             overdue_at=now if overdue else None, by_due=sort == "due", limit=limit,
@@ -111,7 +112,7 @@ def queue(
         fleet.close()
 
 
-def statuses_named(words: Sequence[str]) -> tuple[Status, ...]:
+def statuses_named(words: Sequence[str], language: str = messages.ENGLISH) -> tuple[Status, ...]:
     """The statuses a user typed (``--status``), in English or Bahasa Indonesia;
     an unknown word is an error listing the accepted words in both languages
     (never an empty listing)."""
@@ -120,7 +121,7 @@ def statuses_named(words: Sequence[str]) -> tuple[Status, ...]:
         status = status_named(word)
         if status is None:
             accepted = ", ".join(f"{s.value} ({s.label})" for s in Status)
-            raise MailflowError(f"--status {word!r}: no such status; use one of: {accepted}")
+            raise MailflowError(messages.text(language, "queue.bad_status", word=repr(word), accepted=accepted))
         statuses.append(status)
     return tuple(dict.fromkeys(statuses))
 
@@ -199,8 +200,8 @@ def show(
         with fleet.shared.factory() as session:
             c = queries.complaint_by_number(session, number, office)  # AmbiguousNumber names the offices
             if c is None:
-                where = f" at office {office!r}" if office is not None else ""
-                raise NotFound(f"no complaint numbered {number!r}{where} (see `mailflow queue --all`)")
+                raise NotFound(msg(ctx, "show.not_found_at" if office is not None else "show.not_found",
+                                   number=repr(number), office=repr(office)))
             application = _desk_of(fleet, c.office)
             settings = application.settings
             hops = queries.hops_of(session, c)

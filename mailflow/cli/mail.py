@@ -67,11 +67,11 @@ def _desk_of(fleet, message: Message, deployment):
     return fleet.apps[message.office]
 
 
-def _inbound(session, fleet, deployment, message_id: int) -> tuple[Message, Any]:
+def _inbound(ctx: typer.Context, session, fleet, deployment, message_id: int) -> tuple[Message, Any]:
     """The archived inbound mail ``message_id`` and its office's desk, or NotFound."""
     m = queries.inbound_message(session, message_id)
     if m is None:
-        raise NotFound(f"no inbound mail #{message_id} (see `mailflow mail list`)")
+        raise NotFound(msg(ctx, "mail.not_found", id=message_id))
     return m, _desk_of(fleet, m, deployment)
 
 
@@ -93,7 +93,7 @@ def mail_list(
     into a complaint is no longer listed. NIK/KK in subjects and reasons are
     masked (`mail show ID --reveal` shows them)."""
     if kind not in KINDS:
-        raise MailflowError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise MailflowError(msg(ctx, "mail.bad_kind", kinds=", ".join(KINDS), kind=repr(kind)))
     deployment = deployment_from(config)
     fleet = desks(ctx, deployment, chosen(deployment, office))
     column = many(deployment)
@@ -152,7 +152,7 @@ def mail_show(
     fleet = desks(ctx, deployment)
     try:
         with fleet.shared.factory() as session:
-            m, desk = _inbound(session, fleet, deployment, message_id)
+            m, desk = _inbound(ctx, session, fleet, deployment, message_id)
             settings = desk.settings
             hops = queries.hops_of_message(session, m)
             outcome = queries.mail_outcome([h.kind for h in hops])
@@ -257,7 +257,7 @@ def mail_retry(
     fleet = desks(ctx, deployment)
     try:
         with fleet.shared.factory() as session:
-            m, desk = _inbound(session, fleet, deployment, message_id)
+            m, desk = _inbound(ctx, session, fleet, deployment, message_id)
             key = desk.settings.office.key
             refused = retry_refused(m)
             if refused is not None and m.complaint_id is not None:

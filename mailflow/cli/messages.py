@@ -9,11 +9,18 @@ cli_language`` of the configuration file the command reads (``--config``,
 printed for a person only: ``--json`` keys and values, exit codes and what
 goes into mail are the same in both.
 
-Covered so far: the one-line errors of ``main`` (files, databases), and the
-human output of ``status``, ``queue``, ``mail list``, ``mail retry``,
-``config check``, ``resend``, ``db upgrade`` and ``version``. Other
-commands' lines and most error texts (``MailflowError`` messages raised deep
-in config, rules and store) are still English only.
+Covered: the one-line errors of ``main`` for files and databases, the
+errors the listing commands raise themselves (``--status``, ``--sort``,
+``--kind``, a number or mail not found, ``resend``'s usage), and what
+``status`` (with its reasons), ``queue``, ``mail list|retry``, ``config
+check`` (its labels), ``resend``, ``init``, ``db upgrade|status``,
+``backup``, ``restore``, ``report`` (its lines, not the report), ``poll``'s
+server problems, ``office list|check|add``, ``workers`` and ``version``
+print. Not yet: ``rules check`` (its ladder is half Indonesian already),
+``poll``'s pass summary, the details ``config check`` gives, and the texts
+of ``MailflowError``s raised in config, rules, store and desk (a missing
+secret, a bad key, an old schema ...), which stay English. ``show`` and
+``mail show`` print Bahasa Indonesia in both languages, as before.
 """
 
 from __future__ import annotations
@@ -58,6 +65,91 @@ MESSAGES: dict[str, dict[str, str]] = {
     "db.upgraded": {ENGLISH: "database upgraded from {before} to {after}",
                     INDONESIAN: "basis data dinaikkan dari skema {before} ke {after}"},
     "db.empty": {ENGLISH: "empty", INDONESIAN: "kosong"},
+    "db.status": {ENGLISH: "database: {database}\nschema:   {schema}\nneeded:   {needed}",
+                  INDONESIAN: "basis data: {database}\nskema:      {schema}\ndibutuhkan: {needed}"},
+    # ---- init, backup, restore
+    "init.wrote": {ENGLISH: "wrote {config} and {rules}", INDONESIAN: "{config} dan {rules} ditulis"},
+    "init.database": {ENGLISH: "database {database} at schema {schema}",
+                      INDONESIAN: "basis data {database} pada skema {schema}"},
+    "init.next": {ENGLISH: "next: edit mailflow.toml (servers, addresses) and rules/, then run `mailflow config check`",
+                  INDONESIAN: "berikutnya: sunting mailflow.toml (server, alamat) dan rules/, lalu jalankan "
+                              "`mailflow config check`"},
+    "backup.postgresql": {ENGLISH: "PostgreSQL: mailflow does not dump it; run (as a user that may read the "
+                                   "database):\n  {command}\nand restore with pg_restore (see docs/UPGRADE.md)",
+                          INDONESIAN: "PostgreSQL: mailflow tidak membuat dump-nya; jalankan (sebagai pengguna yang "
+                                      "boleh membaca basis data itu):\n  {command}\ndan pulihkan dengan pg_restore "
+                                      "(lihat docs/UPGRADE.md)"},
+    "backup.done": {ENGLISH: "backed up {database} to {backup} ({size} bytes, owner-only): integrity ok, schema "
+                             "{schema}",
+                    INDONESIAN: "{database} dicadangkan ke {backup} ({size} byte, hanya pemilik): integritas baik, "
+                                "skema {schema}"},
+    "restore.done": {ENGLISH: "restored {database} from {backup}: integrity ok, schema {schema}",
+                     INDONESIAN: "{database} dipulihkan dari {backup}: integritas baik, skema {schema}"},
+    "restore.older": {ENGLISH: "the backup is from an older mailflow: run `mailflow db upgrade` before starting "
+                               "mailflow",
+                      INDONESIAN: "cadangan ini dari mailflow versi lama: jalankan `mailflow db upgrade` sebelum "
+                                  "menjalankan mailflow"},
+    # ---- office list / check / add
+    "office.col.key": {ENGLISH: "key", INDONESIAN: "kunci"},
+    "office.col.name": {ENGLISH: "name", INDONESIAN: "nama"},
+    "office.col.address": {ENGLISH: "complaint address", INDONESIAN: "alamat aduan"},
+    "office.col.rules": {ENGLISH: "rules", INDONESIAN: "aturan"},
+    "office.col.imap": {ENGLISH: "IMAP", INDONESIAN: "IMAP"},
+    "office.col.open": {ENGLISH: "open", INDONESIAN: "terbuka"},
+    "office.not_counted": {ENGLISH: "(open complaints not counted: {why})",
+                           INDONESIAN: "(aduan terbuka tidak dihitung: {why})"},
+    "office.error": {ENGLISH: "office {office}: error: {error}", INDONESIAN: "kantor {office}: galat: {error}"},
+    "office.ok": {ENGLISH: "office {office}: OK: {name} <{address}>; {file}; rules {rules} ({steps} steps, {roles} "
+                           "roles); IMAP {imap}",
+                  INDONESIAN: "kantor {office}: baik: {name} <{address}>; {file}; aturan {rules} ({steps} tahap, "
+                              "{roles} peran); IMAP {imap}"},
+    "office.note": {ENGLISH: "  note: {note}", INDONESIAN: "  catatan: {note}"},
+    "office.db_not_checked": {ENGLISH: "database: not checked: {why}",
+                              INDONESIAN: "basis data: tidak diperiksa: {why}"},
+    "office.db_ok": {ENGLISH: "database: every row belongs to an office of the config",
+                     INDONESIAN: "basis data: setiap baris milik kantor yang ada di konfigurasi"},
+    "office.strangers": {ENGLISH: "warning: the database holds rows of office {office}, which {config} does not have "
+                                  "({counts}); if the office was renamed, set its office.key back to {office} "
+                                  "(offices: {keys})",
+                         INDONESIAN: "peringatan: basis data memuat baris kantor {office}, yang tidak ada di {config} "
+                                     "({counts}); jika kantor itu berganti nama, kembalikan office.key-nya ke "
+                                     "{office} (kantor: {keys})"},
+    "office.added": {ENGLISH: "wrote {file} (office '{office}'); edit it, then `mailflow office check {office}`; set "
+                              "{password_env} for its IMAP password",
+                     INDONESIAN: "{file} ditulis (kantor '{office}'); sunting berkas itu, lalu jalankan `mailflow "
+                                 "office check {office}`; isi {password_env} dengan kata sandi IMAP-nya"},
+    # ---- workers
+    "workers.never": {ENGLISH: "never", INDONESIAN: "belum pernah"},
+    "workers.seconds_ago": {ENGLISH: "{seconds} s ago", INDONESIAN: "{seconds} detik lalu"},
+    "workers.minutes_ago": {ENGLISH: "{minutes} min ago", INDONESIAN: "{minutes} menit lalu"},
+    "workers.count": {ENGLISH: "{count} worker(s):", INDONESIAN: "{count} worker:"},
+    "workers.stalled": {ENGLISH: " (STALLED)", INDONESIAN: " (MACET)"},
+    "workers.none": {ENGLISH: "no workers (this database is served by `mailflow run`, or no worker has started yet)",
+                     INDONESIAN: "tidak ada worker (basis data ini dilayani `mailflow run`, atau belum ada worker "
+                                 "yang berjalan)"},
+    "workers.stalled_jobs": {ENGLISH: "{count} job(s) on workers that stopped answering (handed to another worker "
+                                      "within {seconds} s by the next tick):",
+                             INDONESIAN: "{count} tugas pada worker yang berhenti menjawab (diserahkan ke worker lain "
+                                         "dalam {seconds} detik pada detak berikutnya):"},
+    "workers.col.worker": {ENGLISH: "worker", INDONESIAN: "worker"},
+    "workers.col.heartbeat": {ENGLISH: "heartbeat", INDONESIAN: "detak terakhir"},
+    "workers.col.jobs": {ENGLISH: "jobs now", INDONESIAN: "tugas kini"},
+    "workers.col.office": {ENGLISH: "office", INDONESIAN: "kantor"},
+    "workers.col.watched_by": {ENGLISH: "watched now by", INDONESIAN: "diawasi oleh"},
+    "workers.col.last_look": {ENGLISH: "last look", INDONESIAN: "terakhir dicek"},
+    "workers.col.by_process": {ENGLISH: "by process", INDONESIAN: "oleh proses"},
+    "workers.col.pending": {ENGLISH: "outbox pending", INDONESIAN: "antrean keluar"},
+    "workers.col.sending": {ENGLISH: "sending", INDONESIAN: "sedang dikirim"},
+    "workers.col.failed": {ENGLISH: "failed", INDONESIAN: "gagal"},
+    # ---- poll, report
+    "poll.server_problem": {ENGLISH: "mailflow: {prefix}mail server problem: {error}",
+                            INDONESIAN: "mailflow: {prefix}masalah server surel: {error}"},
+    "report.queued": {ENGLISH: "report for {month} queued in the outbox for {recipients} (mailflow run sends it; "
+                               "see mailflow queue --outbox)",
+                      INDONESIAN: "laporan {month} diantrekan di kotak keluar untuk {recipients} (mailflow run "
+                                  "mengirimnya; lihat mailflow queue --outbox)"},
+    "report.wrote": {ENGLISH: "wrote {path} ({format}, {bytes} bytes)",
+                     INDONESIAN: "{path} ditulis ({format}, {bytes} byte)"},
     # ---- config check
     "check.failed": {ENGLISH: "FAILED: ", INDONESIAN: "GAGAL: "},
     "check.warning": {ENGLISH: "warning", INDONESIAN: "peringatan"},
@@ -81,6 +173,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "mail.col.subject": {ENGLISH: "subject", INDONESIAN: "judul"},
     "mail.col.reason": {ENGLISH: "reason", INDONESIAN: "alasan"},
     "mail.col.retried": {ENGLISH: "retried", INDONESIAN: "dicoba ulang"},
+    "mail.not_found": {ENGLISH: "no inbound mail #{id} (see `mailflow mail list`)",
+                       INDONESIAN: "tidak ada surel masuk #{id} (lihat `mailflow mail list`)"},
+    "mail.bad_kind": {ENGLISH: "--kind must be one of {kinds}, got {kind}",
+                      INDONESIAN: "--kind harus salah satu dari {kinds}, bukan {kind}"},
     "mail.already_on_complaint": {ENGLISH: "mail #{id} is already on complaint {complaint}: nothing done",
                                   INDONESIAN: "surel #{id} sudah tercatat pada aduan {complaint}: tidak ada yang "
                                               "dilakukan"},
@@ -92,6 +188,15 @@ MESSAGES: dict[str, dict[str, str]] = {
                        INDONESIAN: "surel #{id}: {reason}; tidak ada yang dilakukan"},
     "mail.outcome": {ENGLISH: "mail #{id}: {what}", INDONESIAN: "surel #{id}: {what}"},
     # ---- queue
+    "queue.bad_sort": {ENGLISH: "--sort must be 'received' or 'due'",
+                       INDONESIAN: "--sort harus 'received' (waktu diterima) atau 'due' (batas waktu)"},
+    "queue.bad_status": {ENGLISH: "--status {word}: no such status; use one of: {accepted}",
+                         INDONESIAN: "--status {word}: status itu tidak ada; pakai salah satu dari: {accepted}"},
+    "show.not_found": {ENGLISH: "no complaint numbered {number} (see `mailflow queue --all`)",
+                       INDONESIAN: "tidak ada aduan bernomor {number} (lihat `mailflow queue --all`)"},
+    "show.not_found_at": {ENGLISH: "no complaint numbered {number} at office {office} (see `mailflow queue --all`)",
+                          INDONESIAN: "tidak ada aduan bernomor {number} di kantor {office} (lihat `mailflow queue "
+                                      "--all`)"},
     "queue.none": {ENGLISH: "no complaints", INDONESIAN: "tidak ada aduan"},
     "queue.none_open": {ENGLISH: "no complaints open", INDONESIAN: "tidak ada aduan yang terbuka"},
     "queue.outbox_empty": {ENGLISH: "outbox empty: every mail has been sent",

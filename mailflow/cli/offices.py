@@ -11,7 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 from sqlalchemy.orm import Session
 
-from mailflow.cli.base import ConfigOpt, JsonOpt, app, chosen, deployment_from, emit_json, say, table
+from mailflow.cli.base import ConfigOpt, JsonOpt, app, chosen, deployment_from, emit_json, lang, msg, say, table
 from mailflow.config.paths import write_private
 from mailflow.config.rules import load_rules
 from mailflow.config.settings import ALL_OFFICES, OFFICE_KEY, Deployment, Settings, load_deployment
@@ -49,7 +49,7 @@ def _from_database(deployment: Deployment, read: Callable[[Session], T]) -> tupl
 
 # --------------------------------------------------------------------------- list
 @office_app.command("list")
-def office_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def office_list(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """List the offices of the config: key, name, complaint address, rules file,
     IMAP mailbox, and how many complaints each has open (if the database can be read)."""
     deployment = deployment_from(config)
@@ -62,17 +62,18 @@ def office_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
             "open": None if counts is None else counts.get(s.office.key, 0),
         } for s in deployment.offices], ensure_ascii=False, indent=2))
         return
-    table(["key", "name", "complaint address", "rules", "IMAP", "open"],
+    table([msg(ctx, f"office.col.{c}") for c in ("key", "name", "address", "rules", "imap", "open")],
           [[s.office.key, s.office.name, s.office.complaint_address, s.office.rules.name,
             f"{s.imap.username}@{s.imap.host}", "-" if counts is None else str(counts.get(s.office.key, 0))]
-           for s in deployment.offices])
+           for s in deployment.offices], language=lang(ctx))
     if counts is None:
-        say(f"(open complaints not counted: {why})")
+        say(msg(ctx, "office.not_counted", why=why))
 
 
 # --------------------------------------------------------------------------- check
 @office_app.command("check")
 def office_check(
+    ctx: typer.Context,
     key: Annotated[str | None, typer.Argument(help="One office's key (default: every office).")] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -97,34 +98,33 @@ def office_check(
         except RulesError as exc:
             broken += 1
             entry["error"] = str(exc)
-            lines.append(f"office {s.office.key}: error: {exc}")
+            lines.append(msg(ctx, "office.error", office=s.office.key, error=exc))
             continue
         if s.office.templates is not None and not s.office.templates.is_dir():
             broken += 1
             entry["error"] = (f"{s.path}: key 'office.templates': expected a folder, "
                               f"got {str(s.office.templates)!r}")
-            lines.append(f"office {s.office.key}: error: {entry['error']}")
+            lines.append(msg(ctx, "office.error", office=s.office.key, error=entry["error"]))
             continue
         entry.update(ok=True, steps=len(rules.steps), roles=len(rules.roles))
-        lines.append(f"office {s.office.key}: OK: {s.office.name} <{s.office.complaint_address}>; {s.path}; "
-                     f"rules {s.office.rules} ({len(rules.steps)} steps, {len(rules.roles)} roles); "
-                     f"IMAP {s.imap.username}@{s.imap.host} {s.imap.folder}")
+        lines.append(msg(ctx, "office.ok", office=s.office.key, name=s.office.name,
+                         address=s.office.complaint_address, file=s.path, rules=s.office.rules,
+                         steps=len(rules.steps), roles=len(rules.roles), imap=entry["imap"]))
         try:
             s.check_secrets()
         except ConfigError as exc:
             entry["note"] = str(exc)
-            lines.append(f"  note: {exc}")
+            lines.append(msg(ctx, "office.note", note=exc))
     found, why = _from_database(deployment, queries.rows_by_office)
     strangers = {} if found is None else {k: v for k, v in found.items() if k not in deployment.keys}
     if found is None:
-        lines.append(f"database: not checked: {why}")
+        lines.append(msg(ctx, "office.db_not_checked", why=why))
     elif not strangers:
-        lines.append("database: every row belongs to an office of the config")
+        lines.append(msg(ctx, "office.db_ok"))
     for office, tables in sorted(strangers.items()):
         counts = ", ".join(f"{name} {n}" for name, n in sorted(tables.items()))
-        lines.append(f"warning: the database holds rows of office {office!r}, which {deployment.path} does not have "
-                     f"({counts}); if the office was renamed, set its office.key back to {office!r} "
-                     f"(offices: {', '.join(deployment.keys)})")
+        lines.append(msg(ctx, "office.strangers", office=repr(office), config=deployment.path, counts=counts,
+                         keys=", ".join(deployment.keys)))
     if as_json:
         emit_json({"ok": not broken and not strangers, "offices": found_offices,
                    "database": {"checked": found is not None, "why_not": why or None,
@@ -145,6 +145,7 @@ def _toml(value: object) -> str:
 
 @office_app.command("add")
 def office_add(
+    ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="The new office's key: lower-case letters, digits and '-', e.g. sleman.")],
     name: Annotated[str, typer.Option("--name", help="The office's name as citizens see it in every mail.")],
     address: Annotated[str, typer.Option("--address", help="The complaint address citizens write to.")],
@@ -207,8 +208,7 @@ def office_add(
     if as_json:
         emit_json({"office": key, "file": str(target), "password_env": _password_env(key)})
         return
-    say(f"wrote {target} (office {key!r}); edit it, then `mailflow office check {key}`; set "
-        f"{_password_env(key)} for its IMAP password")
+    say(msg(ctx, "office.added", file=target, office=key, password_env=_password_env(key)))
 
 
 def _password_env(key: str) -> str:

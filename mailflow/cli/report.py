@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from mailflow.cli.base import ConfigOpt, app, chosen, clock, deployment_from, desks, emit_json, many
+from mailflow.cli.base import ConfigOpt, app, chosen, clock, deployment_from, desks, emit_json, many, msg
 from mailflow.config.paths import write_private
 from mailflow.errors import MailflowError
 from mailflow.report import formats, rollup
@@ -88,8 +88,7 @@ def report(
             result = first.monthly_report.send(the_month, now=now, force=force, limit=limit)
             done["queued_for"] = list(result.recipients)
             if not as_json:
-                typer.echo(f"report for {the_month} queued in the outbox for {', '.join(result.recipients)} "
-                           "(mailflow run sends it; see mailflow queue --outbox)")
+                typer.echo(msg(ctx, "report.queued", month=the_month, recipients=", ".join(result.recipients)))
             if output is None:
                 if as_json:
                     emit_json(done)
@@ -115,6 +114,6 @@ def report(
             if as_json:
                 emit_json(done)
             else:
-                typer.echo(f"wrote {output} ({fmt}, {len(content)} bytes)")
+                typer.echo(msg(ctx, "report.wrote", path=output, format=fmt, bytes=len(content)))
     finally:
         fleet.close()

@@ -35,6 +35,7 @@ from mailflow.store import db
 
 @app.command()
 def init(
+    ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Where to write mailflow.toml, rules/ and the database.")] = Path("."),
     data: Annotated[Path | None, typer.Option(
         help="Put the SQLite database in this folder instead (created owner-only), e.g. /var/lib/mailflow: "
@@ -65,7 +66,7 @@ def init(
         if not dest.exists():
             write_private(dest, src.read_bytes())
     if not as_json:
-        typer.echo(f"wrote {target} and {rules_dir}/")
+        typer.echo(msg(ctx, "init.wrote", config=target, rules=f"{rules_dir}/"))
     settings = load_settings(target)
     engine = db.make_engine(settings.database_url)
     before, after = db.upgrade(engine)
@@ -74,8 +75,8 @@ def init(
         emit_json({"config": str(target), "rules": str(rules_dir), "database": redact_url(settings.database_url),
                    "schema": after})
         return
-    typer.echo(f"database {redact_url(settings.database_url)} at schema {after}")
-    typer.echo("next: edit mailflow.toml (servers, addresses) and rules/, then run `mailflow config check`")
+    typer.echo(msg(ctx, "init.database", database=redact_url(settings.database_url), schema=after))
+    typer.echo(msg(ctx, "init.next"))
 
 
 # --------------------------------------------------------------------------- db
@@ -97,7 +98,7 @@ def db_upgrade(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt = 
 
 
 @db_app.command("status")
-def db_status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+def db_status(ctx: typer.Context, as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Show the schema version of the database and the one this mailflow
     needs. Exit code 1 if they differ."""
     settings = settings_from(config)
@@ -110,7 +111,8 @@ def db_status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
         typer.echo(json.dumps({"database": redact_url(settings.database_url), "schema": current, "needed": head,
                                "up_to_date": current == head}, indent=2))
     else:
-        typer.echo(f"database: {redact_url(settings.database_url)}\nschema:   {current or 'none'}\nneeded:   {head}")
+        typer.echo(msg(ctx, "db.status", database=redact_url(settings.database_url),
+                       schema=current or msg(ctx, "status.none"), needed=head))
     if current != head:
         raise typer.Exit(1)
 
