@@ -40,7 +40,10 @@ app = typer.Typer(
     help="mailflow: an email-driven complaint desk for Disdukcapil offices.\n\n"
     "Citizens e-mail complaints (aduan); mailflow fetches them over IMAP, checks the "
     "required format, registers them, acknowledges them, forwards them to the SOP's "
-    "role mailboxes, and logs every hop.",
+    "role mailboxes, and logs every hop.\n\n"
+    "Every command that prints a result takes --json (one JSON document on stdout); errors are one "
+    "'mailflow: error: ...' line on stderr and a non-zero exit code, with or without --json. Messages are in "
+    "English, or in Bahasa Indonesia with MAILFLOW_LANG=id or \\[office] cli_language = \"id\" in mailflow.toml.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
