@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
+from devstack.system import free_port
 from mailflow.config.settings import load_settings
 from mailflow.desk.delivery import Source
 from mailflow.errors import CredentialError
 from mailflow.runner.app import build
+from mailflow.runner.sender import Sender
 from mailflow.store import db, mailboxes
 from mailflow.store.models import OutboxItem
 from support import TEST_ENV, complaint_mail, mailflow_at, write_config
@@ -138,3 +142,45 @@ def test_status_is_down_when_the_database_cannot_be_reached(tmp_path):
     report = json.loads(r.stdout)
     assert r.returncode == 2 and report["status"] == "down" and not report["database"]["reachable"]
     assert "sekret" not in r.stdout and "127.0.0.1:1" in report["database"]["error"]
+
+
+def test_runs_sender_thread_records_an_smtp_server_that_refuses_connections(tmp_path):
+    """`mailflow run` drains the outbox in its sender thread: mail that cannot
+    be sent because nothing listens on the SMTP port waits, and the outage is
+    recorded once for `status`, as the IMAP one is."""
+    path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}", poll_interval=60,
+                        smtp_port=free_port("127.0.0.1"))
+    settings = load_settings(path, env=TEST_ENV)
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    engine.dispose()
+    app = build(settings, clock=lambda: NOW)
+    try:
+        with app.factory.begin() as s:
+            app.intake.process(s, complaint_mail(message_id="<c1@warga.test>"), Source("INBOX", 7, 1))
+        looked_at(app, NOW)
+        daemon = app.daemon()
+        stop = threading.Event()
+        sender = Sender(app.outbox, stop, daemon._sent_probe, None, daemon.alerts)
+        sender.start()
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                report = json.loads(mailflow_at(lambda: NOW, "status", "--json", "--config", str(path)).stdout)
+                if report["offices"][0]["smtp"]["unreachable"]:
+                    break
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            sender.wake()
+            sender.join(20)
+        (desk,) = report["offices"]
+        assert report["status"] == "degraded", report["reasons"]
+        assert desk["smtp"]["unreachable"]["since"] == NOW.isoformat()
+        assert "SMTPConnectError" in desk["smtp"]["unreachable"]["reason"]
+        assert desk["outbox"]["pending"] == 2 and desk["outbox"]["failed"] == 0  # the mail waits
+        with app.factory() as s:
+            hops = s.execute(text("SELECT count(*) FROM hops WHERE kind = 'server-unreachable'")).scalar()
+        assert hops == 1  # once per outage, however often the thread tried
+    finally:
+        app.close()
