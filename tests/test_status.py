@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
+from devstack.system import free_port
 from mailflow.config.settings import load_settings
 from mailflow.desk.delivery import Source
 from mailflow.errors import CredentialError
 from mailflow.runner.app import build
+from mailflow.runner.sender import Sender
 from mailflow.store import db, mailboxes
 from mailflow.store.models import OutboxItem
 from support import TEST_ENV, complaint_mail, mailflow_at, write_config
@@ -40,6 +44,12 @@ def imap_login_refused(app, when: datetime) -> None:
     daemon.alerts.failed(CredentialError("IMAP login as 'aduan' on 127.0.0.1:143 was refused", "IMAP"))
 
 
+def smtp_unreachable(app, when: datetime) -> None:
+    daemon = app.daemon()
+    daemon.alerts.clock = lambda: when
+    daemon.alerts.unreachable("SMTP", ConnectionRefusedError(111, "Connection refused"))
+
+
 def quarantined(app, when: datetime) -> None:
     app.intake.clock = lambda: when
     with app.factory.begin() as s:
@@ -56,6 +66,10 @@ CASES = {
     "mailbox not looked at for long": ([(looked_at, -30)], "degraded", "last looked at"),
     "not looked at while the login is refused": ([(looked_at, -30), (imap_login_refused, -29)], "down",
                                                   "while a mail-server problem is recorded"),
+    "SMTP unreachable, mailbox still fresh": ([(looked_at, -3), (smtp_unreachable, -2)], "degraded",
+                                              "SMTP unreachable since"),
+    "not looked at while SMTP is unreachable": ([(looked_at, -30), (smtp_unreachable, -29)], "down",
+                                                "while a mail-server problem is recorded"),
     "quarantine in the last 24 h": ([(quarantined, -60), (looked_at, -1)], "degraded", "quarantined in the last 24 h"),
     "quarantine two days ago": ([(quarantined, -2 * 24 * 60), (looked_at, -1)], "healthy", None),
 }
@@ -128,3 +142,45 @@ def test_status_is_down_when_the_database_cannot_be_reached(tmp_path):
     report = json.loads(r.stdout)
     assert r.returncode == 2 and report["status"] == "down" and not report["database"]["reachable"]
     assert "sekret" not in r.stdout and "127.0.0.1:1" in report["database"]["error"]
+
+
+def test_runs_sender_thread_records_an_smtp_server_that_refuses_connections(tmp_path):
+    """`mailflow run` drains the outbox in its sender thread: mail that cannot
+    be sent because nothing listens on the SMTP port waits, and the outage is
+    recorded once for `status`, as the IMAP one is."""
+    path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'm.db'}", poll_interval=60,
+                        smtp_port=free_port("127.0.0.1"))
+    settings = load_settings(path, env=TEST_ENV)
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    engine.dispose()
+    app = build(settings, clock=lambda: NOW)
+    try:
+        with app.factory.begin() as s:
+            app.intake.process(s, complaint_mail(message_id="<c1@warga.test>"), Source("INBOX", 7, 1))
+        looked_at(app, NOW)
+        daemon = app.daemon()
+        stop = threading.Event()
+        sender = Sender(app.outbox, stop, daemon._sent_probe, None, daemon.alerts)
+        sender.start()
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                report = json.loads(mailflow_at(lambda: NOW, "status", "--json", "--config", str(path)).stdout)
+                if report["offices"][0]["smtp"]["unreachable"]:
+                    break
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            sender.wake()
+            sender.join(20)
+        (desk,) = report["offices"]
+        assert report["status"] == "degraded", report["reasons"]
+        assert desk["smtp"]["unreachable"]["since"] == NOW.isoformat()
+        assert "SMTPConnectError" in desk["smtp"]["unreachable"]["reason"]
+        assert desk["outbox"]["pending"] == 2 and desk["outbox"]["failed"] == 0  # the mail waits
+        with app.factory() as s:
+            hops = s.execute(text("SELECT count(*) FROM hops WHERE kind = 'server-unreachable'")).scalar()
+        assert hops == 1  # once per outage, however often the thread tried
+    finally:
+        app.close()

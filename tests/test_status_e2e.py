@@ -1,6 +1,7 @@
 """``mailflow status --json`` on the real mail stack (Dovecot + the SMTP relay):
-a refused IMAP login, a dead IMAP server and a mail the relay refuses for
-good, each recorded by a real pass of the daemon and reported as such."""
+a refused IMAP login, a dead IMAP server, a dead SMTP server and a mail the
+relay refuses for good, each recorded by a real pass of the daemon and
+reported as such."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def broken_desk(tmp_path, stack, url: str, clock: Clock, name: str, env: dict, *
     where = tmp_path / name
     where.mkdir()
     settings = migrated_settings(write_config(where, db_url=url, imap_port=config.pop("imap_port", stack.imap_port),
-                                              smtp_port=stack.smtp_port, **config), env)
+                                              smtp_port=config.pop("smtp_port", stack.smtp_port), **config), env)
     return build(settings, clock=clock)
 
 
@@ -94,11 +95,37 @@ def test_status_reports_a_wrong_password_a_dead_server_and_a_refused_mail(make_d
     daemon.run_once()
     assert status(clock, path)[0] == 0
 
-    # 3. The relay refuses the citizen's address for good: the acknowledgement fails, the rest goes out.
+    # 3. A dead SMTP server (nothing listens on its port): the mail of a complaint taken in
+    # waits in the outbox, and the server is recorded as unreachable, like the IMAP one.
+    stack.send(complaint_mail(sender="warga2@dukcapil.test", message_id="<status-2@warga.test>"),
+               "warga2@dukcapil.test", ["aduan@dukcapil.test"])
+    clock.now = T0 + timedelta(minutes=21)
+    no_smtp = broken_desk(tmp_path, stack, url, clock, "nosmtp", {"TEST_IMAP_PASSWORD": "secret"},
+                          smtp_port=free_port("127.0.0.1"))
+    drained = no_smtp.daemon().run_once().drained
+    no_smtp.close()
+    assert drained.sent == 0 and drained.deferred >= 2 and drained.unreachable is not None
+    code, report = status(clock, path)
+    (desk,) = report["offices"]
+    assert (code, report["status"]) == (1, "degraded"), report["reasons"]
+    assert desk["smtp"]["unreachable"]["since"] == clock.now.isoformat()
+    reason = desk["smtp"]["unreachable"]["reason"]
+    assert reason.startswith("SMTP 127.0.0.1:") and "SMTPConnectError" in reason and "111" in reason, reason
+    assert desk["smtp"]["login_failed"] is None and desk["imap"]["unreachable"] is None
+    assert any("SMTP unreachable since" in r for r in report["reasons"]), report["reasons"]
+    text = mailflow_at(clock, "status", "--config", str(path))
+    assert "SMTP unreachable" in text.stdout, text.stdout
+    # The server back: once the deferred mail comes due and goes out, the problem is over.
+    clock.now = T0 + timedelta(minutes=40)
+    assert daemon.run_once().drained.sent >= 2
+    code, report = status(clock, path)
+    assert (code, report["status"]) == (0, "healthy"), report["reasons"]
+
+    # 4. The relay refuses the citizen's address for good: the acknowledgement fails, the rest goes out.
     stack.send(complaint_mail(sender="warga1@dukcapil.test", message_id="<status-1@warga.test>"),
                "warga1@dukcapil.test", ["aduan@dukcapil.test"])
     stack.relay_control(faults=[{"stage": "rcpt", "reply": "550 5.1.1 no such user", "match": "warga1@"}])
-    clock.now = T0 + timedelta(minutes=21)
+    clock.now = T0 + timedelta(minutes=41)
     result = daemon.run_once()
     assert result.drained.failed == 1 and result.drained.sent >= 1
     code, report = status(clock, path)

@@ -5,20 +5,32 @@ and printing tables and times.
 The clock: commands take "now" from the Click context object (a
 ``CliContext``), so a caller that runs the CLI in-process -- a test on a fake
 clock -- passes ``obj=CliContext(clock=...)``; otherwise it is the wall clock.
+The language of what is said to a person (``messages``) comes the same way,
+else from ``MAILFLOW_LANG`` or the configuration's ``[office] cli_language``.
+
+``--json``: a command that prints a result prints it, with ``--json``, as one
+JSON document on stdout (``emit_json``), personal data masked as in its text
+unless ``--reveal``. An error is the same with or without ``--json``: one
+``mailflow: error: ...`` line on stderr and a non-zero exit code (a command
+that found problems, as ``config check``, prints its document, then exits
+non-zero).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from mailflow.cli import messages
 from mailflow.config.settings import Deployment, Settings, load_deployment, load_settings
 from mailflow.core.text import clean
 from mailflow.errors import MailflowError
@@ -28,7 +40,10 @@ app = typer.Typer(
     help="mailflow: an email-driven complaint desk for Disdukcapil offices.\n\n"
     "Citizens e-mail complaints (aduan); mailflow fetches them over IMAP, checks the "
     "required format, registers them, acknowledges them, forwards them to the SOP's "
-    "role mailboxes, and logs every hop.",
+    "role mailboxes, and logs every hop.\n\n"
+    "Every command that prints a result takes --json (one JSON document on stdout); errors are one "
+    "'mailflow: error: ...' line on stderr and a non-zero exit code, with or without --json. Messages are in "
+    "English, or in Bahasa Indonesia with MAILFLOW_LANG=id or \\[office] cli_language = \"id\" in mailflow.toml.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -47,7 +62,7 @@ ConfigOpt = Annotated[
                  envvar="MAILFLOW_CONFIG", show_envvar=True, readable=False),
 ]
 RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show NIK/KK numbers in full (personal data, UU 27/2022).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one JSON document.")]
 OfficeOpt = Annotated[str | None, typer.Option(
     "--office", help="Only this office (its key, see `mailflow office list`); default: every office of the config.")]
 
@@ -57,6 +72,8 @@ class CliContext:
     """What an in-process caller hands the commands (``obj=`` of Click's ``main``)."""
 
     clock: Callable[[], datetime] = utcnow
+    # "en" or "id" (messages.LANGUAGES); None: MAILFLOW_LANG, else the configuration's.
+    language: str | None = None
 
 
 def clock(ctx: typer.Context) -> Callable[[], datetime]:
@@ -65,44 +82,81 @@ def clock(ctx: typer.Context) -> Callable[[], datetime]:
     return obj.clock if obj is not None else utcnow
 
 
+def lang(ctx: typer.Context) -> str:
+    """The language of this invocation (``messages.language``), found once."""
+    obj = ctx.find_object(CliContext)
+    if obj is not None and obj.language is not None:
+        return obj.language
+    root = ctx.find_root()
+    if "mailflow.language" not in root.meta:
+        root.meta["mailflow.language"] = messages.language(os.environ, ctx.params.get("config"))
+    return root.meta["mailflow.language"]
+
+
+def msg(ctx: typer.Context, key: str, **fields: object) -> str:
+    """The line ``key`` of ``messages`` in this invocation's language."""
+    return messages.text(lang(ctx), key, **fields)
+
+
 def main(args: list[str] | None = None, obj: CliContext | None = None) -> None:
     """Console-script entry point: user-fixable errors become one line and exit
     2. Exception types decide what a user sees: a ``MailflowError`` says its
     fix; a database that cannot be used (unreachable, read-only, corrupt) and
     a file that cannot be read or written (permissions) are said the same way,
-    here, in one place; anything else is a bug and keeps its traceback."""
+    here, in one place, in the admin's language; anything else is a bug and
+    keeps its traceback."""
+    obj = obj or CliContext()
+    if obj.language is None:
+        words = sys.argv[1:] if args is None else args
+        obj = replace(obj, language=messages.language(os.environ, messages.config_in(words)))
+    language = obj.language
+    assert language is not None
     try:
         app(args=args, obj=obj)
     except MailflowError as exc:
-        _fail(str(exc))
+        _fail(language, str(exc))
     except OSError as exc:
-        _fail(describe_os_error(exc))
+        _fail(language, describe_os_error(exc, language))
     except Exception as exc:
-        from mailflow.store.db import describe_error
+        from mailflow.store.db import database_problem
 
-        said = describe_error(exc)
-        if said is None:
+        found = database_problem(exc)
+        if found is None:
             raise
-        _fail(said)
+        case, fields = found
+        _fail(language, messages.text(language, f"db.{case}", **fields))
 
 
-def _fail(line: str) -> None:
-    typer.echo(f"mailflow: error: {line}", err=True)
+def _fail(language: str, line: str) -> None:
+    typer.echo(messages.text(language, "error.line", line=line), err=True)
     sys.exit(2)
 
 
-def describe_os_error(exc: OSError) -> str:
+def describe_os_error(exc: OSError, language: str = messages.ENGLISH) -> str:
     """One line for a file mailflow could not read or write, naming it and the fix."""
     reason = exc.strerror or str(exc)
     if exc.filename is None:  # not a file: a connection, say
-        return f"{type(exc).__name__}: {reason}"
+        return messages.text(language, "error.connection", kind=type(exc).__name__, reason=reason)
     name = exc.filename
     if isinstance(exc, PermissionError):
-        return (f"{name}: {reason}: give the user running mailflow access to it (and to its directory), "
-                "or use another path")
+        return messages.text(language, "error.permission", name=name, reason=reason)
     if isinstance(exc, FileNotFoundError):
-        return f"{name}: {reason}: check the path"
-    return f"{name}: {reason}"
+        return messages.text(language, "error.not_found", name=name, reason=reason)
+    return messages.text(language, "error.file", name=name, reason=reason)
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as the one JSON document of a ``--json`` result (times as
+    ISO 8601), without terminal control characters (``say``)."""
+    say(json.dumps(data, ensure_ascii=False, indent=2, default=_iso))
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def say(text: str) -> None:
@@ -206,7 +260,8 @@ def terminal_width() -> int:
 
 
 def table(headers: list[str], rows: list[list[str]], *, fit: bool = False,
-          shrink: Mapping[str, int] | None = None, optional: Sequence[str] = ()) -> None:
+          shrink: Mapping[str, int] | None = None, optional: Sequence[str] = (),
+          language: str = messages.ENGLISH) -> None:
     """Print an aligned table. With ``fit``, it fits the terminal
     (``terminal_width``): the ``optional`` columns are left out, in that
     order, while even the ``shrink`` columns at their least width (header ->
@@ -237,8 +292,8 @@ def table(headers: list[str], rows: list[list[str]], *, fit: bool = False,
             widths[widest] -= 1
         rows = [[_cut(row[i], widths[i]) for i in range(len(headers))] for row in rows]
         if left_out:
-            typer.echo(f"({', '.join(left_out)} left out to fit {width} columns; "
-                       "a wider terminal, COLUMNS=..., or --json shows them)", err=True)
+            typer.echo(messages.text(language, "table.left_out", columns=", ".join(left_out), width=width),
+                       err=True)
     line = "  ".join(headers[i].ljust(widths[i]) for i in keep)
     typer.echo(line.rstrip())
     typer.echo("  ".join("-" * widths[i] for i in keep))

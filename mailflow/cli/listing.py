@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mailflow.cli import messages
 from mailflow.cli.base import (
     ConfigOpt,
     JsonOpt,
@@ -19,8 +20,10 @@ from mailflow.cli.base import (
     clock,
     deployment_from,
     desks,
+    lang,
     local,
     many,
+    msg,
     remaining,
     say,
     table,
@@ -54,17 +57,17 @@ def queue(
     """List open complaints: number, status, step, holder, due time and the working
     time left (or how late it is), complainant. Every office of the config by
     default, with an office column when it has several; --office KEY lists one."""
-    statuses = statuses_named(status or ())
+    statuses = statuses_named(status or (), lang(ctx))
     deployment = deployment_from(config)
     fleet = desks(ctx, deployment, chosen(deployment, office))
     column = many(deployment)
     try:
         with fleet.shared.factory() as session:
             if outbox:
-                _print_outbox(session, fleet, office, column, limit, as_json)
+                _print_outbox(ctx, session, fleet, office, column, limit, as_json)
                 return
             if sort not in ("received", "due"):
-                raise MailflowError("--sort must be 'received' or 'due'")
+                raise MailflowError(msg(ctx, "queue.bad_sort"))
             now = clock(ctx)()
             complaints = queries.complaints(session, statuses=statuses, include_closed=all_,
                                             overdue_at=now if overdue else None, by_due=sort == "due", limit=limit,
@@ -76,7 +79,7 @@ def queue(
                                       indent=2))
                 return
             if not complaints:
-                say("no complaints" + ("" if all_ or status else " open"))
+                say(msg(ctx, "queue.none" if all_ or status else "queue.none_open"))
                 return
             rows = []
             # on a terminal narrower than the whole table, the day received is enough
@@ -99,15 +102,20 @@ def queue(
                 ])
             # Fitting a terminal: names are cut first, then step, category, the masked NIK
             # (never a revealed one), due and received are left out (show and --json have them).
-            table([*(["office"] if column else []), "number", "received", "status", "step", "holder", "due",
-                   "left (working)", "category", "complainant", "NIK"], rows, fit=True,
-                  shrink={"holder": 8, "category": 12, "complainant": 10},
-                  optional=("step", "category", *(() if reveal else ("NIK",)), "due", "received"))
+            col = {c: msg(ctx, f"queue.col.{c}") for c in ("office", "number", "received", "status", "step", "holder",
+                                                           "due", "left", "category", "complainant", "nik")}
+            table([*([col["office"]] if column else []), *(col[c] for c in ("number", "received", "status", "step",
+                                                                           "holder", "due", "left", "category",
+                                                                           "complainant", "nik"))],
+                  rows, fit=True, shrink={col["holder"]: 8, col["category"]: 12, col["complainant"]: 10},
+                  optional=tuple(col[c] for c in ("step", "category", *(() if reveal else ("nik",)), "due",
+                                                  "received")),
+                  language=lang(ctx))
     finally:
         fleet.close()
 
 
-def statuses_named(words: Sequence[str]) -> tuple[Status, ...]:
+def statuses_named(words: Sequence[str], language: str = messages.ENGLISH) -> tuple[Status, ...]:
     """The statuses a user typed (``--status``), in English or Bahasa Indonesia;
     an unknown word is an error listing the accepted words in both languages
     (never an empty listing)."""
@@ -116,7 +124,7 @@ def statuses_named(words: Sequence[str]) -> tuple[Status, ...]:
         status = status_named(word)
         if status is None:
             accepted = ", ".join(f"{s.value} ({s.label})" for s in Status)
-            raise MailflowError(f"--status {word!r}: no such status; use one of: {accepted}")
+            raise MailflowError(messages.text(language, "queue.bad_status", word=repr(word), accepted=accepted))
         statuses.append(status)
     return tuple(dict.fromkeys(statuses))
 
@@ -135,7 +143,8 @@ def _desk_of(fleet, office: str):
     return fleet.apps.get(office) or next(iter(fleet.apps.values()))
 
 
-def _print_outbox(session, fleet, office: str | None, column: bool, limit: int, as_json: bool) -> None:
+def _print_outbox(ctx: typer.Context, session, fleet, office: str | None, column: bool, limit: int,
+                  as_json: bool) -> None:
     rows = queries.unsent_outbox(session, limit, office)
     if as_json:
         say(json.dumps([
@@ -145,12 +154,16 @@ def _print_outbox(session, fleet, office: str | None, column: bool, limit: int, 
             for o, m in rows], ensure_ascii=False, indent=2))
         return
     if not rows:
-        say("outbox empty: every mail has been sent")
+        say(msg(ctx, "queue.outbox_empty"))
         return
-    table([*(["office"] if column else []), "id", "state", "kind", "to", "attempts", "next try", "last error"],
+    col = {c: msg(ctx, f"queue.col.{c}") for c in ("office", "id", "state", "kind", "to", "attempts", "next_try",
+                                                   "last_error")}
+    table([*([col["office"]] if column else []),
+           *(col[c] for c in ("id", "state", "kind", "to", "attempts", "next_try", "last_error"))],
           [[*([o.office] if column else []), str(o.id), o.state, o.kind, o.recipients, str(o.attempts),
             local(o.next_attempt_at, _desk_of(fleet, o.office).settings), o.last_error or ""]
-           for o, m in rows], fit=True, shrink={"to": 16, "last error": 16}, optional=("next try",))
+           for o, m in rows], fit=True, shrink={col["to"]: 16, col["last_error"]: 16}, optional=(col["next_try"],),
+          language=lang(ctx))
 
 
 def _complaint_json(c: Complaint, reveal: bool, now) -> dict[str, Any]:
@@ -191,8 +204,8 @@ def show(
         with fleet.shared.factory() as session:
             c = queries.complaint_by_number(session, number, office)  # AmbiguousNumber names the offices
             if c is None:
-                where = f" at office {office!r}" if office is not None else ""
-                raise NotFound(f"no complaint numbered {number!r}{where} (see `mailflow queue --all`)")
+                raise NotFound(msg(ctx, "show.not_found_at" if office is not None else "show.not_found",
+                                   number=repr(number), office=repr(office)))
             application = _desk_of(fleet, c.office)
             settings = application.settings
             hops = queries.hops_of(session, c)

@@ -25,8 +25,11 @@ from mailflow.cli.base import (
     chosen,
     deployment_from,
     desks,
+    emit_json,
+    lang,
     local,
     many,
+    msg,
     say,
     table,
 )
@@ -65,11 +68,11 @@ def _desk_of(fleet, message: Message, deployment):
     return fleet.apps[message.office]
 
 
-def _inbound(session, fleet, deployment, message_id: int) -> tuple[Message, Any]:
+def _inbound(ctx: typer.Context, session, fleet, deployment, message_id: int) -> tuple[Message, Any]:
     """The archived inbound mail ``message_id`` and its office's desk, or NotFound."""
     m = queries.inbound_message(session, message_id)
     if m is None:
-        raise NotFound(f"no inbound mail #{message_id} (see `mailflow mail list`)")
+        raise NotFound(msg(ctx, "mail.not_found", id=message_id))
     return m, _desk_of(fleet, m, deployment)
 
 
@@ -91,7 +94,7 @@ def mail_list(
     into a complaint is no longer listed. NIK/KK in subjects and reasons are
     masked (`mail show ID --reveal` shows them)."""
     if kind not in KINDS:
-        raise MailflowError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise MailflowError(msg(ctx, "mail.bad_kind", kinds=", ".join(KINDS), kind=repr(kind)))
     deployment = deployment_from(config)
     fleet = desks(ctx, deployment, chosen(deployment, office))
     column = many(deployment)
@@ -103,7 +106,7 @@ def mail_list(
                 say(json.dumps([_record_json(r) for r in records], ensure_ascii=False, indent=2))
                 return
             if not records:
-                say("no inbound mail " + ("quarantined, rejected, ignored or bounced" if kind == "all" else kind))
+                say(msg(ctx, "mail.none_any") if kind == "all" else msg(ctx, "mail.none_kind", kind=kind))
                 return
             rows = []
             for r in records:
@@ -118,8 +121,11 @@ def mail_list(
                     shorten(mask_ids_in_text(r.hop.reason), 70),
                     str(r.retried) if r.retried else "-",
                 ])
-            table(["id", *(["office"] if column else []), "received", *(["outcome"] if kind == "all" else []),
-                   "from", "subject", "reason", "retried"], rows)
+            col = {c: msg(ctx, f"mail.col.{c}") for c in ("id", "office", "received", "outcome", "from", "subject",
+                                                          "reason", "retried")}
+            table([col["id"], *([col["office"]] if column else []), col["received"],
+                   *([col["outcome"]] if kind == "all" else []), col["from"], col["subject"], col["reason"],
+                   col["retried"]], rows, language=lang(ctx))
     finally:
         fleet.close()
 
@@ -147,7 +153,7 @@ def mail_show(
     fleet = desks(ctx, deployment)
     try:
         with fleet.shared.factory() as session:
-            m, desk = _inbound(session, fleet, deployment, message_id)
+            m, desk = _inbound(ctx, session, fleet, deployment, message_id)
             settings = desk.settings
             hops = queries.hops_of_message(session, m)
             if reveal:
@@ -236,6 +242,7 @@ def mail_retry(
     ctx: typer.Context,
     message_id: Annotated[int, typer.Argument(metavar="ID", help="The mail's id, as `mailflow mail list` shows it.")],
     config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Handle an archived inbound mail again, from its archived copy, as the
     daemon handles new mail (one transaction, the same time limit, quarantined
@@ -247,31 +254,40 @@ def mail_retry(
     queues (an acknowledgement, a forward) is sent by the running daemon or
     workers (or `mailflow poll --once`). A mail over the size limit was
     archived as its header only: it cannot be retried from here (move it
-    back to INBOX after raising the limit)."""
+    back to INBOX after raising the limit). --json: {"id", "office",
+    "action" (registered, duplicate, already_on_complaint, rejected,
+    quarantined, ...), "complaint", "reason"}."""
     deployment = deployment_from(config)
     fleet = desks(ctx, deployment)
     try:
         with fleet.shared.factory() as session:
-            m, desk = _inbound(session, fleet, deployment, message_id)
+            m, desk = _inbound(ctx, session, fleet, deployment, message_id)
             key = desk.settings.office.key
             refused = retry_refused(m)
             if refused is not None and m.complaint_id is not None:
                 complaint = session.get(Complaint, m.complaint_id)
-                say(f"mail #{m.id} is already on complaint {complaint.number if complaint else m.complaint_id}: "
-                    "nothing done")
+                number = complaint.number if complaint else str(m.complaint_id)
+                if as_json:
+                    emit_json({"id": m.id, "office": key, "action": "already_on_complaint", "complaint": number,
+                               "reason": None})
+                else:
+                    say(msg(ctx, "mail.already_on_complaint", id=m.id, complaint=number))
                 return
             if refused is not None:
                 raise MailflowError(refused)
             raw = m.raw
         outcome = fleet.daemon(key).handle(raw, Source(retried_by=_admin()))
-        if outcome.action == "registered":
-            say(f"mail #{message_id}: registered as {outcome.complaint_number}; its acknowledgement and forward "
-                "are in the outbox")
+        reason = mask_ids_in_text(outcome.reason) if outcome.reason else None
+        if as_json:
+            emit_json({"id": message_id, "office": key, "action": outcome.action,
+                       "complaint": outcome.complaint_number or None, "reason": reason})
+        elif outcome.action == "registered":
+            say(msg(ctx, "mail.registered", id=message_id, complaint=outcome.complaint_number))
         elif outcome.action == "duplicate":
-            say(f"mail #{message_id}: {outcome.reason}; nothing done")
+            say(msg(ctx, "mail.duplicate", id=message_id, reason=outcome.reason))
         else:
             what = f"{outcome.action} {outcome.complaint_number}" if outcome.complaint_number else outcome.action
-            say(f"mail #{message_id}: {what}" + (f": {mask_ids_in_text(outcome.reason)}" if outcome.reason else ""))
+            say(msg(ctx, "mail.outcome", id=message_id, what=what + (f": {reason}" if reason else "")))
     finally:
         fleet.close()
 

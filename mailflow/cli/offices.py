@@ -11,7 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 from sqlalchemy.orm import Session
 
-from mailflow.cli.base import ConfigOpt, JsonOpt, app, chosen, deployment_from, say, table
+from mailflow.cli.base import ConfigOpt, JsonOpt, app, chosen, deployment_from, emit_json, lang, msg, say, table
 from mailflow.config.paths import write_private
 from mailflow.config.rules import load_rules
 from mailflow.config.settings import ALL_OFFICES, OFFICE_KEY, Deployment, Settings, load_deployment
@@ -49,7 +49,7 @@ def _from_database(deployment: Deployment, read: Callable[[Session], T]) -> tupl
 
 # --------------------------------------------------------------------------- list
 @office_app.command("list")
-def office_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def office_list(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """List the offices of the config: key, name, complaint address, rules file,
     IMAP mailbox, and how many complaints each has open (if the database can be read)."""
     deployment = deployment_from(config)
@@ -62,56 +62,76 @@ def office_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
             "open": None if counts is None else counts.get(s.office.key, 0),
         } for s in deployment.offices], ensure_ascii=False, indent=2))
         return
-    table(["key", "name", "complaint address", "rules", "IMAP", "open"],
+    table([msg(ctx, f"office.col.{c}") for c in ("key", "name", "address", "rules", "imap", "open")],
           [[s.office.key, s.office.name, s.office.complaint_address, s.office.rules.name,
             f"{s.imap.username}@{s.imap.host}", "-" if counts is None else str(counts.get(s.office.key, 0))]
-           for s in deployment.offices])
+           for s in deployment.offices], language=lang(ctx))
     if counts is None:
-        say(f"(open complaints not counted: {why})")
+        say(msg(ctx, "office.not_counted", why=why))
 
 
 # --------------------------------------------------------------------------- check
 @office_app.command("check")
 def office_check(
+    ctx: typer.Context,
     key: Annotated[str | None, typer.Argument(help="One office's key (default: every office).")] = None,
     config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Validate each office's settings and rules file, and look for rows in the
     database whose office key the config does not have (an office renamed or
     removed: no desk reads them any more). Exit code 2 for an invalid office,
-    1 for such rows, else 0."""
+    1 for such rows, else 0. --json: {"ok", "offices": [{"office", "ok",
+    "error", "note", "file", "rules", "steps", "roles", "imap"}], "database":
+    {"checked", "why_not", "unknown_offices" {key: {table: rows}}}}."""
     deployment = deployment_from(config)  # an invalid office file stops here, naming file and key
     broken = 0
+    found_offices: list[dict] = []
+    lines: list[str] = []
     for s in chosen(deployment, key):
+        entry: dict = {"office": s.office.key, "ok": False, "error": None, "note": None, "file": str(s.path),
+                       "rules": str(s.office.rules), "steps": None, "roles": None,
+                       "imap": f"{s.imap.username}@{s.imap.host} {s.imap.folder}"}
+        found_offices.append(entry)
         try:
             rules = load_rules(s.office.rules, default_timezone=s.office.timezone)
         except RulesError as exc:
             broken += 1
-            say(f"office {s.office.key}: error: {exc}")
+            entry["error"] = str(exc)
+            lines.append(msg(ctx, "office.error", office=s.office.key, error=exc))
             continue
         if s.office.templates is not None and not s.office.templates.is_dir():
             broken += 1
-            say(f"office {s.office.key}: error: {s.path}: key 'office.templates': expected a folder, "
-                f"got {str(s.office.templates)!r}")
+            entry["error"] = (f"{s.path}: key 'office.templates': expected a folder, "
+                              f"got {str(s.office.templates)!r}")
+            lines.append(msg(ctx, "office.error", office=s.office.key, error=entry["error"]))
             continue
-        say(f"office {s.office.key}: OK: {s.office.name} <{s.office.complaint_address}>; {s.path}; "
-            f"rules {s.office.rules} ({len(rules.steps)} steps, {len(rules.roles)} roles); "
-            f"IMAP {s.imap.username}@{s.imap.host} {s.imap.folder}")
+        entry.update(ok=True, steps=len(rules.steps), roles=len(rules.roles))
+        lines.append(msg(ctx, "office.ok", office=s.office.key, name=s.office.name,
+                         address=s.office.complaint_address, file=s.path, rules=s.office.rules,
+                         steps=len(rules.steps), roles=len(rules.roles), imap=entry["imap"]))
         try:
             s.check_secrets()
         except ConfigError as exc:
-            say(f"  note: {exc}")
+            entry["note"] = str(exc)
+            lines.append(msg(ctx, "office.note", note=exc))
     found, why = _from_database(deployment, queries.rows_by_office)
     strangers = {} if found is None else {k: v for k, v in found.items() if k not in deployment.keys}
     if found is None:
-        say(f"database: not checked: {why}")
+        lines.append(msg(ctx, "office.db_not_checked", why=why))
     elif not strangers:
-        say("database: every row belongs to an office of the config")
+        lines.append(msg(ctx, "office.db_ok"))
     for office, tables in sorted(strangers.items()):
         counts = ", ".join(f"{name} {n}" for name, n in sorted(tables.items()))
-        say(f"warning: the database holds rows of office {office!r}, which {deployment.path} does not have "
-            f"({counts}); if the office was renamed, set its office.key back to {office!r} "
-            f"(offices: {', '.join(deployment.keys)})")
+        lines.append(msg(ctx, "office.strangers", office=repr(office), config=deployment.path, counts=counts,
+                         keys=", ".join(deployment.keys)))
+    if as_json:
+        emit_json({"ok": not broken and not strangers, "offices": found_offices,
+                   "database": {"checked": found is not None, "why_not": why or None,
+                                "unknown_offices": {k: dict(v) for k, v in sorted(strangers.items())}}})
+    else:
+        for line in lines:
+            say(line)
     if broken:
         raise RulesError(f"{broken} office(s) of {deployment.path} have errors (above)")
     if strangers:
@@ -125,6 +145,7 @@ def _toml(value: object) -> str:
 
 @office_app.command("add")
 def office_add(
+    ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="The new office's key: lower-case letters, digits and '-', e.g. sleman.")],
     name: Annotated[str, typer.Option("--name", help="The office's name as citizens see it in every mail.")],
     address: Annotated[str, typer.Option("--address", help="The complaint address citizens write to.")],
@@ -136,13 +157,15 @@ def office_add(
     alert_address: Annotated[str | None, typer.Option(
         "--alert-address", help="Where its admin alerts go (default: the first office's).")] = None,
     config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write a new office file, <deployment folder>/KEY.toml (owner-only), with
     every key commented; the config must have a \\[deployment] offices folder.
     Servers, time zone and rules are the first office's unless given: edit the
     file, then run `mailflow office check KEY`. The daemon takes the office on
     at its next start. The first office of an empty folder needs --imap-host
-    and --rules (there is no office to take them from)."""
+    and --rules (there is no office to take them from). --json: {"office",
+    "file", "password_env"}."""
     deployment = load_deployment(config, allow_empty=True)
     folder = deployment.offices_folder
     if folder is None:
@@ -182,8 +205,10 @@ def office_add(
     except MailflowError:
         target.unlink()
         raise
-    say(f"wrote {target} (office {key!r}); edit it, then `mailflow office check {key}`; set "
-        f"{_password_env(key)} for its IMAP password")
+    if as_json:
+        emit_json({"office": key, "file": str(target), "password_env": _password_env(key)})
+        return
+    say(msg(ctx, "office.added", file=target, office=key, password_env=_password_env(key)))
 
 
 def _password_env(key: str) -> str:

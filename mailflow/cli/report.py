@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from mailflow.cli.base import ConfigOpt, app, chosen, clock, deployment_from, desks, many
+from mailflow.cli.base import ConfigOpt, app, chosen, clock, deployment_from, desks, emit_json, many, msg
 from mailflow.config.paths import write_private
 from mailflow.errors import MailflowError
 from mailflow.report import formats, rollup
@@ -38,6 +38,9 @@ def report(
                          "every office of the config, one line per office and the total (not mailed: --send "
                          "refuses it). Needed when the config has several offices.")] = None,
     config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print JSON: the report itself (as --format json), or, with --send or --output, what was "
+                       'done: {"month", "office", "queued_for", "output" {"path", "format", "bytes"}}.')] = False,
 ) -> None:
     """The monthly report (laporan bulanan) of one calendar month: complaints by
     category, channel and status; working time per ladder step (median, P90)
@@ -54,7 +57,12 @@ def report(
         raise MailflowError("--force only goes with --send (it mails a month that was mailed already)")
     if limit < 0:
         raise MailflowError("--limit must be 0 or more")
+    if as_json and not (send or output) and fmt not in ("text", "json"):
+        raise MailflowError(f"--json prints the report as JSON: --format {fmt} goes with --output FILE")
+    if as_json and not (send or output):
+        fmt = "json"
     deployment = deployment_from(config)
+    done: dict = {"month": None, "office": office or deployment.keys[0], "queued_for": None, "output": None}
     if office is None and many(deployment):
         raise MailflowError(f"{deployment.path} has {len(deployment.offices)} offices "
                             f"({', '.join(deployment.keys)}): name one with --office KEY, or give --office all "
@@ -75,11 +83,15 @@ def report(
                 the_month = Month.parse(month)
             except ValueError as exc:
                 raise MailflowError(f"--month: {exc}") from None
+        done["month"] = str(the_month)
         if send:
             result = first.monthly_report.send(the_month, now=now, force=force, limit=limit)
-            typer.echo(f"report for {the_month} queued in the outbox for {', '.join(result.recipients)} "
-                       "(mailflow run sends it; see mailflow queue --outbox)")
+            done["queued_for"] = list(result.recipients)
+            if not as_json:
+                typer.echo(msg(ctx, "report.queued", month=the_month, recipients=", ".join(result.recipients)))
             if output is None:
+                if as_json:
+                    emit_json(done)
                 return
         with fleet.shared.factory() as session:
             try:
@@ -98,6 +110,10 @@ def report(
             sys.stdout.flush()
         else:
             write_private(output, content)  # the report names complaints: owner-only
-            typer.echo(f"wrote {output} ({fmt}, {len(content)} bytes)")
+            done["output"] = {"path": str(output), "format": fmt, "bytes": len(content)}
+            if as_json:
+                emit_json(done)
+            else:
+                typer.echo(msg(ctx, "report.wrote", path=output, format=fmt, bytes=len(content)))
     finally:
         fleet.close()

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mailflow.cli import messages
 from mailflow.cli.base import (
     ConfigOpt,
     JsonOpt,
@@ -16,7 +17,10 @@ from mailflow.cli.base import (
     config_app,
     db_app,
     deployment_from,
+    emit_json,
+    lang,
     many,
+    msg,
     rules_app,
     settings_from,
     table,
@@ -31,13 +35,16 @@ from mailflow.store import db
 
 @app.command()
 def init(
+    ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Where to write mailflow.toml, rules/ and the database.")] = Path("."),
     data: Annotated[Path | None, typer.Option(
         help="Put the SQLite database in this folder instead (created owner-only), e.g. /var/lib/mailflow: "
              "configuration in /etc, data where the service may write.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing mailflow.toml.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Write a starter mailflow.toml and rules/ here, and create the database."""
+    """Write a starter mailflow.toml and rules/ here, and create the database.
+    --json: {"config", "rules", "database" (URL without password), "schema"}."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / "mailflow.toml"
     if target.exists() and not force:
@@ -58,31 +65,40 @@ def init(
         dest = rules_dir / src.name
         if not dest.exists():
             write_private(dest, src.read_bytes())
-    typer.echo(f"wrote {target} and {rules_dir}/")
+    if not as_json:
+        typer.echo(msg(ctx, "init.wrote", config=target, rules=f"{rules_dir}/"))
     settings = load_settings(target)
     engine = db.make_engine(settings.database_url)
     before, after = db.upgrade(engine)
     engine.dispose()
-    typer.echo(f"database {redact_url(settings.database_url)} at schema {after}")
-    typer.echo("next: edit mailflow.toml (servers, addresses) and rules/, then run `mailflow config check`")
+    if as_json:
+        emit_json({"config": str(target), "rules": str(rules_dir), "database": redact_url(settings.database_url),
+                   "schema": after})
+        return
+    typer.echo(msg(ctx, "init.database", database=redact_url(settings.database_url), schema=after))
+    typer.echo(msg(ctx, "init.next"))
 
 
 # --------------------------------------------------------------------------- db
 @db_app.command("upgrade")
-def db_upgrade(config: ConfigOpt = None) -> None:
-    """Create the schema or bring it up to this version of mailflow."""
+def db_upgrade(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Create the schema or bring it up to this version of mailflow.
+    --json: {"database", "before" (null: empty), "after", "upgraded"}."""
     settings = settings_from(config)
     engine = db.make_engine(settings.database_url)
     before, after = db.upgrade(engine)
     engine.dispose()
-    if before == after:
-        typer.echo(f"database already at schema {after}")
+    if as_json:
+        emit_json({"database": redact_url(settings.database_url), "before": before, "after": after,
+                   "upgraded": before != after})
+    elif before == after:
+        typer.echo(msg(ctx, "db.already", schema=after))
     else:
-        typer.echo(f"database upgraded from {before or 'empty'} to {after}")
+        typer.echo(msg(ctx, "db.upgraded", before=before or msg(ctx, "db.empty"), after=after))
 
 
 @db_app.command("status")
-def db_status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+def db_status(ctx: typer.Context, as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Show the schema version of the database and the one this mailflow
     needs. Exit code 1 if they differ."""
     settings = settings_from(config)
@@ -95,7 +111,8 @@ def db_status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
         typer.echo(json.dumps({"database": redact_url(settings.database_url), "schema": current, "needed": head,
                                "up_to_date": current == head}, indent=2))
     else:
-        typer.echo(f"database: {redact_url(settings.database_url)}\nschema:   {current or 'none'}\nneeded:   {head}")
+        typer.echo(msg(ctx, "db.status", database=redact_url(settings.database_url),
+                       schema=current or msg(ctx, "status.none"), needed=head))
     if current != head:
         raise typer.Exit(1)
 
@@ -135,7 +152,10 @@ def config_check(
         except MailflowError as exc:
             add("database", False, f"{redact_url(deployment.database_url)}: {exc}")
         except SQLAlchemyError as exc:
-            add("database", False, db.describe_error(exc, deployment.database_url) or str(exc).splitlines()[0])
+            found = db.database_problem(exc, deployment.database_url)
+            language = messages.ENGLISH if as_json else lang(ctx)  # --json is the same in every language
+            add("database", False, messages.text(language, f"db.{found[0]}", **found[1]) if found
+                else str(exc).splitlines()[0])
         for key, application in fleet.apps.items():
             office = key if many(deployment) else None
             settings = application.settings
@@ -176,11 +196,13 @@ def config_check(
     if as_json:
         typer.echo(json.dumps({"ok": not failed, "checks": checks}, indent=2))
     else:
-        for c in checks:
-            label = "warning" if c["level"] == "warning" else c["check"]
+        labels = [msg(ctx, "check.warning") if c["level"] == "warning" else msg(ctx, f"check.{c['check']}")
+                  for c in checks]
+        pad = max(10, *(len(label) + 1 for label in labels))
+        for c, label in zip(checks, labels, strict=True):
             where = f"[{c['office']}] " if c["office"] else ""
-            mark = "" if c["ok"] else "FAILED: "
-            typer.echo(f"{label + ':':<10} {where}{mark}{c['detail']}")
+            mark = "" if c["ok"] else msg(ctx, "check.failed")
+            typer.echo(f"{label + ':':<{pad}} {where}{mark}{c['detail']}")
     if failed:
         raise typer.Exit(1)
 

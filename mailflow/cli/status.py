@@ -18,13 +18,15 @@ run`` and the workers as hops (``runner/alerts.py``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from mailflow.cli.base import ConfigOpt, OfficeOpt, app, chosen, clock, deployment_from, local, say, table
+from mailflow.cli import messages
+from mailflow.cli.base import ConfigOpt, OfficeOpt, app, chosen, clock, deployment_from, lang, local, say, table
 from mailflow.config.settings import Settings, redact_url
 from mailflow.core.vocabulary import HopKind
 from mailflow.errors import SchemaOutOfDate
@@ -64,11 +66,12 @@ def status(
     deployment = deployment_from(config)
     offices = chosen(deployment, office)
     now = clock(ctx)()
-    report = health(deployment.database_url, offices, now)
+    # --json is the same in every language (its reasons in English)
+    report = health(deployment.database_url, offices, now, messages.ENGLISH if as_json else lang(ctx))
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=_iso))
     else:
-        _print(report, offices)
+        _print(report, offices, lang(ctx))
     raise typer.Exit(CODES[report["status"]])
 
 
@@ -78,8 +81,13 @@ def _iso(value: Any) -> Any:
     raise TypeError(type(value))
 
 
-def health(url: str, offices: tuple[Settings, ...], now: datetime) -> dict[str, Any]:
-    """The status report (what ``--json`` prints)."""
+def health(url: str, offices: tuple[Settings, ...], now: datetime,
+           language: str = messages.ENGLISH) -> dict[str, Any]:
+    """The status report (what ``--json`` prints), its reasons and the
+    database's error in ``language``."""
+    def t(key: str, **fields: object) -> str:
+        return messages.text(language, key, **fields)
+
     database: dict[str, Any] = {"url": redact_url(url), "reachable": False, "schema": None,
                                 "needed": db.head_revision(), "error": None}
     report: dict[str, Any] = {"status": DOWN, "reasons": [], "database": database, "offices": []}
@@ -89,8 +97,9 @@ def health(url: str, offices: tuple[Settings, ...], now: datetime) -> dict[str, 
             database["schema"] = db.current_revision(engine)
             database["reachable"] = True
         except SQLAlchemyError as exc:
-            database["error"] = db.describe_error(exc, url) or str(exc).splitlines()[0]
-            report["reasons"].append(f"database unreachable: {database['error']}")
+            found = db.database_problem(exc, url)
+            database["error"] = t(f"db.{found[0]}", **found[1]) if found else str(exc).splitlines()[0]
+            report["reasons"].append(t("status.reason.database", error=database["error"]))
             return report
         if database["schema"] != database["needed"]:
             try:
@@ -113,7 +122,7 @@ def health(url: str, offices: tuple[Settings, ...], now: datetime) -> dict[str, 
         checked_at, checked_by = checks.get((key, s.imap.folder), (None, None))
         report["offices"].append(_office(s, now, checked_at, checked_by, backlog.get(key, queries.empty_backlog()),
                                          [p for p in problems if p[0] == key], sent[key],
-                                         recent.get(key, 0), ever.get(key, 0), reports.get(key)))
+                                         recent.get(key, 0), ever.get(key, 0), reports.get(key), t))
     report["status"] = _worst([o["status"] for o in report["offices"]])
     report["reasons"] = [f"{o['office']}: {r}" for o in report["offices"] for r in o["reasons"]]
     return report
@@ -132,7 +141,8 @@ def _open_problem(problems: list[tuple[str, str, datetime, str]], server: str, k
 
 def _office(s: Settings, now: datetime, checked_at: datetime | None, checked_by: str | None,
             backlog: dict[str, Any], problems: list[tuple[str, str, datetime, str]], sent_at: datetime | None,
-            quarantined_24h: int, quarantined: int, last_report: tuple[str, datetime] | None) -> dict[str, Any]:
+            quarantined_24h: int, quarantined: int, last_report: tuple[str, datetime] | None,
+            t: Callable[..., str]) -> dict[str, Any]:
     limit = stale_after(s)
     stale = checked_at is None or now - checked_at > limit
     servers: dict[str, dict[str, Any]] = {}
@@ -142,22 +152,22 @@ def _office(s: Settings, now: datetime, checked_at: datetime | None, checked_by:
             "login_failed": _open_problem(problems, server, str(HopKind.LOGIN_REFUSED), worked_at),
             "unreachable": _open_problem(problems, server, str(HopKind.UNREACHABLE), worked_at)}
     reasons: list[tuple[str, str]] = []
-    recorded = [f"{server} {what.replace('_', ' ')} since {p['since'].isoformat()}: {p['reason']}"
+    recorded = [t(f"status.reason.{what}", server=server, since=p["since"].isoformat(), reason=p["reason"])
                 for server, v in servers.items() for what in ("login_failed", "unreachable")
                 if (p := v[what]) is not None]
     if stale:
-        seen = (f"mailbox {s.imap.folder} last looked at {checked_at.isoformat()} "
-                f"(more than {int(limit.total_seconds() // 60)} min ago)" if checked_at
-                else f"mailbox {s.imap.folder} never looked at")
-        reasons.append((DOWN if recorded else DEGRADED, seen + (" while a mail-server problem is recorded" if recorded
-                                                                else ": is the daemon or a worker running?")))
-    for text in recorded:
-        reasons.append((DEGRADED, text))
+        seen = (t("status.reason.looked_at", folder=s.imap.folder, at=checked_at.isoformat(),
+                  minutes=int(limit.total_seconds() // 60)) if checked_at
+                else t("status.reason.never_looked_at", folder=s.imap.folder))
+        reasons.append((DOWN if recorded else DEGRADED,
+                        t("status.reason.stale_while_problem" if recorded else "status.reason.stale", seen=seen)))
+    for line in recorded:
+        reasons.append((DEGRADED, line))
     if backlog["failed"]:
-        reasons.append((DEGRADED, f"{backlog['failed']} outbox row(s) failed: see `mailflow resend --failed`"))
+        reasons.append((DEGRADED, t("status.reason.failed_rows", count=backlog["failed"])))
     if quarantined_24h:
-        reasons.append((DEGRADED, f"{quarantined_24h} mail(s) quarantined in the last 24 h "
-                                  f"(folder {s.imap.quarantine_folder})"))
+        reasons.append((DEGRADED, t("status.reason.quarantined", count=quarantined_24h,
+                                    folder=s.imap.quarantine_folder)))
     return {
         "office": s.office.key, "status": _worst([level for level, _ in reasons]),
         "reasons": [text for _, text in reasons],
@@ -170,12 +180,15 @@ def _office(s: Settings, now: datetime, checked_at: datetime | None, checked_by:
     }
 
 
-def _print(report: dict[str, Any], offices: tuple[Settings, ...]) -> None:
+def _print(report: dict[str, Any], offices: tuple[Settings, ...], language: str) -> None:
+    """The report for a person, in ``language`` (its reasons stay as --json has them)."""
+    def t(key: str, **fields: object) -> str:
+        return messages.text(language, key, **fields)
+
     d = report["database"]
-    schema = d["schema"] or "none"
-    say(f"status:   {report['status'].upper()}")
-    say(f"database: {d['url']}: " + (f"schema {schema}, needed {d['needed']}" if d["reachable"]
-                                     else f"unreachable ({d['error']})"))
+    say(t("status.line", status=t(f"status.{report['status']}")))
+    say(t("status.database", url=d["url"], schema=d["schema"] or t("status.none"), needed=d["needed"])
+        if d["reachable"] else t("status.database_unreachable", url=d["url"], error=d["error"]))
     by_key = {s.office.key: s for s in offices}
     if report["offices"]:
         say("")
@@ -183,13 +196,15 @@ def _print(report: dict[str, Any], offices: tuple[Settings, ...]) -> None:
         for o in report["offices"]:
             s = by_key[o["office"]]
             b = o["outbox"]
-            login = ", ".join(server for server in ("IMAP", "SMTP") if o[server.lower()]["login_failed"]) or "ok"
-            rows.append([o["office"], o["status"], local(o["mailbox"]["checked_at"], s), login,
-                         f"{b['pending']} ({b['deferred']} deferred)", str(b["failed"]), local(b["oldest_pending"], s),
+            servers = ", ".join(t(f"status.{what}", server=server) for server in ("IMAP", "SMTP")
+                                for what in ("login_failed", "unreachable") if o[server.lower()][what]) or t("status.ok")
+            rows.append([o["office"], t(f"status.{o['status']}").lower(), local(o["mailbox"]["checked_at"], s), servers,
+                         t("status.pending", pending=b["pending"], deferred=b["deferred"]), str(b["failed"]),
+                         local(b["oldest_pending"], s),
                          f"{o['quarantined']['last_24h']}/{o['quarantined']['total']}",
                          o["last_report"]["month"] if o["last_report"] else "-"])
-        table(["office", "status", "last look", "login failed", "outbox pending", "failed", "oldest pending",
-               "quarantined 24h/all", "last report"], rows)
+        table([t(f"status.col.{c}") for c in ("office", "status", "last_look", "servers", "pending", "failed",
+                                              "oldest", "quarantined", "report")], rows, language=language)
     if report["reasons"]:
         say("")
         for reason in report["reasons"]:

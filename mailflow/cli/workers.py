@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from mailflow.cli.base import ConfigOpt, app, clock, deployment_from, say, table
+from mailflow.cli.base import ConfigOpt, JsonOpt, app, clock, deployment_from, lang, msg, say, table
+from mailflow.cli.messages import text
 from mailflow.runner.logs import bound_memory, setup_logging
 from mailflow.store import db, queries
 
@@ -41,17 +42,18 @@ def worker(
     run_worker(WorkerRuntime(deployment, clock=clock(ctx), hold=hold, concurrency=concurrency))
 
 
-def _ago(then: datetime | None, now: datetime) -> str:
+def _ago(language: str, then: datetime | None, now: datetime) -> str:
     if then is None:
-        return "never"
+        return text(language, "workers.never")
     seconds = max(0, int((now - then).total_seconds()))
-    return f"{seconds} s ago" if seconds < 120 else f"{seconds // 60} min ago"
+    return (text(language, "workers.seconds_ago", seconds=seconds) if seconds < 120
+            else text(language, "workers.minutes_ago", minutes=seconds // 60))
 
 
 @app.command()
 def workers(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """The state of the fleet: workers and their last heartbeat, which mailbox
@@ -97,22 +99,25 @@ def workers(
             "stalled_jobs": [{"id": j["id"], "task": j["task_name"], "office": j["args"].get("office")}
                              for j in stalled_jobs]}, indent=2))
         return
+    language = lang(ctx)
     if workers_:
-        say(f"{len(workers_)} worker(s):")
-        table(["worker", "heartbeat", "jobs now"],
-              [[f"#{w['id']}" + (" (STALLED)" if w["stalled"] else ""), _ago(w["last_heartbeat"], now),
+        say(msg(ctx, "workers.count", count=len(workers_)))
+        table([msg(ctx, f"workers.col.{c}") for c in ("worker", "heartbeat", "jobs")],
+              [[f"#{w['id']}" + (msg(ctx, "workers.stalled") if w["stalled"] else ""),
+                _ago(language, w["last_heartbeat"], now),
                 ", ".join(f"{j['task_name'].removeprefix('mailflow.')} {j['args'].get('office', '')}".strip()
-                          for j in jobs if j["worker_id"] == w["id"]) or "-"] for w in workers_])
+                          for j in jobs if j["worker_id"] == w["id"]) or "-"] for w in workers_],
+              language=language)
     else:
-        say("no workers (this database is served by `mailflow run`, or no worker has started yet)")
+        say(msg(ctx, "workers.none"))
     say("")
-    table(["office", "watched now by", "last look", "by process", "outbox pending", "sending", "failed"],
-          [[m["office"], m["watched_by"] or "-", _ago(m["checked_at"], now), m["checked_by"] or "-",
+    table([msg(ctx, f"workers.col.{c}") for c in ("office", "watched_by", "last_look", "by_process", "pending",
+                                                  "sending", "failed")],
+          [[m["office"], m["watched_by"] or "-", _ago(language, m["checked_at"], now), m["checked_by"] or "-",
             str(m["outbox_pending"]),
-            str(m["outbox_sending"]), str(m["outbox_failed"])] for m in mailboxes])
+            str(m["outbox_sending"]), str(m["outbox_failed"])] for m in mailboxes], language=language)
     if stalled_jobs:
         say("")
-        say(f"{len(stalled_jobs)} job(s) on workers that stopped answering (handed to another worker within "
-            f"{int(STALLED_AFTER) + 5} s by the next tick):")
+        say(msg(ctx, "workers.stalled_jobs", count=len(stalled_jobs), seconds=int(STALLED_AFTER) + 5))
         for j in stalled_jobs:
             say(f"  job {j['id']}: {j['task_name']} {j['args'].get('office', '')}")

@@ -84,6 +84,8 @@ class OfficeConfig:
     head_title: str = "Kepala Dinas"
     head_name: str = ""
     head_nip: str = ""
+    # The language of the command line's messages, "en" or "id" (cliux; mailflow.cli.messages).
+    cli_language: str = "en"
 
     @property
     def domain(self) -> str:
@@ -318,6 +320,8 @@ class _Office(_Table):
     head_title: str = Field("Kepala Dinas", description="the title of who signs the report")
     head_name: str = Field("", description="the name of who signs the report")
     head_nip: str = Field("", description="their NIP (Nomor Induk Pegawai)")
+    # cliux: the language of the command line's messages (MAILFLOW_LANG overrides it).
+    cli_language: Literal["en", "id"] = Field("en", description='"en" (English) or "id" (Bahasa Indonesia)')
 
 
 class _Server(_Table):

@@ -12,8 +12,10 @@ Every resend is a ``resent`` hop.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -39,9 +41,24 @@ def office_of(session: Session, target: str, office: str | None = None) -> str:
     return complaint.office
 
 
+@dataclass(frozen=True)
+class Resent:
+    """What was done with one outbound mail: ``action`` is ``queued_again`` (a
+    failed or pending row, as it was), ``resent_copy`` (a sent one, again as
+    ``resent_message_id``) or ``sending`` (being sent right now: nothing done).
+    The CLI says it (mailflow/cli/messages.py, "resend.<action>")."""
+
+    action: str
+    office: str
+    message_id: str
+    kind: str
+    recipients: tuple[str, ...]
+    resent_message_id: str | None = None
+
+
 def resend(session: Session, settings: Settings, target: str, *, actor: str = "admin (mailflow resend)",
-           clock: Callable[[], datetime] = utcnow, office: str | None = None) -> list[str]:
-    """Resend by register number or Message-ID. Returns lines describing what was done."""
+           clock: Callable[[], datetime] = utcnow, office: str | None = None) -> list[Resent]:
+    """Resend by register number or Message-ID. Returns what was done, per mail."""
     now = clock()
     mid = target.strip().strip("<>")
     message = queries.outbound_by_message_id(session, mid, office)
@@ -66,9 +83,9 @@ def resend(session: Session, settings: Settings, target: str, *, actor: str = "a
 
 
 def resend_failed(session: Session, settings: Settings, *, actor: str = "admin (mailflow resend --failed)",
-                  clock: Callable[[], datetime] = utcnow, office: str | None = None) -> list[str]:
+                  clock: Callable[[], datetime] = utcnow, office: str | None = None) -> list[Resent]:
     """Every failed outbound mail queued again as it was (same bytes and
-    Message-ID, attempts reset). Returns lines describing what was done."""
+    Message-ID, attempts reset). Returns what was done, per mail."""
     now = clock()
     failed = queries.failed_outbox(session, office)
     if not failed:
@@ -77,25 +94,27 @@ def resend_failed(session: Session, settings: Settings, *, actor: str = "admin (
 
 
 def _resend_item(session: Session, settings: Settings, item: OutboxItem, message: Message, actor: str,
-                 now: datetime) -> str:
+                 now: datetime) -> Resent:
+    assert message.message_id is not None  # every mail of ours has one
+    done = partial(Resent, office=item.office, message_id=message.message_id, kind=item.kind,
+                   recipients=tuple(item.recipients.split(",")))
     if item.state in ("failed", "pending"):
         item.state, item.attempts, item.next_attempt_at, item.last_error = "pending", 0, now, None
         hoplog.record(session, HopKind.RESENT, at=now, actor=actor, complaint_id=item.complaint_id, office=item.office,
                       message_id=message.message_id, reason=f"{item.kind} to {item.recipients} queued again")
-        return f"queued again: <{message.message_id}> ({item.kind} to {item.recipients})"
+        return done("queued_again")
     if item.state == "sending":
-        return f"<{message.message_id}> is being sent right now; nothing to do"
+        return done("sending")
     resent_id = new_message_id(settings.office.domain)
     head = (
         f"Resent-Date: {format_datetime(now.astimezone(settings.office.tz))}\r\n"
         f"Resent-From: {settings.smtp.from_address}\r\n"
         f"Resent-Message-ID: <{resent_id}>\r\n"
     ).encode()
-    assert message.message_id is not None  # every mail of ours has one
     outbox.add(session, office=item.office, raw=head + message.raw, message_id=message.message_id, dedupe_key=f"resent:{resent_id}",
                kind=item.kind, subject=message.subject, from_addr=message.from_addr, envelope_from=item.envelope_from,
                to=item.recipients.split(","), in_reply_to=message.in_reply_to, complaint_id=item.complaint_id, now=now)
     hoplog.record(session, HopKind.RESENT, at=now, actor=actor, complaint_id=item.complaint_id, office=item.office,
                   message_id=message.message_id,
                   reason=f"{item.kind} to {item.recipients} sent again as <{resent_id}>")
-    return f"resent copy queued: <{message.message_id}> as Resent-Message-ID <{resent_id}> to {item.recipients}"
+    return done("resent_copy", resent_message_id=resent_id)

@@ -96,6 +96,9 @@ class DrainResult:
     sent: int = 0
     deferred: int = 0
     failed: int = 0
+    # The server could not be reached or dropped the connection (the rows wait):
+    # what went wrong, for the caller to record (``LoginAlerts.unreachable``).
+    unreachable: BaseException | None = field(default=None, compare=False)
 
     def __bool__(self) -> bool:
         return bool(self.sent or self.deferred or self.failed)
@@ -197,7 +200,9 @@ class Outbox:
     def run_once(self, *, stop: threading.Event | None = None) -> DrainResult:
         """Send the due pending rows (one claim) once. Never raises for SMTP or
         network errors, but for ``CredentialError``: the server refused our
-        login, the claim is handed back untouched (no attempt counted).
+        login, the claim is handed back untouched (no attempt counted). A
+        server that cannot be reached defers the claim and is named in the
+        result's ``unreachable``.
         ``stop`` set meanwhile: the mail being sent is finished, the rest of
         the claim handed back to ``pending``."""
         return self._loop.run_until_complete(self._drain(stop))
@@ -272,6 +277,7 @@ class Outbox:
                     log.warning("SMTP unavailable (%s); %d mail(s) wait for the next pass", reason, len(claimed) - index)
                     for rest in claimed[index:]:
                         self._defer(rest, reason, result)
+                    result.unreachable = exc
                     await sender.close()
                     break
                 except UnicodeError as exc:

@@ -132,6 +132,8 @@ class Daemon:
                 result.drained = self.outbox.run_once()
                 if result.drained.sent:
                     self.alerts.recovered("SMTP")
+                if result.drained.unreachable is not None:
+                    self._unreachable("SMTP", result.drained.unreachable)
             except CredentialError as exc:
                 self.alerts.failed(exc)
                 error = error or exc

@@ -55,7 +55,11 @@ class Sender(threading.Thread):
                         log.info("outbox: sent %d, deferred %d, failed %d", drained.sent, drained.deferred, drained.failed)
                     if drained.sent:
                         self.alerts.recovered("SMTP")
-                    else:
+                    if drained.unreachable is not None:
+                        # Recorded for `mailflow status` (once per outage); a database
+                        # error doing so is this loop's to log and retry.
+                        self.alerts.unreachable("SMTP", drained.unreachable)
+                    if not drained.sent:
                         break  # nothing more due now
                 failures, wait = 0, 1.0
             except CredentialError as exc:

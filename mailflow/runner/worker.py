@@ -198,6 +198,8 @@ class WorkerRuntime:
             return 0
         if result.sent:
             daemon.alerts.recovered("SMTP")
+        if result.unreachable is not None:
+            daemon._unreachable("SMTP", result.unreachable)
         return result.sent
 
     def timers(self, office: str) -> None:

@@ -194,11 +194,27 @@ def check_schema(engine: Engine) -> None:
     )
 
 
-def describe_error(exc: BaseException, url: str | None = None) -> str | None:
-    """What a user reads of a database failure: one line naming the database
-    (the file, or the URL without its password) and the fix; None if ``exc``
-    is not a database failure. The URL is ``url``, else the one an engine of
-    ``make_engine`` put on the error."""
+# What ``describe_error`` says, by case (English; ``mailflow.cli.messages``
+# holds them with their Bahasa Indonesia beside, keyed "db.<case>").
+DATABASE_PROBLEMS = {
+    "readonly": ("the SQLite database {path} cannot be written ({detail}): give this user write access to it and "
+                 "to its directory {directory} (SQLite writes its -wal and -shm files there)"),
+    "corrupt": ("{path} is not a usable SQLite database ({detail}): restore it from a backup, or point "
+                "database.url at another file"),
+    "unopenable": ("the SQLite database {path} cannot be opened ({detail}): check that its directory "
+                   "{directory} exists and this user may read and write it, or fix database.url"),
+    "sqlite": "the SQLite database {path}: {detail}",
+    "unreachable": ("cannot use the database {url} ({detail}): is the database server running and reachable "
+                    "there, and are database.url's host, port, user and database right?"),
+    "other": "the database {url}: {detail}",
+}
+
+
+def database_problem(exc: BaseException, url: str | None = None) -> tuple[str, dict[str, str]] | None:
+    """Which of ``DATABASE_PROBLEMS`` a database failure is, and its fields
+    (the file, or the URL without its password; the driver's first line);
+    None if ``exc`` is not a database failure. The URL is ``url``, else the
+    one an engine of ``make_engine`` put on the error."""
     from mailflow.config.settings import redact_url
 
     if not isinstance(exc, DBAPIError):
@@ -207,22 +223,28 @@ def describe_error(exc: BaseException, url: str | None = None) -> str | None:
     detail = str(exc.orig).splitlines()[0].strip() if exc.orig is not None else type(exc).__name__
     path = sqlite_path(url) if url else None
     if path is not None:
+        fields = {"path": str(path), "directory": str(path.parent), "detail": detail}
         low = detail.lower()
         if "readonly" in low or "read-only" in low:
-            return (f"the SQLite database {path} cannot be written ({detail}): give this user write access to it and "
-                    f"to its directory {path.parent} (SQLite writes its -wal and -shm files there)")
+            return "readonly", fields
         if "not a database" in low or "malformed" in low or "corrupt" in low:
-            return (f"{path} is not a usable SQLite database ({detail}): restore it from a backup, or point "
-                    "database.url at another file")
+            return "corrupt", fields
         if "unable to open" in low:
-            return (f"the SQLite database {path} cannot be opened ({detail}): check that its directory "
-                    f"{path.parent} exists and this user may read and write it, or fix database.url")
-        return f"the SQLite database {path}: {detail}"
-    where = f"the database {redact_url(url)}" if url else "the database"
-    if isinstance(exc, OperationalError):
-        return (f"cannot use {where} ({detail}): is the database server running and reachable there, "
-                "and are database.url's host, port, user and database right?")
-    return f"{where}: {detail}"
+            return "unopenable", fields
+        return "sqlite", fields
+    fields = {"url": redact_url(url) if url else "(database.url)", "detail": detail}
+    return ("unreachable" if isinstance(exc, OperationalError) else "other"), fields
+
+
+def describe_error(exc: BaseException, url: str | None = None) -> str | None:
+    """What a user reads of a database failure: one line naming the database
+    (the file, or the URL without its password) and the fix, in English; None
+    if ``exc`` is not a database failure (see ``database_problem``)."""
+    found = database_problem(exc, url)
+    if found is None:
+        return None
+    case, fields = found
+    return DATABASE_PROBLEMS[case].format(**fields)
 
 
 def is_database_error(exc: BaseException) -> bool:
