@@ -23,8 +23,8 @@ from mailflow.core.identity import mask_id, mask_ids_in_text
 from mailflow.core.vocabulary import HopKind, MailKind, Status
 from mailflow.desk.delivery import Delivery, Outcome
 from mailflow.desk.letters import Letters, new_reply_token
-from mailflow.desk.status import answers_by_mail
 from mailflow.desk.merging import Merging
+from mailflow.desk.status import answers_by_mail
 from mailflow.store import hoplog, numbering, queries
 from mailflow.store.models import Complaint
 from mailflow.store.visits import open_visit

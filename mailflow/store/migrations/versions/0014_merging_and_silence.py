@@ -4,7 +4,7 @@ citizen never answered (issue #15 points 3, 4). Both nullable: rows closed
 before keep NULL (read as "answered" or "finished" as before).
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0010"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
