@@ -8,6 +8,7 @@ intake; no mail server is contacted (``poll --once`` meets a closed port)."""
 from __future__ import annotations
 
 import json
+import re
 import string
 from datetime import UTC, datetime
 
@@ -271,13 +272,15 @@ def office_in(tmp_path, cli_language: str | None):
 
 @pytest.mark.parametrize(("cli_language", "env", "said"), [
     (None, {}, {"status": "status:   DEGRADED", "reason": "mailbox INBOX never looked at", "queue": "number", "outbox": "attempts",
-                "mail": "no inbound mail quarantined", "check": "FAILED"}),
+                "mail": "no inbound mail quarantined", "check": "FAILED",
+                "templates": r"^templates: +\d+ found$"}),
     ("id", {}, {"status": "status:   TERGANGGU", "reason": "kotak surat INBOX belum pernah dicek", "queue": "nomor", "outbox": "percobaan",
-                "mail": "tidak ada surel masuk", "check": "GAGAL"}),
+                "mail": "tidak ada surel masuk", "check": "GAGAL",
+                "templates": r"^templat: +\d+ ditemukan$"}),
     (None, {"MAILFLOW_LANG": "id"}, {"status": "status:   TERGANGGU", "reason": "apakah daemon", "queue": "pelapor", "outbox": "kepada",
-                                     "mail": "tidak ada surel masuk", "check": "GAGAL"}),
+                                     "mail": "tidak ada surel masuk", "check": "GAGAL", "templates": r"^templat: +\d+ ditemukan$"}),
     ("id", {"MAILFLOW_LANG": "en"}, {"status": "status:   DEGRADED", "reason": "is the daemon", "queue": "complainant", "outbox": "to",
-                                     "mail": "no inbound mail", "check": "FAILED"}),
+                                     "mail": "no inbound mail", "check": "FAILED", "templates": r"^templates: +\d+ found$"}),
 ])
 def test_commands_speak_the_configured_language(tmp_path, cli_language, env, said):
     path = office_in(tmp_path, cli_language)
@@ -288,7 +291,7 @@ def test_commands_speak_the_configured_language(tmp_path, cli_language, env, sai
     assert said["outbox"] in run("queue", "--outbox", *config, env=env)[1].splitlines()[0].split()
     assert said["mail"] in run("mail", "list", *config, env=env)[1]
     code, out, _ = run("config", "check", *config, env={"TEST_IMAP_PASSWORD": None, **env})
-    assert code == 1 and said["check"] in out
+    assert code == 1 and said["check"] in out and re.search(said["templates"], out, re.MULTILINE), out
     # --json is the same in every language
     report = json.loads(run("status", *config, "--json", env=env)[1])
     assert report["status"] == "degraded" and report["reasons"] == [
@@ -326,3 +329,21 @@ def test_one_line_errors_in_bahasa_indonesia(tmp_path):
     assert code == 2 and err.startswith("mailflow: galat: basis data SQLite") and "tidak dapat dibuka" in err, err
     code, out, err = run("resend", "--config", str(path), env={"MAILFLOW_LANG": "id"})
     assert code == 2 and "salah satu saja" in err
+
+
+@pytest.mark.integration
+def test_config_check_connect_in_json_and_in_bahasa_indonesia(make_desk):
+    """`config check --connect` on the real mail stack: --json names each server
+    logged in to (in English whatever the language), the text says it in the
+    admin's language."""
+    _, desk, _ = make_desk()
+    config = ("--config", str(desk.settings.path))
+    out = as_json("config", "check", "--connect", *config)
+    servers = {c["check"]: c for c in out["checks"] if c["check"] in ("imap", "smtp")}
+    assert out["ok"] is True and set(servers) == {"imap", "smtp"}
+    assert servers["imap"]["detail"].endswith(": logged in, folder INBOX selected")
+    assert servers["smtp"]["detail"].endswith(": logged in")
+    code, said, _ = run("config", "check", "--connect", *config, env={"MAILFLOW_LANG": "id"})
+    assert code == 0 and "berhasil masuk, folder INBOX dipilih" in said and "rahasia:" in said
+    same = json.loads(run("config", "check", "--connect", *config, "--json", env={"MAILFLOW_LANG": "id"})[1])
+    assert same == out

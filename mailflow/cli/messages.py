@@ -13,11 +13,11 @@ Covered: the one-line errors of ``main`` for files and databases, the
 errors the listing commands raise themselves (``--status``, ``--sort``,
 ``--kind``, a number or mail not found, ``resend``'s usage), and what
 ``status`` (with its reasons), ``queue``, ``mail list|retry``, ``config
-check`` (its labels), ``resend``, ``init``, ``db upgrade|status``,
+check`` (but for what a failed login or connection says), ``resend``, ``init``, ``db upgrade|status``,
 ``backup``, ``restore``, ``report`` (its lines, not the report), ``poll``'s
 server problems, ``office list|check|add``, ``workers`` and ``version``
 print. Not yet: ``rules check`` (its ladder is half Indonesian already),
-``poll``'s pass summary, the details ``config check`` gives, and the texts
+``poll``'s pass summary, ``config check --connect``'s failures, and the texts
 of ``MailflowError``s raised in config, rules, store and desk (a missing
 secret, a bad key, an old schema ...), which stay English. ``show`` and
 ``mail show`` print Bahasa Indonesia in both languages, as before.
@@ -151,6 +151,23 @@ MESSAGES: dict[str, dict[str, str]] = {
     "report.wrote": {ENGLISH: "wrote {path} ({format}, {bytes} bytes)",
                      INDONESIAN: "{path} ditulis ({format}, {bytes} byte)"},
     # ---- config check
+    "check.ok": {ENGLISH: "{path} OK", INDONESIAN: "{path} baik"},
+    "check.up_to_date": {ENGLISH: "{database}: up to date", INDONESIAN: "{database}: mutakhir"},
+    "check.rules_ok": {ENGLISH: "{path} OK ({steps} steps, {roles} roles)",
+                       INDONESIAN: "{path} baik ({steps} tahap, {roles} peran)"},
+    "check.templates_found": {ENGLISH: "{count} found", INDONESIAN: "{count} ditemukan"},
+    "check.secrets_found": {ENGLISH: "found (not shown)", INDONESIAN: "ditemukan (tidak ditampilkan)"},
+    "check.readable_database": {ENGLISH: "{what} {path} can be read by other users of this machine; run "
+                                         "`chmod 600 {path}` (it holds personal data)",
+                                INDONESIAN: "{what} {path} dapat dibaca pengguna lain di mesin ini; jalankan "
+                                            "`chmod 600 {path}` (berisi data pribadi)"},
+    "check.readable_secrets": {ENGLISH: "{what} {path} can be read by other users of this machine; run "
+                                        "`chmod 600 {path}` (it holds secrets)",
+                               INDONESIAN: "{what} {path} dapat dibaca pengguna lain di mesin ini; jalankan "
+                                           "`chmod 600 {path}` (berisi rahasia)"},
+    "check.logged_in_imap": {ENGLISH: "{where}: logged in, folder {folder} selected",
+                             INDONESIAN: "{where}: berhasil masuk, folder {folder} dipilih"},
+    "check.logged_in_smtp": {ENGLISH: "{where}: logged in", INDONESIAN: "{where}: berhasil masuk"},
     "check.failed": {ENGLISH: "FAILED: ", INDONESIAN: "GAGAL: "},
     "check.warning": {ENGLISH: "warning", INDONESIAN: "peringatan"},
     "check.config": {ENGLISH: "config", INDONESIAN: "konfigurasi"},

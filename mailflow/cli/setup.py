@@ -138,45 +138,48 @@ def config_check(
 
     deployment = deployment_from(config)
     checks: list[dict[str, Any]] = []
+    language = messages.ENGLISH if as_json else lang(ctx)  # --json is the same in every language
+
+    def t(key: str, **fields: object) -> str:
+        return messages.text(language, key, **fields)
 
     def add(check: str, ok: bool, detail: str, office: str | None = None, level: str | None = None) -> None:
         checks.append({"office": office, "check": check, "ok": ok,
                        "level": level or ("ok" if ok else "error"), "detail": detail})
 
-    add("config", True, f"{deployment.path} OK")
+    add("config", True, t("check.ok", path=deployment.path))
     fleet = Fleet.build(deployment, clock=clock(ctx), check_schema=False)
     try:
         try:
             db.check_schema(fleet.shared.engine)
-            add("database", True, f"{redact_url(deployment.database_url)}: up to date")
+            add("database", True, t("check.up_to_date", database=redact_url(deployment.database_url)))
         except MailflowError as exc:
             add("database", False, f"{redact_url(deployment.database_url)}: {exc}")
         except SQLAlchemyError as exc:
             found = db.database_problem(exc, deployment.database_url)
-            language = messages.ENGLISH if as_json else lang(ctx)  # --json is the same in every language
-            add("database", False, messages.text(language, f"db.{found[0]}", **found[1]) if found
-                else str(exc).splitlines()[0])
+            add("database", False, t(f"db.{found[0]}", **found[1]) if found else str(exc).splitlines()[0])
         for key, application in fleet.apps.items():
             office = key if many(deployment) else None
             settings = application.settings
-            add("rules", True, f"{application.rules.path} OK ({len(application.rules.steps)} steps, "
-                               f"{len(application.rules.roles)} roles)", office)
-            add("templates", True, f"{len(application.renderer.names())} found", office)
+            add("rules", True, t("check.rules_ok", path=application.rules.path, steps=len(application.rules.steps),
+                                 roles=len(application.rules.roles)), office)
+            add("templates", True, t("check.templates_found", count=len(application.renderer.names())), office)
             try:
                 settings.check_secrets()
-                add("secrets", True, "found (not shown)", office)
+                add("secrets", True, t("check.secrets_found"), office)
             except MailflowError as exc:
                 add("secrets", False, str(exc), office)
             for what, path in _private_files(settings):
                 if readable_by_others(path):
-                    add("permissions", True, f"{what} {path} can be read by other users of this machine; "
-                        f"run `chmod 600 {path}` (it holds {'personal data' if what == 'database' else 'secrets'})",
+                    add("permissions", True, t("check.readable_database" if what == "database"
+                                               else "check.readable_secrets", what=what, path=path),
                         office, level="warning")
             if connect:
                 for server, problem in (("imap", _try_imap(settings)), ("smtp", _try_smtp(settings))):
                     cfg = settings.imap if server == "imap" else settings.smtp
-                    done = f", folder {settings.imap.folder} selected" if server == "imap" else ""
-                    add(server, problem is None, problem or f"{cfg.host}:{cfg.port}: logged in{done}", office)
+                    done = (t("check.logged_in_imap", where=f"{cfg.host}:{cfg.port}", folder=settings.imap.folder)
+                            if server == "imap" else t("check.logged_in_smtp", where=f"{cfg.host}:{cfg.port}"))
+                    add(server, problem is None, problem or done, office)
     finally:
         fleet.close()
     failed = [c for c in checks if not c["ok"]]
