@@ -24,7 +24,7 @@ from mailflow.config.settings import load_settings
 from mailflow.desk.delivery import Source
 from mailflow.runner.app import build
 from mailflow.store import db
-from support import INVALID_BODY, TEST_ENV, complaint_mail, write_config
+from support import INVALID_BODY, REPO, TEST_ENV, complaint_mail, write_config
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # a Monday, 10:00 in Bantul
 
@@ -311,6 +311,8 @@ def test_more_commands_in_bahasa_indonesia(filled, tmp_path):
     assert out.split()[:3] == ["kunci", "nama", "alamat"]
     code, out, _ = run("workers", "--config", str(path), env=indonesian)
     assert code == 0 and out.startswith("tidak ada worker") and "belum pernah" in out
+    code, out, _ = run("rules", "check", str(REPO / "rules" / "bantul-email.toml"), env=indonesian)
+    assert code == 0 and "\nperan:\n" in out and "standar seluruhnya:" in out and "pangkat 1" in out
     code, _, err = run("queue", "--status", "tutup", "--config", str(path), env=indonesian)
     assert code == 2 and "status itu tidak ada" in err
     code, _, err = run("mail", "show", "999", "--config", str(path), env=indonesian)

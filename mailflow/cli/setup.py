@@ -269,17 +269,19 @@ def _private_files(settings) -> list[tuple[str, Path]]:
 
 @rules_app.command("check")
 def rules_check(
+    ctx: typer.Context,
     file: Annotated[Path | None, typer.Argument(help="A rules file (default: the one mailflow.toml names).")] = None,
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checked ladder as JSON.")] = False,
 ) -> None:
-    """Validate a rules file and print its ladder as a table."""
+    """Validate a rules file and print its ladder as a table (--json: the
+    ladder, the answer rules and the roles as data)."""
     path = file if file is not None else settings_from(config).office.rules
     rules = load_rules(path)
     if as_json:
         typer.echo(json.dumps(_rules_json(path, rules), ensure_ascii=False, indent=2))
         return
-    typer.echo(f"{path}: OK — {rules.office}" + (f" ({rules.sop})" if rules.sop else ""))
+    typer.echo(msg(ctx, "rules.ok", path=path, office=rules.office) + (f" ({rules.sop})" if rules.sop else ""))
     typer.echo("")
     rows = []
     for i, step in enumerate(rules.steps, 1):
@@ -288,20 +290,21 @@ def rules_check(
         if step.confirm:
             replies += f'; perlu konfirmasi "{step.confirm}"'
         rows.append([str(i), step.key, who, str(step.standard), replies, step.name])
-    table(["#", "step", "held by", "standard", "replies", "what happens"], rows)
+    table(["#", *(msg(ctx, f"rules.col.{c}") for c in ("step", "held_by", "standard", "replies", "what"))], rows,
+          language=lang(ctx))
     total = rules.total_standard
     if total:
-        typer.echo(f"\ntotal standard: {total}")
+        typer.echo("\n" + msg(ctx, "rules.total", total=total))
     a = rules.answer
     approver = "Kepala Seksi sesuai seksi aduan" if a.approver in ("", SECTION_ROLE) else rules.roles[a.approver].name
-    typer.echo(f"\nanswers: a draft from a role below rank {a.min_rank} is approved by {approver} "
-               f"(standard {a.approval_standard})"
-               + (f"; approved answers are sent at step {a.send_step}" if a.send_step else "; approved answers go out at once")
-               + f"; the citizen may reopen within {a.reopen_days} day(s)")
-    typer.echo("\nroles:")
+    sent = msg(ctx, "rules.sent_at", step=a.send_step) if a.send_step else msg(ctx, "rules.sent_at_once")
+    typer.echo("\n" + msg(ctx, "rules.answers", rank=a.min_rank, approver=approver, standard=a.approval_standard,
+                          sent=sent, days=a.reopen_days))
+    typer.echo("\n" + msg(ctx, "rules.roles"))
     for role in rules.roles.values():
-        deputies = f", deputies {', '.join(role.deputies)}" if role.deputies else ""
-        typer.echo(f"  {role.key:<16} rank {role.rank}  {role.name} <{', '.join(role.members)}>{deputies}")
+        deputies = msg(ctx, "rules.deputies", deputies=", ".join(role.deputies)) if role.deputies else ""
+        typer.echo(f"  {role.key:<16} " + msg(ctx, "rules.rank", rank=role.rank)
+                   + f"  {role.name} <{', '.join(role.members)}>{deputies}")
 
 
 def _rules_json(path: Path, rules) -> dict[str, Any]:
