@@ -200,6 +200,13 @@ def test_report_json(filled, tmp_path):
     assert done == {"month": "2026-03", "office": "default", "queued_for": None,
                     "output": {"path": str(tmp_path / "r.csv"), "format": "csv",
                                "bytes": (tmp_path / "r.csv").stat().st_size}}
+    (tmp_path / "p").mkdir()  # an office whose rules name who receives the report
+    mailing = write_config(tmp_path / "p", db_url=f"sqlite:///{tmp_path / 'p' / 'm.db'}",
+                           rules="palangkaraya-online.toml")
+    assert run("db", "upgrade", "--config", str(mailing))[0] == 0
+    sent = as_json("report", "--month", "2026-02", "--send", "--config", str(mailing))
+    assert sent["month"] == "2026-02" and sent["output"] is None and sent["office"] == "default"
+    assert sent["queued_for"] and all("@" in address for address in sent["queued_for"]), sent
     code, out, err = run("report", "--month", "2026-03", "--format", "html", "--json", "--config", str(path))
     assert (code, out) == (2, "") and "--output" in err
 
