@@ -8,6 +8,7 @@ intake; no mail server is contacted (``poll --once`` meets a closed port)."""
 from __future__ import annotations
 
 import json
+import re
 import string
 from datetime import UTC, datetime
 
@@ -23,7 +24,7 @@ from mailflow.config.settings import load_settings
 from mailflow.desk.delivery import Source
 from mailflow.runner.app import build
 from mailflow.store import db
-from support import INVALID_BODY, TEST_ENV, complaint_mail, write_config
+from support import INVALID_BODY, REPO, TEST_ENV, complaint_mail, write_config
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # a Monday, 10:00 in Bantul
 
@@ -199,6 +200,13 @@ def test_report_json(filled, tmp_path):
     assert done == {"month": "2026-03", "office": "default", "queued_for": None,
                     "output": {"path": str(tmp_path / "r.csv"), "format": "csv",
                                "bytes": (tmp_path / "r.csv").stat().st_size}}
+    (tmp_path / "p").mkdir()  # an office whose rules name who receives the report
+    mailing = write_config(tmp_path / "p", db_url=f"sqlite:///{tmp_path / 'p' / 'm.db'}",
+                           rules="palangkaraya-online.toml")
+    assert run("db", "upgrade", "--config", str(mailing))[0] == 0
+    sent = as_json("report", "--month", "2026-02", "--send", "--config", str(mailing))
+    assert sent["month"] == "2026-02" and sent["output"] is None and sent["office"] == "default"
+    assert sent["queued_for"] and all("@" in address for address in sent["queued_for"]), sent
     code, out, err = run("report", "--month", "2026-03", "--format", "html", "--json", "--config", str(path))
     assert (code, out) == (2, "") and "--output" in err
 
@@ -271,13 +279,15 @@ def office_in(tmp_path, cli_language: str | None):
 
 @pytest.mark.parametrize(("cli_language", "env", "said"), [
     (None, {}, {"status": "status:   DEGRADED", "reason": "mailbox INBOX never looked at", "queue": "number", "outbox": "attempts",
-                "mail": "no inbound mail quarantined", "check": "FAILED"}),
+                "mail": "no inbound mail quarantined", "check": "FAILED",
+                "templates": r"^templates: +\d+ found$"}),
     ("id", {}, {"status": "status:   TERGANGGU", "reason": "kotak surat INBOX belum pernah dicek", "queue": "nomor", "outbox": "percobaan",
-                "mail": "tidak ada surel masuk", "check": "GAGAL"}),
+                "mail": "tidak ada surel masuk", "check": "GAGAL",
+                "templates": r"^templat: +\d+ ditemukan$"}),
     (None, {"MAILFLOW_LANG": "id"}, {"status": "status:   TERGANGGU", "reason": "apakah daemon", "queue": "pelapor", "outbox": "kepada",
-                                     "mail": "tidak ada surel masuk", "check": "GAGAL"}),
+                                     "mail": "tidak ada surel masuk", "check": "GAGAL", "templates": r"^templat: +\d+ ditemukan$"}),
     ("id", {"MAILFLOW_LANG": "en"}, {"status": "status:   DEGRADED", "reason": "is the daemon", "queue": "complainant", "outbox": "to",
-                                     "mail": "no inbound mail", "check": "FAILED"}),
+                                     "mail": "no inbound mail", "check": "FAILED", "templates": r"^templates: +\d+ found$"}),
 ])
 def test_commands_speak_the_configured_language(tmp_path, cli_language, env, said):
     path = office_in(tmp_path, cli_language)
@@ -288,7 +298,7 @@ def test_commands_speak_the_configured_language(tmp_path, cli_language, env, sai
     assert said["outbox"] in run("queue", "--outbox", *config, env=env)[1].splitlines()[0].split()
     assert said["mail"] in run("mail", "list", *config, env=env)[1]
     code, out, _ = run("config", "check", *config, env={"TEST_IMAP_PASSWORD": None, **env})
-    assert code == 1 and said["check"] in out
+    assert code == 1 and said["check"] in out and re.search(said["templates"], out, re.MULTILINE), out
     # --json is the same in every language
     report = json.loads(run("status", *config, "--json", env=env)[1])
     assert report["status"] == "degraded" and report["reasons"] == [
@@ -308,6 +318,8 @@ def test_more_commands_in_bahasa_indonesia(filled, tmp_path):
     assert out.split()[:3] == ["kunci", "nama", "alamat"]
     code, out, _ = run("workers", "--config", str(path), env=indonesian)
     assert code == 0 and out.startswith("tidak ada worker") and "belum pernah" in out
+    code, out, _ = run("rules", "check", str(REPO / "rules" / "bantul-email.toml"), env=indonesian)
+    assert code == 0 and "\nperan:\n" in out and "standar seluruhnya:" in out and "pangkat 1" in out
     code, _, err = run("queue", "--status", "tutup", "--config", str(path), env=indonesian)
     assert code == 2 and "status itu tidak ada" in err
     code, _, err = run("mail", "show", "999", "--config", str(path), env=indonesian)
@@ -326,3 +338,21 @@ def test_one_line_errors_in_bahasa_indonesia(tmp_path):
     assert code == 2 and err.startswith("mailflow: galat: basis data SQLite") and "tidak dapat dibuka" in err, err
     code, out, err = run("resend", "--config", str(path), env={"MAILFLOW_LANG": "id"})
     assert code == 2 and "salah satu saja" in err
+
+
+@pytest.mark.integration
+def test_config_check_connect_in_json_and_in_bahasa_indonesia(make_desk):
+    """`config check --connect` on the real mail stack: --json names each server
+    logged in to (in English whatever the language), the text says it in the
+    admin's language."""
+    _, desk, _ = make_desk()
+    config = ("--config", str(desk.settings.path))
+    out = as_json("config", "check", "--connect", *config)
+    servers = {c["check"]: c for c in out["checks"] if c["check"] in ("imap", "smtp")}
+    assert out["ok"] is True and set(servers) == {"imap", "smtp"}
+    assert servers["imap"]["detail"].endswith(": logged in, folder INBOX selected")
+    assert servers["smtp"]["detail"].endswith(": logged in")
+    code, said, _ = run("config", "check", "--connect", *config, env={"MAILFLOW_LANG": "id"})
+    assert code == 0 and "berhasil masuk, folder INBOX dipilih" in said and "rahasia:" in said
+    same = json.loads(run("config", "check", "--connect", *config, "--json", env={"MAILFLOW_LANG": "id"})[1])
+    assert same == out

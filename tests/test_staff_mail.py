@@ -428,3 +428,46 @@ def test_a_bima_proposal_closed_without_an_answer_is_not_reopened_by_the_propose
             assert s.scalars(select(OutboxItem).where(OutboxItem.kind == MailKind.CITIZEN_FOLLOW_UP)).all() == []
     finally:
         desk.close()
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_command_is_explained_as_what_the_ladder_then_does(name):
+    """The meaning a staff mail gives each command (core/guide) against what
+    ``ladder.transition`` does with it, in every reachable state: the step it
+    names is where the complaint goes, an answer said to go out at once does,
+    and one said to wait for an approver or a sender waits for that role."""
+    from mailflow.config.rules import load_rules
+    from support import REPO
+
+    rules = load_rules(REPO / "rules" / f"{name}.toml")
+    checked = 0
+    for state, _path in reachable(rules).values():
+        if state.status == ladder.CLOSED:
+            continue
+        by_word = {g.word: g.meaning for g in guide.command_guide(state, rules)}
+        for example in guide.example_replies(state, rules):
+            cmd = parse_command(example)
+            if cmd.word == "catatan":
+                continue
+            meaning = by_word[f"#{cmd.word}"]
+            result = ladder.transition(state, command(example, state, rules), rules)
+            kinds = {type(a) for a in result.actions}
+            where = f"{state.status}/{state.step} #{cmd.word}: {meaning!r} but {result.actions}"
+            named = re.search(r'tahap "([^"]+)" \(([^)]+(?:\)[^)]*)?)\)', meaning)
+            if named:
+                assert rules.step(result.state.step).name == named.group(1), where
+                assert rules.roles[result.state.holder].name == named.group(2), where
+            if "langsung dikirim" in meaning:
+                assert ladder.SendAnswer in kinds and result.state.status == ladder.CLOSED, where
+            if "lalu mengirimkannya" in meaning:
+                [confirm] = [a for a in result.actions if isinstance(a, ladder.ConfirmSend)]
+                assert meaning.split("; ")[-1].startswith(rules.roles[confirm.role].name), where
+            if "diajukan kepada" in meaning:
+                [ask] = [a for a in result.actions if isinstance(a, ladder.RequestApproval)]
+                assert f"diajukan kepada {rules.roles[ask.role].name}" in meaning, where
+            if "tanpa surel kepada pelapor" in meaning or "tidak ada yang dikirim" in meaning:
+                assert ladder.SendAnswer not in kinds, where
+            if "menunggu balasan pelapor" in meaning:
+                assert result.state.status == ladder.WAITING_CITIZEN, where
+            checked += 1
+    assert checked >= 8

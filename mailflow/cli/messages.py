@@ -13,14 +13,14 @@ Covered: the one-line errors of ``main`` for files and databases, the
 errors the listing commands raise themselves (``--status``, ``--sort``,
 ``--kind``, a number or mail not found, ``resend``'s usage), and what
 ``status`` (with its reasons), ``queue``, ``mail list|retry``, ``config
-check`` (its labels), ``resend``, ``init``, ``db upgrade|status``,
-``backup``, ``restore``, ``report`` (its lines, not the report), ``poll``'s
-server problems, ``office list|check|add``, ``workers`` and ``version``
-print. Not yet: ``rules check`` (its ladder is half Indonesian already),
-``poll``'s pass summary, the details ``config check`` gives, and the texts
-of ``MailflowError``s raised in config, rules, store and desk (a missing
-secret, a bad key, an old schema ...), which stay English. ``show`` and
-``mail show`` print Bahasa Indonesia in both languages, as before.
+check`` (but for what a failed login or connection says), ``resend``,
+``init``, ``db upgrade|status``, ``backup``, ``restore``, ``report`` (its
+lines, not the report), ``poll``'s server problems, ``office
+list|check|add``, ``workers``, ``version`` and ``rules check`` print. Not
+yet: ``poll``'s pass summary, ``config check --connect``'s failures, and
+the texts of ``MailflowError``s raised in config, rules, store and desk (a
+missing secret, a bad key, an old schema ...), which stay English. ``show``
+and ``mail show`` print Bahasa Indonesia in both languages, as before.
 """
 
 from __future__ import annotations
@@ -150,7 +150,43 @@ MESSAGES: dict[str, dict[str, str]] = {
                                   "mengirimnya; lihat mailflow queue --outbox)"},
     "report.wrote": {ENGLISH: "wrote {path} ({format}, {bytes} bytes)",
                      INDONESIAN: "{path} ditulis ({format}, {bytes} byte)"},
+    # ---- rules check
+    "rules.ok": {ENGLISH: "{path}: OK — {office}", INDONESIAN: "{path}: baik — {office}"},
+    "rules.col.step": {ENGLISH: "step", INDONESIAN: "tahap"},
+    "rules.col.held_by": {ENGLISH: "held by", INDONESIAN: "dipegang"},
+    "rules.col.standard": {ENGLISH: "standard", INDONESIAN: "standar"},
+    "rules.col.replies": {ENGLISH: "replies", INDONESIAN: "balasan"},
+    "rules.col.what": {ENGLISH: "what happens", INDONESIAN: "yang terjadi"},
+    "rules.total": {ENGLISH: "total standard: {total}", INDONESIAN: "standar seluruhnya: {total}"},
+    "rules.answers": {ENGLISH: "answers: a draft from a role below rank {rank} is approved by {approver} (standard "
+                               "{standard}); {sent}; the citizen may reopen within {days} day(s)",
+                      INDONESIAN: "jawaban: konsep dari peran di bawah pangkat {rank} disetujui oleh {approver} "
+                                  "(standar {standard}); {sent}; warga dapat membuka kembali dalam {days} hari"},
+    "rules.sent_at": {ENGLISH: "approved answers are sent at step {step}",
+                      INDONESIAN: "jawaban yang disetujui dikirim pada tahap {step}"},
+    "rules.sent_at_once": {ENGLISH: "approved answers go out at once",
+                           INDONESIAN: "jawaban yang disetujui langsung dikirim"},
+    "rules.roles": {ENGLISH: "roles:", INDONESIAN: "peran:"},
+    "rules.rank": {ENGLISH: "rank {rank}", INDONESIAN: "pangkat {rank}"},
+    "rules.deputies": {ENGLISH: ", deputies {deputies}", INDONESIAN: ", wakil {deputies}"},
     # ---- config check
+    "check.ok": {ENGLISH: "{path} OK", INDONESIAN: "{path} baik"},
+    "check.up_to_date": {ENGLISH: "{database}: up to date", INDONESIAN: "{database}: mutakhir"},
+    "check.rules_ok": {ENGLISH: "{path} OK ({steps} steps, {roles} roles)",
+                       INDONESIAN: "{path} baik ({steps} tahap, {roles} peran)"},
+    "check.templates_found": {ENGLISH: "{count} found", INDONESIAN: "{count} ditemukan"},
+    "check.secrets_found": {ENGLISH: "found (not shown)", INDONESIAN: "ditemukan (tidak ditampilkan)"},
+    "check.readable_database": {ENGLISH: "{what} {path} can be read by other users of this machine; run "
+                                         "`chmod 600 {path}` (it holds personal data)",
+                                INDONESIAN: "{what} {path} dapat dibaca pengguna lain di mesin ini; jalankan "
+                                            "`chmod 600 {path}` (berisi data pribadi)"},
+    "check.readable_secrets": {ENGLISH: "{what} {path} can be read by other users of this machine; run "
+                                        "`chmod 600 {path}` (it holds secrets)",
+                               INDONESIAN: "{what} {path} dapat dibaca pengguna lain di mesin ini; jalankan "
+                                           "`chmod 600 {path}` (berisi rahasia)"},
+    "check.logged_in_imap": {ENGLISH: "{where}: logged in, folder {folder} selected",
+                             INDONESIAN: "{where}: berhasil masuk, folder {folder} dipilih"},
+    "check.logged_in_smtp": {ENGLISH: "{where}: logged in", INDONESIAN: "{where}: berhasil masuk"},
     "check.failed": {ENGLISH: "FAILED: ", INDONESIAN: "GAGAL: "},
     "check.warning": {ENGLISH: "warning", INDONESIAN: "peringatan"},
     "check.config": {ENGLISH: "config", INDONESIAN: "konfigurasi"},

@@ -138,33 +138,35 @@ def config_check(
 
     deployment = deployment_from(config)
     checks: list[dict[str, Any]] = []
+    language = messages.ENGLISH if as_json else lang(ctx)  # --json is the same in every language
+
+    def t(key: str, **fields: object) -> str:
+        return messages.text(language, key, **fields)
 
     def add(check: str, ok: bool, detail: str, office: str | None = None, level: str | None = None) -> None:
         checks.append({"office": office, "check": check, "ok": ok,
                        "level": level or ("ok" if ok else "error"), "detail": detail})
 
-    add("config", True, f"{deployment.path} OK")
+    add("config", True, t("check.ok", path=deployment.path))
     fleet = Fleet.build(deployment, clock=clock(ctx), check_schema=False)
     try:
         try:
             db.check_schema(fleet.shared.engine)
-            add("database", True, f"{redact_url(deployment.database_url)}: up to date")
+            add("database", True, t("check.up_to_date", database=redact_url(deployment.database_url)))
         except MailflowError as exc:
             add("database", False, f"{redact_url(deployment.database_url)}: {exc}")
         except SQLAlchemyError as exc:
             found = db.database_problem(exc, deployment.database_url)
-            language = messages.ENGLISH if as_json else lang(ctx)  # --json is the same in every language
-            add("database", False, messages.text(language, f"db.{found[0]}", **found[1]) if found
-                else str(exc).splitlines()[0])
+            add("database", False, t(f"db.{found[0]}", **found[1]) if found else str(exc).splitlines()[0])
         for key, application in fleet.apps.items():
             office = key if many(deployment) else None
             settings = application.settings
-            add("rules", True, f"{application.rules.path} OK ({len(application.rules.steps)} steps, "
-                               f"{len(application.rules.roles)} roles)", office)
-            add("templates", True, f"{len(application.renderer.names())} found", office)
+            add("rules", True, t("check.rules_ok", path=application.rules.path, steps=len(application.rules.steps),
+                                 roles=len(application.rules.roles)), office)
+            add("templates", True, t("check.templates_found", count=len(application.renderer.names())), office)
             try:
                 settings.check_secrets()
-                add("secrets", True, "found (not shown)", office)
+                add("secrets", True, t("check.secrets_found"), office)
             except MailflowError as exc:
                 add("secrets", False, str(exc), office)
             tokens = application.outbox.tokens
@@ -182,14 +184,15 @@ def config_check(
                     add("oauth2", False, str(exc).splitlines()[0], office)
             for what, path in _private_files(settings):
                 if readable_by_others(path):
-                    add("permissions", True, f"{what} {path} can be read by other users of this machine; "
-                        f"run `chmod 600 {path}` (it holds {'personal data' if what == 'database' else 'secrets'})",
+                    add("permissions", True, t("check.readable_database" if what == "database"
+                                               else "check.readable_secrets", what=what, path=path),
                         office, level="warning")
             if connect:
                 for server, problem in (("imap", _try_imap(settings, tokens)), ("smtp", _try_smtp(settings, tokens))):
                     cfg = settings.imap if server == "imap" else settings.smtp
-                    done = f", folder {settings.imap.folder} selected" if server == "imap" else ""
-                    add(server, problem is None, problem or f"{cfg.host}:{cfg.port}: logged in{done}", office)
+                    done = (t("check.logged_in_imap", where=f"{cfg.host}:{cfg.port}", folder=settings.imap.folder)
+                            if server == "imap" else t("check.logged_in_smtp", where=f"{cfg.host}:{cfg.port}"))
+                    add(server, problem is None, problem or done, office)
     finally:
         fleet.close()
     failed = [c for c in checks if not c["ok"]]
@@ -286,17 +289,19 @@ def _private_files(settings) -> list[tuple[str, Path]]:
 
 @rules_app.command("check")
 def rules_check(
+    ctx: typer.Context,
     file: Annotated[Path | None, typer.Argument(help="A rules file (default: the one mailflow.toml names).")] = None,
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checked ladder as JSON.")] = False,
 ) -> None:
-    """Validate a rules file and print its ladder as a table."""
+    """Validate a rules file and print its ladder as a table (--json: the
+    ladder, the answer rules and the roles as data)."""
     path = file if file is not None else settings_from(config).office.rules
     rules = load_rules(path)
     if as_json:
         typer.echo(json.dumps(_rules_json(path, rules), ensure_ascii=False, indent=2))
         return
-    typer.echo(f"{path}: OK — {rules.office}" + (f" ({rules.sop})" if rules.sop else ""))
+    typer.echo(msg(ctx, "rules.ok", path=path, office=rules.office) + (f" ({rules.sop})" if rules.sop else ""))
     typer.echo("")
     rows = []
     for i, step in enumerate(rules.steps, 1):
@@ -305,20 +310,21 @@ def rules_check(
         if step.confirm:
             replies += f'; perlu konfirmasi "{step.confirm}"'
         rows.append([str(i), step.key, who, str(step.standard), replies, step.name])
-    table(["#", "step", "held by", "standard", "replies", "what happens"], rows)
+    table(["#", *(msg(ctx, f"rules.col.{c}") for c in ("step", "held_by", "standard", "replies", "what"))], rows,
+          language=lang(ctx))
     total = rules.total_standard
     if total:
-        typer.echo(f"\ntotal standard: {total}")
+        typer.echo("\n" + msg(ctx, "rules.total", total=total))
     a = rules.answer
     approver = "Kepala Seksi sesuai seksi aduan" if a.approver in ("", SECTION_ROLE) else rules.roles[a.approver].name
-    typer.echo(f"\nanswers: a draft from a role below rank {a.min_rank} is approved by {approver} "
-               f"(standard {a.approval_standard})"
-               + (f"; approved answers are sent at step {a.send_step}" if a.send_step else "; approved answers go out at once")
-               + f"; the citizen may reopen within {a.reopen_days} day(s)")
-    typer.echo("\nroles:")
+    sent = msg(ctx, "rules.sent_at", step=a.send_step) if a.send_step else msg(ctx, "rules.sent_at_once")
+    typer.echo("\n" + msg(ctx, "rules.answers", rank=a.min_rank, approver=approver, standard=a.approval_standard,
+                          sent=sent, days=a.reopen_days))
+    typer.echo("\n" + msg(ctx, "rules.roles"))
     for role in rules.roles.values():
-        deputies = f", deputies {', '.join(role.deputies)}" if role.deputies else ""
-        typer.echo(f"  {role.key:<16} rank {role.rank}  {role.name} <{', '.join(role.members)}>{deputies}")
+        deputies = msg(ctx, "rules.deputies", deputies=", ".join(role.deputies)) if role.deputies else ""
+        typer.echo(f"  {role.key:<16} " + msg(ctx, "rules.rank", rank=role.rank)
+                   + f"  {role.name} <{', '.join(role.members)}>{deputies}")
 
 
 def _rules_json(path: Path, rules) -> dict[str, Any]:

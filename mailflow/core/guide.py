@@ -14,7 +14,7 @@ every shipped rules file and checks both against the ladder.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mailflow.core import ladder
 from mailflow.core.sop import Rules, Step
@@ -82,26 +82,29 @@ def _sent_by(state: ladder.State, by_role: str | None, rules: Rules) -> str | No
     return sender.name
 
 
+def _onward(sender: str | None) -> str:
+    return f"{sender} lalu mengirimkannya kepada pelapor" if sender else "langsung dikirim kepada pelapor; aduan selesai"
+
+
 def _approval_meaning(w: Word, state: ladder.State, rules: Rules) -> str:
-    sender = _sent_by(state, state.holder, rules)
-    onward = f"{sender} lalu mengirimkannya kepada pelapor" if sender else "langsung dikirim kepada pelapor; aduan selesai"
     if w is Word.SETUJU:
-        return f"setujui draf jawaban sebagaimana tertulis; {onward}"
+        return f"setujui draf jawaban sebagaimana tertulis; {_onward(_sent_by(state, state.holder, rules))}"
     if w is Word.TOLAK:
         drafter = rules.roles.get(state.draft_role or "")
         return (f"tolak draf jawaban: kembali kepada {drafter.name if drafter else 'penyusunnya'} untuk "
                 "diperbaiki, dengan catatan perbaikan; tidak ada yang dikirim kepada pelapor")
-    return f"ganti draf dengan teks jawaban Anda sendiri (setelah perintah ini), dianggap Anda setujui; {onward}"
+    # The approver's own text: they become its writer (ladder._approval), so who sends it may differ.
+    rewritten = replace(state, draft_role=state.holder)
+    return (f"ganti draf dengan teks jawaban Anda sendiri (setelah perintah ini), dianggap Anda setujui; "
+            f"{_onward(_sent_by(rewritten, state.holder, rules))}")
 
 
 def _target_meaning(w: Word, target: str, state: ladder.State, step: Step, rules: Rules) -> str:
     if target == "@answer":
         holder = rules.roles.get(state.holder or "")
         if holder is not None and holder.rank >= rules.answer.min_rank:
-            sender = _sent_by(ladder.State(state.status, state.step, state.holder, state.section,
-                                           draft_role=holder.key), holder.key, rules)
-            onward = f"{sender} lalu mengirimkannya" if sender else "langsung dikirim; aduan selesai"
-            return f"teks setelah perintah ini menjadi jawaban untuk pelapor; {onward}"
+            sender = _sent_by(replace(state, draft_role=holder.key), holder.key, rules)
+            return f"teks setelah perintah ini menjadi jawaban untuk pelapor; {_onward(sender)}"
         approver = rules.approver_for(state.section)
         return (f"teks setelah perintah ini menjadi draf jawaban untuk pelapor, diajukan kepada {approver.name} "
                 "untuk disetujui")

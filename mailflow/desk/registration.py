@@ -165,7 +165,8 @@ class Registration:
             first_step=SimpleNamespace(name=step.name, role_name=holder.name if holder else "",
                                        standard_minutes=step.standard.minutes),
             total_standard_minutes=total.minutes if total else 0, total_standard=str(total) if total else "",
-            next_roles=self._next_roles(step, complaint.section), answers_by_mail=answers_by_mail(self.rules),
+            next_roles=[n for n in self._next_roles(step, complaint.section) if holder is None or n != holder.name],
+            answers_by_mail=answers_by_mail(self.rules),
         )
         hoplog.record(session, HopKind.ACKNOWLEDGED, at=now, complaint=complaint, message=ack,
                       reason=f"acknowledgement queued for {mail.from_addr}")

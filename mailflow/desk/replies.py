@@ -15,6 +15,9 @@ Who may act (decided here, before the state machine; docs/SECURITY.md):
   a new complaint); it can never approve, answer or close. A mail From: the
   complainant found any other way (a register number in the subject, a
   quoted Message-ID) is only a note, unverified, for the holder.
+- the complainant's "#status" is answered by desk/status.py and changes
+  nothing; a holder's "#bantuan" / "#riwayat" is answered by mail (the row
+  is not touched).
 """
 
 from __future__ import annotations
@@ -321,7 +324,10 @@ class Replies:
     def _send_help(self, run: _Applying, act: ladder.SendHelp) -> None:
         """#bantuan: the commands of the complaint's step, with examples, to the asker (threaded)."""
         self._hop(run, HopKind.INFORMED, reason=f"#bantuan: the commands of this step mailed to {run.actor}")
-        step = self.rules.step(run.after.step) if run.after.step else None
+        try:
+            step = self.rules.step(run.after.step) if run.after.step else None
+        except KeyError:  # the rules file no longer has the step: no confirmation to name
+            step = None
         self.letters.to_person(run.d.session, run.complaint, run.actor, MailKind.HELP, run.d.now,
                                in_reply_to=run.d.mail, **self.letters.step_context(run.complaint, run.after),
                                commands=self.letters.command_help(run.after), examples=self.letters.examples(run.after),
