@@ -109,7 +109,7 @@ def test_a_gabung_command_without_the_desk_is_refused_and_a_merged_complaint_tak
         result = ladder.transition(MERGED, Command(word, "Teks.", "admin"), BANTUL)
         assert result.refused and result.state == MERGED and "digabung" in result.actions[0].reason
     assert ladder.transition(MERGED, Command("catatan", "Catatan.", "admin"), BANTUL).actions == (Note("Catatan."),)
-    assert ladder.allowed_words(MERGED, BANTUL) == ("catatan",)
+    assert ladder.allowed_words(MERGED, BANTUL) == ("catatan", "bantuan", "riwayat")
     # a citizen's mail on it never reopens it (the desk files it on the survivor before this)
     assert ladder.transition(MERGED, CitizenMail("Tambahan.", True), BANTUL).state == MERGED
 
