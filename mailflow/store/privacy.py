@@ -414,7 +414,7 @@ def reseal(session: Session, batch: int = 1000) -> dict[str, int]:
     sealed under the first key (a rotation, or the first sealing of data
     stored plain before a key was set), and every NIK hash recomputed.
     Commits every ``batch`` rows. Returns how many rows were written."""
-    from sqlalchemy.orm import attributes
+    from sqlalchemy.orm import attributes, undefer
 
     counts = {"complaints": 0, "messages": 0}
     last = 0
@@ -430,7 +430,8 @@ def reseal(session: Session, batch: int = 1000) -> dict[str, int]:
         session.commit()
     last = 0
     while True:
-        mails = list(session.scalars(select(Message).where(Message.id > last).order_by(Message.id).limit(batch)))
+        mails = list(session.scalars(select(Message).options(undefer(Message.raw)).where(Message.id > last)
+                                     .order_by(Message.id).limit(batch)))
         if not mails:
             break
         for m in mails:
