@@ -339,9 +339,12 @@ def complaints_due(session: Session, stage: int, cutoff: datetime, office: str, 
     """Closed complaints of ``office`` that have not had retention stage
     ``stage`` (0-based) and were closed before ``cutoff``, oldest first: one
     index range per earlier stage (ix_complaints_retention)."""
+    # Two workers' passes at once (PostgreSQL): each takes rows the other has not
+    # locked, so no stage is done twice (SQLite has one writer at a time anyway).
     return list(session.scalars(select(Complaint).where(
         Complaint.retention_stage.in_(range(stage + 1)), Complaint.closed_at < cutoff,
-        Complaint.status == "closed", Complaint.office == office).order_by(Complaint.closed_at).limit(limit)))
+        Complaint.status == "closed", Complaint.office == office).order_by(Complaint.closed_at).limit(limit)
+        .with_for_update(skip_locked=True)))
 
 
 def mail_of(session: Session, complaint_ids: Sequence[int]) -> list[Message]:
@@ -367,7 +370,9 @@ def outbox_of(session: Session, complaint_ids: Sequence[int] = (), message_ids: 
 
 
 def watermark(session: Session, name: str) -> int:
-    row = session.get(Counter, name)
+    """Where the retention pass stopped (a ``counters`` row), locked until the
+    transaction ends, so a second pass at once waits and then reads it anew."""
+    row = session.get(Counter, name, with_for_update=True, populate_existing=True)
     return row.value if row is not None else 0
 
 
