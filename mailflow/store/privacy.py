@@ -27,14 +27,14 @@ from typing import Any
 from sqlalchemy import Engine, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from mailflow.core.identity import mask_id, normalise_id
-from mailflow.store import sealing
+from mailflow.core.identity import normalise_id
+from mailflow.store import hoplog, sealing
 from mailflow.store.models import AccessLog, Complaint, Counter, Hop, Message, OutboxItem
 
 PSEUDONYM_PREFIX = "pseudonym:"
 CITIZEN_PSEUDONYM = PSEUDONYM_PREFIX + "pemohon"
 PSEUDONYMISED = "[pseudonymised]"
-SYSTEM_ACTOR = "mailflow"
+SYSTEM_ACTOR = hoplog.SYSTEM  # the system is no person
 ERASED_STAGE = 4  # retention_stage of a complaint whose every stage is done (core.sop.RETENTION_STAGES)
 
 
@@ -52,14 +52,6 @@ class Held:
     @property
     def numbers(self) -> list[str]:
         return [c.number for c in self.complaints]
-
-    def tokens(self) -> list[str]:
-        """The personal strings these rows hold (for redaction and for tests)."""
-        out = set(self.emails) | set(self.niks)
-        for c in self.complaints:
-            out |= {v for v in (c.complainant_name, c.complainant_email, c.reply_to, c.nik, c.kk, c.phone) if v}
-            out |= {mask_id(v) for v in (c.nik, c.kk) if v}
-        return sorted((t for t in out if len(t) >= 3), key=len, reverse=True)
 
     def __bool__(self) -> bool:
         return bool(self.complaints or self.messages or self.hops or self.outbox)
