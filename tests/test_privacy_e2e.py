@@ -253,6 +253,8 @@ def test_retention_removes_each_stage_once_when_its_period_has_passed(stocked):
     assert [h.kind for h in s.hops][:2] == ["parsed", "registered"]  # what happened stays
     for h in s.expired:  # the retention hops hold nothing personal
         assert not mentions(h.reason + h.actor, SITI)
+    # the command runs the same pass: nothing is left to do
+    assert "nothing expired" in cli(app, clock, "privacy", "retention")
     # nothing of Siti is left in any row, Budi's open complaint is untouched
     assert not [(t, pk) for t, pk, row in every_row(app) if mentions(row, SITI)]
     assert any(mentions(row, BUDI) for *_, row in every_row(app))
@@ -266,9 +268,14 @@ def test_reveal_is_logged_and_affected_lists_the_people_of_a_period(stocked):
     with app.factory() as session:
         number = session.scalars(select(Complaint.number).where(Complaint.complainant_name == SITI["name"])).one()
     cli(app, clock, "show", number, "--reveal")
+    (rejected,) = json.loads(cli(app, clock, "mail", "list", "--kind", "rejected", "--json"))
+    cli(app, clock, "mail", "show", str(rejected["id"]))
+    cli(app, clock, "mail", "show", str(rejected["id"]), "--reveal")
     log = json.loads(cli(app, clock, "privacy", "log", "--json"))
-    assert [r["action"] for r in log] == ["reveal", "reveal"]
-    assert log[0]["complaints"] == [number] and "show" in log[0]["detail"] and len(log[1]["complaints"]) == 2
+    assert [r["action"] for r in log] == ["reveal", "reveal", "reveal"]
+    assert log[0]["detail"] == f"mail show {rejected['id']} --reveal" and log[0]["complaints"] == []
+    assert log[1]["complaints"] == [number] and "show" in log[1]["detail"] and len(log[2]["complaints"]) == 2
+    assert all(r["user"] for r in log)
 
     people = json.loads(cli(app, clock, "privacy", "affected", "--since", "2026-11-23", "--json"))
     by_email = {p["email"]: p for p in people}

@@ -27,14 +27,14 @@ from typing import Any
 from sqlalchemy import Engine, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from mailflow.core.identity import mask_id, normalise_id
-from mailflow.store import sealing
+from mailflow.core.identity import normalise_id
+from mailflow.store import hoplog, sealing
 from mailflow.store.models import AccessLog, Complaint, Counter, Hop, Message, OutboxItem
 
 PSEUDONYM_PREFIX = "pseudonym:"
 CITIZEN_PSEUDONYM = PSEUDONYM_PREFIX + "pemohon"
 PSEUDONYMISED = "[pseudonymised]"
-SYSTEM_ACTOR = "mailflow"
+SYSTEM_ACTOR = hoplog.SYSTEM  # the system is no person
 ERASED_STAGE = 4  # retention_stage of a complaint whose every stage is done (core.sop.RETENTION_STAGES)
 
 
@@ -52,14 +52,6 @@ class Held:
     @property
     def numbers(self) -> list[str]:
         return [c.number for c in self.complaints]
-
-    def tokens(self) -> list[str]:
-        """The personal strings these rows hold (for redaction and for tests)."""
-        out = set(self.emails) | set(self.niks)
-        for c in self.complaints:
-            out |= {v for v in (c.complainant_name, c.complainant_email, c.reply_to, c.nik, c.kk, c.phone) if v}
-            out |= {mask_id(v) for v in (c.nik, c.kk) if v}
-        return sorted((t for t in out if len(t) >= 3), key=len, reverse=True)
 
     def __bool__(self) -> bool:
         return bool(self.complaints or self.messages or self.hops or self.outbox)
@@ -339,9 +331,12 @@ def complaints_due(session: Session, stage: int, cutoff: datetime, office: str, 
     """Closed complaints of ``office`` that have not had retention stage
     ``stage`` (0-based) and were closed before ``cutoff``, oldest first: one
     index range per earlier stage (ix_complaints_retention)."""
+    # Two workers' passes at once (PostgreSQL): each takes rows the other has not
+    # locked, so no stage is done twice (SQLite has one writer at a time anyway).
     return list(session.scalars(select(Complaint).where(
         Complaint.retention_stage.in_(range(stage + 1)), Complaint.closed_at < cutoff,
-        Complaint.status == "closed", Complaint.office == office).order_by(Complaint.closed_at).limit(limit)))
+        Complaint.status == "closed", Complaint.office == office).order_by(Complaint.closed_at).limit(limit)
+        .with_for_update(skip_locked=True)))
 
 
 def mail_of(session: Session, complaint_ids: Sequence[int]) -> list[Message]:
@@ -367,7 +362,9 @@ def outbox_of(session: Session, complaint_ids: Sequence[int] = (), message_ids: 
 
 
 def watermark(session: Session, name: str) -> int:
-    row = session.get(Counter, name)
+    """Where the retention pass stopped (a ``counters`` row), locked until the
+    transaction ends, so a second pass at once waits and then reads it anew."""
+    row = session.get(Counter, name, with_for_update=True, populate_existing=True)
     return row.value if row is not None else 0
 
 
@@ -414,7 +411,7 @@ def reseal(session: Session, batch: int = 1000) -> dict[str, int]:
     sealed under the first key (a rotation, or the first sealing of data
     stored plain before a key was set), and every NIK hash recomputed.
     Commits every ``batch`` rows. Returns how many rows were written."""
-    from sqlalchemy.orm import attributes
+    from sqlalchemy.orm import attributes, undefer
 
     counts = {"complaints": 0, "messages": 0}
     last = 0
@@ -430,7 +427,8 @@ def reseal(session: Session, batch: int = 1000) -> dict[str, int]:
         session.commit()
     last = 0
     while True:
-        mails = list(session.scalars(select(Message).where(Message.id > last).order_by(Message.id).limit(batch)))
+        mails = list(session.scalars(select(Message).options(undefer(Message.raw)).where(Message.id > last)
+                                     .order_by(Message.id).limit(batch)))
         if not mails:
             break
         for m in mails:
