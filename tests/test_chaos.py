@@ -353,7 +353,7 @@ def check_everything(stack, factory, n: int, sources: dict[str, tuple[str, str]]
         assert sent_hops == Counter({mid: 1 for _, mid, _ in rows})
         kinds = Counter(kind for _, _, kind in rows)
         assert kinds == Counter({"citizen/acknowledgement": n, "staff/forward": n, "staff/approval-request": n,
-                                 "citizen/answer": n}), kinds
+                                 "citizen/answer": n, "citizen/survey": n}), kinds
         # the hop log of every complaint tells its whole path, in order
         path = ["registered", "acknowledged", "forwarded", "drafted", "answered", "closed"]
         by_complaint: dict[int, list[str]] = {}
@@ -370,7 +370,7 @@ def check_everything(stack, factory, n: int, sources: dict[str, tuple[str, str]]
     assert quarantined == 0
 
     # what the citizens' real mailbox holds: per complaint exactly one
-    # acknowledgement and one answer, by Message-ID (a copy re-sent with the
+    # acknowledgement, one answer and one satisfaction survey, by Message-ID (a copy re-sent with the
     # same Message-ID after a server restart is counted, and reported)
     per_citizen: dict[tuple[str, str], set[str]] = {}
     copies = 0
@@ -383,7 +383,8 @@ def check_everything(stack, factory, n: int, sources: dict[str, tuple[str, str]]
     for address in sources:
         assert len(per_citizen.get((address, "citizen/acknowledgement"), ())) == 1, address
         assert len(per_citizen.get((address, "citizen/answer"), ())) == 1, address
-    assert len(per_citizen) == 2 * n
+        assert len(per_citizen.get((address, "citizen/survey"), ())) == 1, address
+    assert len(per_citizen) == 3 * n
     assert all(stack.count(user) == 0 for user in offices.values())  # nothing left in the complaint inboxes
-    return {"citizen_mails": copies, "same_message_id_copies": copies - 2 * n,
+    return {"citizen_mails": copies, "same_message_id_copies": copies - 3 * n,
             "duplicate_fetches_ignored": duplicates_seen}

@@ -197,3 +197,29 @@ def test_a_step_done_in_exactly_its_standard_is_within_it(minutes, within):
                      rejected=0, ignored=0, open_total=0, open_items=(), overdue_total=0, overdue_items=(), limit=0)
     [step] = [s for s in build_report(data, rules, office="x").steps if s.key == "kirim-jawaban"]
     assert (step.median, step.within, step.share) == (minutes, within, float(within))
+
+
+@pytest.mark.parametrize(("seconds", "within"), [(60 * 60, True), (60 * 60 + 30, True), (61 * 60, False)])
+def test_a_visit_closed_within_the_minute_of_its_standard_is_stored_as_within(tmp_path, seconds, within):
+    """store.visits.close_visit: 60 minutes and 30 seconds at a 60-minute standard are 60 working
+    minutes (floored), so within; the due-time comparison called it late."""
+    from mailflow.store.visits import close_visit, open_visit
+
+    rules = load_rules(REPO / "rules" / "palangkaraya-online.toml")
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'v.db'}")
+    db.upgrade(engine)
+    start = datetime(2026, 11, 23, 9, tzinfo=WIB)  # Monday, office hours
+    with db.session_factory(engine).begin() as session:
+        c = Complaint(number="ADU/2026/000001", year=2026, seq=1, status="in_progress", channel="email",
+                      category="ktp-el", category_name="KTP-el", section="identitas", complainant_name="W",
+                      complainant_email="w@dukcapil.test", nik="6271010101900001", phone="0812", address="Jl.",
+                      description="U.", step="kirim-jawaban", holder_role="petugas", reply_token="t",
+                      created_at=start, updated_at=start)
+        session.add(c)
+        session.flush()
+        opened = open_visit(session, c, rules, start)
+        assert opened is not None and opened.standard_minutes == 60
+        session.flush()
+        visit = close_visit(session, c, rules, start + timedelta(seconds=seconds))
+        assert visit is not None and visit.working_minutes == seconds // 60 and visit.within_standard is within
+    engine.dispose()

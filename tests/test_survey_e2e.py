@@ -246,3 +246,86 @@ def test_the_thanks_says_what_was_recorded(overall, given, comment, expected):
     assert out.subject == "[ADU/2026/000001] Terima kasih atas penilaian Anda"
     assert expected in out.body and ("Saran Anda juga kami catat." in out.body) == comment
     assert "Penilaian hanya dicatat sekali" in out.body and "\n\n\n" not in out.body
+
+
+# ------------------------------------------------------------------ who is asked, and when not
+@pytest.fixture
+def survey_desk(tmp_path):
+    """The desk's Survey on a SQLite file (no mail server: it only queues mail); ``rules``
+    is a copy of Palangka Raya's with ``[survey] enabled`` as given."""
+    import shutil
+
+    from mailflow.config.settings import load_settings
+    from mailflow.desk.survey import Survey
+    from mailflow.runner.app import build
+    from mailflow.store import db
+    from support import REPO, TEST_ENV, write_config
+
+    apps = []
+
+    def make(enabled: bool):
+        where = tmp_path / f"desk-{len(apps)}"
+        where.mkdir()
+        shutil.copy(REPO / "rules" / "complaint-format.toml", where / "complaint-format.toml")
+        text = (REPO / "rules" / "palangkaraya-online.toml").read_text("utf-8")
+        assert "[survey]\n" in text and "enabled = true\n" in text
+        (where / "rules.toml").write_text(text.replace("enabled = true\n", f"enabled = {str(enabled).lower()}\n"))
+        settings = load_settings(write_config(where, db_url=f"sqlite:///{where / 'm.db'}",
+                                              rules=str(where / "rules.toml")), env=TEST_ENV)
+        engine = db.make_engine(settings.database_url)
+        db.upgrade(engine)
+        engine.dispose()
+        app = build(settings, clock=lambda: wib(11, 24, 10))
+        apps.append(app)
+        return app, Survey(app.letters)
+
+    yield make
+    for app in apps:
+        app.close()
+
+
+def _closed_complaint(session, seq: int, email_address: str):
+    from mailflow.store.models import Complaint
+
+    c = Complaint(number=f"ADU/2026/{seq:06d}", year=2026, seq=seq, status="closed", channel="email",
+                  category="ktp-el", category_name="KTP-el", section="identitas", complainant_name="Siti Aminah",
+                  complainant_email=email_address, nik="6271010101900001", phone="0812", address="Jl.",
+                  description="Uraian.", reply_token="t", created_at=wib(11, 23, 9), updated_at=wib(11, 23, 9),
+                  closed_at=wib(11, 24, 10))
+    session.add(c)
+    session.flush()
+    return c
+
+
+def _queued(app, kind: str) -> list[str]:
+    from mailflow.store.models import OutboxItem
+
+    with app.factory() as s:
+        return [r.recipients for r in s.scalars(select(OutboxItem).where(OutboxItem.kind == kind))]
+
+
+def test_the_survey_goes_to_the_complainant_once_and_not_when_the_rules_switch_it_off(survey_desk):
+    app, survey = survey_desk(enabled=True)
+    with app.factory.begin() as s:
+        c = _closed_complaint(s, 1, "warga1@dukcapil.test")
+        assert survey.ask(s, c, wib(11, 24, 10)) is True
+        assert survey.ask(s, c, wib(11, 24, 11)) is False  # asked before: never twice
+    assert _queued(app, "citizen/survey") == ["warga1@dukcapil.test"]
+
+    off, quiet = survey_desk(enabled=False)
+    with off.factory.begin() as s:
+        assert quiet.ask(s, _closed_complaint(s, 1, "warga1@dukcapil.test"), wib(11, 24, 10)) is False
+        assert s.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+    assert _queued(off, "citizen/survey") == []
+
+
+def test_the_survey_counts_within_the_per_address_limit_of_automatic_mail(survey_desk):
+    app, survey = survey_desk(enabled=True)
+    limit = app.settings.limits.auto_replies_per_address_per_day
+    with app.factory.begin() as s:
+        for seq in range(1, limit + 2):  # one complaint more than the limit, all from one address
+            survey.ask(s, _closed_complaint(s, seq, "warga1@dukcapil.test"), wib(11, 24, 10))
+    with app.factory() as s:  # hops are written at commit
+        hops = [h.reason for h in s.scalars(select(Hop).where(Hop.kind == "ignored"))]
+    assert len(_queued(app, "citizen/survey")) == limit
+    assert len(hops) == 1 and hops[0].startswith("no satisfaction survey: warga1@dukcapil.test already got")

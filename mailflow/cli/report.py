@@ -28,7 +28,8 @@ def report(
                                "(with --send: as well as mailing it).")] = None,
     send: Annotated[bool, typer.Option(
         "--send", help="Mail the report to the members of the rules' \\[deadlines] report_to roles, through the "
-                       "outbox: a short text with the HTML and CSV attached. Only a month that has ended; a month "
+                       "outbox: a short text with the HTML page, its PDF and the CSV attached. Only a month that "
+                       "has ended; a month "
                        "already mailed (by the daemon or by hand) needs --force.")] = False,
     force: Annotated[bool, typer.Option("--force", help="With --send: mail a month that was mailed already again.")] = False,
     limit: Annotated[int, typer.Option(

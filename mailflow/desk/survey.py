@@ -10,8 +10,9 @@ an automatic mail (``AUTOMATIC_KINDS``): it counts within
 ``limits.auto_replies_per_address_per_day`` and is not sent when that is
 spent (then logged, and asked at the next closing if any).
 
-``Survey.take``: a mail from the complainant on a complaint whose survey was
-sent is a rating when ``core.commands.parse_rating`` finds one at its start.
+``Survey.take``: a mail from the complainant on a closed complaint whose
+survey was sent is a rating when ``core.commands.parse_rating`` finds one at
+its start (on a reopened complaint their mail is for the staff, as before).
 The first rating is recorded and thanked once (``citizen/survey-thanks``);
 a later rating reply is logged and neither recorded again nor thanked: the
 first counts, as SKM counts one questionnaire per respondent (Permenpan RB
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from mailflow.core.commands import parse_rating
 from mailflow.core.reply_text import reply_of
 from mailflow.core.survey import ELEMENTS, SCALE, Rating
-from mailflow.core.vocabulary import HopKind, MailKind
+from mailflow.core.vocabulary import HopKind, MailKind, Status
 from mailflow.desk.delivery import Delivery, Outcome
 from mailflow.desk.letters import Letters
 from mailflow.store import hoplog
@@ -67,6 +68,8 @@ class Survey:
     def take(self, d: Delivery, complaint: Complaint) -> Outcome | None:
         """The complainant's verified mail on ``complaint``: a rating if its
         survey was sent and the mail starts with one (None: not a rating)."""
+        if complaint.status != Status.CLOSED:  # reopened: the citizen's mail is for the staff again
+            return None
         row = d.session.scalar(select(SurveyResponse).where(SurveyResponse.complaint_id == complaint.id))
         if row is None:
             return None

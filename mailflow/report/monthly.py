@@ -198,7 +198,8 @@ class MonthlyReport:
     def send(self, month: Month, *, now: datetime | None = None, force: bool = False,
              limit: int | None = None) -> ReportResult:
         """Queue the report of ``month`` for the ``report_to`` roles and record it,
-        in one transaction. Raises ``NoRecipients``, ``MonthNotEnded``, or
+        in one transaction (the figures and files are made just before it).
+        Raises ``NoRecipients``, ``MonthNotEnded``, or
         ``AlreadySent`` (unless ``force``: then it is mailed again and the
         record's ``sent_at`` moves). ``limit``: list length in the CSV
         (default ``self.mail_limit``; the page shows ``formats.PAGE_ROWS``)."""
@@ -213,15 +214,21 @@ class MonthlyReport:
             raise MonthNotEnded(
                 f"{month} has not ended yet: its report is mailed on the first working day of {month.following()} "
                 "(run `mailflow report` without --send to see it so far)")
+        office = self.settings.office.key
+        # The figures and the files (the PDF takes seconds) are made before the
+        # write transaction, so the intake is not held up meanwhile; the month's
+        # row decides in the transaction whether it is mailed.
+        with self.factory() as session:
+            if not force and (done := session.get(ReportRun, (office, month.key))) is not None:
+                raise self._already(month, done)
+            report = self.build(session, month, now, self.mail_limit if limit is None else limit)
+        files = self._files(report)
         try:
             with self.factory.begin() as session:
-                office = self.settings.office.key
                 session.info[hoplog.OFFICE] = office
                 run = session.get(ReportRun, (office, month.key))
                 if run is not None and not force:
-                    raise AlreadySent(
-                        f"the report for {month} was already sent on {localtime(run.sent_at, self.settings.office.timezone)}; "
-                        "add --force to send it again")
+                    raise self._already(month, run)
                 if run is None:
                     # The primary key decides a race: a second daemon's INSERT waits for
                     # this transaction and then fails, so it never mails the month too.
@@ -229,14 +236,19 @@ class MonthlyReport:
                     session.flush()
                 else:
                     run.sent_at = now
-                report = self.build(session, month, now, self.mail_limit if limit is None else limit)
-                self._mail(session, report, recipients, now, again=run is not None)
+                self._mail(session, report, files, recipients, now, again=run is not None)
         except IntegrityError:
             raise AlreadySent(f"the report for {month} was already sent just now by another mailflow process") from None
         return ReportResult(month=month.key, sent=True, recipients=recipients)
 
-    def _mail(self, session: Session, report: Report, recipients: tuple[str, ...], now: datetime, *,
-              again: bool) -> None:
+    def _already(self, month: Month, run: ReportRun) -> AlreadySent:
+        return AlreadySent(
+            f"the report for {month} was already sent on {localtime(run.sent_at, self.settings.office.timezone)}; "
+            "add --force to send it again")
+
+    def _files(self, report: Report) -> tuple[Attachment, ...]:
+        """The attachments: the page (HTML), the same page as a PDF (left out, and
+        logged, where WeasyPrint cannot run), and the CSV."""
         page = formats.to_html(report, self.pages)
         files = [Attachment(formats.filename(report, "html"), "text/html", page.encode("utf-8"), charset="utf-8")]
         try:
@@ -244,10 +256,14 @@ class MonthlyReport:
         except PdfUnavailable as exc:
             log.warning("monthly report %s mailed without its PDF: %s", report.month, exc)
         files.append(Attachment(formats.filename(report, "csv"), "text/csv", formats.to_csv(report), charset="utf-8"))
+        return tuple(files)
+
+    def _mail(self, session: Session, report: Report, files: tuple[Attachment, ...], recipients: tuple[str, ...],
+              now: datetime, *, again: bool) -> None:
         roles = [self.rules.roles[key].name for key in self.rules.deadlines.report_to]
         self.letters.write(
             session, MailKind.MONTHLY_REPORT, to=recipients, now=now, reply_to=self.settings.office.alert_address,
-            files=tuple(files), report=report, period=formats.period(report), as_of=formats.as_of_words(report),
+            files=files, report=report, period=formats.period(report), as_of=formats.as_of_words(report),
             ikm=formats.ikm_words(report.satisfaction.overall if report.satisfaction else None),
             headline=formats.headline_rows(report), previous_label=formats.previous_label(report),
             recipients=SimpleNamespace(names=roles),
