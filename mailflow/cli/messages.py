@@ -197,6 +197,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "check.permissions": {ENGLISH: "permissions", INDONESIAN: "izin berkas"},
     "check.imap": {ENGLISH: "imap", INDONESIAN: "imap"},
     "check.smtp": {ENGLISH: "smtp", INDONESIAN: "smtp"},
+    "check.oauth2": {ENGLISH: "oauth2", INDONESIAN: "oauth2"},
+    "check.token_missing": {ENGLISH: "no OAuth2 token is stored for {account}: run `mailflow auth login`",
+                            INDONESIAN: "belum ada token OAuth2 untuk {account}: jalankan `mailflow auth login`"},
+    "check.token_renewable": {ENGLISH: "token of {account} stored ({flow}); renewable",
+                              INDONESIAN: "token {account} tersimpan ({flow}); dapat diperbarui"},
+    "check.token_not_renewable": {ENGLISH: "token of {account} stored ({flow}); not renewable: run "
+                                           "`mailflow auth login`",
+                                  INDONESIAN: "token {account} tersimpan ({flow}); tidak dapat diperbarui: "
+                                              "jalankan `mailflow auth login`"},
     # ---- mail list / mail retry
     "mail.none_any": {ENGLISH: "no inbound mail quarantined, rejected, ignored or bounced",
                       INDONESIAN: "tidak ada surel masuk yang dikarantina, ditolak, diabaikan atau terpental"},

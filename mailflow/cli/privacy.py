@@ -48,6 +48,7 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="The folder to write the two files to.")] = Path("."),
     config: ConfigOpt = None,
     office: OfficeOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Everything held about one person (their complaints, mail, hop log and
     outbox rows) as JSON and as a readable document in Bahasa Indonesia, both
@@ -65,6 +66,11 @@ def export(
                              + f"; {len(held.messages)} mails, {len(held.hops)} hops")
         stem = "data-pribadi-" + now.strftime("%Y%m%dT%H%M%SZ")
         json_path, text_path = desk.write_export(data, out, stem)
+        if as_json:
+            say(json.dumps({"complaints": len(data["complaints"]), "messages": len(data["messages"]),
+                            "hops": len(data["hops"]), "outbox": len(data["outbox"]),
+                            "json": str(json_path), "document": str(text_path)}))
+            return
         say(f"{len(data['complaints'])} complaint(s), {len(data['messages'])} mail(s), {len(data['hops'])} hop(s), "
             f"{len(data['outbox'])} outbox row(s)")
         say(f"written (owner-only): {json_path} and {text_path}")
@@ -87,6 +93,7 @@ def erase(
                           "by hand, see docs/PRIVACY.md).")] = False,
     config: ConfigOpt = None,
     office: OfficeOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Erase a person's personal data everywhere mailflow keeps it: the
     complaints' personal fields and description, every archived mail's bytes,
@@ -106,27 +113,39 @@ def erase(
         if not plan.held:
             raise NotFound("nothing is held about " + desk.describe_selector(**selector).removeprefix("by "))
         still_open = desk.open_complaints(plan.held)
-        say("Akan dihapus:" if not dry_run else "Yang akan dihapus (--dry-run: tidak ada yang diubah):")
-        for line in plan.lines():
-            say("  " + line)
+        result: dict = {"dry_run": dry_run, "complaints": sorted(plan.held.numbers), "plan": plan.lines()}
+        if not as_json:
+            say("Akan dihapus:" if not dry_run else "Yang akan dihapus (--dry-run: tidak ada yang diubah):")
+            for line in plan.lines():
+                say("  " + line)
         if dry_run:
             with fleet.shared.gate, fleet.shared.factory.begin() as session:
                 store.log_access(session, action="erase-dry-run", at=now, os_user=user,
                                  complaints=plan.held.numbers, detail=desk.describe_selector(**selector))
+            if as_json:
+                say(json.dumps(result))
             return
         if still_open and not include_open:
             raise MailflowError(f"complaint(s) still open: {', '.join(still_open)}; close them first, or pass "
                                 "--include-open")
-        if not yes and not typer.confirm("Hapus data pribadi ini? Tidak dapat dibatalkan", default=False):
+        # With --json the question goes to stderr: stdout holds only the result.
+        if not yes and not typer.confirm("Hapus data pribadi ini? Tidak dapat dibatalkan", default=False,
+                                         err=as_json):
             raise typer.Exit(1)
+        result["imap_deleted"] = {}
         if not no_imap:
             for key, message_ids in plan.imap.items():
                 if key in fleet.apps:
                     deleted = desk.delete_from_imap(fleet.apps[key].settings, message_ids)
-                    say(f"IMAP ({key}): {deleted} mail(s) deleted from the processed and quarantine folders")
+                    result["imap_deleted"][key] = deleted
+                    if not as_json:
+                        say(f"IMAP ({key}): {deleted} mail(s) deleted from the processed and quarantine folders")
         with fleet.shared.gate, fleet.shared.factory.begin() as session:
             counts = desk.erase(session, {**selector, "office": office}, now=now, user=user)
         store.scrub_freed_space(fleet.shared.engine)
+        if as_json:
+            say(json.dumps({**result, "erased": counts}))
+            return
         say("erased: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     finally:
         fleet.close()
@@ -214,6 +233,7 @@ def retention(
     ctx: typer.Context,
     config: ConfigOpt = None,
     office: OfficeOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Run the retention pass now (the daemon and the workers run it by
     themselves, hourly): the periods of each office's rules file (its
@@ -221,25 +241,31 @@ def retention(
     deployment = deployment_from(config)
     fleet = desks(ctx, deployment, chosen(deployment, office))
     try:
+        done: dict[str, str] = {}
         for key, application in fleet.apps.items():
             assert application.retention is not None
             result = application.retention.run_all()
-            say(f"{key}: {result.summary() if result else 'nothing expired'}")
+            done[key] = result.summary() if result else ""
+            if not as_json:
+                say(f"{key}: {done[key] or 'nothing expired'}")
         store.scrub_freed_space(fleet.shared.engine)
+        if as_json:
+            say(json.dumps({"offices": done}))
     finally:
         fleet.close()
 
 
 @privacy_app.command("new-key")
-def new_key() -> None:
+def new_key(as_json: JsonOpt = False) -> None:
     """Print a new database key (for [database] key_env / key_file: encryption at rest, docs/PRIVACY.md)."""
     from mailflow.store.sealing import new_key as make
 
-    say(make())
+    key = make()
+    say(json.dumps({"key": key}) if as_json else key)
 
 
 @privacy_app.command("rotate-key")
-def rotate_key(ctx: typer.Context, config: ConfigOpt = None) -> None:
+def rotate_key(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Seal every complaint's personal fields and every archived mail again
     under the first configured key (after adding a new key in front of the
     old one; also seals data stored before a key was set), and recompute the
@@ -252,6 +278,9 @@ def rotate_key(ctx: typer.Context, config: ConfigOpt = None) -> None:
         with fleet.shared.gate, fleet.shared.factory() as session:
             counts = store.reseal(session)
         store.scrub_freed_space(fleet.shared.engine)
+        if as_json:
+            say(json.dumps({"sealed_again": counts}))
+            return
         say(f"sealed again: {counts['complaints']} complaint(s), {counts['messages']} mail(s)")
     finally:
         fleet.close()

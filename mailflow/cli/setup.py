@@ -174,12 +174,11 @@ def config_check(
                 try:
                     stored = tokens.current()
                     if stored is None:
-                        add("oauth2", False, f"no OAuth2 token is stored for {tokens.account}: run `mailflow auth "
-                                             "login`", office)
+                        add("oauth2", False, t("check.token_missing", account=tokens.account), office)
                     else:
                         renewable = bool(stored.refresh_token) or stored.flow == "client_credentials"
-                        add("oauth2", renewable, f"token of {tokens.account} stored ({stored.flow}); "
-                            + ("renewable" if renewable else "not renewable: run `mailflow auth login`"), office)
+                        add("oauth2", renewable, t("check.token_renewable" if renewable else "check.token_not_renewable",
+                                                   account=tokens.account, flow=stored.flow), office)
                 except (MailflowError, SQLAlchemyError) as exc:
                     add("oauth2", False, str(exc).splitlines()[0], office)
             for what, path in _private_files(settings):
