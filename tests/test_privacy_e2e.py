@@ -18,7 +18,7 @@ from mailflow.report.figures import Month, build_report
 from mailflow.report.formats import to_json
 from mailflow.report.query import load_month
 from mailflow.store import privacy as store
-from mailflow.store.models import AccessLog, Complaint, Hop, Message, OutboxItem
+from mailflow.store.models import AccessLog, Complaint, Hop, Message, OutboxItem, SurveyResponse
 from support import MAIL_DATE, VALID_BODY, complaint_mail, mailflow_at, private_pg_schema
 
 pytestmark = pytest.mark.integration
@@ -60,6 +60,13 @@ def _stock(made, clock):
     stack.deliver("aduan", complaint_mail(INVALID_FROM_SITI, sender=SITI["email"], message_id="<siti-2@warga.test>"))
     result = daemon.run_once()
     assert sorted(o.action for o in result.outcomes) == ["registered", "registered", "rejected"]
+    # Siti's rating of the survey, with a suggestion in her own words (the survey's path is
+    # tested in test_survey_e2e.py; here only that its free text is personal data).
+    with app.factory.begin() as session:
+        siti = session.scalars(select(Complaint).where(Complaint.complainant_email == SITI["email"])).one()
+        session.add(SurveyResponse(office=siti.office, complaint_id=siti.id, category=siti.category,
+                                   section=siti.section, asked_at=clock(), rated_at=clock(), overall=4, u1=4,
+                                   comment=f"Terima kasih. {SITI['name']}, {SITI['phone']}"))
     return stack, app, daemon, clock
 
 
@@ -79,7 +86,7 @@ def every_row(app) -> list[tuple[str, int, str]]:
     """(table, id, text of the whole row) of every row of every table holding people's data."""
     out = []
     with app.factory() as session:
-        for table in ("complaints", "messages", "hops", "outbox", "access_log"):
+        for table in ("complaints", "messages", "hops", "outbox", "access_log", "survey_responses"):
             for row in session.execute(text(f"SELECT * FROM {table}")).mappings():
                 values = [bytes(v).decode("utf-8", "replace") if isinstance(v, bytes | memoryview) else str(v)
                           for v in row.values()]
@@ -106,6 +113,10 @@ def test_export_returns_every_row_that_mentions_the_person(stocked, tmp_path):
     exported |= {("messages", m["id"]) for m in data["messages"]}
     exported |= {("hops", h["id"]) for h in data["hops"]}
     exported |= {("outbox", o["id"]) for o in data["outbox"]}
+    with app.factory() as session:
+        exported |= {("survey_responses", r.id) for r in session.scalars(
+            select(SurveyResponse).join(Complaint, Complaint.id == SurveyResponse.complaint_id)
+            .where(Complaint.number.in_({r["complaint"] for r in data["surveys"]})))}
     mentioning = {(table, pk) for table, pk, row in every_row(app) if table != "access_log" and mentions(row, SITI)}
     assert mentioning, "the test must see Siti's rows"
     assert mentioning <= exported, f"rows mentioning the person left out: {sorted(mentioning - exported)}"

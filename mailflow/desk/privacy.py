@@ -30,7 +30,7 @@ from mailflow.core.vocabulary import STATUS_WORDS, HopKind
 from mailflow.edges.mailbox import Mailbox
 from mailflow.store import hoplog
 from mailflow.store import privacy as store
-from mailflow.store.models import Complaint, Hop, Message, OutboxItem, utcnow
+from mailflow.store.models import Complaint, Hop, Message, OutboxItem, SurveyResponse, utcnow
 
 log = logging.getLogger("mailflow.privacy")
 
@@ -212,6 +212,7 @@ class Retention:
             store.pseudonymise_hops(session, hops, actor=actor_pseudonym(self.rules, addresses))
         else:
             store.erase_complaint_record(c)
+            store.erase_survey_comments(session, [c.id])
         c.retention_stage = index + 1
 
 
@@ -314,9 +315,17 @@ def export_data(held: store.Held, *, now: datetime) -> dict[str, Any]:
                 "state": o.state, "attempts": o.attempts, "created_at": _iso(o.created_at),
                 "sent_at": _iso(o.sent_at), "last_error": o.last_error}
 
+    numbers = {c.id: c.number for c in held.complaints}
+
+    def survey(r: SurveyResponse) -> dict[str, Any]:
+        return {"complaint": numbers.get(r.complaint_id), "asked_at": _iso(r.asked_at), "rated_at": _iso(r.rated_at),
+                "overall": r.overall, "elements": [getattr(r, f"u{i}") for i in range(1, 10)],
+                "comment": r.comment}
+
     return {"generated_at": now.isoformat(), "emails": sorted(held.emails), "niks": sorted(held.niks),
             "complaints": [complaint(c) for c in held.complaints], "messages": [message(m) for m in held.messages],
-            "hops": [hop(h) for h in held.hops], "outbox": [outbox(o) for o in held.outbox]}
+            "hops": [hop(h) for h in held.hops], "outbox": [outbox(o) for o in held.outbox],
+            "surveys": [survey(r) for r in held.surveys]}
 
 
 def export_text(data: dict[str, Any]) -> str:
@@ -350,6 +359,13 @@ def export_text(data: dict[str, Any]) -> str:
     out += ["", f"4. SUREL KELUAR DALAM ANTREAN ({len(data['outbox'])})"]
     for o in data["outbox"]:
         out.append(f"  #{o['id']} {o['kind']} kepada {o['recipients']}: {o['state']}, dikirim {o['sent_at'] or '-'}")
+    surveys = data.get("surveys", [])
+    out += ["", f"5. SURVEI KEPUASAN ({len(surveys)})"]
+    for r in surveys:
+        rated = f"dinilai {r['rated_at']}, nilai {r['overall'] or '-'}" if r["rated_at"] else "belum dinilai"
+        out.append(f"  aduan {r['complaint']}: dikirim {r['asked_at']}, {rated}")
+        if r["comment"]:
+            out.append(f"      saran: {r['comment']}")
     out += ["", "Isi lengkap setiap surel ada di berkas JSON yang menyertai dokumen ini (raw_text)."]
     return "\n".join(out) + "\n"
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from mailflow.core.identity import normalise_id
 from mailflow.store import hoplog, sealing
-from mailflow.store.models import AccessLog, Complaint, Counter, Hop, Message, OutboxItem
+from mailflow.store.models import AccessLog, Complaint, Counter, Hop, Message, OutboxItem, SurveyResponse
 
 PSEUDONYM_PREFIX = "pseudonym:"
 CITIZEN_PSEUDONYM = PSEUDONYM_PREFIX + "pemohon"
@@ -46,6 +46,7 @@ class Held:
     messages: list[Message] = field(default_factory=list)
     hops: list[Hop] = field(default_factory=list)
     outbox: list[OutboxItem] = field(default_factory=list)
+    surveys: list[SurveyResponse] = field(default_factory=list)  # the complaints' surveys (a comment is free text)
     emails: set[str] = field(default_factory=set)
     niks: set[str] = field(default_factory=set)
 
@@ -107,6 +108,9 @@ def find(session: Session, *, email: str | None = None, nik: str | None = None, 
             if c.nik:
                 held.niks.add(c.nik)
     ids = [c.id for c in held.complaints]
+    if ids:
+        held.surveys = list(session.scalars(select(SurveyResponse).where(SurveyResponse.complaint_id.in_(ids))
+                                            .order_by(SurveyResponse.id)))
     msg_mine = () if office is None else (Message.office == office,)
     conditions: list[Any] = [Message.complaint_id.in_(ids)] if ids else []
     if number is None:
@@ -207,6 +211,14 @@ def erase_complaint_record(c: Complaint) -> None:
     c.draft = None
 
 
+def erase_survey_comments(session: Session, complaint_ids: Sequence[int]) -> None:
+    """The citizen's own words after a rating (the scores stay: the IKM of
+    that month must not change)."""
+    if complaint_ids:
+        session.execute(update(SurveyResponse).where(SurveyResponse.complaint_id.in_(complaint_ids))
+                        .values(comment=None))
+
+
 def pseudonymise_hops(session: Session, hops: Sequence[Hop], *, actor: Callable[[str], str],
                       drop_reasons: bool = True) -> int:
     """Replace each hop's actor by ``actor(old)`` when that differs (a
@@ -242,6 +254,7 @@ def erase(session: Session, held: Held, now: datetime) -> dict[str, int]:
         c.retention_stage = ERASED_STAGE
     mails = erase_mail_personal(held.messages, addresses, now)
     erase_outbox(held.outbox, addresses)
+    erase_survey_comments(session, [c.id for c in held.complaints])
     hops = pseudonymise_hops(session, held.hops, actor=citizen_pseudonym(addresses))
     return {"complaints": len(held.complaints), "messages": mails, "outbox": len(held.outbox), "hops": hops}
 
