@@ -485,7 +485,8 @@ def test_the_report_mail_names_a_missing_variable(figures, var):
 
 
 # ------------------------------------------------------------------ the queries read their indexes
-def test_every_report_query_reads_an_index_range_on_sqlite(tmp_path, rules):
+@pytest.mark.parametrize("office", [None, "default"])  # a roll-up of the database; one office's report
+def test_every_report_query_reads_an_index_range_on_sqlite(tmp_path, rules, office):
     engine = db.make_engine(f"sqlite:///{tmp_path / 'plan.db'}")
     db.upgrade(engine)
     factory = db.session_factory(engine)
@@ -499,7 +500,7 @@ def test_every_report_query_reads_an_index_range_on_sqlite(tmp_path, rules):
             statements.append((statement, parameters))
 
     with factory() as session:
-        load_month(session, NOVEMBER, WIB, now=GENERATED)
+        load_month(session, NOVEMBER, WIB, now=GENERATED, office=office)
     event.remove(engine, "before_cursor_execute", capture)
     assert len(statements) == 17  # 14, the survey's 2 (surveys sent, ratings), the waits for the citizen
     plans = []
@@ -511,11 +512,15 @@ def test_every_report_query_reads_an_index_range_on_sqlite(tmp_path, rules):
             assert "SCAN complaints" not in plan and "SCAN step_visits" not in plan and "SCAN hops" not in plan, plan
             # a range on created_at alone reads every complaint received before the moment
             assert "(created_at<?)" not in plan, plan
+            # nor the office's whole register through its unique index (office=?)
+            assert "complaints_2 (office=?)" not in plan and "complaints_1 (office=?)" not in plan, plan
     engine.dispose()
     joined = "\n".join(plans)
     for index in ("COVERING INDEX ix_complaints_month_counts", "COVERING INDEX ix_step_visits_month",
                   "COVERING INDEX ix_hops_kind_at", "COVERING INDEX ix_complaints_closings",
-                  "COVERING INDEX ix_complaints_status_created_at", "INDEX ix_complaints_closings (closed_at>?)",
+                  # the open ones (with the office, read from their rows)
+                  "INDEX ix_complaints_status_created_at (status=? AND created_at<?)",
+                  "INDEX ix_complaints_closings (closed_at>?)",
                   "ix_step_visits_open_due"):
         assert index in joined, (index, joined)
 

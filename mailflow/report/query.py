@@ -54,6 +54,20 @@ def _of(column, office: str | None) -> tuple:
     return () if office is None else (column == office,)
 
 
+def _complaints_of(session: Session, office: str | None) -> tuple:
+    """The office condition on complaints. SQLite's planner, which has no
+    statistics, takes ``office = ?`` for a selective lookup and reads the
+    office's whole register through its unique (office, number) index (2.4 s
+    at 1 M complaints instead of 0.2 s); a unary plus (SQLite's documented
+    way) keeps it on the month's index range, whose covering indexes end with
+    the office. PostgreSQL's planner has statistics."""
+    if office is None:
+        return ()
+    if session.get_bind().dialect.name == "sqlite":
+        return (literal_column("+complaints.office", type_=Complaint.office.type) == office,)
+    return (Complaint.office == office,)
+
+
 def load_month(session: Session, month: Month, zone: tzinfo, *, now: datetime,
                limit: int = DEFAULT_LIMIT, office: str | None = None) -> MonthData:
     """Read ``month`` (calendar month in ``zone``) as of ``now`` (aware), of
@@ -73,13 +87,13 @@ def load_month(session: Session, month: Month, zone: tzinfo, *, now: datetime,
     # A duplicate merged into another complaint counts once, as that one (merging): counted apart.
     counts = [(category, channel, status, count) for category, channel, status, count in session.execute(
         select(Complaint.category, Complaint.channel, Complaint.status, func.count())
-        .where(Complaint.created_at >= start, Complaint.created_at < end, *_of(Complaint.office, office))
+        .where(Complaint.created_at >= start, Complaint.created_at < end, *_complaints_of(session, office))
         .group_by(Complaint.category, Complaint.channel, Complaint.status))]
     received = tuple(ReceivedCount(*row) for row in counts if row[2] != Status.MERGED)
     merged = sum(row[3] for row in counts if row[2] == Status.MERGED)
     closed = session.scalar(select(func.count()).select_from(Complaint)
                             .where(Complaint.closed_at >= start, Complaint.closed_at < end,
-                                   Complaint.status != str(Status.MERGED), *_of(Complaint.office, office))) or 0
+                                   Complaint.status != str(Status.MERGED), *_complaints_of(session, office))) or 0
 
     month_visits = (StepVisit.started_at >= start, StepVisit.started_at < end, *_of(StepVisit.office, office))
     # The office's own steps; the waits for the citizen (after #info) are shown apart.
@@ -152,7 +166,7 @@ def _open_at(session: Session, as_of: datetime, limit: int,
     received: Any = Complaint.created_at
     if session.get_bind().dialect.name == "sqlite":
         received = literal_column("+complaints.created_at", type_=Complaint.created_at.type)
-    mine = _of(Complaint.office, office)
+    mine = _complaints_of(session, office)
     groups = (
         ((Complaint.status.in_(OPEN_STATUSES), Complaint.created_at < as_of, *mine), Complaint.created_at),
         ((Complaint.status.not_in(OPEN_STATUSES), Complaint.closed_at >= as_of, received < as_of, *mine), received),
