@@ -5,12 +5,14 @@ mail. Imported by conftest.py."""
 
 from __future__ import annotations
 
+import email
 import os
 import secrets
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -141,3 +143,37 @@ def complaint_mail(body: str = VALID_BODY, *, sender: str = "warga1@dukcapil.tes
         msg[k] = v
     msg.set_content(body)
     return msg.as_bytes()
+
+
+# ------------------------------------------------------------------ the end-to-end tests' hands
+class Clock:
+    """A movable "now", passed to everything of a desk (intake, outbox, deadlines, the CLI)."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def received(stack, user: str, kind: str | None = None) -> list[EmailMessage]:
+    """The mail ``user`` received on the local stack (of ``kind``, by mailflow's X-Mailflow-Kind header), oldest first."""
+    found = [email.message_from_bytes(raw, policy=policy.default) for raw in stack.messages(user)]
+    return [m for m in found if kind is None or m["X-Mailflow-Kind"] == kind]
+
+
+def reply(stack, user: str, to_msg: EmailMessage, text: str) -> None:
+    """Reply as a mail client would, logged in as ``user``: text on top, a signature, then
+    the attribution line and the start of the original quoted; to its Reply-To (else its
+    From), threaded."""
+    sender = f"{user}@dukcapil.test"
+    target = str(to_msg["Reply-To"] or to_msg["From"].addresses[0].addr_spec)
+    msg = EmailMessage()
+    msg["From"], msg["To"] = sender, target
+    msg["Subject"] = "Re: " + str(to_msg["Subject"])
+    msg["Message-ID"] = make_msgid(domain="dukcapil.test")
+    msg["In-Reply-To"] = msg["References"] = to_msg["Message-ID"]
+    original = to_msg.get_body(("plain",)).get_content()
+    quoted = "\n".join("> " + line for line in original.splitlines()[:10])
+    msg.set_content(f"{text}\n\n-- \n{user}\n\nPada {to_msg['Date']}, {to_msg['From']} menulis:\n{quoted}\n")
+    stack.send(msg.as_bytes(), user, [target], login=True)

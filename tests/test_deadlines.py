@@ -23,7 +23,8 @@ from mailflow.desk.deadlines import DeadlineResult, Deadlines
 from mailflow.store import db
 from mailflow.store.models import Complaint, Hop, StepVisit
 from mailflow.store.queries import due_visits
-from support import REPO, VALID_BODY, complaint_mail
+from support import REPO, VALID_BODY, Clock, complaint_mail, reply
+from support import received as mails
 
 SHIPPED = REPO / "templates"
 WIB = ZoneInfo("Asia/Jakarta")
@@ -33,16 +34,6 @@ MONDAY = datetime(2026, 11, 23, tzinfo=WIB)  # a Monday without a holiday; Bantu
 def at(hour: int, minute: int = 0, day: int = 0) -> datetime:
     """Monday 23 November 2026 (plus ``day`` days) at hour:minute WIB."""
     return MONDAY + timedelta(days=day, hours=hour, minutes=minute)
-
-
-class Clock:
-    """A movable "now" shared by the desk's intake, outbox and deadlines."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -79,12 +70,6 @@ def body(msg: EmailMessage) -> str:
     return msg.get_body(("plain",)).get_content()
 
 
-def mails(stack, user: str, kind: str | None = None) -> list[EmailMessage]:
-    """The mail ``user`` received (of ``kind``, by mailflow's X-Mailflow-Kind header), oldest first."""
-    found = [parsed(raw) for raw in stack.messages(user)]
-    return [m for m in found if kind is None or m["X-Mailflow-Kind"] == kind]
-
-
 def kinds(stack, user: str) -> list[str]:
     return [str(m["X-Mailflow-Kind"]) for m in mails(stack, user)]
 
@@ -94,20 +79,6 @@ def register(stack, daemon, sender: str = "warga1") -> str:
     result = daemon.run_once()
     assert [o.action for o in result.outcomes] == ["registered"]
     return result.outcomes[0].complaint_number
-
-
-def reply(stack, user: str, to_msg: EmailMessage, text: str) -> None:
-    """Reply as a mail client would: logged in, text on top, to the Reply-To, threaded."""
-    sender = f"{user}@dukcapil.test"
-    target = str(to_msg["Reply-To"] or to_msg["From"].addresses[0].addr_spec)
-    msg = EmailMessage()
-    msg["From"], msg["To"] = sender, target
-    msg["Subject"] = "Re: " + str(to_msg["Subject"])
-    msg["Message-ID"] = email.utils.make_msgid(domain="dukcapil.test")
-    msg["In-Reply-To"] = msg["References"] = to_msg["Message-ID"]
-    quoted = "\n".join("> " + line for line in body(to_msg).splitlines()[:10])
-    msg.set_content(f"{text}\n\n-- \n{user}\n\n{quoted}\n")
-    stack.send(msg.as_bytes(), user, [target], login=True)
 
 
 def step(daemon, action: str = "attached") -> None:

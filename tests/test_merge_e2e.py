@@ -31,7 +31,8 @@ from mailflow.report.figures import Month, build_report
 from mailflow.report.formats import to_dict, to_html, to_text
 from mailflow.report.query import load_month
 from mailflow.store.models import Complaint, Hop, StepVisit
-from support import VALID_BODY, complaint_mail, mailflow_at
+from support import VALID_BODY, Clock, complaint_mail, mailflow_at, reply
+from support import received as mails
 
 pytestmark = pytest.mark.integration
 
@@ -43,16 +44,6 @@ OTHER_PERSON = VALID_BODY.replace("Siti Aminah", "Budi Santoso").replace("340201
 def at(hour: int, minute: int = 0, day: int = 0) -> datetime:
     """Monday 23 November 2026 (plus ``day`` days) at hour:minute WIB."""
     return MONDAY + timedelta(days=day, hours=hour, minutes=minute)
-
-
-class Clock:
-    """A movable "now" shared by the desk's intake, outbox, deadlines and the CLI."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -69,32 +60,12 @@ def body(msg: EmailMessage) -> str:
     return msg.get_body(("plain",)).get_content()
 
 
-def mails(stack, user: str, kind: str | None = None) -> list[EmailMessage]:
-    """The mail ``user`` received (of ``kind``, by its X-Mailflow-Kind header), oldest first."""
-    found = [parsed(raw) for raw in stack.messages(user)]
-    return [m for m in found if kind is None or m["X-Mailflow-Kind"] == kind]
-
-
 def register(stack, daemon, clock: Clock, sender: str = "warga1", text: str = VALID_BODY) -> str:
     stack.send(complaint_mail(text, sender=f"{sender}@dukcapil.test", date=clock.now), sender,
                ["aduan@dukcapil.test"])
     result = daemon.run_once()
     assert [o.action for o in result.outcomes] == ["registered"]
     return result.outcomes[0].complaint_number
-
-
-def reply(stack, user: str, to_msg: EmailMessage, text: str) -> None:
-    """Reply as a mail client would: logged in, text on top, to the Reply-To, threaded, the original quoted."""
-    sender = f"{user}@dukcapil.test"
-    target = str(to_msg["Reply-To"] or to_msg["From"].addresses[0].addr_spec)
-    msg = EmailMessage()
-    msg["From"], msg["To"] = sender, target
-    msg["Subject"] = "Re: " + str(to_msg["Subject"])
-    msg["Message-ID"] = email.utils.make_msgid(domain="dukcapil.test")
-    msg["In-Reply-To"] = msg["References"] = to_msg["Message-ID"]
-    quoted = "\n".join("> " + line for line in body(to_msg).splitlines()[:10])
-    msg.set_content(f"{text}\n\n-- \n{user}\n\n{quoted}\n")
-    stack.send(msg.as_bytes(), user, [target], login=True)
 
 
 def row(app, number: str) -> Complaint:

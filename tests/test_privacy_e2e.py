@@ -19,7 +19,7 @@ from mailflow.report.formats import to_json
 from mailflow.report.query import load_month
 from mailflow.store import privacy as store
 from mailflow.store.models import AccessLog, Complaint, Hop, Message, OutboxItem, SurveyResponse
-from support import MAIL_DATE, VALID_BODY, complaint_mail, mailflow_at, private_pg_schema
+from support import MAIL_DATE, VALID_BODY, Clock, complaint_mail, mailflow_at, private_pg_schema
 
 pytestmark = pytest.mark.integration
 
@@ -31,14 +31,6 @@ BUDI_BODY = (VALID_BODY.replace("Siti Aminah", "Budi Raharjo").replace("34020145
 BUDI = {"name": "Budi Raharjo", "nik": "3402011708850003", "phone": "081399988877", "email": "warga2@dukcapil.test"}
 INVALID_FROM_SITI = f"Nama: Siti Aminah\nNIK: {SITI['nik']}\nUraian: KTP saya belum jadi.\n"
 NOVEMBER = Month(2026, 11)
-
-
-class Clock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

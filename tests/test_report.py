@@ -37,7 +37,7 @@ from mailflow.report.query import MonthNotBegun, load_month
 from mailflow.runner.app import build
 from mailflow.store import db
 from mailflow.store.models import Complaint, Hop, OutboxItem, ReportRun, StepVisit
-from support import REPO, TEST_ENV, mailflow_at, write_config
+from support import REPO, TEST_ENV, Clock, mailflow_at, write_config
 
 WIB = ZoneInfo("Asia/Jakarta")
 NOVEMBER = Month(2026, 11)
@@ -630,14 +630,6 @@ def test_a_second_process_sending_the_same_month_at_once_does_not_mail_it_again(
         engine.dispose()
     assert "result" not in outcome and "already sent" in outcome["refused"]
     assert outbox_reports(app) == []
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def test_the_daemon_pass_skips_a_month_that_ended_before_mailflow_handled_any_mail(office_app):

@@ -8,10 +8,8 @@ refuses to mail it again without ``--force``."""
 from __future__ import annotations
 
 import csv
-import email
 import io
 from datetime import datetime
-from email import policy
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
@@ -19,39 +17,14 @@ import pytest
 from sqlalchemy import select
 
 from mailflow.store.models import ReportRun
-from support import INVALID_BODY, VALID_BODY, complaint_mail, mailflow_at
+from support import INVALID_BODY, VALID_BODY, Clock, complaint_mail, mailflow_at, reply
+from support import received as mails
 
 WIB = ZoneInfo("Asia/Jakarta")
 
 
 def wib(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=WIB)
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def mails(stack, user: str, kind: str | None = None) -> list[EmailMessage]:
-    found = [email.message_from_bytes(raw, policy=policy.default) for raw in stack.messages(user)]
-    return [m for m in found if kind is None or m["X-Mailflow-Kind"] == kind]
-
-
-def reply(stack, user: str, to_msg: EmailMessage, text: str) -> None:
-    """Reply as a mail client would: logged in, text on top, to the Reply-To, threaded."""
-    sender = f"{user}@dukcapil.test"
-    target = str(to_msg["Reply-To"])
-    msg = EmailMessage()
-    msg["From"], msg["To"] = sender, target
-    msg["Subject"] = "Re: " + str(to_msg["Subject"])
-    msg["Message-ID"] = email.utils.make_msgid(domain="dukcapil.test")
-    msg["In-Reply-To"] = msg["References"] = to_msg["Message-ID"]
-    msg.set_content(f"{text}\n\n-- \n{user}\n")
-    stack.send(msg.as_bytes(), user, [target], login=True)
 
 
 def handled(daemon) -> list[str]:

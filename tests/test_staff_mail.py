@@ -50,20 +50,12 @@ from mailflow.desk.state import state_of
 from mailflow.runner.app import build
 from mailflow.store import db
 from mailflow.store.models import Complaint, OutboxItem, StepVisit
-from support import TEST_ENV, VALID_BODY, complaint_mail, write_config
+from support import TEST_ENV, VALID_BODY, Clock, complaint_mail, write_config
 
 FILES = ["bantul-email", "bima-innovation", "kulonprogo-website", "palangkaraya-online"]
 START = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Asia/Jakarta"))  # a Monday, every office open
 CITIZEN = "warga1@dukcapil.test"
 _WORD = re.compile(r"[#＃]\s?([A-Za-z]+)")
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass(frozen=True)

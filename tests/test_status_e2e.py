@@ -14,19 +14,11 @@ from devstack.config import migrated_settings
 from devstack.system import free_port
 from mailflow.errors import CredentialError, MailServerError
 from mailflow.runner.app import build
-from support import complaint_mail, mailflow_at, write_config
+from support import Clock, complaint_mail, mailflow_at, write_config
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # a Monday, 10:00 in Bantul
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def status(clock: Clock, path) -> tuple[int, dict]:

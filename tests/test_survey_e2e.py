@@ -9,12 +9,9 @@ IKM with its response count, beside October's figures."""
 
 from __future__ import annotations
 
-import email
 import json
 import re
 from datetime import datetime
-from email import policy
-from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,40 +20,14 @@ from sqlalchemy import func, select
 from mailflow.core.commands import parse_rating
 from mailflow.core.survey import ElementSums, Rating, grade, ikm
 from mailflow.store.models import Hop, SurveyResponse
-from support import VALID_BODY, complaint_mail, mailflow_at
+from support import VALID_BODY, Clock, complaint_mail, mailflow_at, reply
+from support import received as mails
 
 WIB = ZoneInfo("Asia/Jakarta")
 
 
 def wib(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=WIB)
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def mails(stack, user: str, kind: str | None = None) -> list[EmailMessage]:
-    found = [email.message_from_bytes(raw, policy=policy.default) for raw in stack.messages(user)]
-    return [m for m in found if kind is None or m["X-Mailflow-Kind"] == kind]
-
-
-def reply(stack, user: str, to_msg: EmailMessage, text: str) -> None:
-    """Reply as a mail client would: logged in, text on top, the quote below, to the Reply-To, threaded."""
-    sender = f"{user}@dukcapil.test"
-    target = str(to_msg["Reply-To"])
-    msg = EmailMessage()
-    msg["From"], msg["To"] = sender, target
-    msg["Subject"] = "Re: " + str(to_msg["Subject"])
-    msg["Message-ID"] = email.utils.make_msgid(domain="dukcapil.test")
-    msg["In-Reply-To"] = msg["References"] = to_msg["Message-ID"]
-    quoted = "\n".join("> " + line for line in to_msg.get_body(("plain",)).get_content().splitlines())
-    msg.set_content(f"{text}\n\nPada {to_msg['Date']}, {to_msg['From']} menulis:\n{quoted}\n")
-    stack.send(msg.as_bytes(), user, [target], login=True)
 
 
 def handled(daemon) -> list[str]:
