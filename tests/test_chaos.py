@@ -310,6 +310,12 @@ def run_chaos(request, stack, scene: Scene, label: str) -> None:
             time.sleep(0.5)
         stop_bot.set()
         bot.join(30)
+        # The bot's last replies (to a copy of a staff mail that a restart delivered
+        # twice) are taken in before the processes stop: the check below wants the
+        # complaint inboxes empty, and under load they may still be on their way.
+        settle = time.monotonic() + 60
+        while any(stack.count(user) for user in scene.offices.values()) and time.monotonic() < settle:
+            time.sleep(0.5)
         codes = procs.stop()
         assert codes == [0] * len(codes), f"not every process stopped cleanly on SIGTERM ({codes}); see {procs.logs}"
         elapsed = time.monotonic() - started
