@@ -331,6 +331,19 @@ def first_hop_at(session: Session, office: str) -> datetime | None:
 
 
 # ------------------------------------------------------------------ deadlines
+def _due(which: str, now: datetime) -> tuple[tuple[Any, ...], Any]:
+    """(conditions, order) of the open visits whose breach (``which="breach"``)
+    or reminder (``which="reminder"``) is due at ``now``. A visit already past
+    due gets the breach instead of the reminder (the breach query finds it)."""
+    if which == "breach":
+        return (StepVisit.ended_at.is_(None), StepVisit.breached_at.is_(None), StepVisit.due_at <= now), \
+            StepVisit.due_at
+    if which == "reminder":
+        return (StepVisit.ended_at.is_(None), StepVisit.reminded_at.is_(None), StepVisit.remind_at <= now,
+                StepVisit.breached_at.is_(None), StepVisit.due_at > now), StepVisit.remind_at
+    raise ValueError(f"which must be 'breach' or 'reminder', got {which!r}")
+
+
 def due_visits(which: str, now: datetime, limit: int, *, lock: bool = False, office: str | None = None) -> Select:
     """The query of open visits whose breach (``which="breach"``) or reminder
     (``which="reminder"``) is due at ``now``, with their running complaint,
@@ -339,17 +352,7 @@ def due_visits(which: str, now: datetime, limit: int, *, lock: bool = False, off
     ``lock`` (PostgreSQL): ``FOR UPDATE SKIP LOCKED`` of both rows, so two
     daemons never act on the same visit, and a complaint whose mail is being
     handled right now waits for the next pass."""
-    where: tuple[Any, ...]
-    if which == "breach":
-        where = (StepVisit.ended_at.is_(None), StepVisit.breached_at.is_(None), StepVisit.due_at <= now)
-        order = StepVisit.due_at
-    elif which == "reminder":
-        # A visit already past due gets the breach instead (the breach query finds it).
-        where = (StepVisit.ended_at.is_(None), StepVisit.reminded_at.is_(None), StepVisit.remind_at <= now,
-                 StepVisit.breached_at.is_(None), StepVisit.due_at > now)
-        order = StepVisit.remind_at
-    else:
-        raise ValueError(f"which must be 'breach' or 'reminder', got {which!r}")
+    where, order = _due(which, now)
     stmt = (
         select(StepVisit, Complaint)
         .join(Complaint, Complaint.id == StepVisit.complaint_id)
@@ -375,16 +378,7 @@ def waiting_due(session: Session, office: str, which: str, now: datetime,
     (``which="reminder"``) or closing (``which="breach"``) is due at ``now``,
     oldest first, at most ``limit``; through the same indexes as ``due_visits``,
     locked (SKIP LOCKED) on PostgreSQL so two processes never act on one."""
-    if which == "breach":
-        where: tuple[Any, ...] = (StepVisit.ended_at.is_(None), StepVisit.breached_at.is_(None),
-                                  StepVisit.due_at <= now)
-        order = StepVisit.due_at
-    elif which == "reminder":
-        where = (StepVisit.ended_at.is_(None), StepVisit.reminded_at.is_(None), StepVisit.remind_at <= now,
-                 StepVisit.breached_at.is_(None), StepVisit.due_at > now)
-        order = StepVisit.remind_at
-    else:
-        raise ValueError(f"which must be 'breach' or 'reminder', got {which!r}")
+    where, order = _due(which, now)
     stmt = (
         select(StepVisit, Complaint)
         .join(Complaint, Complaint.id == StepVisit.complaint_id)
