@@ -14,13 +14,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from devstack.dovecot import HOST
-from devstack.system import MailStackError, alive, wait_gone
+from devstack.system import alive, wait_gone, wait_ready_file
 
 _CHECKOUT = Path(__file__).resolve().parents[1]
 _MARKER = "devstack.oauthserver"
@@ -45,17 +44,7 @@ def spawn(dir: Path, *, user: str, lifetime: float = 3600) -> subprocess.Popen:
 
 def wait_ready(dir: Path, proc: subprocess.Popen | None, timeout: float = 20) -> dict:
     """Wait until the server listens; returns ``{pid, http_port, https_port}``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
-            return json.loads((dir / READY).read_text())
-        if proc is not None and proc.poll() is not None:
-            break
-        time.sleep(0.01)
-    tail = ""
-    with contextlib.suppress(OSError):
-        tail = (dir / "oauthserver.log").read_text(errors="replace")[-3000:]
-    raise MailStackError(f"OAuth2 server did not start; {dir}/oauthserver.log:\n{tail}")
+    return wait_ready_file(dir / READY, proc, dir / "oauthserver.log", "OAuth2 server", timeout)
 
 
 def running_pid(dir: Path) -> int | None:

@@ -15,11 +15,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from devstack.dovecot import HOST
-from devstack.system import MailStackError, alive, read_pid, wait_gone
+from devstack.system import alive, read_pid, wait_gone, wait_ready_file
 
 _CHECKOUT = Path(__file__).resolve().parents[1]  # holds devstack/: the relay's PYTHONPATH
 _MARKER = "devstack.smtprelay"  # in its command line: tells it from a reused pid
@@ -70,19 +69,8 @@ def wait_ready(dir: Path, proc: subprocess.Popen | None, timeout: float = 20) ->
     Raises :class:`MailStackError` with its log's tail if ``proc`` ends first
     or ``timeout`` passes.
     """
-    deadline = time.monotonic() + timeout
-    ready = dir / "smtprelay.ready"
-    while time.monotonic() < deadline:
-        if ready.exists():
-            info = json.loads(ready.read_text())
-            return info["port"], info["starttls_port"]
-        if proc is not None and proc.poll() is not None:
-            break
-        time.sleep(0.01)
-    tail = ""
-    with contextlib.suppress(OSError):
-        tail = (dir / "smtprelay.log").read_text(errors="replace")[-3000:]
-    raise MailStackError(f"SMTP relay did not start; {dir}/smtprelay.log:\n{tail}")
+    info = wait_ready_file(dir / "smtprelay.ready", proc, dir / "smtprelay.log", "SMTP relay", timeout)
+    return info["port"], info["starttls_port"]
 
 
 def running_pid(dir: Path) -> int | None:

@@ -9,6 +9,7 @@ killed stacks.  Nothing here knows the stack's state or Dovecot's config.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import shutil
@@ -249,3 +250,20 @@ def sweep_stale_spools() -> None:
                     if alive(read_pid(Path(entry.path, "run", "master.pid")), "dovecot"):
                         continue
                     shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def wait_ready_file(ready: Path, proc: subprocess.Popen | None, log: Path, what: str, timeout: float = 20) -> dict:
+    """Wait until a server started by the devstack writes its JSON ``ready``
+    file (it listens then) and return it. Raises :class:`MailStackError` with
+    the tail of ``log`` if ``proc`` ends first or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            return json.loads(ready.read_text())
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.01)
+    tail = ""
+    with contextlib.suppress(OSError):
+        tail = log.read_text(errors="replace")[-3000:]
+    raise MailStackError(f"{what} did not start; {log}:\n{tail}")
